@@ -1,0 +1,1 @@
+"""Bundled models (installed as the package ``specblur._models``); see MANIFEST."""

@@ -1,0 +1,128 @@
+"""One-file checkpoints: format version, specblur version, full config, weights, training record.
+
+The file is a plain dict of strings, numbers, lists and tensors, so it loads with
+``torch.load(..., weights_only=True)``: a file that carries code (a pickle of objects) is refused,
+never run. Loading is strict: a missing, unexpected or mis-shaped tensor is an error, and the
+weights must match the ``model_hash`` recorded when the file was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from specblur import __version__
+from specblur.audio import atomic_write_bytes
+from specblur.config import Config
+from specblur.errors import CheckpointError
+from specblur.model import VQVAE2
+
+FORMAT = "specblur-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with where it came from."""
+
+    model: VQVAE2
+    name: str
+    hash: str
+    path: Path | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def model_hash(model: VQVAE2) -> str:
+    """sha256 over the config and every weight (as float32): what code files are tied to."""
+    h = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        t = tensor.detach().cpu()
+        if t.is_floating_point():
+            t = t.float()
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def to_bytes(model: VQVAE2, name: str, training: dict[str, Any], extra: dict[str, Any] | None = None) -> bytes:
+    """Serialise a model and its record to the checkpoint format."""
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "specblur_version": __version__,
+        "name": name,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "model_hash": model_hash(model),
+        "training": training,
+        "extra": extra or {},
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def save(
+    path: Path, model: VQVAE2, name: str, training: dict[str, Any], extra: dict[str, Any] | None = None
+) -> None:
+    """Write a checkpoint atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, to_bytes(model, name, training, extra))
+
+
+def load(path: Path | str) -> LoadedModel:
+    """Load and verify a checkpoint; every failure is a :class:`CheckpointError` naming the file."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: no such model file") from exc
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused: not a plain specblur checkpoint (it may carry code); use a model "
+            "saved by specblur train"
+        ) from exc
+    except Exception as exc:  # torch raises many kinds for truncated or foreign files
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({_first_line(exc)}); retrain or re-copy it") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a specblur checkpoint")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version}, this specblur ({__version__}) reads "
+            f"version {FORMAT_VERSION}; retrain the model or use a matching specblur"
+        )
+    try:
+        config = Config.from_dict(payload["config"])
+        model = VQVAE2(config)
+        state = payload["state_dict"]
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        model.load_state_dict(state, strict=True)
+    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"{path}: does not match its config ({_first_line(exc)})") from exc
+    model.eval()
+    digest = model_hash(model)
+    if digest != payload.get("model_hash"):
+        raise CheckpointError(f"{path}: weights do not match the hash recorded in the file; the file is damaged")
+    return LoadedModel(
+        model=model,
+        name=str(payload.get("name", path.stem)),
+        hash=digest,
+        path=path,
+        training=dict(payload.get("training") or {}),
+        extra=dict(payload.get("extra") or {}),
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

@@ -1,0 +1,219 @@
+"""The ``specblur`` command line: a thin click layer over the library.
+
+Importing this module imports click and nothing heavy: torch, torchaudio and scikit-learn load
+inside command bodies, so ``specblur --help``, shell completion and argument errors stay fast.
+Errors follow sox: one line on stderr, exit 1 for a command-line error, 2 for a file or processing
+error; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from specblur import __version__
+
+PRESET_NAMES = ("default", "tiny")  # kept in step with specblur.config.PRESETS (a test checks)
+
+
+def _err(message: str) -> None:
+    click.echo(f"specblur: {message}", err=True)
+
+
+class _State:
+    debug = False
+    quiet = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="specblur")
+@click.option("--debug", is_flag=True, help="Show a traceback on errors.")
+def cli(debug: bool) -> None:
+    """Blur a time-frequency region of a sound through a VQ-VAE and a prior over its codes.
+
+    Models are found by --model NAME|PATH: a path, a model trained into the data dir
+    ($SPECBLUR_DATA_DIR, else the platform's user data dir), or a bundled model.
+    """
+    _State.debug = debug
+
+
+def _load(spec: str | None) -> Any:
+    from specblur import checkpoint, registry
+
+    return checkpoint.load(registry.resolve(spec))
+
+
+def _check_output(out: str, force: bool, inputs: tuple[str, ...] = ()) -> None:
+    from specblur.errors import UsageError
+
+    if out == "-":
+        return
+    path = Path(out)
+    for name in inputs:
+        if name != "-" and Path(name).exists() and path.exists() and path.resolve() == Path(name).resolve():
+            raise UsageError(f"{out}: output is the input; give another output file")
+    if path.is_dir():
+        raise UsageError(f"{out}: is a directory; give an output file name")
+    if path.exists() and not force:
+        raise UsageError(f"{out}: exists; use --force to replace it")
+    if not path.parent.is_dir():
+        raise UsageError(f"{out}: folder {path.parent} does not exist; create it first")
+
+
+def _write_bytes(out: str, data: bytes) -> None:
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    from specblur.audio import atomic_write_bytes
+
+    atomic_write_bytes(Path(out), data)
+
+
+_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+
+
+@cli.command()
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Name of the model to save in the data dir.")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="default", show_default=True,
+              help="Named configuration; 'tiny' trains in seconds, for tests.")
+@click.option("--steps", type=click.IntRange(min=1), help="Optimiser steps (default: the preset's).")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True),
+              help="Train for this many passes over the training files instead of --steps.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Crops per step (default: the preset's).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate (default: the preset's).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same data, same machine: same model.")
+@click.option("--resume", is_flag=True, help="Continue the saved run of this --name.")
+@click.option("--family", "families", multiple=True, help="NSynth layout: keep only this instrument family (repeatable).")
+@click.option("--source", "sources", multiple=True, help="NSynth layout: keep only this source, e.g. acoustic (repeatable).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Also write the model here (default: data dir only).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or log lines.")
+def train(data: tuple[Path, ...], name: str, preset: str, steps: int | None, epochs: float | None,
+          batch_size: int | None, lr: float | None, device: str, seed: int, resume: bool,
+          families: tuple[str, ...], sources: tuple[str, ...], output: Path | None, quiet: bool) -> None:
+    """Train a VQ-VAE-2 on audio folders (wav, flac, ogg; recursive) or NSynth-style folders.
+
+    Ctrl-C saves a resumable state; run the same command with --resume to go on.
+    """
+    from specblur import registry
+    from specblur.config import PRESETS
+    from specblur.errors import UsageError
+
+    registry.check_name(name)
+    if steps is not None and epochs is not None:
+        raise UsageError("give --steps or --epochs, not both")
+    config = PRESETS[preset]
+    changes = {k: v for k, v in {"batch_size": batch_size, "lr": lr}.items() if v is not None}
+    if changes:
+        config = config.replace("train", **changes)
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    log = (lambda m: None) if quiet else (lambda m: console.print(m, highlight=False, markup=False, soft_wrap=True))
+    from specblur.train import TrainOptions
+    from specblur.train import train as run_training
+
+    opts = TrainOptions(roots=list(data), name=name, config=config, preset=preset, steps=steps, epochs=epochs,
+                        device=device, seed=seed, resume=resume, families=families, sources=sources, log=log)
+    show_bar = not quiet and console.is_terminal
+    if show_bar:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      TextColumn("{task.fields[stats]}"), console=console) as bar:
+            task = bar.add_task("train", total=None, stats="")
+
+            def progress(step: int, total: int, s: dict[str, Any]) -> None:
+                text = (f"loss {s['loss']:.3f}  rec {s['rec_db']:.1f} dB  ppl {s['ppl'][0]:.0f}/{s['ppl'][1]:.0f}"
+                        f"  dead {s['dead'][0]:.0%}/{s['dead'][1]:.0%}")
+                bar.update(task, completed=step, total=total, stats=text)
+
+            path = run_training(opts, progress)
+    else:
+        path = run_training(opts)
+    if output is not None:
+        from specblur.audio import atomic_write_bytes
+
+        atomic_write_bytes(output, path.read_bytes())
+    log(f"saved {path}")
+
+
+@cli.command()
+@click.argument("input", metavar="IN")
+@click.argument("codes", metavar="CODES")
+@click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]")
+@click.option("-f", "--force", is_flag=True, help="Replace CODES if it exists.")
+def encode(input: str, codes: str, model: str | None, force: bool) -> None:
+    """Turn audio IN into a code file CODES (.npz); '-' for stdin/stdout.
+
+    Each channel is encoded at the model's sample rate.
+    """
+    _check_output(codes, force, (input,))
+    from specblur import audio, pipeline
+
+    sound = audio.read(input)
+    if sound.frames == 0:
+        from specblur.errors import AudioError
+
+        raise AudioError(f"{input}: has no audio frames")
+    loaded = _load(model)
+    _write_bytes(codes, pipeline.encode(loaded, sound).to_bytes())
+
+
+@cli.command()
+@click.argument("codes", metavar="CODES")
+@click.argument("output", metavar="OUT")
+@click.option("-m", "--model", help="Model name or checkpoint path.  [default: the one named in CODES]")
+@click.option("--original-rate", is_flag=True, help="Resample to the encoded file's rate instead of the model's.")
+@click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
+def decode(codes: str, output: str, model: str | None, original_rate: bool, force: bool) -> None:
+    """Resynthesise audio OUT from a code file CODES (phase by Griffin-Lim); '-' for stdin/stdout.
+
+    OUT's format follows its suffix (.wav, .flac, .ogg; WAV for stdout).
+    """
+    _check_output(output, force, (codes,))
+    from specblur import audio, pipeline
+    from specblur.codes import read
+
+    code_file = read(codes, sys.stdin.buffer.read() if codes == "-" else None)
+    loaded = _load(model or str(code_file.meta.get("model_name") or "default"))
+    pipeline.check_codes(loaded, code_file, codes)
+    sound = pipeline.decode(loaded, code_file, original_rate=original_rate)
+    fmt, subtype = _FORMATS.get(Path(output).suffix.lower(), ("WAV", "PCM_16"))
+    sound.format, sound.subtype = fmt, subtype
+    audio.write(output, sound)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI, turning errors into one line and sox's exit codes."""
+    try:
+        cli.main(args=argv, prog_name="specblur", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        if _State.debug:
+            raise
+        _err(exc.format_message())
+        sys.exit(1)
+    except click.exceptions.Abort:
+        _err("interrupted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        from specblur.errors import SpecblurError
+
+        if _State.debug:
+            raise
+        if isinstance(exc, SpecblurError):
+            _err(str(exc))
+            sys.exit(exc.exit_code)
+        _err(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
+        sys.exit(2)
+    sys.exit(0)

@@ -1,0 +1,234 @@
+"""The training loop: random crops → log-spectrogram images → VQ-VAE-2, with held-out evaluation.
+
+Reproducible: the same seed, data and machine give the same weights (all randomness comes from
+seeded torch generators; the crop generator's state is saved with the run). A run's resumable state
+(weights, optimiser, step, generator states, history) is written at every evaluation and on Ctrl-C
+or SIGTERM to ``<data dir>/runs/<name>.pt``; ``--resume`` continues it. The finished model goes to
+``<data dir>/models/<name>.pt``.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from specblur import checkpoint, data, registry
+from specblur.config import Config
+from specblur.errors import SpecblurError, UsageError
+from specblur.metrics import lsd_db, usage
+from specblur.model import VQVAE2
+
+
+class Interrupted(SpecblurError):
+    """Training stopped by Ctrl-C or SIGTERM after saving a resumable state."""
+
+    exit_code = 130
+
+
+@dataclass
+class TrainOptions:
+    roots: list[Path]
+    name: str
+    config: Config
+    preset: str = "custom"
+    steps: int | None = None
+    epochs: float | None = None
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+    families: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    output: Path | None = None
+    """Where the finished model goes; ``<data dir>/models/<name>.pt`` when ``None``."""
+    log: Callable[[str], None] = field(default=lambda message: None)
+
+
+def run_path(name: str) -> Path:
+    return registry.data_dir() / "runs" / f"{registry.check_name(name)}.pt"
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device here; use --device cpu or auto")
+    return torch.device(device)
+
+
+def evaluate(model: VQVAE2, images: list[torch.Tensor], device: torch.device) -> dict[str, float]:
+    """Held-out metrics over whole images ``(1, 1, bins, frames)``."""
+    spec = model.spectrogram
+    was_training = model.training
+    model.eval()
+    lsd, lsd_active, mse = [], [], []
+    tops, bottoms = [], []
+    with torch.no_grad():
+        for image in images:
+            image = image.to(device)
+            out = model(image)
+            ref_db, est_db = spec.to_db(image).cpu(), spec.to_db(out.reconstruction).cpu()
+            lsd.append(lsd_db(ref_db, est_db))
+            active = lsd_db(ref_db, est_db, active_db=-40.0)
+            if not math.isnan(active):
+                lsd_active.append(active)
+            mse.append(float(out.recon_loss))
+            tops.append(out.top.indexes.reshape(-1).cpu())
+            bottoms.append(out.bottom.indexes.reshape(-1).cpu())
+    model.train(was_training)
+    m = model.config.model
+    ppl_top, unused_top = usage(torch.cat(tops), m.top.num_codes)
+    ppl_bottom, unused_bottom = usage(torch.cat(bottoms), m.bottom.num_codes)
+    return {
+        "recon_mse": sum(mse) / len(mse),
+        "lsd_db": sum(lsd) / len(lsd),
+        "lsd_active_db": sum(lsd_active) / len(lsd_active) if lsd_active else float("nan"),
+        "perplexity_top": ppl_top,
+        "perplexity_bottom": ppl_bottom,
+        "unused_top": unused_top,
+        "unused_bottom": unused_bottom,
+    }
+
+
+def train(opts: TrainOptions, progress: Any = None) -> Path:
+    """Train a model; returns the path of the finished checkpoint. ``progress`` is a callback
+    ``progress(step, total, stats: dict)`` for a progress bar."""
+    cfg = opts.config
+    tcfg = cfg.train
+    device = pick_device(opts.device)
+    torch.manual_seed(opts.seed)
+    gen = torch.Generator().manual_seed(opts.seed)
+
+    items = data.collect(opts.roots, opts.families, opts.sources)
+    train_items, heldout_items = data.split(items, tcfg.holdout_fraction)
+    if not train_items:
+        raise UsageError("every file landed in the held-out split; give more than one file")
+    sr = cfg.spectrogram.sample_rate
+    opts.log(f"loading {len(train_items)} training and {len(heldout_items)} held-out files")
+    waves = data.load_waves(train_items, sr, warn=opts.log)
+    seg_samples = (tcfg.segment_frames - 1) * cfg.spectrogram.hop_length
+    crops = data.Crops(waves, seg_samples)
+    model = VQVAE2(cfg).to(device)
+    spec = model.spectrogram
+    eval_waves = data.load_waves(heldout_items[: tcfg.eval_files], sr, warn=opts.log) or waves[: tcfg.eval_files]
+    eval_images = [spec.features(torch.from_numpy(w))[None, None] for w in eval_waves]
+
+    if opts.steps is not None:
+        total = opts.steps
+    elif opts.epochs is not None:
+        total = max(1, math.ceil(opts.epochs * len(waves) / tcfg.batch_size))
+    else:
+        total = tcfg.steps
+    optimizer = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    step = 0
+    history: list[dict[str, float]] = []
+    wall = 0.0
+    initial: dict[str, float] = {}
+    run_file = run_path(opts.name)
+    if opts.resume:
+        if not run_file.is_file():
+            raise UsageError(f"--resume: no saved run {run_file}; start without --resume")
+        state = checkpoint.load(run_file)
+        if state.model.config != cfg:
+            raise UsageError(f"--resume: {run_file} was trained with another config; use the same --preset")
+        model.load_state_dict(state.model.state_dict())
+        model.to(device)
+        extra = state.extra
+        optimizer.load_state_dict(extra["optimizer"])
+        step = int(extra["step"])
+        torch.set_rng_state(extra["torch_rng"])
+        gen.set_state(extra["data_rng"])
+        history = list(state.training.get("history", []))
+        initial = dict(state.training.get("initial", {}))
+        wall = float(state.training.get("wall_seconds", 0.0))
+        opts.log(f"resuming {opts.name} at step {step}")
+    else:
+        initial = evaluate(model, eval_images, device)
+        opts.log(f"untrained: held-out LSD {initial['lsd_db']:.2f} dB")
+
+    def record() -> dict[str, Any]:
+        return {
+            "data": [str(r) for r in opts.roots],
+            "families": list(opts.families),
+            "sources": list(opts.sources),
+            "train_files": len(waves),
+            "heldout_files": len(heldout_items),
+            "train_seconds_of_audio": float(sum(len(w) for w in waves) / sr),
+            "preset": opts.preset,
+            "seed": opts.seed,
+            "steps": step,
+            "wall_seconds": wall,
+            "device": str(device),
+            "initial": initial,
+            "heldout": history[-1] if history else {},
+            "history": history,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def save_run() -> None:
+        extra = {
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "torch_rng": torch.get_rng_state(),
+            "data_rng": gen.get_state(),
+        }
+        checkpoint.save(run_file, model.cpu(), opts.name, record(), extra)
+        model.to(device)
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    model.train()
+    started = time.perf_counter() - wall
+    try:
+        while step < total:
+            wave = crops.batch(tcfg.batch_size, gen).to(device)
+            images = spec.features(wave.cpu()).unsqueeze(1).to(device)
+            out = model(images)
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if tcfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            optimizer.step()
+            step += 1
+            wall = time.perf_counter() - started
+            if progress is not None:
+                progress(
+                    step,
+                    total,
+                    {
+                        "loss": float(out.loss),
+                        "rec_db": cfg.spectrogram.norm_std_db * float(out.recon_loss) ** 0.5,
+                        "ppl": (float(out.top.perplexity), float(out.bottom.perplexity)),
+                        "dead": (float(out.top.dead_fraction), float(out.bottom.dead_fraction)),
+                    },
+                )
+            if step % tcfg.eval_every == 0 or step == total:
+                metrics = evaluate(model, eval_images, device)
+                metrics["step"] = step
+                metrics["wall_seconds"] = wall
+                history.append(metrics)
+                opts.log(
+                    f"step {step}: held-out LSD {metrics['lsd_db']:.2f} dB "
+                    f"(active {metrics['lsd_active_db']:.2f}), perplexity "
+                    f"{metrics['perplexity_top']:.0f}/{metrics['perplexity_bottom']:.0f}, unused codes "
+                    f"{metrics['unused_top']:.0%}/{metrics['unused_bottom']:.0%}"
+                )
+                save_run()
+    except KeyboardInterrupt:
+        save_run()
+        raise Interrupted(f"interrupted at step {step}; saved {run_file}; continue with --resume") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    target = opts.output or registry.model_path(opts.name)
+    checkpoint.save(target, model.cpu(), opts.name, record())
+    return target
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
