@@ -160,7 +160,7 @@ def _tiny() -> Config:
     return Config(
         spectrogram=SpectrogramConfig(n_mels=32, griffin_lim_iters=4),
         model=ModelConfig(channels=16, res_channels=8, res_blocks=1, bottom=quant, top=quant),
-        train=TrainConfig(batch_size=4, lr=2e-3, segment_frames=32, steps=40, eval_every=20, eval_files=8),
+        train=TrainConfig(batch_size=4, lr=2e-3, segment_frames=32, steps=300, eval_every=100, eval_files=8),
     )
 
 

@@ -1,0 +1,70 @@
+"""Shared fixtures: a private data dir, synthetic audio with awkward lengths, and one tiny model
+trained through the real CLI once per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test sees an empty private data dir (never the user's)."""
+    path = tmp_path_factory.mktemp("specblur-data")
+    old = os.environ.get("SPECBLUR_DATA_DIR")
+    os.environ["SPECBLUR_DATA_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("SPECBLUR_DATA_DIR", None)
+    else:
+        os.environ["SPECBLUR_DATA_DIR"] = old
+
+
+def tone(seconds: float, rate: int, freqs: tuple[float, ...], channels: int = 1, seed: int = 0) -> np.ndarray:
+    """Decaying harmonic tones plus a little noise: ``(frames, channels)`` float32."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * rate))
+    t = np.arange(n) / rate
+    out = np.empty((n, channels), dtype=np.float32)
+    for c in range(channels):
+        wave = sum(0.25 / (k + 1) * np.sin(2 * np.pi * f * (c + 1) * t) for k, f in enumerate(freqs))
+        out[:, c] = wave * np.exp(-t * 0.8) + 1e-4 * rng.standard_normal(n)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tones_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twelve short synthetic notes of lengths that are not multiples of the hop."""
+    folder = tmp_path_factory.mktemp("tones")
+    for i in range(12):
+        f0 = 110.0 * 2 ** (i / 5)
+        rate = 16000 if i % 3 else 22050
+        sf.write(folder / f"note{i:02d}.wav", tone(1.5 + 0.0137 * i, rate, (f0, 2 * f0, 3 * f0), seed=i), rate)
+    return folder
+
+
+def run_cli(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The real console entry point in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "specblur", *args],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tones_dir: Path, data_dir: Path) -> Path:
+    """A ``tiny`` model trained end to end through the CLI, saved as ``tiny`` in the data dir."""
+    result = run_cli("train", str(tones_dir), "--name", "tiny", "--preset", "tiny", "--steps", "300", "--seed", "1")
+    assert result.returncode == 0, result.stderr.decode()
+    path = data_dir / "models" / "tiny.pt"
+    assert path.is_file()
+    return path
