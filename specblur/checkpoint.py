@@ -71,9 +71,7 @@ def to_bytes(model: VQVAE2, name: str, training: dict[str, Any], extra: dict[str
     return buffer.getvalue()
 
 
-def save(
-    path: Path, model: VQVAE2, name: str, training: dict[str, Any], extra: dict[str, Any] | None = None
-) -> None:
+def save(path: Path, model: VQVAE2, name: str, training: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
     """Write a checkpoint atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, to_bytes(model, name, training, extra))
@@ -88,11 +86,12 @@ def load(path: Path | str) -> LoadedModel:
         raise CheckpointError(f"{path}: no such model file") from exc
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
-            f"{path}: refused: not a plain specblur checkpoint (it may carry code); use a model "
-            "saved by specblur train"
+            f"{path}: refused: not a plain specblur checkpoint (it may carry code); use a model saved by specblur train"
         ) from exc
     except Exception as exc:  # torch raises many kinds for truncated or foreign files
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({_first_line(exc)}); retrain or re-copy it") from exc
+        raise CheckpointError(
+            f"{path}: corrupt or truncated checkpoint ({_first_line(exc)}); retrain or re-copy it"
+        ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a specblur checkpoint")
     version = payload.get("format_version")

@@ -79,23 +79,50 @@ _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OG
 @cli.command()
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--name", required=True, help="Name of the model to save in the data dir.")
-@click.option("--preset", type=click.Choice(PRESET_NAMES), default="default", show_default=True,
-              help="Named configuration; 'tiny' trains in seconds, for tests.")
+@click.option(
+    "--preset",
+    type=click.Choice(PRESET_NAMES),
+    default="default",
+    show_default=True,
+    help="Named configuration; 'tiny' trains in seconds, for tests.",
+)
 @click.option("--steps", type=click.IntRange(min=1), help="Optimiser steps (default: the preset's).")
-@click.option("--epochs", type=click.FloatRange(min=0, min_open=True),
-              help="Train for this many passes over the training files instead of --steps.")
+@click.option(
+    "--epochs",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Train for this many passes over the training files instead of --steps.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), help="Crops per step (default: the preset's).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate (default: the preset's).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same data, same machine: same model.")
 @click.option("--resume", is_flag=True, help="Continue the saved run of this --name.")
-@click.option("--family", "families", multiple=True, help="NSynth layout: keep only this instrument family (repeatable).")
-@click.option("--source", "sources", multiple=True, help="NSynth layout: keep only this source, e.g. acoustic (repeatable).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Also write the model here (default: data dir only).")
+@click.option(
+    "--family", "families", multiple=True, help="NSynth layout: keep only this instrument family (repeatable)."
+)
+@click.option(
+    "--source", "sources", multiple=True, help="NSynth layout: keep only this source, e.g. acoustic (repeatable)."
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Also write the model here (default: data dir only)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or log lines.")
-def train(data: tuple[Path, ...], name: str, preset: str, steps: int | None, epochs: float | None,
-          batch_size: int | None, lr: float | None, device: str, seed: int, resume: bool,
-          families: tuple[str, ...], sources: tuple[str, ...], output: Path | None, quiet: bool) -> None:
+def train(
+    data: tuple[Path, ...],
+    name: str,
+    preset: str,
+    steps: int | None,
+    epochs: float | None,
+    batch_size: int | None,
+    lr: float | None,
+    device: str,
+    seed: int,
+    resume: bool,
+    families: tuple[str, ...],
+    sources: tuple[str, ...],
+    output: Path | None,
+    quiet: bool,
+) -> None:
     """Train a VQ-VAE-2 on audio folders (wav, flac, ogg; recursive) or NSynth-style folders.
 
     Ctrl-C saves a resumable state; run the same command with --resume to go on.
@@ -118,19 +145,39 @@ def train(data: tuple[Path, ...], name: str, preset: str, steps: int | None, epo
     from specblur.train import TrainOptions
     from specblur.train import train as run_training
 
-    opts = TrainOptions(roots=list(data), name=name, config=config, preset=preset, steps=steps, epochs=epochs,
-                        device=device, seed=seed, resume=resume, families=families, sources=sources, log=log)
+    opts = TrainOptions(
+        roots=list(data),
+        name=name,
+        config=config,
+        preset=preset,
+        steps=steps,
+        epochs=epochs,
+        device=device,
+        seed=seed,
+        resume=resume,
+        families=families,
+        sources=sources,
+        log=log,
+    )
     show_bar = not quiet and console.is_terminal
     if show_bar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        with Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      TextColumn("{task.fields[stats]}"), console=console) as bar:
+        with Progress(
+            TextColumn("train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=console,
+        ) as bar:
             task = bar.add_task("train", total=None, stats="")
 
             def progress(step: int, total: int, s: dict[str, Any]) -> None:
-                text = (f"loss {s['loss']:.3f}  rec {s['rec_db']:.1f} dB  ppl {s['ppl'][0]:.0f}/{s['ppl'][1]:.0f}"
-                        f"  dead {s['dead'][0]:.0%}/{s['dead'][1]:.0%}")
+                text = (
+                    f"loss {s['loss']:.3f}  rec {s['rec_db']:.1f} dB  ppl {s['ppl'][0]:.0f}/{s['ppl'][1]:.0f}"
+                    f"  dead {s['dead'][0]:.0%}/{s['dead'][1]:.0%}"
+                )
                 bar.update(task, completed=step, total=total, stats=text)
 
             path = run_training(opts, progress)

@@ -54,7 +54,9 @@ def read(path: Path | str, data: bytes | None = None) -> CodeFile:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CodesError(f"{name}: not a specblur code file; make one with 'specblur encode'")
     if meta.get("version") != VERSION:
-        raise CodesError(f"{name}: code file version {meta.get('version')}, this specblur reads {VERSION}; re-encode it")
+        raise CodesError(
+            f"{name}: code file version {meta.get('version')}, this specblur reads {VERSION}; re-encode it"
+        )
     if top.ndim != 3 or bottom.ndim != 3 or top.shape[0] != bottom.shape[0] or top.dtype.kind not in "iu":
         raise CodesError(f"{name}: malformed code maps {top.shape}/{bottom.shape}; re-encode it")
     return CodeFile(top=top, bottom=bottom, meta=meta)

@@ -30,9 +30,7 @@ class Item:
     """What the held-out split hashes: the relative path, or the NSynth instrument."""
 
 
-def collect(
-    roots: list[Path], families: tuple[str, ...] = (), sources: tuple[str, ...] = ()
-) -> list[Item]:
+def collect(roots: list[Path], families: tuple[str, ...] = (), sources: tuple[str, ...] = ()) -> list[Item]:
     """All audio items under ``roots``; ``families``/``sources`` filter NSynth folders."""
     items: list[Item] = []
     for root in roots:

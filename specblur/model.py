@@ -145,9 +145,9 @@ class VQVAE2(nn.Module):
         bins, frames = images.shape[-2:]
         padded = self._pad(images)
         q_top, q_bottom = self._quantize(padded)
-        recon = self._decode_quantized(
-            q_top.quantized.permute(0, 3, 1, 2), q_bottom.quantized.permute(0, 3, 1, 2)
-        )[..., :bins, :frames]
+        recon = self._decode_quantized(q_top.quantized.permute(0, 3, 1, 2), q_bottom.quantized.permute(0, 3, 1, 2))[
+            ..., :bins, :frames
+        ]
         recon_loss = F.mse_loss(recon, images)
         return ModelOutput(recon, recon_loss + q_top.loss + q_bottom.loss, recon_loss, q_top, q_bottom)
 

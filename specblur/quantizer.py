@@ -68,11 +68,7 @@ class VectorQuantizer(nn.Module):
     def nearest(self, flat: Tensor) -> Tensor:
         """Index of the nearest codeword (squared Euclidean distance) for each row of ``flat``."""
         codebook = self.codebook.detach()
-        distances = (
-            flat.pow(2).sum(1, keepdim=True)
-            - 2.0 * flat @ codebook.t()
-            + codebook.pow(2).sum(1).unsqueeze(0)
-        )
+        distances = flat.pow(2).sum(1, keepdim=True) - 2.0 * flat @ codebook.t() + codebook.pow(2).sum(1).unsqueeze(0)
         return distances.argmin(1)
 
     def lookup(self, indexes: Tensor) -> Tensor:

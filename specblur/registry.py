@@ -100,7 +100,11 @@ def resolve(spec: str | None) -> Path:
     if entry is not None:
         return _install_bundled(entry, data_dir() / "bundled" / f"{entry.name}-{entry.sha256[:16]}.pt")
     known = sorted({p.stem for p in models_dir().glob("*.pt")} | set(bundled()))
-    hint = f"known models: {', '.join(known)}" if known else "no models yet: train one with 'specblur train DATA --name NAME'"
+    hint = (
+        f"known models: {', '.join(known)}"
+        if known
+        else "no models yet: train one with 'specblur train DATA --name NAME'"
+    )
     raise ModelNotFoundError(f"model {spec!r} not found ({hint})")
 
 
