@@ -130,3 +130,28 @@ def test_errors_are_one_line_with_sox_exit_codes(tiny_model: Path, tmp_path: Pat
     assert existing.read_bytes() == b"keep"
     assert not any(p.name.startswith("o") for p in tmp_path.iterdir())
     assert b"Traceback" in run_cli("--debug", "encode", str(src), str(tmp_path / "o.npz"), "-m", "nope").stderr
+
+
+def test_ctrl_c_saves_a_resumable_run(tones_dir: Path, data_dir: Path) -> None:
+    import os
+    import signal
+
+    args = [sys.executable, "-m", "specblur", "train", str(tones_dir), "--name", "stopped", "--preset", "tiny"]
+    proc = subprocess.Popen([*args, "--steps", "1000000"], stderr=subprocess.PIPE, env=os.environ.copy())
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if b"untrained" in line:
+            break
+    import time
+
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert b"--resume" in err
+    saved = checkpoint.load(data_dir / "runs" / "stopped.pt")
+    step = saved.extra["step"]
+    assert step > 0
+    resumed = subprocess.run([*args, "--steps", str(step + 5), "--resume", "-q"], capture_output=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert checkpoint.load(data_dir / "models" / "stopped.pt").training["steps"] == step + 5
