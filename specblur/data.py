@@ -2,9 +2,9 @@
 
 A data path is either a folder searched recursively for .wav/.flac/.ogg files (any rate and channel
 count), or an NSynth-style folder (``audio/*.wav`` plus ``examples.json``), which can be filtered by
-instrument family and source. The held-out split hashes each item's group (its path, or for NSynth
-its instrument, so no instrument is on both sides), so it never depends on file order or on the
-machine. Audio is decoded once (in threads, soundfile releases the GIL), mixed to mono and
+instrument family and source. The held-out split follows an NSynth ``split`` field where there is
+one, else hashes each item's group (its path, or for NSynth its instrument, so no instrument is on
+both sides): it never depends on file order or on the machine. Audio is decoded once (in threads, soundfile releases the GIL), mixed to mono and
 resampled to the model's rate; batches are random crops taken from memory, so both cores train
 instead of waiting on disk.
 """
@@ -28,6 +28,8 @@ class Item:
     path: Path
     group: str
     """What the held-out split hashes: the relative path, or the NSynth instrument."""
+    heldout: bool | None = None
+    """Set when the data itself says (an NSynth ``split`` field); else the hash decides."""
 
 
 def collect(roots: list[Path], families: tuple[str, ...] = (), sources: tuple[str, ...] = ()) -> list[Item]:
@@ -61,7 +63,9 @@ def _nsynth(root: Path, families: tuple[str, ...], sources: tuple[str, ...]) -> 
             continue
         path = root / "audio" / f"{key}.wav"
         if path.is_file():
-            items.append(Item(path, str(ex.get("instrument_str", key))))
+            split_field = ex.get("split")
+            heldout = None if split_field is None else split_field != "train"
+            items.append(Item(path, str(ex.get("instrument_str", key)), heldout))
     if not items:
         raise DataError(f"{root}: no notes match the family/source filter")
     return items
@@ -72,12 +76,14 @@ def _unit(text: str) -> float:
 
 
 def split(items: list[Item], holdout_fraction: float) -> tuple[list[Item], list[Item]]:
-    """(train, held-out): a group goes to held-out when its hash falls under the fraction.
+    """(train, held-out): a group goes to held-out when the data marks it so (an NSynth ``split``
+    field other than ``train``), else when its hash falls under the fraction.
 
     With two or more groups, at least one is held out and at least one is trained on.
     """
     groups = sorted({it.group for it in items}, key=_unit)
-    held = {g for g in groups if _unit(g) < holdout_fraction}
+    marked = {it.group: it.heldout for it in items if it.heldout is not None}
+    held = {g for g in groups if marked.get(g, _unit(g) < holdout_fraction)}
     if len(groups) >= 2:
         if not held:
             held = {groups[0]}

@@ -70,3 +70,13 @@ def test_crops_are_seeded_and_pad_short_files() -> None:
     a = crops.batch(8, torch.Generator().manual_seed(0))
     b = crops.batch(8, torch.Generator().manual_seed(0))
     assert a.shape == (8, 50) and torch.equal(a, b)
+
+
+def test_nsynth_split_field_is_honoured(tmp_path: Path) -> None:
+    _nsynth(tmp_path)
+    examples = json.loads((tmp_path / "examples.json").read_text())
+    for ex in examples.values():
+        ex["split"] = "valid" if ex["instrument_family_str"] == "guitar" else "train"
+    (tmp_path / "examples.json").write_text(json.dumps(examples))
+    train, held = data.split(data.collect([tmp_path]), 0.0)
+    assert {it.group for it in held} == {"guitar_acoustic_000"} and len(train) == 4
