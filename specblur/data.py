@@ -4,9 +4,9 @@ A data path is either a folder searched recursively for .wav/.flac/.ogg files (a
 count), or an NSynth-style folder (``audio/*.wav`` plus ``examples.json``), which can be filtered by
 instrument family and source. The held-out split follows an NSynth ``split`` field where there is
 one, else hashes each item's group (its path, or for NSynth its instrument, so no instrument is on
-both sides): it never depends on file order or on the machine. Audio is decoded once (in threads, soundfile releases the GIL), mixed to mono and
-resampled to the model's rate; batches are random crops taken from memory, so both cores train
-instead of waiting on disk.
+both sides): it never depends on file order or on the machine. Audio is decoded once (in threads;
+soundfile releases the GIL), mixed to mono and resampled to the model's rate; batches are random
+crops taken from memory, so both cores train instead of waiting on disk.
 """
 
 from __future__ import annotations

@@ -60,7 +60,9 @@ def family_source(program: int) -> tuple[str, str]:
     if p < 16:
         return "mallet", "acoustic"
     if p < 24:
-        return ("organ", "electronic") if p in (16, 17, 18) else (("reed", "acoustic") if p == 22 else ("organ", "acoustic"))
+        if p == 22:
+            return "reed", "acoustic"
+        return "organ", "electronic" if p in (16, 17, 18) else "acoustic"
     if p < 32:
         return "guitar", "acoustic" if p in (24, 25) else "electronic"
     if p < 40:
