@@ -1,0 +1,39 @@
+"""The built wheel carries the bundled models (``models/`` → ``specblur._models``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_wheel_contains_models_and_manifest(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("specblur-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "specblur/_models/MANIFEST" in names
+    listed = [ln.split()[1] for ln in (ROOT / "models" / "MANIFEST").read_text().splitlines() if ln and ln[0] != "#"]
+    for file in listed:
+        assert f"specblur/_models/{file}" in names
+    assert "specblur/cli.py" in names and "specblur/py.typed" in names

@@ -1,0 +1,39 @@
+"""Ship a trained checkpoint with specblur: ``python tools/bundle_model.py CHECKPOINT NAME``.
+
+Verifies the checkpoint loads, copies it to ``models/NAME.pt`` and writes its sha256 into
+``models/MANIFEST`` (replacing an older line for NAME).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("name")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from specblur import checkpoint, registry
+
+    registry.check_name(args.name)
+    checkpoint.load(args.checkpoint)  # refuses anything that would not load for users
+    target = ROOT / "models" / f"{args.name}.pt"
+    shutil.copyfile(args.checkpoint, target)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    manifest = ROOT / "models" / "MANIFEST"
+    lines = [ln for ln in manifest.read_text().splitlines() if ln.split()[:1] != [args.name]]
+    lines.append(f"{args.name} {target.name} {digest}")
+    manifest.write_text("\n".join(lines) + "\n")
+    print(f"bundled {target} ({target.stat().st_size / 1e6:.1f} MB, sha256 {digest[:16]}…)")
+
+
+if __name__ == "__main__":
+    main()
