@@ -202,8 +202,8 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
                     step,
                     total,
                     {
-                        "loss": float(out.loss),
-                        "rec_db": cfg.spectrogram.norm_std_db * float(out.recon_loss) ** 0.5,
+                        "loss": out.loss.item(),
+                        "rec_db": cfg.spectrogram.norm_std_db * out.recon_loss.item() ** 0.5,
                         "ppl": (float(out.top.perplexity), float(out.bottom.perplexity)),
                         "dead": (float(out.top.dead_fraction), float(out.bottom.dead_fraction)),
                     },
