@@ -113,6 +113,48 @@ class LevelPrior:
         t = self.temperature if temperature is None else temperature
         return _log_softmax(self.scores(neighbours, rows) / t)
 
+    def resample(
+        self,
+        codes: np.ndarray,
+        mask: np.ndarray,
+        rng: np.random.Generator,
+        sweeps: int = 3,
+        temperature: float | None = None,
+    ) -> np.ndarray:
+        """Gibbs sweeps over the cells where ``mask`` is true of one ``(rows, cols)`` code map.
+
+        Each sweep visits the masked cells in a random order and draws each from the prior given its
+        current neighbours (cells outside the mask stay as they are and condition the draw). A
+        ``mask`` of floats in [0, 1] is a brush: each cell is visited with that probability per
+        sweep, so a feathered edge changes less than the core. Same ``rng`` state, same result.
+        """
+        t = self.temperature if temperature is None else temperature
+        out = np.array(codes, dtype=np.int64, copy=True)
+        rows, cols = out.shape
+        weight = np.asarray(mask, dtype=np.float64)
+        cells = np.argwhere(weight > 0)
+        if not len(cells):
+            return out
+        log_prior, neighbour, row_table = self.tables()
+        r = self.radius
+        padded = np.full((rows + 2 * r, cols + 2 * r), self.num_codes, dtype=np.int64)
+        padded[r : r + rows, r : r + cols] = out
+        offs = offsets(r)
+        for _ in range(sweeps):
+            order = cells[rng.permutation(len(cells))]
+            draws = rng.random(len(order))
+            uniforms = rng.random(len(order))
+            for (i, j), draw, u in zip(order, draws, uniforms, strict=True):
+                if draw >= weight[i, j]:
+                    continue
+                score = log_prior + row_table[i]
+                for f, (dr, dc) in enumerate(offs):
+                    score = score + neighbour[f][padded[r + i + dr, r + j + dc]]
+                score = (score - score.max()) / t
+                cdf = np.cumsum(np.exp(score))
+                padded[r + i, r + j] = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), self.num_codes - 1)
+        return padded[r : r + rows, r : r + cols].copy()
+
     def _scores_of_maps(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         maps = np.asarray(maps, dtype=np.int64)
         feats = neighbour_features(maps, self.radius, self.num_codes).reshape(-1, len(offsets(self.radius)))

@@ -64,3 +64,30 @@ def test_round_trip_as_arrays() -> None:
     bad["rows"] = 3
     with pytest.raises(ValueError):
         LevelPrior.from_dict(bad)
+
+
+def test_gibbs_resampling_is_seeded_local_and_follows_temperature() -> None:
+    k = 12
+    prior = LevelPrior.fit(_maps(60, 1, k), k)
+    prior.fit_temperature(_maps(10, 2, k))
+    codes = _maps(1, 5, k)[0]
+    mask = np.zeros(codes.shape, dtype=bool)
+    mask[1:5, 4:14] = True
+    a = prior.resample(codes, mask, np.random.default_rng(7), sweeps=2)
+    b = prior.resample(codes, mask, np.random.default_rng(7), sweeps=2)
+    c = prior.resample(codes, mask, np.random.default_rng(8), sweeps=2)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.array_equal(a[~mask], codes[~mask])  # outside the mask: untouched
+    assert a.min() >= 0 and a.max() < k
+    changed = {
+        t: np.mean(
+            [
+                (prior.resample(codes, mask, np.random.default_rng(s), temperature=t) != codes)[mask].mean()
+                for s in range(5)
+            ]
+        )
+        for t in (0.3, 5.0)
+    }
+    assert changed[5.0] > changed[0.3]
+    half = prior.resample(codes, mask * 0.0, np.random.default_rng(7))
+    assert np.array_equal(half, codes)  # zero brush weight: nothing drawn
