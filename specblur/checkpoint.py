@@ -1,4 +1,4 @@
-"""One-file checkpoints: format version, specblur version, full config, weights, training record.
+"""One-file checkpoints: format version, specblur version, config, weights, prior, training record.
 
 The file is a plain dict of strings, numbers, lists and tensors, so it loads with
 ``torch.load(..., weights_only=True)``: a file that carries code (a pickle of objects) is refused,
@@ -23,6 +23,7 @@ from specblur.audio import atomic_write_bytes
 from specblur.config import Config
 from specblur.errors import CheckpointError
 from specblur.model import VQVAE2
+from specblur.prior import LevelPrior
 
 FORMAT = "specblur-checkpoint"
 FORMAT_VERSION = 1
@@ -38,6 +39,8 @@ class LoadedModel:
     path: Path | None = None
     training: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    prior: dict[str, LevelPrior] = field(default_factory=dict)
+    """The fitted prior per level (``"top"``, ``"bottom"``); empty until one is fitted."""
 
 
 def model_hash(model: VQVAE2) -> str:
@@ -53,7 +56,13 @@ def model_hash(model: VQVAE2) -> str:
     return h.hexdigest()
 
 
-def to_bytes(model: VQVAE2, name: str, training: dict[str, Any], extra: dict[str, Any] | None = None) -> bytes:
+def to_bytes(
+    model: VQVAE2,
+    name: str,
+    training: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    prior: dict[str, LevelPrior] | None = None,
+) -> bytes:
     """Serialise a model and its record to the checkpoint format."""
     payload = {
         "format": FORMAT,
@@ -63,18 +72,26 @@ def to_bytes(model: VQVAE2, name: str, training: dict[str, Any], extra: dict[str
         "config": model.config.to_dict(),
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "model_hash": model_hash(model),
-        "training": training,
+        "training": _plain(training),
         "extra": extra or {},
+        "prior": {level: p.to_dict() for level, p in (prior or {}).items()},
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     return buffer.getvalue()
 
 
-def save(path: Path, model: VQVAE2, name: str, training: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+def save(
+    path: Path,
+    model: VQVAE2,
+    name: str,
+    training: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    prior: dict[str, LevelPrior] | None = None,
+) -> None:
     """Write a checkpoint atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, to_bytes(model, name, training, extra))
+    atomic_write_bytes(path, to_bytes(model, name, training, extra, prior))
 
 
 def load(path: Path | str) -> LoadedModel:
@@ -112,6 +129,16 @@ def load(path: Path | str) -> LoadedModel:
     digest = model_hash(model)
     if digest != payload.get("model_hash"):
         raise CheckpointError(f"{path}: weights do not match the hash recorded in the file; the file is damaged")
+    try:
+        prior = {level: LevelPrior.from_dict(data) for level, data in (payload.get("prior") or {}).items()}
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{path}: malformed prior ({_first_line(exc)}); refit it with 'specblur fit-prior'"
+        ) from exc
+    for level, p in prior.items():
+        expected = getattr(config.model, level).num_codes if level in ("top", "bottom") else None
+        if expected != p.num_codes:
+            raise CheckpointError(f"{path}: prior for level {level!r} does not match the model")
     return LoadedModel(
         model=model,
         name=str(payload.get("name", path.stem)),
@@ -119,7 +146,19 @@ def load(path: Path | str) -> LoadedModel:
         path=path,
         training=dict(payload.get("training") or {}),
         extra=dict(payload.get("extra") or {}),
+        prior=prior,
     )
+
+
+def _plain(value: Any) -> Any:
+    """Numpy scalars inside records become Python numbers (``weights_only`` refuses numpy types)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, torch.Tensor):
+        return value.item()
+    return value
 
 
 def _first_line(exc: BaseException) -> str:

@@ -190,6 +190,66 @@ def train(
     log(f"saved {path}")
 
 
+@cli.command("fit-prior")
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]")
+@click.option(
+    "--radius",
+    type=click.IntRange(1, 4),
+    default=1,
+    show_default=True,
+    help="Neighbourhood radius in code cells (1: the 8 neighbours).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Laplace smoothing of the counts.",
+)
+@click.option("--family", "families", multiple=True, help="NSynth layout: keep only this instrument family.")
+@click.option("--source", "sources", multiple=True, help="NSynth layout: keep only this source.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the model here.  [default: the data dir, under the model's name]",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No log lines.")
+def fit_prior(
+    data: tuple[Path, ...],
+    model: str | None,
+    radius: int,
+    alpha: float,
+    families: tuple[str, ...],
+    sources: tuple[str, ...],
+    output: Path | None,
+    quiet: bool,
+) -> None:
+    """Refit the Naive Bayes prior over codes of an existing model on audio DATA.
+
+    Training fits it already; use this to fit it on other material or with another radius.
+    """
+    from specblur import checkpoint, registry
+    from specblur import data as data_mod
+    from specblur import train as train_mod
+
+    log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    loaded = _load(model)
+    items = data_mod.collect(list(data), families, sources)
+    train_items, held_items = data_mod.split(items, loaded.model.config.train.holdout_fraction)
+    rate = loaded.model.config.spectrogram.sample_rate
+    waves = data_mod.load_waves(train_items, rate, warn=log)
+    held = data_mod.load_waves(held_items, rate, warn=log)
+    priors, metrics = train_mod.fit_prior(loaded.model, waves, held, radius=radius, alpha=alpha)
+    if metrics:
+        log(train_mod.describe_prior(metrics))
+    training = dict(loaded.training, prior=metrics, prior_data=[str(d) for d in data])
+    target = output or registry.model_path(loaded.name)
+    checkpoint.save(target, loaded.model, loaded.name, training, loaded.extra, priors)
+    log(f"saved {target}")
+
+
 @cli.command()
 @click.argument("input", metavar="IN")
 @click.argument("codes", metavar="CODES")

@@ -58,36 +58,41 @@ class LevelPrior:
 
     # -- fitting ---------------------------------------------------------------------------------
     @classmethod
-    def fit(cls, maps: np.ndarray, num_codes: int, radius: int = 1, alpha: float = 1.0) -> LevelPrior:
-        """Count co-occurrences in ``(n, rows, cols)`` integer code maps."""
-        maps = np.asarray(maps, dtype=np.int64)
-        k, rows = num_codes, maps.shape[1]
-        feats = neighbour_features(maps, radius, k)
-        target = maps.reshape(-1)
-        flat = feats.reshape(len(target), -1)
-        neighbour = np.stack(
-            [
-                np.bincount(target * (k + 1) + flat[:, j], minlength=k * (k + 1)).reshape(k, k + 1)
-                for j in range(flat.shape[1])
-            ]
-        )
-        row_index = np.broadcast_to(np.arange(rows)[None, :, None], maps.shape).reshape(-1)
-        row = np.bincount(target * rows + row_index, minlength=k * rows).reshape(k, rows)
+    def fit(cls, maps: MapsLike, num_codes: int, radius: int = 1, alpha: float = 1.0) -> LevelPrior:
+        """Count co-occurrences in integer code maps (``(n, rows, cols)`` arrays, or a list of
+        ``(rows, cols)`` maps of any widths)."""
+        k = num_codes
+        groups = _as_groups(maps)
+        rows = groups[0].shape[1]
+        f = len(offsets(radius))
+        neighbour = np.zeros((f, k * (k + 1)), dtype=np.int64)
+        row = np.zeros(k * rows, dtype=np.int64)
+        classes = np.zeros(k, dtype=np.int64)
+        for group in groups:
+            if group.shape[1] != rows:
+                raise ValueError(f"code maps have {group.shape[1]} and {rows} rows; one level at a time")
+            feats, row_index, target = _cells(group, radius, k)
+            for j in range(f):
+                neighbour[j] += np.bincount(target * (k + 1) + feats[:, j], minlength=k * (k + 1))
+            row += np.bincount(target * rows + row_index, minlength=k * rows)
+            classes += np.bincount(target, minlength=k)
         return cls(
             num_codes=k,
             rows=rows,
             radius=radius,
             alpha=alpha,
-            class_count=np.bincount(target, minlength=k).astype(np.int64),
-            neighbour_count=neighbour.astype(np.int64),
-            row_count=row.astype(np.int64),
+            class_count=classes,
+            neighbour_count=neighbour.reshape(f, k, k + 1),
+            row_count=row.reshape(k, rows),
         )
 
-    def fit_temperature(self, maps: np.ndarray) -> float:
-        """Choose the temperature that minimises the log-loss on ``maps`` (held-out)."""
-        scores, target = self._scores_of_maps(maps)
-        best = min(TEMPERATURES, key=lambda t: _nll(scores / t, target))
-        self.temperature = float(best)
+    def fit_temperature(self, maps: MapsLike) -> float:
+        """Choose the temperature that minimises the log-loss on ``maps`` (maps not counted)."""
+        losses = dict.fromkeys(TEMPERATURES, 0.0)
+        for scores, target, _ in self._scored(maps):
+            for t in TEMPERATURES:
+                losses[t] += _nll(scores / t, target) * len(target)
+        self.temperature = float(min(TEMPERATURES, key=losses.__getitem__))
         return self.temperature
 
     # -- inference -------------------------------------------------------------------------------
@@ -155,37 +160,49 @@ class LevelPrior:
                 padded[r + i, r + j] = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), self.num_codes - 1)
         return padded[r : r + rows, r : r + cols].copy()
 
-    def _scores_of_maps(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        maps = np.asarray(maps, dtype=np.int64)
-        feats = neighbour_features(maps, self.radius, self.num_codes).reshape(-1, len(offsets(self.radius)))
-        rows = np.broadcast_to(np.arange(maps.shape[1])[None, :, None], maps.shape).reshape(-1)
-        return self.scores(feats, rows), maps.reshape(-1)
+    def _scored(self, maps: MapsLike, chunk: int = 20000):
+        """Yield (scores, target, neighbour features) for the cells of ``maps``, in chunks."""
+        for group in _as_groups(maps):
+            feats, rows, target = _cells(group, self.radius, self.num_codes)
+            tables = self.tables()
+            for lo in range(0, len(target), chunk):
+                sl = slice(lo, lo + chunk)
+                yield self.scores(feats[sl], rows[sl], tables), target[sl], feats[sl]
 
-    def evaluate(self, maps: np.ndarray) -> dict[str, float]:
+    def evaluate(self, maps: MapsLike) -> dict[str, float]:
         """Top-1 accuracy and bits per code on ``maps``, against the unigram baseline.
 
-        Also the same two figures on cells whose neighbourhood is not one repeated code (silence
-        fills many neighbourhoods with one code and flatters every figure).
+        Also the same figures on cells whose neighbourhood is not one repeated code (silence fills
+        many neighbourhoods with one code and flatters every figure).
         """
-        scores, target = self._scores_of_maps(maps)
-        logp = _log_softmax(scores / self.temperature)
         unigram = np.log((self.class_count + self.alpha) / (self.class_count.sum() + self.alpha * self.num_codes))
-        feats = neighbour_features(np.asarray(maps, np.int64), self.radius, self.num_codes)
-        feats = feats.reshape(len(target), -1)
-        varied = (feats != feats[:, :1]).any(axis=1)
-        idx = np.arange(len(target))
-        out = {
-            "accuracy": float((logp.argmax(1) == target).mean()),
-            "bits": float(-logp[idx, target].mean() / np.log(2)),
-            "unigram_accuracy": float((target == unigram.argmax()).mean()),
-            "unigram_bits": float(-unigram[target].mean() / np.log(2)),
-            "varied_fraction": float(varied.mean()),
+        sums = dict.fromkeys(("n", "hit", "nll", "uni_hit", "uni_nll", "nv", "hit_v", "nll_v", "uni_nll_v"), 0.0)
+        for scores, target, feats in self._scored(maps):
+            logp = _log_softmax(scores / self.temperature)
+            true = logp[np.arange(len(target)), target]
+            hit = logp.argmax(1) == target
+            varied = (feats != feats[:, :1]).any(axis=1)
+            sums["n"] += len(target)
+            sums["hit"] += hit.sum()
+            sums["nll"] -= true.sum()
+            sums["uni_hit"] += (target == unigram.argmax()).sum()
+            sums["uni_nll"] -= unigram[target].sum()
+            sums["nv"] += varied.sum()
+            sums["hit_v"] += hit[varied].sum()
+            sums["nll_v"] -= true[varied].sum()
+            sums["uni_nll_v"] -= unigram[target[varied]].sum()
+        n, nv, ln2 = sums["n"], max(sums["nv"], 1.0), np.log(2)
+        return {
+            "accuracy": sums["hit"] / n,
+            "bits": sums["nll"] / n / ln2,
+            "unigram_accuracy": sums["uni_hit"] / n,
+            "unigram_bits": sums["uni_nll"] / n / ln2,
+            "varied_fraction": sums["nv"] / n,
+            "accuracy_varied": sums["hit_v"] / nv,
+            "bits_varied": sums["nll_v"] / nv / ln2,
+            "unigram_bits_varied": sums["uni_nll_v"] / nv / ln2,
+            "temperature": self.temperature,
         }
-        if varied.any():
-            out["accuracy_varied"] = float((logp[varied].argmax(1) == target[varied]).mean())
-            out["bits_varied"] = float(-logp[idx[varied], target[varied]].mean() / np.log(2))
-            out["unigram_bits_varied"] = float(-unigram[target[varied]].mean() / np.log(2))
-        return out
 
     # -- storage ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -219,6 +236,30 @@ class LevelPrior:
         if prior.neighbour_count.shape != (f, k, k + 1) or prior.row_count.shape != (k, prior.rows):
             raise ValueError("prior tables do not match their sizes")
         return prior
+
+
+MapsLike = Any
+"""An ``(n, rows, cols)`` integer array, or a sequence of ``(rows, cols)`` maps."""
+
+
+def _as_groups(maps: MapsLike) -> list[np.ndarray]:
+    """Group maps into ``(n, rows, cols)`` arrays of equal shape."""
+    if isinstance(maps, np.ndarray) and maps.ndim == 3:
+        return [maps.astype(np.int64, copy=False)]
+    by_shape: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for m in maps:
+        m = np.asarray(m, dtype=np.int64)
+        by_shape.setdefault(m.shape, []).append(m)
+    if not by_shape:
+        raise ValueError("no code maps to fit")
+    return [np.stack(group) for _, group in sorted(by_shape.items())]
+
+
+def _cells(maps: np.ndarray, radius: int, num_codes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(neighbour features ``(N, F)``, row index ``(N,)``, code ``(N,)``) of every cell."""
+    feats = neighbour_features(maps, radius, num_codes).reshape(-1, len(offsets(radius)))
+    rows = np.broadcast_to(np.arange(maps.shape[1])[None, :, None], maps.shape).reshape(-1)
+    return feats, rows, maps.reshape(-1)
 
 
 def _compact(counts: np.ndarray) -> np.ndarray:

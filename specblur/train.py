@@ -4,7 +4,7 @@ Reproducible: the same seed, data and machine give the same weights (all randomn
 seeded torch generators; the crop generator's state is saved with the run). A run's resumable state
 (weights, optimiser, step, generator states, history) is written at every evaluation and on Ctrl-C
 or SIGTERM to ``<data dir>/runs/<name>.pt``; ``--resume`` continues it. The finished model goes to
-``<data dir>/models/<name>.pt``.
+``<data dir>/models/<name>.pt``, with the Naive Bayes prior over its codes fitted as the last stage.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from specblur import checkpoint, data, registry
@@ -25,6 +26,7 @@ from specblur.config import Config
 from specblur.errors import SpecblurError, UsageError
 from specblur.metrics import lsd_db, usage
 from specblur.model import VQVAE2
+from specblur.prior import LevelPrior
 
 
 class Interrupted(SpecblurError):
@@ -95,6 +97,55 @@ def evaluate(model: VQVAE2, images: list[torch.Tensor], device: torch.device) ->
         "unused_top": unused_top,
         "unused_bottom": unused_bottom,
     }
+
+
+def code_maps(model: VQVAE2, waves: list, batch: int = 16) -> dict[str, list]:
+    """Encode whole waveforms; returns each level's ``(rows, cols)`` code maps as numpy arrays."""
+    model.eval()
+    out: dict[str, list] = {"top": [], "bottom": []}
+    by_length: dict[int, list] = {}
+    for w in waves:
+        by_length.setdefault(len(w), []).append(w)
+    for _, group in sorted(by_length.items()):
+        for lo in range(0, len(group), batch):
+            wave = torch.from_numpy(np.stack(group[lo : lo + batch]))
+            codes = model.encode(model.spectrogram.features(wave).unsqueeze(1))
+            out["top"] += list(codes.top.numpy())
+            out["bottom"] += list(codes.bottom.numpy())
+    return out
+
+
+def fit_prior(
+    model: VQVAE2, train_waves: list, heldout_waves: list, radius: int = 1, alpha: float = 1.0
+) -> tuple[dict[str, LevelPrior], dict[str, dict[str, float]]]:
+    """Fit each level's Naive Bayes prior on the training files' codes.
+
+    The temperature is chosen on every tenth training file with the counts of the others; the
+    final counts use every training file; the metrics are on the held-out files.
+    """
+    train_maps = code_maps(model, train_waves)
+    held_maps = code_maps(model, heldout_waves) if heldout_waves else None
+    priors: dict[str, LevelPrior] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for level, maps in train_maps.items():
+        k = getattr(model.config.model, level).num_codes
+        calibrate = maps[::10]
+        rest = [m for i, m in enumerate(maps) if i % 10] or maps
+        temperature = LevelPrior.fit(rest, k, radius, alpha).fit_temperature(calibrate)
+        prior = LevelPrior.fit(maps, k, radius, alpha)
+        prior.temperature = temperature
+        priors[level] = prior
+        if held_maps is not None:
+            metrics[level] = prior.evaluate(held_maps[level])
+    return priors, metrics
+
+
+def describe_prior(metrics: dict[str, dict[str, float]]) -> str:
+    return "; ".join(
+        f"{level}: held-out accuracy {m['accuracy']:.1%} (unigram {m['unigram_accuracy']:.1%}), "
+        f"{m['bits']:.2f} bits/code (unigram {m['unigram_bits']:.2f}), T={m['temperature']:g}"
+        for level, m in metrics.items()
+    )
 
 
 def train(opts: TrainOptions, progress: Any = None) -> Path:
@@ -225,8 +276,16 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
         raise Interrupted(f"interrupted at step {step}; saved {run_file}; continue with --resume") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+    model.cpu()
+    opts.log("fitting the prior over codes")
+    held_waves = eval_waves if heldout_items else []
+    priors, prior_metrics = fit_prior(model, waves, held_waves)
+    if prior_metrics:
+        opts.log(describe_prior(prior_metrics))
+    info = record()
+    info["prior"] = prior_metrics
     target = opts.output or registry.model_path(opts.name)
-    checkpoint.save(target, model.cpu(), opts.name, record())
+    checkpoint.save(target, model, opts.name, info, prior=priors)
     return target
 
 

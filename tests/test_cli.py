@@ -36,6 +36,19 @@ def test_tiny_training_learns(tiny_model: Path) -> None:
     assert record["steps"] == 300 and record["train_files"] + record["heldout_files"] == 12
     assert record["heldout"]["lsd_db"] < 0.7 * record["initial"]["lsd_db"]
     assert record["history"][-1]["step"] == 300
+    assert set(loaded.prior) == {"top", "bottom"}
+    bottom = record["prior"]["bottom"]
+    assert bottom["bits"] < bottom["unigram_bits"]
+    assert loaded.prior["bottom"].temperature >= 1.0
+
+
+def test_fit_prior_alone(tiny_model: Path, tones_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "refit.pt"
+    result = run_cli("fit-prior", str(tones_dir), "-m", "tiny", "--radius", "2", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    refit = checkpoint.load(out)
+    assert refit.prior["bottom"].radius == 2
+    assert refit.hash == checkpoint.load(tiny_model).hash  # the codec is untouched
 
 
 def test_same_seed_same_model_and_resume_matches(tones_dir: Path, data_dir: Path) -> None:

@@ -91,3 +91,11 @@ def test_gibbs_resampling_is_seeded_local_and_follows_temperature() -> None:
     assert changed[5.0] > changed[0.3]
     half = prior.resample(codes, mask * 0.0, np.random.default_rng(7))
     assert np.array_equal(half, codes)  # zero brush weight: nothing drawn
+
+
+def test_maps_of_different_widths_add_up() -> None:
+    a, b = _maps(1, 0)[0], _maps(1, 1, cols=15)[0]
+    both = LevelPrior.fit([a, b], 12)
+    sa, sb = LevelPrior.fit(a[None], 12), LevelPrior.fit(b[None], 12)
+    assert np.array_equal(both.neighbour_count, sa.neighbour_count + sb.neighbour_count)
+    assert np.array_equal(both.class_count, sa.class_count + sb.class_count)
