@@ -25,7 +25,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 @dataclass
 class Audio:
-    """Samples ``(frames, channels)`` as float32 in [-1, 1], and what is needed to write them back."""
+    """Samples ``(frames, channels)`` as floats in [-1, 1], and what is needed to write them back."""
 
     samples: np.ndarray
     sample_rate: int
@@ -45,8 +45,12 @@ class Audio:
         return self.frames / self.sample_rate
 
 
-def read(path: str | Path) -> Audio:
-    """Read a file (or ``-`` for stdin). Raises :class:`AudioError` with a one-line reason."""
+def read(path: str | Path, dtype: str = "float32") -> Audio:
+    """Read a file (or ``-`` for stdin). Raises :class:`AudioError` with a one-line reason.
+
+    ``dtype="float64"`` holds every PCM subtype exactly (32-bit integers do not fit a float32), so a
+    sample read and written back unchanged is bit-identical.
+    """
     name = str(path)
     try:
         if name == "-":
@@ -58,7 +62,7 @@ def read(path: str | Path) -> Audio:
                 raise AudioError(f"{name}: no such file")
             source = name
         with sf.SoundFile(source) as f:
-            samples = f.read(dtype="float32", always_2d=True)
+            samples = f.read(dtype=dtype, always_2d=True)
             return Audio(samples, f.samplerate, f.format, f.subtype)
     except AudioError:
         raise
@@ -107,6 +111,13 @@ def atomic_write_bytes(path: Path, data: bytes, overwrite: bool = True) -> None:
         if isinstance(exc, OSError):
             raise AudioError(f"{path}: cannot write ({_reason(exc)})") from exc
         raise
+
+
+def fit_subtype(samples: np.ndarray, subtype: str) -> np.ndarray:
+    """Clip to [-1, 1] for integer subtypes (libsndfile would wrap around); floats pass as they are."""
+    if subtype.startswith("PCM") or subtype in ("ULAW", "ALAW"):
+        return np.clip(samples, -1.0, 1.0)
+    return samples
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from specblur.errors import UsageError
 
@@ -85,3 +86,117 @@ def _check_order(spec: str, what: str, low: float | None, high: float | None, hi
             raise UsageError(f"--{what} {spec!r}: not a finite number; {hint}")
     if low is not None and high is not None and high <= low:
         raise UsageError(f"--{what} {spec!r}: the end must be above the start, e.g. {high:g}-{low:g}")
+
+
+# -- geometry: a region on the model's grid ------------------------------------------------------
+
+
+def hz_to_mel(f):  # HTK, as the model's filterbank
+    import numpy as np
+
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+    import numpy as np
+
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region snapped outward to whole code cells of one level.
+
+    ``rows``/``cols`` are half-open cell ranges; ``bins``/``frames`` the same on the model's image
+    grid; ``start``/``end`` (s) and ``low``/``high`` (Hz) what the cells cover.
+    """
+
+    level: str
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+    bins: tuple[int, int]
+    frames: tuple[int, int]
+    start: float
+    end: float
+    low: float
+    high: float
+
+    def describe(self) -> str:
+        return (
+            f"{self.level} cells rows {self.rows[0]}-{self.rows[1]} x columns {self.cols[0]}-{self.cols[1]}: "
+            f"{self.start:.3f}-{self.end:.3f} s, {self.low:.0f}-{self.high:.0f} Hz"
+        )
+
+
+def band_centres(spec) -> np.ndarray:  # noqa: F821 - numpy imported lazily
+    """Centre frequency (Hz) of each row of the model's image (mel band or linear bin)."""
+    import numpy as np
+
+    if spec.scale == "mel":
+        pts = mel_to_hz(np.linspace(hz_to_mel(spec.f_min), hz_to_mel(spec.f_max), spec.n_mels + 2))
+        return pts[1:-1]
+    return np.arange(spec.n_fft // 2 + 1) * spec.sample_rate / spec.n_fft
+
+
+def locate(
+    spec,
+    cell: tuple[int, int],
+    level: str,
+    duration: float,
+    n_frames: int,
+    time: tuple[float | None, float | None],
+    freq: tuple[float | None, float | None],
+    input_rate: int,
+) -> Region:
+    """Snap a time/frequency request outward to whole ``cell``s (bins, frames) of the model grid.
+
+    Raises :class:`UsageError` for a region outside the file, empty, or above what the model covers.
+    """
+    import numpy as np
+
+    start, end = time
+    start = 0.0 if start is None else start
+    end = duration if end is None else end
+    if start >= duration:
+        raise UsageError(
+            f"--time starts at {start:g} s but the file lasts {duration:.3f} s; use a start below {duration:.3f}"
+        )
+    end = min(end, duration)
+    top_hz = min(spec.f_max, input_rate / 2)
+    low, high = freq
+    low = 0.0 if low is None else low
+    high = top_hz if high is None else high
+    if high > input_rate / 2 + 1e-6:
+        raise UsageError(
+            f"--freq goes to {high:g} Hz, above the file's Nyquist frequency {input_rate / 2:g} Hz; "
+            f"end at or below {input_rate / 2:g} (or leave the end open: {low:g}-)"
+        )
+    if high > spec.f_max + 1e-6:
+        raise UsageError(
+            f"--freq goes to {high:g} Hz; the model covers up to {spec.f_max:g} Hz; "
+            f"end at or below {spec.f_max:g} (or leave the end open: {low:g}-)"
+        )
+    frame_rate = spec.sample_rate / spec.hop_length
+    f0 = int(np.floor(start * frame_rate))
+    f1 = int(np.ceil(end * frame_rate)) + 1
+    fb, tb = cell
+    c0, c1 = f0 // tb, -(-min(f1, n_frames) // tb)
+    centres = band_centres(spec)
+    inside = np.nonzero((centres >= low) & (centres <= high))[0]
+    if len(inside) == 0:  # narrower than one band: take the band nearest the middle
+        inside = np.array([int(np.argmin(np.abs(centres - (low + high) / 2)))])
+    n_rows = -(-len(centres) // fb)
+    r0, r1 = int(inside[0]) // fb, min(-(-(int(inside[-1]) + 1) // fb), n_rows)
+    b0, b1 = r0 * fb, min(r1 * fb, len(centres))
+    edges = np.concatenate([[spec.f_min], (centres[:-1] + centres[1:]) / 2, [spec.f_max]])
+    return Region(
+        level=level,
+        rows=(r0, r1),
+        cols=(c0, max(c1, c0 + 1)),
+        bins=(b0, b1),
+        frames=(c0 * tb, min(max(c1, c0 + 1) * tb, n_frames)),
+        start=c0 * tb / frame_rate,
+        end=min(max(c1, c0 + 1) * tb / frame_rate, duration),
+        low=float(edges[b0]),
+        high=float(edges[b1]),
+    )

@@ -1,0 +1,81 @@
+"""``--plot``: before/after spectrograms with the edited region drawn, and the code maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: dict[str, tuple[int, int]]) -> None:
+    """Write a PNG of one channel's edit (matplotlib, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    frame_s = spec_cfg.hop_length / spec_cfg.sample_rate
+    before_db = view["before"] * spec_cfg.norm_std_db + spec_cfg.norm_mean_db
+    after_db = view["after_db"]
+    n_bins, n_frames = before_db.shape
+    extent = (0, n_frames * frame_s, 0, n_bins)
+    fine = regions[-1]
+    level = fine.level
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True)
+    vmin = max(float(before_db.max()) - 90.0, spec_cfg.floor_db)
+    for ax, image, title in ((axes[0, 0], before_db, "before"), (axes[0, 1], after_db, "after")):
+        ax.imshow(
+            image, origin="lower", aspect="auto", extent=extent, vmin=vmin, vmax=float(before_db.max()), cmap="magma"
+        )
+        ax.add_patch(
+            Rectangle(
+                (fine.start, fine.bins[0]),
+                fine.end - fine.start,
+                fine.bins[1] - fine.bins[0],
+                fill=False,
+                edgecolor="cyan",
+                linewidth=1.5,
+            )
+        )
+        ax.set_title(
+            f"{title}: log-mel (dB), region {fine.start:.2f}-{fine.end:.2f} s, {fine.low:.0f}-{fine.high:.0f} Hz"
+        )
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("mel band")
+    fb, tb = cell[level]
+    for ax, codes, title in (
+        (axes[1, 0], view["codes_before"], "codes before"),
+        (axes[1, 1], view["codes_after"], "codes after"),
+    ):
+        maps = getattr(codes, level)[0].numpy()
+        rows, cols = maps.shape
+        ax.imshow(
+            maps,
+            origin="lower",
+            aspect="auto",
+            interpolation="nearest",
+            cmap="tab20",
+            extent=(0, cols * tb * frame_s, 0, rows),
+        )
+        ax.add_patch(
+            Rectangle(
+                (fine.cols[0] * tb * frame_s, fine.rows[0]),
+                (fine.cols[1] - fine.cols[0]) * tb * frame_s,
+                fine.rows[1] - fine.rows[0],
+                fill=False,
+                edgecolor="black",
+                linewidth=1.5,
+            )
+        )
+        changed = int(
+            np.sum(getattr(view["codes_after"], level)[0].numpy() != getattr(view["codes_before"], level)[0].numpy())
+        )
+        ax.set_title(
+            f"{title} ({level} level; {changed} codes differ)" if "after" in title else f"{title} ({level} level)"
+        )
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("code row")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
