@@ -176,6 +176,11 @@ def locate(
             f"--freq goes to {high:g} Hz; the model covers up to {spec.f_max:g} Hz; "
             f"end at or below {spec.f_max:g} (or leave the end open: {low:g}-)"
         )
+    if low >= top_hz:
+        raise UsageError(
+            f"--freq starts at {low:g} Hz; the model covers {spec.f_min:g}-{spec.f_max:g} Hz of this "
+            f"{input_rate:g} Hz file; start below {top_hz:g}"
+        )
     frame_rate = spec.sample_rate / spec.hop_length
     f0 = int(np.floor(start * frame_rate))
     f1 = int(np.ceil(end * frame_rate)) + 1

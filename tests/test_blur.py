@@ -1,0 +1,164 @@
+"""The effect: bit-identity outside the region, changes inside, formats, seeds, CLI behaviour."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from specblur import checkpoint, pipeline
+from specblur.cli import main
+from tests.conftest import run_cli, tone
+
+
+def cli(*args: str) -> int:
+    """The CLI in this process (torch already imported: fast)."""
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _source(path: Path, rate: int, channels: int, subtype: str, seconds: float = 2.3371) -> np.ndarray:
+    fmt = "FLAC" if path.suffix == ".flac" else "WAV"
+    sf.write(
+        path,
+        tone(seconds, rate, (220.0, 445.0, 1200.0), channels=channels, seed=rate),
+        rate,
+        subtype=subtype,
+        format=fmt,
+    )
+    return sf.read(path, dtype="float64", always_2d=True)[0]
+
+
+CASES = [
+    ("a.wav", 16000, 1, "PCM_16"),
+    ("b.wav", 44100, 2, "PCM_24"),
+    ("c.wav", 48000, 2, "FLOAT"),
+    ("d.flac", 44100, 1, "PCM_16"),
+    ("e.wav", 48000, 1, "PCM_32"),
+    ("f.flac", 16000, 2, "PCM_24"),
+]
+
+
+@pytest.mark.parametrize(("name", "rate", "channels", "subtype"), CASES)
+def test_outside_the_region_is_bit_identical(
+    tiny_model: Path, tmp_path: Path, name: str, rate: int, channels: int, subtype: str
+) -> None:
+    src = tmp_path / name
+    before = _source(src, rate, channels, subtype)
+    raw = src.read_bytes()
+    out = tmp_path / f"out{src.suffix}"
+    assert cli("blur", str(src), str(out), "--time", "1.0-1.4", "--freq", "200-1k", "-m", "tiny") == 0
+    assert src.read_bytes() == raw  # the input is never changed
+    info_in, info_out = sf.info(src), sf.info(out)
+    for attr in ("samplerate", "channels", "frames", "format", "subtype"):
+        assert getattr(info_out, attr) == getattr(info_in, attr), attr
+    after = sf.read(out, dtype="float64", always_2d=True)[0]
+    margin = int(0.45 * rate)  # feather (3 sigma of 1 cell) + window, rounded up
+    start, end = int(1.0 * rate) - margin, int(1.4 * rate) + margin
+    assert np.array_equal(after[:start], before[:start])
+    assert np.array_equal(after[end:], before[end:])
+    inside = slice(int(1.0 * rate), int(1.4 * rate))
+    assert np.abs(after[inside] - before[inside]).max() > 1e-3  # the content inside changed
+
+
+def test_bands_outside_the_region_are_preserved(tiny_model: Path) -> None:
+    loaded = checkpoint.load(tiny_model)
+    rate = 16000
+    t = np.arange(int(2.0 * rate)) / rate
+    low = 0.3 * np.sin(2 * np.pi * 300 * t)
+    high = 0.3 * np.sin(2 * np.pi * 7000 * t)
+    result = pipeline.blur(loaded, low + high, rate, time=(0.8, 1.2), freq=(200, 600), feather=0.5, seed=1)
+    diff = result.samples - (low + high)
+    assert np.abs(diff).max() > 1e-3
+    spectrum = np.abs(np.fft.rfft(diff * np.hanning(len(diff))))
+    reference = np.abs(np.fft.rfft(high * np.hanning(len(high))))
+    freqs = np.fft.rfftfreq(len(diff), 1 / rate)
+    near = (freqs > 6800) & (freqs < 7200)
+    assert 20 * np.log10(spectrum[near].max() / reference[near].max()) < -60
+
+
+def test_seed_and_temperature(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    _source(src, 22050, 1, "PCM_16")
+    outs = {}
+    for key, args in {"a": ("-s", "3"), "b": ("-s", "3"), "c": ("-s", "4")}.items():
+        outs[key] = tmp_path / f"{key}.wav"
+        assert cli("blur", str(src), str(outs[key]), "-t", "0.5-1.8", "-m", "tiny", *args) == 0
+    assert outs["a"].read_bytes() == outs["b"].read_bytes()
+    assert outs["a"].read_bytes() != outs["c"].read_bytes()
+    loaded = checkpoint.load(tiny_model)
+    x = sf.read(src, dtype="float64")[0]
+    change = {}
+    for temp in (0.2, 3.0):
+        runs = [pipeline.blur(loaded, x, 22050, time=(0.5, 1.8), temperature=temp, seed=s) for s in range(3)]
+        change[temp] = np.mean([r.changed_codes for r in runs])
+    assert change[3.0] > change[0.2]
+
+
+def test_stdin_to_stdout_and_batch(tiny_model: Path, tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    sf.write(buffer, tone(1.5, 16000, (330.0,)), 16000, format="WAV", subtype="PCM_16")
+    piped = run_cli("blur", "-", "-", "-t", "0.5-1", "-m", "tiny", stdin=buffer.getvalue())
+    assert piped.returncode == 0, piped.stderr
+    data, rate = sf.read(io.BytesIO(piped.stdout))
+    assert rate == 16000 and len(data) == 24000
+    inputs = []
+    for i in range(3):
+        inputs.append(tmp_path / f"in{i}.wav")
+        _source(inputs[-1], 16000, 1, "PCM_16", seconds=1.2 + 0.1 * i)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert cli("blur", *map(str, inputs), "--output-dir", str(out_dir), "-t", "0.2-0.6", "-m", "tiny") == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["in0.wav", "in1.wav", "in2.wav"]
+    assert cli("blur", *map(str, inputs), "--output-dir", str(out_dir), "-m", "tiny") == 1  # exists: --force
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--time", "5-6"), b"file lasts"),
+        (("--time", "2-1"), b"end must be above"),
+        (("--time", "1-1"), b"end must be above"),
+        (("--time", "abc"), b"e.g."),
+        (("--freq", "3k-9k"), b"Nyquist"),
+        (("--freq", "9k-"), b"start below 8000"),
+        (("--freq", "200-2k", "--temperature", "0"), b"temperature"),
+        (("--sweeps", "0"), b"sweeps"),
+    ],
+)
+def test_bad_regions_are_command_line_errors(tiny_model: Path, tmp_path: Path, args: tuple, message: bytes) -> None:
+    src = tmp_path / "in.wav"
+    _source(src, 16000, 1, "PCM_16", seconds=2.0)
+    out = tmp_path / "out.wav"
+    result = run_cli("blur", str(src), str(out), "-m", "tiny", *args)
+    assert result.returncode == 1, result.stderr
+    assert message in result.stderr and result.stderr.count(b"\n") == 1
+    assert not out.exists()
+
+
+def test_above_nyquist_and_file_errors(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in8k.wav"
+    _source(src, 8000, 1, "PCM_16", seconds=1.0)
+    result = run_cli("blur", str(src), str(tmp_path / "o.wav"), "-m", "tiny", "--freq", "1k-6k")
+    assert result.returncode == 1 and b"Nyquist" in result.stderr
+    src = tmp_path / "in44.wav"
+    _source(src, 44100, 1, "PCM_16", seconds=1.0)
+    result = run_cli("blur", str(src), str(tmp_path / "o.wav"), "-m", "tiny", "--freq", "3k-12k")
+    assert result.returncode == 1 and b"model covers up to 8000" in result.stderr
+    result = run_cli("blur", str(tmp_path / "missing.wav"), str(tmp_path / "o.wav"), "-m", "tiny")
+    assert result.returncode == 2 and b"no such file" in result.stderr
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_plot_is_written(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    _source(src, 16000, 2, "PCM_16")
+    png = tmp_path / "edit.png"
+    assert cli("blur", str(src), str(tmp_path / "o.wav"), "-m", "tiny", "-t", "0.5-1.5", "--plot", str(png)) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
