@@ -1,14 +1,14 @@
 """Regenerate the man pages in ``man/`` from the click app: ``python tools/make_man.py``.
 
 ``--target DIR`` writes them to DIR instead (the test suite compares that with ``man/``). The date is
-fixed so the pages change only when the CLI does. Needs specblur installed (click-man reads the
-console-script entry point).
+fixed so the pages change only when the CLI does. click-man's library writes one page for
+``specblur`` and one per subcommand (its command-line tool would pick the first click command it finds
+in the entry point's module, since our entry point is a plain function).
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,17 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def generate(target: Path) -> None:
     sys.path.insert(0, str(ROOT))
+    from click_man.core import write_man_pages
+
     from specblur import __version__
+    from specblur.cli import cli
 
     target.mkdir(parents=True, exist_ok=True)
     for old in target.glob("*.1"):
         old.unlink()
-    click_man = Path(sys.executable).with_name("click-man")
-    subprocess.run(
-        [str(click_man), "--target", str(target), "--man-version", __version__, "--man-date", MAN_DATE, "specblur"],
-        check=True,
-        capture_output=True,
-    )
+    write_man_pages("specblur", cli, version=__version__, target_dir=str(target), date=MAN_DATE)
 
 
 def main() -> None:
