@@ -73,6 +73,23 @@ def _write_bytes(out: str, data: bytes) -> None:
     atomic_write_bytes(Path(out), data)
 
 
+def _meter(enabled: bool, command: str, model_name: str) -> Any:
+    """An energy meter for ``--energy`` (codecarbon is imported only then), else ``None``."""
+    if not enabled:
+        return None
+    from specblur.energy import Meter
+
+    return Meter(command, model_name)
+
+
+def _measured(meter: Any, stage: str, audio_s: float) -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext() if meter is None else meter.measure(stage, audio_s=audio_s)
+
+
+_ENERGY_HELP = "Measure this run's energy with codecarbon and add it to the ledger ('specblur energy')."
+
 _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
 
 
@@ -106,6 +123,11 @@ _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OG
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Also write the model here (default: data dir only)."
 )
+@click.option(
+    "--country",
+    metavar="ISO3",
+    help="Grid whose carbon intensity prices the energy (ISO 3166 alpha-3).  [default: $SPECBLUR_COUNTRY, else USA]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or log lines.")
 def train(
     data: tuple[Path, ...],
@@ -121,17 +143,23 @@ def train(
     families: tuple[str, ...],
     sources: tuple[str, ...],
     output: Path | None,
+    country: str | None,
     quiet: bool,
 ) -> None:
     """Train a VQ-VAE-2 on audio folders (wav, flac, ogg; recursive) or NSynth-style folders.
 
-    Ctrl-C saves a resumable state; run the same command with --resume to go on.
+    Ctrl-C saves a resumable state; run the same command with --resume to go on. The energy of
+    each stage (training, fitting the prior) is measured with codecarbon and added to the energy
+    ledger ('specblur energy --report').
     """
     from specblur import registry
     from specblur.config import PRESETS
     from specblur.errors import UsageError
 
     registry.check_name(name)
+    from specblur.energy import country as check_country
+
+    check_country(country)
     if steps is not None and epochs is not None:
         raise UsageError("give --steps or --epochs, not both")
     config = PRESETS[preset]
@@ -157,6 +185,7 @@ def train(
         resume=resume,
         families=families,
         sources=sources,
+        country=country,
         log=log,
     )
     show_bar = not quiet and console.is_terminal
@@ -252,6 +281,7 @@ def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
     metavar="PNG",
     help="Also draw before/after spectrograms and code maps (first channel).",
 )
+@click.option("--energy", is_flag=True, help=_ENERGY_HELP)
 @click.option("-v", "--verbose", is_flag=True, help="Print the region actually edited.")
 @click.option("-q", "--quiet", is_flag=True, help="No warnings.")
 def blur(
@@ -267,6 +297,7 @@ def blur(
     output_dir: Path | None,
     force: bool,
     plot: Path | None,
+    energy: bool,
     verbose: bool,
     quiet: bool,
 ) -> None:
@@ -298,23 +329,25 @@ def blur(
     from specblur import audio, pipeline
 
     loaded = _load(model)
+    meter = _meter(energy, "blur", loaded.name)
     failed = 0
     for src, dst in jobs:
         try:
             sound = audio.read(src, dtype="float64")
-            result = pipeline.blur(
-                loaded,
-                sound.samples,
-                sound.sample_rate,
-                time=time,
-                freq=freq,
-                temperature=temperature,
-                sweeps=sweeps,
-                seed=seed,
-                feather=feather,
-                scale=scale,
-                keep_views=plot is not None,
-            )
+            with _measured(meter, "blur", sound.seconds):
+                result = pipeline.blur(
+                    loaded,
+                    sound.samples,
+                    sound.sample_rate,
+                    time=time,
+                    freq=freq,
+                    temperature=temperature,
+                    sweeps=sweeps,
+                    seed=seed,
+                    feather=feather,
+                    scale=scale,
+                    keep_views=plot is not None,
+                )
             sound.samples = audio.fit_subtype(result.samples, sound.subtype)
             audio.write(dst, sound)
             if verbose:
@@ -404,7 +437,8 @@ def fit_prior(
 @click.argument("codes", metavar="CODES")
 @click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]")
 @click.option("-f", "--force", is_flag=True, help="Replace CODES if it exists.")
-def encode(input: str, codes: str, model: str | None, force: bool) -> None:
+@click.option("--energy", is_flag=True, help=_ENERGY_HELP)
+def encode(input: str, codes: str, model: str | None, force: bool, energy: bool) -> None:
     """Turn audio IN into a code file CODES (.npz); '-' for stdin/stdout.
 
     Each channel is encoded at the model's sample rate.
@@ -418,7 +452,9 @@ def encode(input: str, codes: str, model: str | None, force: bool) -> None:
 
         raise AudioError(f"{input}: has no audio frames")
     loaded = _load(model)
-    _write_bytes(codes, pipeline.encode(loaded, sound).to_bytes())
+    with _measured(_meter(energy, "encode", loaded.name), "encode", sound.seconds):
+        code_file = pipeline.encode(loaded, sound)
+    _write_bytes(codes, code_file.to_bytes())
 
 
 @cli.command()
@@ -427,7 +463,8 @@ def encode(input: str, codes: str, model: str | None, force: bool) -> None:
 @click.option("-m", "--model", help="Model name or checkpoint path.  [default: the one named in CODES]")
 @click.option("--original-rate", is_flag=True, help="Resample to the encoded file's rate instead of the model's.")
 @click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
-def decode(codes: str, output: str, model: str | None, original_rate: bool, force: bool) -> None:
+@click.option("--energy", is_flag=True, help=_ENERGY_HELP)
+def decode(codes: str, output: str, model: str | None, original_rate: bool, force: bool, energy: bool) -> None:
     """Resynthesise audio OUT from a code file CODES (phase by Griffin-Lim); '-' for stdin/stdout.
 
     OUT's format follows its suffix (.wav, .flac, .ogg; WAV for stdout).
@@ -439,10 +476,70 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
     code_file = read(codes, sys.stdin.buffer.read() if codes == "-" else None)
     loaded = _load(model or str(code_file.meta.get("model_name") or "default"))
     pipeline.check_codes(loaded, code_file, codes)
-    sound = pipeline.decode(loaded, code_file, original_rate=original_rate)
+    seconds = int(code_file.meta["length"]) / int(code_file.meta["sample_rate"])
+    with _measured(_meter(energy, "decode", loaded.name), "decode", seconds):
+        sound = pipeline.decode(loaded, code_file, original_rate=original_rate)
     fmt, subtype = _FORMATS.get(Path(output).suffix.lower(), ("WAV", "PCM_16"))
     sound.format, sound.subtype = fmt, subtype
     audio.write(output, sound)
+
+
+@cli.command("energy")
+@click.argument("files", nargs=-1, metavar="[FILES]...")
+@click.option("--report", "mode", flag_value="report", default=True, help="Show the ledger by model and stage.")
+@click.option(
+    "--measure", "mode", flag_value="measure", help="Run the standard workload (blurs of FILES) and record it."
+)
+@click.option("--json", "as_json", is_flag=True, help="Report as JSON on stdout.")
+@click.option("--csv", "as_csv", is_flag=True, help="Report as CSV on stdout.")
+@click.option("-m", "--model", help="--measure: model name or checkpoint path.  [default: default]")
+@click.option(
+    "-n",
+    "--runs",
+    type=click.IntRange(1, 10000),
+    default=20,
+    show_default=True,
+    help="--measure: blurs of each file.",
+)
+@click.option(
+    "--country",
+    metavar="ISO3",
+    help="--measure: grid whose carbon intensity prices the energy.  [default: $SPECBLUR_COUNTRY, else USA]",
+)
+def energy_command(
+    files: tuple[str, ...],
+    mode: str,
+    as_json: bool,
+    as_csv: bool,
+    model: str | None,
+    runs: int,
+    country: str | None,
+) -> None:
+    """What training and edits cost in energy: --report (the default) or --measure.
+
+    Training is always measured; blur, encode and decode are measured with --energy. --measure
+    blurs FILES (default: the bundled example) --runs times each, region 1.0-2.0 s and 200-2000 Hz,
+    under one codecarbon tracker, and records joules per second of audio. Every figure goes to one
+    ledger, energy.csv in the data dir.
+    """
+    from specblur.errors import UsageError
+
+    if as_json and as_csv:
+        raise UsageError("give --json or --csv, not both")
+    if mode == "measure":
+        if as_json or as_csv:
+            raise UsageError("--json and --csv go with --report")
+        from specblur import energy
+
+        energy.country(country)
+        loaded = _load(model)
+        click.echo(energy.measure_workload(loaded, list(files) or None, runs, country), err=True)
+        return
+    if files or model or country:
+        raise UsageError("FILES, --model and --country go with --measure")
+    from specblur import energy
+
+    energy.show_report(as_json=as_json, as_csv=as_csv)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -55,7 +55,7 @@ class QuantizerConfig:
     ``kmeans_iters`` rounds of k-means on the first training batch.
     """
 
-    num_codes: int = 512
+    num_codes: int = 256
     dim: int = 64
     beta: float = 0.25
     ema: bool = True
@@ -91,7 +91,7 @@ class TrainConfig:
     batch_size: int = 16
     lr: float = 3e-4
     segment_frames: int = 128
-    steps: int = 20000
+    steps: int = 10000
     eval_every: int = 500
     eval_files: int = 64
     holdout_fraction: float = 0.1

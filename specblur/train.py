@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from specblur import checkpoint, data, registry
+from specblur import checkpoint, data, energy, registry
 from specblur.config import Config
 from specblur.errors import SpecblurError, UsageError
 from specblur.metrics import lsd_db, usage
@@ -50,6 +50,8 @@ class TrainOptions:
     sources: tuple[str, ...] = ()
     output: Path | None = None
     """Where the finished model goes; ``<data dir>/models/<name>.pt`` when ``None``."""
+    country: str | None = None
+    """Country of the grid for the energy ledger's emissions (see :mod:`specblur.energy`)."""
     log: Callable[[str], None] = field(default=lambda message: None)
 
 
@@ -140,6 +142,14 @@ def fit_prior(
     return priors, metrics
 
 
+def _describe_eval(m: dict[str, float]) -> str:
+    return (
+        f"step {m['step']}: held-out LSD {m['lsd_db']:.2f} dB (active {m['lsd_active_db']:.2f}), perplexity "
+        f"{m['perplexity_top']:.0f}/{m['perplexity_bottom']:.0f}, unused codes "
+        f"{m['unused_top']:.0%}/{m['unused_bottom']:.0%}"
+    )
+
+
 def describe_prior(metrics: dict[str, dict[str, float]]) -> str:
     return "; ".join(
         f"{level}: held-out accuracy {m['accuracy']:.1%} (unigram {m['unigram_accuracy']:.1%}), "
@@ -182,6 +192,8 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     history: list[dict[str, float]] = []
     wall = 0.0
     initial: dict[str, float] = {}
+    spent: dict[str, Any] = {}
+    meter = energy.Meter("train", opts.name, opts.country)
     run_file = run_path(opts.name)
     if opts.resume:
         if not run_file.is_file():
@@ -198,6 +210,7 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
         gen.set_state(extra["data_rng"])
         history = list(state.training.get("history", []))
         initial = dict(state.training.get("initial", {}))
+        spent = dict(state.training.get("energy", {}))
         wall = float(state.training.get("wall_seconds", 0.0))
         opts.log(f"resuming {opts.name} at step {step}")
     else:
@@ -220,8 +233,18 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
             "initial": initial,
             "heldout": history[-1] if history else {},
             "history": history,
+            "energy": spent,
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+
+    def add_energy(m: energy.Measurement) -> None:
+        """Accumulate a stage's measurement into the training record (across resumed runs)."""
+        if m.energy_kwh is None:
+            return
+        for key, value in ((f"{m.stage}_kwh", m.energy_kwh), (f"{m.stage}_s", m.duration_s)):
+            spent[key] = float(spent.get(key, 0.0)) + value
+        spent["emissions_kg"] = float(spent.get("emissions_kg", 0.0)) + (m.emissions_kg or 0.0)
+        spent.update(method=meter.method, country=meter.country, codecarbon=meter.version)
 
     def save_run() -> None:
         extra = {
@@ -236,57 +259,73 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     model.train()
     started = time.perf_counter() - wall
+    first_step = step
+    seg_seconds = seg_samples / sr
+    interrupted = False
+    measured = energy.Measurement("train")
     try:
-        while step < total:
-            wave = crops.batch(tcfg.batch_size, gen).to(device)
-            images = spec.features(wave.cpu()).unsqueeze(1).to(device)
-            out = model(images)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            if tcfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-            optimizer.step()
-            step += 1
-            wall = time.perf_counter() - started
-            if progress is not None:
-                progress(
-                    step,
-                    total,
-                    {
-                        "loss": out.loss.item(),
-                        "rec_db": cfg.spectrogram.norm_std_db * out.recon_loss.item() ** 0.5,
-                        "ppl": (float(out.top.perplexity), float(out.bottom.perplexity)),
-                        "dead": (float(out.top.dead_fraction), float(out.bottom.dead_fraction)),
-                    },
-                )
-            if step % tcfg.eval_every == 0 or step == total:
-                metrics = evaluate(model, eval_images, device)
-                metrics["step"] = step
-                metrics["wall_seconds"] = wall
-                history.append(metrics)
-                opts.log(
-                    f"step {step}: held-out LSD {metrics['lsd_db']:.2f} dB "
-                    f"(active {metrics['lsd_active_db']:.2f}), perplexity "
-                    f"{metrics['perplexity_top']:.0f}/{metrics['perplexity_bottom']:.0f}, unused codes "
-                    f"{metrics['unused_top']:.0%}/{metrics['unused_bottom']:.0%}"
-                )
-                save_run()
-    except KeyboardInterrupt:
-        save_run()
-        raise Interrupted(f"interrupted at step {step}; saved {run_file}; continue with --resume") from None
+        try:
+            with meter.measure("train") as measured:
+                try:
+                    while step < total:
+                        stats = _train_step(model, optimizer, crops, gen, tcfg, device)
+                        step += 1
+                        wall = time.perf_counter() - started
+                        if progress is not None:
+                            progress(step, total, stats)
+                        if step % tcfg.eval_every == 0 or step == total:
+                            history.append(evaluate(model, eval_images, device) | {"step": step, "wall_seconds": wall})
+                            opts.log(_describe_eval(history[-1]))
+                            save_run()
+                finally:
+                    measured.audio_s = (step - first_step) * tcfg.batch_size * seg_seconds
+        except KeyboardInterrupt:
+            interrupted = True
+        add_energy(measured)
+        if interrupted:
+            save_run()
+            raise Interrupted(f"interrupted at step {step}; saved {run_file}; continue with --resume")
     finally:
         signal.signal(signal.SIGTERM, previous)
     model.cpu()
     opts.log("fitting the prior over codes")
     held_waves = eval_waves if heldout_items else []
-    priors, prior_metrics = fit_prior(model, waves, held_waves)
+    with meter.measure("prior", audio_s=sum(len(w) for w in waves) / sr) as measured:
+        priors, prior_metrics = fit_prior(model, waves, held_waves)
+    add_energy(measured)
     if prior_metrics:
         opts.log(describe_prior(prior_metrics))
+    if spent:
+        wh = {k: spent.get(f"{k}_kwh", 0.0) * 1000 for k in ("train", "prior")}
+        opts.log(
+            f"energy: training {wh['train']:.3g} Wh, prior {wh['prior']:.3g} Wh, "
+            f"{spent.get('emissions_kg', 0.0) * 1000:.3g} g CO2eq ({spent.get('method')}, grid {spent.get('country')})"
+        )
     info = record()
     info["prior"] = prior_metrics
     target = opts.output or registry.model_path(opts.name)
     checkpoint.save(target, model, opts.name, info, prior=priors)
     return target
+
+
+def _train_step(
+    model: VQVAE2, optimizer: torch.optim.Optimizer, crops: data.Crops, gen: torch.Generator, tcfg: Any, device: Any
+) -> dict[str, Any]:
+    """One optimiser step on a batch of random crops; returns its statistics for the progress bar."""
+    wave = crops.batch(tcfg.batch_size, gen)
+    images = model.spectrogram.features(wave).unsqueeze(1).to(device)
+    out = model(images)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    if tcfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+    optimizer.step()
+    return {
+        "loss": out.loss.item(),
+        "rec_db": model.config.spectrogram.norm_std_db * out.recon_loss.item() ** 0.5,
+        "ppl": (float(out.top.perplexity), float(out.bottom.perplexity)),
+        "dead": (float(out.top.dead_fraction), float(out.bottom.dead_fraction)),
+    }
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -36,4 +36,5 @@ def test_wheel_contains_models_and_manifest(tmp_path: Path) -> None:
     listed = [ln.split()[1] for ln in (ROOT / "models" / "MANIFEST").read_text().splitlines() if ln and ln[0] != "#"]
     for file in listed:
         assert f"specblur/_models/{file}" in names
+    assert "specblur/_examples/note.wav" in names  # the example 'specblur energy --measure' blurs
     assert "specblur/cli.py" in names and "specblur/py.typed" in names

@@ -1,0 +1,1 @@
+"""The bundled example sound (installed as the package ``specblur._examples``); see README.md."""
