@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -71,6 +72,99 @@ def read(path: str | Path, dtype: str = "float32") -> Audio:
         raise AudioError(f"{where}: cannot read audio ({_reason(exc)}); give a WAV, FLAC or OGG file") from exc
 
 
+@dataclass(frozen=True)
+class Info:
+    """What a file holds, read from its header only."""
+
+    frames: int
+    sample_rate: int
+    channels: int
+    format: str
+    subtype: str
+
+
+def info(path: str | Path) -> Info:
+    """The header of an audio file (no samples are read). Raises :class:`AudioError`."""
+    name = str(path)
+    if Path(name).is_dir():
+        raise AudioError(f"{name}: is a directory, not an audio file")
+    if not Path(name).exists():
+        raise AudioError(f"{name}: no such file")
+    try:
+        with sf.SoundFile(name) as f:
+            return Info(f.frames, f.samplerate, f.channels, f.format, f.subtype)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+        raise AudioError(f"{name}: cannot read audio ({_reason(exc)}); give a WAV, FLAC or OGG file") from exc
+
+
+def read_span(path: str | Path, start: int, stop: int) -> np.ndarray:
+    """Samples ``[start, stop)`` of a file as float64 ``(frames, channels)``; the rest is not read."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            f.seek(start)
+            return f.read(stop - start, dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+        raise AudioError(f"{path}: cannot read audio ({_reason(exc)})") from exc
+
+
+# Formats whose samples sit uncompressed at fixed offsets: a copy of the file can be patched in place.
+_PATCHABLE_FORMATS = ("WAV", "WAVEX", "RF64", "W64", "AIFF", "CAF", "AU")
+_PATCHABLE_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW")
+BLOCK_FRAMES = 1 << 18
+"""Frames per block when a file is streamed through (bounded memory whatever the file's length)."""
+
+
+def _native_dtype(subtype: str) -> str:
+    """The dtype that reads and writes a subtype's samples without any change."""
+    if subtype in ("PCM_S8", "PCM_U8", "PCM_16"):
+        return "int16"
+    if subtype in ("PCM_24", "PCM_32"):
+        return "int32"
+    return "float64" if subtype == "DOUBLE" else "float32"
+
+
+def write_patched(src: str | Path, dst: str | Path, start: int, samples: np.ndarray) -> None:
+    """Write ``dst`` = ``src`` with frames ``[start, start + len(samples))`` replaced by ``samples``.
+
+    Every other sample is the input's, bit for bit, and the file's format and subtype are kept.
+    Uncompressed files are copied byte for byte and patched in place; others (FLAC, OGG) are
+    streamed through in blocks of their own sample type. Memory stays bounded by the patch and one
+    block, whatever the file's length. Written to a temporary file beside ``dst`` and renamed.
+    """
+    head = info(src)
+    target = Path(dst)
+
+    def produce(tmp: Path) -> None:
+        if head.format in _PATCHABLE_FORMATS and head.subtype in _PATCHABLE_SUBTYPES:
+            shutil.copyfile(src, tmp)
+            if len(samples):
+                with sf.SoundFile(tmp, "r+") as f:
+                    f.seek(start)
+                    f.write(samples)
+            return
+        dtype = _native_dtype(head.subtype)
+        stop = start + len(samples)
+        with (
+            sf.SoundFile(str(src)) as fin,
+            sf.SoundFile(tmp, "w", head.sample_rate, head.channels, head.subtype, format=head.format) as fout,
+        ):
+
+            def copy(lo: int, hi: int) -> None:
+                fin.seek(lo)
+                while lo < hi:
+                    block = fin.read(min(BLOCK_FRAMES, hi - lo), dtype=dtype, always_2d=True)
+                    if not len(block):
+                        return
+                    fout.write(block)
+                    lo += len(block)
+
+            copy(0, start)
+            fout.write(samples)
+            copy(stop, head.frames)
+
+    atomic_write(target, produce)
+
+
 def write(path: str | Path, audio: Audio, overwrite: bool = True) -> None:
     """Write ``audio`` atomically to ``path`` (or stdout for ``-``), keeping its format and subtype."""
     name = str(path)
@@ -88,6 +182,17 @@ def write(path: str | Path, audio: Audio, overwrite: bool = True) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes, overwrite: bool = True) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+
+    def produce(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write(path, produce, overwrite)
+
+
+def atomic_write(path: Path, produce: Any, overwrite: bool = True) -> None:
+    """``produce(tmp)`` writes a temporary file beside ``path``, which is synced and renamed into
+    place; on any error or Ctrl-C the temporary file is removed and ``path`` is untouched."""
     folder = path.parent
     if not folder.is_dir():
         raise AudioError(f"{path}: folder {folder} does not exist; create it first")
@@ -101,14 +206,14 @@ def atomic_write_bytes(path: Path, data: bytes, overwrite: bool = True) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        os.close(fd)
+        produce(Path(tmp))
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
+        if isinstance(exc, (OSError, RuntimeError)):  # libsndfile's errors are RuntimeErrors
             raise AudioError(f"{path}: cannot write ({_reason(exc)})") from exc
         raise
 

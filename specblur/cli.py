@@ -326,19 +326,19 @@ def blur(
         raise UsageError("--plot works on one file at a time")
     for src, dst in jobs:
         _check_output(dst, force, (src,))
-    from specblur import audio, pipeline
+    from specblur import pipeline
 
     loaded = _load(model)
     meter = _meter(energy, "blur", loaded.name)
     failed = 0
     for src, dst in jobs:
         try:
-            sound = audio.read(src, dtype="float64")
-            with _measured(meter, "blur", sound.seconds):
-                result = pipeline.blur(
+            with _measured(meter, "blur", 0.0) as measured:
+                edit = pipeline.blur_file(
                     loaded,
-                    sound.samples,
-                    sound.sample_rate,
+                    src,
+                    dst,
+                    keep_views=plot is not None,
                     time=time,
                     freq=freq,
                     temperature=temperature,
@@ -346,15 +346,19 @@ def blur(
                     seed=seed,
                     feather=feather,
                     scale=scale,
-                    keep_views=plot is not None,
                 )
-            sound.samples = audio.fit_subtype(result.samples, sound.subtype)
-            audio.write(dst, sound)
+                if measured is not None:
+                    measured.audio_s = edit.seconds
+            result = edit.result
             if verbose:
                 for region in result.regions:
                     click.echo(
                         f"{src}: edited {region.describe()}; {result.changed_codes:.0%} of codes redrawn", err=True
                     )
+            if not quiet and result.changed_codes == 0:
+                _err(f"warning: {src}: the prior kept every code of the region; raise --temperature to change it")
+            if not quiet and edit.clipped:
+                _err(f"warning: {src}: {edit.clipped} edited samples clipped at full scale")
             if plot is not None and result.views:
                 from specblur.plot import save
 

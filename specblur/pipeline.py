@@ -7,6 +7,7 @@ directly.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,20 +85,45 @@ def decode(loaded: LoadedModel, codes: CodeFile, original_rate: bool = False) ->
 SCALES = {"micro": ("bottom",), "macro": ("top",), "both": ("top", "bottom")}
 
 
+# Context kept around the brush, in top-level code cells, when only part of a file is encoded.
+# Measured on the default model: codes three top cells (24 frames) or more from a crop's edge equal
+# those of the whole file; the decoder reaches about as far again, so the brush's pixels see the same
+# codes, and so the same change, as when the whole file is processed.
+CONTEXT_TOP_CELLS = 6
+
+
+@dataclass
+class Plan:
+    """Where an edit happens, worked out from the file's length before any audio is read.
+
+    ``regions`` are on the whole file's model grid. Only input samples ``[start, stop)`` are encoded,
+    edited and decoded: the region, the brush's soft edge and :data:`CONTEXT_TOP_CELLS` of context,
+    starting on a top-cell boundary (model frame ``frame0``) so the crop's code grid is the file's.
+    """
+
+    regions: list[Region]
+    start: int
+    stop: int
+    frame0: int
+    sigma: tuple[float, float]
+    """The brush's Gaussian shoulders (bins, frames) on the model's image grid."""
+
+
 @dataclass
 class BlurResult:
     """The edited samples and what was done."""
 
     samples: np.ndarray
-    """Same shape and dtype as the input."""
+    """Same shape and dtype as the samples given."""
     regions: list[Region]
     """The region actually edited, per level (snapped outward to whole code cells)."""
     changed_codes: float
     """Fraction of the region's codes (all channels, all levels) that were redrawn to another code."""
     span: tuple[int, int]
-    """Half-open sample range that may differ from the input; every other sample is identical."""
+    """Half-open range of the file's samples that may differ from the input; every other sample is
+    identical. Empty (0, 0) when nothing changed."""
     views: list[dict[str, Any]] = field(default_factory=list)
-    """Per channel: images and code maps before and after (for ``--plot``)."""
+    """Per channel: images and code maps before and after, of the part encoded (for ``--plot``)."""
 
 
 def brush(
@@ -117,58 +143,88 @@ def brush(
     return profile(n_rows, rows, sigma[0])[:, None] * profile(n_cols, cols, sigma[1])[None, :]
 
 
-def blur(
+def plan(
     loaded: LoadedModel,
-    samples: np.ndarray,
+    frames: int,
     rate: int,
     time: tuple[float | None, float | None] = (None, None),
     freq: tuple[float | None, float | None] = (None, None),
+    feather: float = 1.0,
+    scale: str = "micro",
+) -> Plan:
+    """Locate the region on the model's grid and choose the samples to work on.
+
+    Raises :class:`UsageError` for a region outside the file, empty, or above what the model covers.
+    """
+    if scale not in SCALES:
+        raise UsageError(f"--scale {scale!r}: use micro, macro or both")
+    if frames == 0:
+        raise UsageError("the input has no audio frames")
+    model = loaded.model
+    spec_cfg = model.config.spectrogram
+    n_model = int(round(frames * spec_cfg.sample_rate / rate))
+    n_frames = model.spectrogram.frames(n_model)
+    regions = [
+        locate(spec_cfg, model.cell[level], level, frames / rate, n_frames, time, freq, rate) for level in SCALES[scale]
+    ]
+    fine = model.cell[regions[-1].level]
+    sigma = (feather * fine[0], feather * fine[1])
+    top_t = model.cell["top"][1]
+    reach = int(np.ceil(3 * sigma[1])) + CONTEXT_TOP_CELLS * top_t
+    lo = min(r.frames[0] for r in regions) - reach
+    hi = max(r.frames[1] for r in regions) + reach
+    frame0 = max(0, lo // top_t * top_t)
+    frame1 = -(-hi // top_t) * top_t
+    samples_per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate
+    start = int(round(frame0 * samples_per_frame))
+    stop = frames if frame1 >= n_frames else min(frames, int(round(frame1 * samples_per_frame)) + 1)
+    return Plan(regions, start, stop, frame0, sigma)
+
+
+def _shift(region: Region, frame0: int, cell: tuple[int, int]) -> Region:
+    """The region on the grid of a crop that starts at model frame ``frame0`` (a top-cell boundary)."""
+    cols = frame0 // cell[1]
+    return dataclasses.replace(
+        region,
+        cols=(region.cols[0] - cols, region.cols[1] - cols),
+        frames=(region.frames[0] - frame0, region.frames[1] - frame0),
+    )
+
+
+def blur_segment(
+    loaded: LoadedModel,
+    segment: np.ndarray,
+    rate: int,
+    where: Plan,
     temperature: float = 1.0,
     sweeps: int = 3,
     seed: int = 0,
-    feather: float = 1.0,
-    scale: str = "micro",
     keep_views: bool = False,
 ) -> BlurResult:
-    """Redraw the codes of a time-frequency region from the prior and resynthesise that region.
+    """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``.
 
-    ``samples`` is ``(frames,)`` or ``(frames, channels)``; each channel is edited on its own.
-    ``temperature`` multiplies the prior's fitted temperature (1: the prior as calibrated; higher
-    strays further from the original). ``feather`` is the Gaussian brush's width in code cells.
+    Returns the edited segment; its ``span`` is in the file's samples.
     """
     if not loaded.prior:
         raise CodesError(f"model {loaded.name!r} has no prior over codes; fit one with 'specblur fit-prior DATA'")
-    if scale not in SCALES:
-        raise UsageError(f"--scale {scale!r}: use micro, macro or both")
     model = loaded.model
     spec_cfg = model.config.spectrogram
-    mono = samples.ndim == 1
-    data = samples[:, None] if mono else samples
-    n, channels = data.shape
-    if n == 0:
-        raise UsageError("the input has no audio frames")
-    duration = n / rate
-    n_model = int(round(n * spec_cfg.sample_rate / rate))
-    n_frames = model.spectrogram.frames(n_model)
-    regions = [
-        locate(spec_cfg, model.cell[level], level, duration, n_frames, time, freq, rate) for level in SCALES[scale]
-    ]
-    n_bins = spec_cfg.n_bins
+    regions = [_shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
     fine = regions[-1]
-    sigma = (feather * model.cell[fine.level][0], feather * model.cell[fine.level][1])
-    pixel = brush(n_bins, n_frames, fine.bins, fine.frames, sigma)
-    frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
+    n_bins = spec_cfg.n_bins
     centres = band_centres(spec_cfg)
-
-    out = np.array(data, copy=True)
+    top_hz = min(spec_cfg.f_max, rate / 2)
+    out = np.array(segment, copy=True)
     changed = total = 0
-    span = (n, 0)
+    span = (len(segment), 0)
     views = []
-    for ch in range(channels):
+    for ch in range(segment.shape[1]):
         wave = audio.resample(
-            torch.from_numpy(np.ascontiguousarray(data[:, ch], dtype=np.float32)), rate, spec_cfg.sample_rate
+            torch.from_numpy(np.ascontiguousarray(segment[:, ch], dtype=np.float32)), rate, spec_cfg.sample_rate
         )
         image = model.spectrogram.features(wave)[None, None]
+        n_frames = image.shape[-1]
+        pixel = brush(n_bins, n_frames, fine.bins, fine.frames, where.sigma)
         codes = model.encode(image)
         new = Codes(top=codes.top.clone(), bottom=codes.bottom.clone())
         rng = np.random.default_rng([seed, ch])
@@ -189,16 +245,17 @@ def blur(
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
             getattr(new, level)[0] = torch.from_numpy(redrawn)
-        before = model.decode(codes, n_frames)[0, 0].numpy()
-        after = model.decode(new, n_frames)[0, 0].numpy()
-        change_db = (after - before) * spec_cfg.norm_std_db * pixel
+        both = Codes(top=torch.cat([codes.top, new.top]), bottom=torch.cat([codes.bottom, new.bottom]))
+        decoded = model.decode(both, n_frames)[:, 0].numpy()
+        change_db = (decoded[1] - decoded[0]) * spec_cfg.norm_std_db * pixel
+        frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
         edited, s = apply_change(
-            np.asarray(data[:, ch], dtype=np.float64),
+            np.asarray(segment[:, ch], dtype=np.float64),
             rate,
             change_db,
             frame_times,
             centres,
-            min(spec_cfg.f_max, rate / 2),
+            top_hz,
             spec_cfg.sample_rate,
             spec_cfg.n_fft,
         )
@@ -208,6 +265,7 @@ def blur(
         if keep_views:
             views.append(
                 {
+                    "t0": where.frame0 * spec_cfg.hop_length / spec_cfg.sample_rate,
                     "before": image[0, 0].numpy(),
                     "after_db": model.spectrogram.to_db(image[0, 0]).numpy() + change_db,
                     "codes_before": codes,
@@ -215,7 +273,77 @@ def blur(
                     "change_db": change_db,
                 }
             )
-    if span[0] >= span[1]:
-        span = (0, 0)
-    result = out[:, 0] if mono else out
-    return BlurResult(result, regions, changed / max(total, 1), span, views)
+    span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
+    return BlurResult(out, where.regions, changed / max(total, 1), span, views)
+
+
+def blur(
+    loaded: LoadedModel,
+    samples: np.ndarray,
+    rate: int,
+    time: tuple[float | None, float | None] = (None, None),
+    freq: tuple[float | None, float | None] = (None, None),
+    temperature: float = 1.0,
+    sweeps: int = 3,
+    seed: int = 0,
+    feather: float = 1.0,
+    scale: str = "micro",
+    keep_views: bool = False,
+) -> BlurResult:
+    """Redraw the codes of a time-frequency region from the prior and resynthesise that region.
+
+    ``samples`` is ``(frames,)`` or ``(frames, channels)``; each channel is edited on its own, and
+    only the region and its context are encoded and decoded. ``temperature`` multiplies the prior's
+    fitted temperature (1: the prior as calibrated; higher strays further from the original).
+    ``feather`` is the Gaussian brush's width in code cells.
+    """
+    mono = samples.ndim == 1
+    data = samples[:, None] if mono else samples
+    where = plan(loaded, data.shape[0], rate, time, freq, feather, scale)
+    part = blur_segment(loaded, data[where.start : where.stop], rate, where, temperature, sweeps, seed, keep_views)
+    out = np.array(data, copy=True)
+    out[where.start : where.stop] = part.samples
+    part.samples = out[:, 0] if mono else out
+    return part
+
+
+@dataclass
+class FileEdit:
+    """What :func:`blur_file` did to one file."""
+
+    result: BlurResult
+    """The edit; ``result.samples`` holds only the part worked on (the whole file for pipes)."""
+    seconds: float
+    """Length of the input."""
+    clipped: int
+    """Edited samples that went past full scale and were clipped (integer formats)."""
+
+
+def blur_file(loaded: LoadedModel, src: str, dst: str, keep_views: bool = False, **options: Any) -> FileEdit:
+    """Blur file (or ``-``) ``src`` into ``dst`` with :func:`blur`'s ``options``.
+
+    For files, only the samples the edit needs are read, and the output is the input with the
+    changed span patched in (see :func:`specblur.audio.write_patched`): memory and time follow the
+    region, not the file. Pipes are read and written whole. Region errors name the file.
+    """
+    region_opts = {k: options.pop(k) for k in ("time", "freq", "feather", "scale") if k in options}
+    try:
+        if src == "-" or dst == "-":
+            sound = audio.read(src, dtype="float64")
+            result = blur(loaded, sound.samples, sound.sample_rate, keep_views=keep_views, **region_opts, **options)
+            samples = audio.fit_subtype(result.samples, sound.subtype)
+            clipped = int(np.sum(samples != result.samples))
+            sound.samples = samples
+            audio.write(dst, sound)
+            return FileEdit(result, sound.seconds, clipped)
+        head = audio.info(src)
+        where = plan(loaded, head.frames, head.sample_rate, **region_opts)
+    except UsageError as exc:
+        raise UsageError(f"{'stdin' if src == '-' else src}: {exc}") from None
+    segment = audio.read_span(src, where.start, where.stop)
+    result = blur_segment(loaded, segment, head.sample_rate, where, keep_views=keep_views, **options)
+    s0, s1 = result.span
+    patch = result.samples[s0 - where.start : s1 - where.start] if s1 > s0 else result.samples[:0]
+    fitted = audio.fit_subtype(patch, head.subtype)
+    audio.write_patched(src, dst, s0, fitted)
+    return FileEdit(result, head.frames / head.sample_rate, int(np.sum(fitted != patch)))

@@ -20,7 +20,8 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
     before_db = view["before"] * spec_cfg.norm_std_db + spec_cfg.norm_mean_db
     after_db = view["after_db"]
     n_bins, n_frames = before_db.shape
-    extent = (0, n_frames * frame_s, 0, n_bins)
+    t0 = view.get("t0", 0.0)  # only the region and its context were encoded: the crop starts here
+    extent = (t0, t0 + n_frames * frame_s, 0, n_bins)
     fine = regions[-1]
     level = fine.level
     fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True)
@@ -57,7 +58,7 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
             aspect="auto",
             interpolation="nearest",
             cmap="tab20",
-            extent=(0, cols * tb * frame_s, 0, rows),
+            extent=(t0, t0 + cols * tb * frame_s, 0, rows),
         )
         ax.add_patch(
             Rectangle(

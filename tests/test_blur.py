@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -162,3 +163,22 @@ def test_plot_is_written(tiny_model: Path, tmp_path: Path) -> None:
     png = tmp_path / "edit.png"
     assert cli("blur", str(src), str(tmp_path / "o.wav"), "-m", "tiny", "-t", "0.5-1.5", "--plot", str(png)) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_working_on_the_region_only_matches_the_whole_file(tiny_model: Path) -> None:
+    """Only the region and its context are encoded; the edit matches encoding the whole file."""
+    loaded = checkpoint.load(tiny_model)
+    rate = 22050
+    x = tone(9.0, rate, (220.0, 445.0, 1200.0), channels=1, seed=5)[:, 0].astype(np.float64)
+    cropped = pipeline.blur(loaded, x, rate, time=(4.0, 5.0), freq=(200, 2000), seed=2)
+    where = pipeline.plan(loaded, len(x), rate, (4.0, 5.0), (200, 2000))
+    assert 0 < where.start and where.stop < len(x)  # it did crop
+    assert where.start < cropped.span[0] and cropped.span[1] < where.stop
+    whole = dataclasses.replace(where, start=0, stop=len(x), frame0=0)
+    full = pipeline.blur_segment(loaded, x[:, None], rate, whole, seed=2)
+    # the STFT that applies the change is framed from the part worked on, so the two may differ by a
+    # frame at the span's ends and a little inside; the edits themselves agree
+    assert abs(full.span[0] - cropped.span[0]) < 2048 and abs(full.span[1] - cropped.span[1]) < 2048
+    edit_full, edit_cropped = full.samples[:, 0] - x, cropped.samples - x
+    assert np.abs(edit_cropped).max() > 1e-3
+    assert np.sqrt(np.mean((edit_full - edit_cropped) ** 2)) < 0.01 * np.sqrt(np.mean(edit_full**2))
