@@ -2,8 +2,72 @@
 
 Importing this package is cheap: torch and the other heavy modules load only when a function that
 needs them runs.
+
+>>> import numpy as np, specblur
+>>> rate = 16000
+>>> audio = np.random.default_rng(0).standard_normal(4 * rate) * 0.1
+>>> out = specblur.blur(audio, rate, time=(1, 2), freq=(200, 2000), seed=0)  # doctest: +SKIP
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "blur"]
+
+
+def blur(
+    audio: Any,
+    sample_rate: int,
+    time: tuple[float | None, float | None] | str | None = None,
+    freq: tuple[float | None, float | None] | str | None = None,
+    *,
+    model: Any = None,
+    temperature: float = 1.0,
+    sweeps: int = 3,
+    seed: int = 0,
+    feather: float = 1.0,
+    scale: str = "micro",
+) -> Any:
+    """Blur a time-frequency region of ``audio`` (a numpy array ``(frames,)`` or ``(frames, channels)``).
+
+    ``time`` is (start, end) in seconds and ``freq`` (low, high) in Hz, ``None`` for an open end, or
+    the same specs as the command line (``"1.0-2.0"``, ``"200-2k"``); each defaults to everything.
+    ``model`` is a name, a checkpoint path or a loaded model (default: the bundled ``default``;
+    loaded once per process). Returns a new float64 array of the same shape: the samples outside
+    the region's span are the input's, unchanged. This is the function ``specblur blur`` runs.
+    """
+    import numpy as np
+
+    from specblur import pipeline, region
+    from specblur.errors import UsageError
+
+    def span(value: Any, parse: Any, what: str) -> tuple[float | None, float | None]:
+        if value is None:
+            return (None, None)
+        if isinstance(value, str):
+            return parse(value)
+        try:
+            low, high = value
+        except (TypeError, ValueError):
+            raise UsageError(f"{what}: give (low, high), None for an open end, or a string such as '1-2'") from None
+        return (None if low is None else float(low), None if high is None else float(high))
+
+    samples = np.asarray(audio, dtype=np.float64)
+    if samples.ndim not in (1, 2):
+        raise UsageError(f"audio: expected (frames,) or (frames, channels), got shape {samples.shape}")
+    result = pipeline.blur(
+        pipeline.load_model(model),
+        samples,
+        int(sample_rate),
+        time=span(time, region.parse_time, "time"),
+        freq=span(freq, region.parse_freq, "freq"),
+        temperature=temperature,
+        sweeps=sweeps,
+        seed=seed,
+        feather=feather,
+        scale=scale,
+    )
+    return result.samples

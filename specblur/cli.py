@@ -41,9 +41,9 @@ def cli(debug: bool) -> None:
 
 
 def _load(spec: str | None) -> Any:
-    from specblur import checkpoint, registry
+    from specblur.pipeline import load_model
 
-    return checkpoint.load(registry.resolve(spec))
+    return load_model(spec)
 
 
 def _check_output(out: str, force: bool, inputs: tuple[str, ...] = ()) -> None:

@@ -22,6 +22,22 @@ from specblur.model import Codes
 from specblur.region import Region, band_centres, locate
 from specblur.resynth import apply_change
 
+_LOADED: dict[str, LoadedModel] = {}
+
+
+def load_model(spec: str | LoadedModel | None = None) -> LoadedModel:
+    """``--model NAME|PATH`` (``None``: the default model) → a model ready to use, loaded once per
+    process and file (a batch or a script pays for loading once)."""
+    if isinstance(spec, LoadedModel):
+        return spec
+    from specblur import checkpoint, registry
+
+    path = registry.resolve(spec)
+    key = f"{path.resolve()}:{path.stat().st_mtime_ns}"
+    if key not in _LOADED:
+        _LOADED[key] = checkpoint.load(path)
+    return _LOADED[key]
+
 
 def encode(loaded: LoadedModel, sound: audio.Audio) -> CodeFile:
     """Each channel of ``sound`` → code maps of ``loaded``'s model (at the model's rate)."""
@@ -158,6 +174,8 @@ def plan(
     """
     if scale not in SCALES:
         raise UsageError(f"--scale {scale!r}: use micro, macro or both")
+    if not (np.isfinite(feather) and 0 <= feather <= 100):
+        raise UsageError(f"feather {feather!r}: use a width in code cells, 0 or more")
     if frames == 0:
         raise UsageError("the input has no audio frames")
     model = loaded.model
@@ -207,6 +225,10 @@ def blur_segment(
     """
     if not loaded.prior:
         raise CodesError(f"model {loaded.name!r} has no prior over codes; fit one with 'specblur fit-prior DATA'")
+    if not (np.isfinite(temperature) and 0 < temperature <= 100):
+        raise UsageError(f"temperature {temperature!r}: use a number above 0 (1 is the prior as fitted)")
+    if int(sweeps) != sweeps or not 1 <= sweeps <= 1000:
+        raise UsageError(f"sweeps {sweeps!r}: use a whole number from 1 to 1000")
     model = loaded.model
     spec_cfg = model.config.spectrogram
     regions = [_shift(r, where.frame0, model.cell[r.level]) for r in where.regions]

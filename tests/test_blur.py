@@ -182,3 +182,21 @@ def test_working_on_the_region_only_matches_the_whole_file(tiny_model: Path) -> 
     edit_full, edit_cropped = full.samples[:, 0] - x, cropped.samples - x
     assert np.abs(edit_cropped).max() > 1e-3
     assert np.sqrt(np.mean((edit_full - edit_cropped) ** 2)) < 0.01 * np.sqrt(np.mean(edit_full**2))
+
+
+def test_python_api(tiny_model: Path) -> None:
+    import specblur
+    from specblur.errors import UsageError
+
+    rate = 16000
+    x = tone(2.0, rate, (300.0, 900.0), channels=2, seed=9).astype(np.float64)
+    out = specblur.blur(x, rate, time=(0.5, 1.2), freq=(200, 2000), model=str(tiny_model), seed=1)
+    same = specblur.blur(x, rate, time="0.5-1.2", freq="200-2k", model=str(tiny_model), seed=1)
+    assert out.shape == x.shape and np.array_equal(out, same)
+    loaded = checkpoint.load(tiny_model)
+    cli_path = pipeline.blur(loaded, x, rate, time=(0.5, 1.2), freq=(200, 2000), seed=1).samples
+    assert np.array_equal(out, cli_path)  # the function the CLI runs
+    assert np.abs(out - x).max() > 1e-3 and np.array_equal(out[: int(0.1 * rate)], x[: int(0.1 * rate)])
+    for bad in ({"temperature": 0.0}, {"sweeps": 0}, {"feather": -1.0}, {"time": (3.0, 4.0)}, {"time": 5}):
+        with pytest.raises(UsageError):
+            specblur.blur(x, rate, model=str(tiny_model), **bad)
