@@ -1,0 +1,143 @@
+"""Shared pieces of the benchmark scripts: timing, reference commands, tables and JSON.
+
+Every figure is the median of several runs, and is reported next to a reference measured in the same
+run (``python -c pass``, ``sox``), because the machines these run on are shared and noisy: compare
+ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECBLUR = [sys.executable, "-m", "specblur"]
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--repeat", type=int, default=5, help="runs per figure (the median is reported)")
+    p.add_argument("--model", default=None, help="model name or checkpoint (default: the bundled default)")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--workdir", type=Path, help="where test files go (default: a temporary folder)")
+    return p
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def median_time(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def run(cmd: list[str], check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, env={**os.environ, **(env or {})})
+    if check and result.returncode != 0:
+        raise SystemExit(f"benchmark: {' '.join(cmd)} failed: {result.stderr.decode(errors='replace')[-500:]}")
+    return result
+
+
+def time_command(cmd: list[str], repeat: int, check: bool = True, warmup: int = 1) -> float:
+    return median_time(lambda: run(cmd, check=check), repeat, warmup)
+
+
+def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak resident memory in MB) of one run of ``cmd``, by GNU time or getrusage."""
+    wrapper = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "r = subprocess.run(sys.argv[1:], capture_output=True); w = time.perf_counter() - t; "
+        "sys.exit(r.returncode) if r.returncode else None; "
+        "print(w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
+    )
+    out = run([sys.executable, "-c", wrapper, *cmd])
+    wall, rss = out.stdout.split()
+    return float(wall), float(rss)
+
+
+def sox() -> str:
+    path = shutil.which("sox")
+    if path is None:
+        raise SystemExit("benchmark: sox is the reference and is not installed (Debian: apt-get install sox)")
+    return path
+
+
+def tone_file(path: Path, seconds: float, rate: int, channels: int, seed: int = 0, subtype: str = "PCM_16") -> Path:
+    """A test file of harmonic tones and a little noise, written in blocks (any length, little memory)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    total = int(round(seconds * rate))
+    block = rate * 10
+    with sf.SoundFile(path, "w", rate, channels, subtype, format="WAV") as f:
+        for lo in range(0, total, block):
+            t = (lo + np.arange(min(block, total - lo))) / rate
+            data = np.empty((len(t), channels))
+            for c in range(channels):
+                f0 = 220.0 * (1 + 0.5 * c)
+                data[:, c] = sum(0.2 / k * np.sin(2 * np.pi * f0 * k * t + c) for k in (1, 2, 3, 5))
+                data[:, c] *= 0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t)
+            data += 0.003 * rng.standard_normal(data.shape)
+            f.write(data)
+    return path
+
+
+def table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
+    """A plain-text (Markdown) table."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return str(v)
+
+    lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report(name: str, text: str, results: dict[str, Any], json_path: Path | None) -> None:
+    print(text)
+    print(f"\nmachine: {machine()}")
+    if json_path is not None:
+        json_path.write_text(json.dumps({"benchmark": name, "machine": machine(), "results": results}, indent=1))
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
