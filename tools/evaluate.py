@@ -1,0 +1,266 @@
+"""Evaluate a model on audio it did not train on (a developer tool; the numbers of models/MODEL_CARD.md).
+
+``recon``: how well the VQ-VAE reconstructs, and how it uses its codebooks::
+
+    python tools/evaluate.py recon DATA... [--model default] [--seconds 4] [--max-files 300]
+
+log-spectral distance (dB) on the model's mel image and on linear STFT bins (the mel image mapped
+back through the filterbank's pseudo-inverse), spectral convergence on linear magnitudes, each over
+all frames and over *active* frames (some bin within 30 dB of the file's loudest; silence flatters
+every figure). dB are relative to each file's loudest bin and floored 60 dB below it, so quiet and
+loud notes count alike. Codebook perplexity and unused codes per level, and the prior's top-1
+accuracy and bits per code against the unigram baseline, on these files' codes.
+
+``edits``: the blur against two baselines at the same region::
+
+    python tools/evaluate.py edits FILES... [--model default] [--time 1.0-2.0] [--freq 200-2000] [--seeds 3]
+
+``prior`` is ``specblur blur``; ``gaussian`` blurs the log-magnitude inside the same feathered brush
+(a Gaussian of one code cell's width); ``unigram`` draws the region's codes independently from the
+codes' overall frequencies. Measured on the log-mel image of each output: the *seam* (how much
+larger the dB step across the region's edges is than in the original, in dB; 0 = seamless) and the
+*distance* to the original inside the region (LSD, dB).
+
+DATA are folders (recursive) or NSynth-style folders (their held-out split with ``--heldout``).
+``--json PATH`` writes the figures too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from specblur import audio, data, pipeline, region  # noqa: E402
+from specblur.metrics import usage  # noqa: E402
+
+FLOOR_DB = -60.0
+ACTIVE_DB = -30.0
+
+
+def _db(x: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
+    """dB relative to ``peak`` (a magnitude), floored at :data:`FLOOR_DB`."""
+    return (20 * torch.log10(x.clamp_min(1e-20) / peak.clamp_min(1e-20))).clamp_min(FLOOR_DB)
+
+
+def _lsd(ref_db: torch.Tensor, est_db: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    per_frame = (ref_db - est_db).pow(2).mean(0).sqrt()
+    if mask is not None:
+        if not bool(mask.any()):
+            return math.nan
+        per_frame = per_frame[mask]
+    return float(per_frame.mean())
+
+
+def _items(paths: list[str], heldout: bool) -> list[Path]:
+    items = data.collect([Path(p) for p in paths])
+    if heldout:
+        _, items = data.split(items, 0.1)
+    return [it.path for it in items]
+
+
+def recon(args: argparse.Namespace) -> dict:
+    loaded = pipeline.load_model(args.model)
+    model = loaded.model.eval()
+    spec = model.spectrogram
+    rate = model.config.spectrogram.sample_rate
+    files = _items(args.data, args.heldout)[: args.max_files]
+    sums: dict[str, list[float]] = {k: [] for k in ("mel", "mel_active", "lin", "lin_active", "sc", "sc_active")}
+    tops, bottoms = [], []
+    maps: dict[str, list[np.ndarray]] = {"top": [], "bottom": []}
+    for path in files:
+        sound = audio.read(path)
+        wave = torch.from_numpy(np.asarray(audio.resample(audio.to_mono(sound.samples), sound.sample_rate, rate)))
+        wave = wave[: int(args.seconds * rate)].float()
+        if len(wave) < model.config.spectrogram.n_fft:
+            continue
+        with torch.no_grad():
+            magnitude = spec.stft(wave).abs()
+            image = spec.features_from_magnitude(magnitude)[None, None]
+            out = model(image)
+            codes = model.encode(image)
+        ref_mel_db, est_mel_db = spec.to_db(image[0, 0]), spec.to_db(out.reconstruction[0, 0])
+        top = ref_mel_db.max()
+        ref_mel_db = (ref_mel_db - top).clamp_min(FLOOR_DB)
+        est_mel_db = (est_mel_db - top).clamp_min(FLOOR_DB)
+        ref_lin = magnitude
+        est_lin = spec.magnitude_from_features(out.reconstruction[0, 0])
+        peak = ref_lin.max()
+        if float(peak) <= 0:
+            continue
+        active = _db(ref_lin, peak).amax(0) > ACTIVE_DB
+        sums["mel"].append(_lsd(ref_mel_db, est_mel_db))
+        sums["mel_active"].append(_lsd(ref_mel_db, est_mel_db, (ref_mel_db.amax(0) > ACTIVE_DB)))
+        sums["lin"].append(_lsd(_db(ref_lin, peak), _db(est_lin, peak)))
+        sums["lin_active"].append(_lsd(_db(ref_lin, peak), _db(est_lin, peak), active))
+        sums["sc"].append(float((ref_lin - est_lin).norm() / ref_lin.norm().clamp_min(1e-12)))
+        if bool(active.any()):
+            r, e = ref_lin[:, active], est_lin[:, active]
+            sums["sc_active"].append(float((r - e).norm() / r.norm().clamp_min(1e-12)))
+        tops.append(codes.top.reshape(-1))
+        bottoms.append(codes.bottom.reshape(-1))
+        maps["top"].append(codes.top[0].numpy())
+        maps["bottom"].append(codes.bottom[0].numpy())
+    m = model.config.model
+    ppl_top, unused_top = usage(torch.cat(tops), m.top.num_codes)
+    ppl_bottom, unused_bottom = usage(torch.cat(bottoms), m.bottom.num_codes)
+    result = {
+        "files": len(tops),
+        "seconds_each": args.seconds,
+        **{f"lsd_{k}_db" if not k.startswith("sc") else k: float(np.nanmean(v)) for k, v in sums.items() if v},
+        "perplexity_top": ppl_top,
+        "perplexity_bottom": ppl_bottom,
+        "unused_top": unused_top,
+        "unused_bottom": unused_bottom,
+    }
+    if loaded.prior:
+        result["prior"] = {level: loaded.prior[level].evaluate(maps[level]) for level in ("top", "bottom")}
+    return result
+
+
+def _seam_and_distance(
+    loaded, original: np.ndarray, edited: np.ndarray, rate: int, where: pipeline.Plan
+) -> tuple[float, float]:
+    """(seam dB, inside LSD dB) of one mono edit, on the log-mel image at the model's rate."""
+    spec = loaded.model.spectrogram
+    sr = loaded.model.config.spectrogram.sample_rate
+
+    def image(x: np.ndarray) -> torch.Tensor:
+        wave = torch.from_numpy(np.asarray(audio.resample(x.astype(np.float32), rate, sr)))
+        return spec.to_db(spec.features(wave))
+
+    before, after = image(original), image(edited)
+    top = before.max()
+    before, after = (before - top).clamp_min(FLOOR_DB), (after - top).clamp_min(FLOOR_DB)
+    r = where.regions[-1]
+    (b0, b1), (f0, f1) = r.bins, r.frames
+    inside = _lsd(before[b0:b1, f0:f1], after[b0:b1, f0:f1])
+    steps = []
+    for img in (before, after):
+        edges = []
+        if f0 > 0:
+            edges.append((img[b0:b1, f0] - img[b0:b1, f0 - 1]).abs())
+        if f1 < img.shape[1]:
+            edges.append((img[b0:b1, f1 - 1] - img[b0:b1, f1]).abs())
+        if b0 > 0:
+            edges.append((img[b0, f0:f1] - img[b0 - 1, f0:f1]).abs())
+        if b1 < img.shape[0]:
+            edges.append((img[b1 - 1, f0:f1] - img[b1, f0:f1]).abs())
+        steps.append(float(torch.cat(edges).mean()) if edges else 0.0)
+    return steps[1] - steps[0], inside
+
+
+def _baseline(loaded, x: np.ndarray, rate: int, where: pipeline.Plan, method: str, seed: int) -> np.ndarray:
+    """The same region edited by a baseline, through the same resynthesis as the blur."""
+    from specblur.model import Codes
+    from specblur.resynth import apply_change
+
+    model = loaded.model
+    cfg = model.config.spectrogram
+    seg = x[where.start : where.stop]
+    wave = torch.from_numpy(np.asarray(audio.resample(seg.astype(np.float32), rate, cfg.sample_rate)))
+    image = model.spectrogram.features(wave)[None, None]
+    n_frames = image.shape[-1]
+    shifted = [pipeline._shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
+    fine = shifted[-1]
+    pixel = pipeline.brush(cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
+    if method == "gaussian":
+        from scipy.ndimage import gaussian_filter
+
+        db = model.spectrogram.to_db(image[0, 0]).numpy()
+        cell = model.cell[fine.level]
+        blurred = gaussian_filter(db, sigma=(cell[0], cell[1]), mode="nearest")
+        change_db = (blurred - db) * pixel
+    else:
+        codes = model.encode(image)
+        new = Codes(top=codes.top.clone(), bottom=codes.bottom.clone())
+        rng = np.random.default_rng(seed)
+        for r in shifted:
+            prior = loaded.prior[r.level]
+            p = prior.class_count / prior.class_count.sum()
+            maps = getattr(new, r.level)[0]
+            shape = (r.rows[1] - r.rows[0], r.cols[1] - r.cols[0])
+            maps[r.rows[0] : r.rows[1], r.cols[0] : r.cols[1]] = torch.from_numpy(rng.choice(len(p), size=shape, p=p))
+        decoded = model.decode(Codes(torch.cat([codes.top, new.top]), torch.cat([codes.bottom, new.bottom])), n_frames)
+        change_db = (decoded[1, 0] - decoded[0, 0]).numpy() * cfg.norm_std_db * pixel
+    frame_times = np.arange(n_frames) * cfg.hop_length / cfg.sample_rate
+    edited, _ = apply_change(
+        seg.astype(np.float64),
+        rate,
+        change_db,
+        frame_times,
+        region.band_centres(cfg),
+        min(cfg.f_max, rate / 2),
+        cfg.sample_rate,
+        cfg.n_fft,
+    )
+    out = x.copy()
+    out[where.start : where.stop] = edited
+    return out
+
+
+def edits(args: argparse.Namespace) -> dict:
+    loaded = pipeline.load_model(args.model)
+    time_span = region.parse_time(args.time)
+    freq_span = region.parse_freq(args.freq)
+    methods = ("prior", "gaussian", "unigram")
+    results: dict[str, dict[str, list[float]]] = {m: {"seam": [], "inside": []} for m in methods}
+    for path in args.files:
+        sound = audio.read(path, dtype="float64")
+        x = audio.to_mono(sound.samples)
+        rate = sound.sample_rate
+        where = pipeline.plan(loaded, len(x), rate, time_span, freq_span)
+        for seed in range(args.seeds):
+            outs = {
+                "prior": pipeline.blur(loaded, x, rate, time_span, freq_span, seed=seed).samples,
+                "gaussian": _baseline(loaded, x, rate, where, "gaussian", seed),
+                "unigram": _baseline(loaded, x, rate, where, "unigram", seed),
+            }
+            for method, y in outs.items():
+                seam, inside = _seam_and_distance(loaded, x, y, rate, where)
+                results[method]["seam"].append(seam)
+                results[method]["inside"].append(inside)
+    return {
+        method: {
+            "seam_db": float(np.mean(v["seam"])),
+            "inside_lsd_db": float(np.mean(v["inside"])),
+            "n": len(v["seam"]),
+        }
+        for method, v in results.items()
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    r = sub.add_parser("recon", help="reconstruction, codebook usage and prior metrics")
+    r.add_argument("data", nargs="+")
+    r.add_argument("--seconds", type=float, default=4.0, help="evaluate the first S seconds of each file")
+    r.add_argument("--max-files", type=int, default=300)
+    r.add_argument("--heldout", action="store_true", help="only the held-out split of DATA")
+    e = sub.add_parser("edits", help="the blur against a Gaussian blur and unigram codes")
+    e.add_argument("files", nargs="+")
+    e.add_argument("--time", default="1.0-2.0")
+    e.add_argument("--freq", default="200-2000")
+    e.add_argument("--seeds", type=int, default=3)
+    for q in (r, e):
+        q.add_argument("--model", default=None)
+        q.add_argument("--json", type=Path)
+    args = p.parse_args()
+    torch.set_grad_enabled(False)
+    result = recon(args) if args.what == "recon" else edits(args)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
