@@ -62,15 +62,30 @@ def to_bytes(
     training: dict[str, Any],
     extra: dict[str, Any] | None = None,
     prior: dict[str, LevelPrior] | None = None,
+    half: bool = False,
 ) -> bytes:
-    """Serialise a model and its record to the checkpoint format."""
+    """Serialise a model and its record to the checkpoint format.
+
+    ``half`` stores floating-point tensors as float16 (half the size); the model is rounded to
+    float16 first, so the recorded hash is that of the weights every load will see.
+    """
+    if half:
+        with torch.no_grad():
+            for tensor in model.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.copy_(tensor.half().float())
+
+    def stored(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().cpu().clone()
+        return v.half() if half and v.is_floating_point() else v
+
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "specblur_version": __version__,
         "name": name,
         "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: stored(v) for k, v in model.state_dict().items()},
         "model_hash": model_hash(model),
         "training": _plain(training),
         "extra": extra or {},

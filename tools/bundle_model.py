@@ -1,7 +1,8 @@
-"""Ship a trained checkpoint with specblur: ``python tools/bundle_model.py CHECKPOINT NAME``.
+"""Ship a trained checkpoint with specblur: ``python tools/bundle_model.py CHECKPOINT NAME [--half]``.
 
-Verifies the checkpoint loads, copies it to ``models/NAME.pt`` and writes its sha256 into
-``models/MANIFEST`` (replacing an older line for NAME).
+Verifies the checkpoint loads, writes it to ``models/NAME.pt`` (with ``--half``, its weights rounded
+to and stored as float16: half the size; check with ``tools/evaluate.py`` that quality holds) and
+writes its sha256 into ``models/MANIFEST`` (replacing an older line for NAME).
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("name")
+    parser.add_argument("--half", action="store_true", help="store the weights as float16")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from specblur import checkpoint, registry
 
     registry.check_name(args.name)
-    checkpoint.load(args.checkpoint)  # refuses anything that would not load for users
+    loaded = checkpoint.load(args.checkpoint)  # refuses anything that would not load for users
     target = ROOT / "models" / f"{args.name}.pt"
-    shutil.copyfile(args.checkpoint, target)
+    if args.half:
+        data = checkpoint.to_bytes(loaded.model, args.name, loaded.training, loaded.extra, loaded.prior, half=True)
+        target.write_bytes(data)
+        checkpoint.load(target)
+    else:
+        shutil.copyfile(args.checkpoint, target)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     manifest = ROOT / "models" / "MANIFEST"
     lines = [ln for ln in manifest.read_text().splitlines() if ln.split()[:1] != [args.name]]
