@@ -81,6 +81,37 @@ class Info:
     channels: int
     format: str
     subtype: str
+    promised_frames: int | None = None
+    """For a WAV file cut short, the frames its header promises (``frames`` is what is there)."""
+
+    @property
+    def truncated(self) -> bool:
+        return self.promised_frames is not None and self.promised_frames > self.frames
+
+
+def _wav_promised_frames(path: str) -> int | None:
+    """Frames a RIFF WAV header promises in its ``data`` chunk (``None`` if not a plain RIFF WAV)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block = None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                size = int.from_bytes(chunk[4:8], "little")
+                if chunk[:4] == b"fmt ":
+                    fmt = f.read(size)
+                    block = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                    f.seek(size % 2, os.SEEK_CUR)
+                elif chunk[:4] == b"data":
+                    return size // block if block else None
+                else:
+                    f.seek(size + size % 2, os.SEEK_CUR)
+    except OSError:
+        return None
 
 
 def info(path: str | Path) -> Info:
@@ -92,7 +123,8 @@ def info(path: str | Path) -> Info:
         raise AudioError(f"{name}: no such file")
     try:
         with sf.SoundFile(name) as f:
-            return Info(f.frames, f.samplerate, f.channels, f.format, f.subtype)
+            promised = _wav_promised_frames(name) if f.format == "WAV" else None
+            return Info(f.frames, f.samplerate, f.channels, f.format, f.subtype, promised)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
         raise AudioError(f"{name}: cannot read audio ({_reason(exc)}); give a WAV, FLAC or OGG file") from exc
 
@@ -127,15 +159,16 @@ def write_patched(src: str | Path, dst: str | Path, start: int, samples: np.ndar
     """Write ``dst`` = ``src`` with frames ``[start, start + len(samples))`` replaced by ``samples``.
 
     Every other sample is the input's, bit for bit, and the file's format and subtype are kept.
-    Uncompressed files are copied byte for byte and patched in place; others (FLAC, OGG) are
-    streamed through in blocks of their own sample type. Memory stays bounded by the patch and one
-    block, whatever the file's length. Written to a temporary file beside ``dst`` and renamed.
+    Uncompressed files are copied byte for byte and patched in place; others (FLAC, OGG), and WAV
+    files cut short (whose header would lie), are streamed through in blocks of their own sample
+    type. Memory stays bounded by the patch and one block, whatever the file's length. Written to a
+    temporary file beside ``dst`` and renamed.
     """
     head = info(src)
     target = Path(dst)
 
     def produce(tmp: Path) -> None:
-        if head.format in _PATCHABLE_FORMATS and head.subtype in _PATCHABLE_SUBTYPES:
+        if head.format in _PATCHABLE_FORMATS and head.subtype in _PATCHABLE_SUBTYPES and not head.truncated:
             shutil.copyfile(src, tmp)
             if len(samples):
                 with sf.SoundFile(tmp, "r+") as f:

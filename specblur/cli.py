@@ -355,10 +355,9 @@ def blur(
                     click.echo(
                         f"{src}: edited {region.describe()}; {result.changed_codes:.0%} of codes redrawn", err=True
                     )
-            if not quiet and result.changed_codes == 0:
-                _err(f"warning: {src}: the prior kept every code of the region; raise --temperature to change it")
-            if not quiet and edit.clipped:
-                _err(f"warning: {src}: {edit.clipped} edited samples clipped at full scale")
+            if not quiet:
+                for warning in edit.warnings:
+                    _err(f"warning: {warning}")
             if plot is not None and result.views:
                 from specblur.plot import save
 
@@ -546,23 +545,39 @@ def energy_command(
     energy.show_report(as_json=as_json, as_csv=as_csv)
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the CLI, turning errors into one line and sox's exit codes."""
+    """Console entry point: run the CLI, turning errors into one line and sox's exit codes.
+
+    SIGTERM is handled as Ctrl-C: the work stops, temporary files are removed, nothing half-written
+    is left, and training saves a resumable state.
+    """
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        sys.exit(_run(argv))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the click app; returns the exit code (errors are printed as one line)."""
     try:
         cli.main(args=argv, prog_name="specblur", standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return int(exc.exit_code)
     except click.ClickException as exc:
         if _State.debug:
             raise
         _err(exc.format_message())
-        sys.exit(1)
-    except click.exceptions.Abort:
+        return 1
+    except (click.exceptions.Abort, KeyboardInterrupt):
         _err("interrupted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        sys.exit(130)
+        return 130
     except Exception as exc:
         from specblur.errors import SpecblurError
 
@@ -570,7 +585,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         if isinstance(exc, SpecblurError):
             _err(str(exc))
-            sys.exit(exc.exit_code)
+            return exc.exit_code
         _err(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
-        sys.exit(2)
-    sys.exit(0)
+        return 2
+    return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def read(path: Path | str, data: bytes | None = None) -> CodeFile:
             meta = json.loads(str(npz["meta"]))
     except FileNotFoundError as exc:
         raise CodesError(f"{name}: no such code file") from exc
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise CodesError(f"{name}: not a specblur code file ({exc}); make one with 'specblur encode'") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CodesError(f"{name}: not a specblur code file; make one with 'specblur encode'")

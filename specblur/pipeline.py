@@ -17,7 +17,7 @@ import torch
 from specblur import audio
 from specblur.checkpoint import LoadedModel
 from specblur.codes import CodeFile
-from specblur.errors import CodesError, UsageError
+from specblur.errors import AudioError, CodesError, UsageError
 from specblur.model import Codes
 from specblur.region import Region, band_centres, locate
 from specblur.resynth import apply_change
@@ -177,7 +177,7 @@ def plan(
     if not (np.isfinite(feather) and 0 <= feather <= 100):
         raise UsageError(f"feather {feather!r}: use a width in code cells, 0 or more")
     if frames == 0:
-        raise UsageError("the input has no audio frames")
+        raise AudioError("has no audio frames; nothing to blur")
     model = loaded.model
     spec_cfg = model.config.spectrogram
     n_model = int(round(frames * spec_cfg.sample_rate / rate))
@@ -229,6 +229,13 @@ def blur_segment(
         raise UsageError(f"temperature {temperature!r}: use a number above 0 (1 is the prior as fitted)")
     if int(sweeps) != sweeps or not 1 <= sweeps <= 1000:
         raise UsageError(f"sweeps {sweeps!r}: use a whole number from 1 to 1000")
+    bad = ~np.isfinite(segment)
+    if bad.any():
+        first = where.start + int(np.argwhere(bad)[0][0])
+        raise AudioError(
+            f"has NaN or infinite samples (the first at {first / rate:.6g} s) in the part to edit; "
+            "repair the file (e.g. with sox) first"
+        )
     model = loaded.model
     spec_cfg = model.config.spectrogram
     regions = [_shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
@@ -337,8 +344,8 @@ class FileEdit:
     """The edit; ``result.samples`` holds only the part worked on (the whole file for pipes)."""
     seconds: float
     """Length of the input."""
-    clipped: int
-    """Edited samples that went past full scale and were clipped (integer formats)."""
+    warnings: list[str] = field(default_factory=list)
+    """Things the user should know (each names the file); the CLI prints them unless ``-q``."""
 
 
 def blur_file(loaded: LoadedModel, src: str, dst: str, keep_views: bool = False, **options: Any) -> FileEdit:
@@ -346,9 +353,11 @@ def blur_file(loaded: LoadedModel, src: str, dst: str, keep_views: bool = False,
 
     For files, only the samples the edit needs are read, and the output is the input with the
     changed span patched in (see :func:`specblur.audio.write_patched`): memory and time follow the
-    region, not the file. Pipes are read and written whole. Region errors name the file.
+    region, not the file. Pipes are read and written whole. Errors name the file.
     """
+    name = "stdin" if src == "-" else src
     region_opts = {k: options.pop(k) for k in ("time", "freq", "feather", "scale") if k in options}
+    warnings = []
     try:
         if src == "-" or dst == "-":
             sound = audio.read(src, dtype="float64")
@@ -357,15 +366,30 @@ def blur_file(loaded: LoadedModel, src: str, dst: str, keep_views: bool = False,
             clipped = int(np.sum(samples != result.samples))
             sound.samples = samples
             audio.write(dst, sound)
-            return FileEdit(result, sound.seconds, clipped)
-        head = audio.info(src)
-        where = plan(loaded, head.frames, head.sample_rate, **region_opts)
-    except UsageError as exc:
-        raise UsageError(f"{'stdin' if src == '-' else src}: {exc}") from None
-    segment = audio.read_span(src, where.start, where.stop)
-    result = blur_segment(loaded, segment, head.sample_rate, where, keep_views=keep_views, **options)
-    s0, s1 = result.span
-    patch = result.samples[s0 - where.start : s1 - where.start] if s1 > s0 else result.samples[:0]
-    fitted = audio.fit_subtype(patch, head.subtype)
-    audio.write_patched(src, dst, s0, fitted)
-    return FileEdit(result, head.frames / head.sample_rate, int(np.sum(fitted != patch)))
+            seconds = sound.seconds
+        else:
+            head = audio.info(src)
+            if head.truncated:
+                warnings.append(
+                    f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
+                    f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
+                )
+            where = plan(loaded, head.frames, head.sample_rate, **region_opts)
+            segment = audio.read_span(src, where.start, where.stop)
+            result = blur_segment(loaded, segment, head.sample_rate, where, keep_views=keep_views, **options)
+            s0, s1 = result.span
+            patch = result.samples[s0 - where.start : s1 - where.start] if s1 > s0 else result.samples[:0]
+            fitted = audio.fit_subtype(patch, head.subtype)
+            audio.write_patched(src, dst, s0, fitted)
+            clipped = int(np.sum(fitted != patch))
+            seconds = head.frames / head.sample_rate
+    except (UsageError, AudioError) as exc:
+        message = str(exc)
+        if not message.startswith(f"{name}:"):
+            raise type(exc)(f"{name}: {message}") from None
+        raise
+    if result.changed_codes == 0:
+        warnings.append(f"{name}: the prior kept every code of the region; raise --temperature to change it")
+    if clipped:
+        warnings.append(f"{name}: {clipped} edited samples clipped at full scale")
+    return FileEdit(result, seconds, warnings)

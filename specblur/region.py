@@ -159,7 +159,7 @@ def locate(
     end = duration if end is None else end
     if start >= duration:
         raise UsageError(
-            f"--time starts at {start:g} s but the file lasts {duration:.3f} s; use a start below {duration:.3f}"
+            f"--time starts at {start:g} s but the file lasts {duration:.4g} s; use a start below {duration:.4g}"
         )
     end = min(end, duration)
     top_hz = min(spec.f_max, input_rate / 2)

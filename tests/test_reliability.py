@@ -1,0 +1,429 @@
+"""The reliability matrix (docs/RELIABILITY.md): bad audio, bad arguments, untrusted files,
+interruptions. Each case: the exit code (1 command line, 2 file or processing), one line on stderr
+naming the file, the input untouched, and no output, partial or whole, unless the case succeeds."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from specblur import audio, checkpoint
+from specblur.cli import main
+from tests.conftest import run_cli, tone
+
+
+def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    """The CLI in this process: (exit code, stderr)."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    else:
+        code = 0
+    return code, capsys.readouterr().err
+
+
+def _noise(frames: int, channels: int = 1, seed: int = 0) -> np.ndarray:
+    return 0.1 * np.random.default_rng(seed).standard_normal((frames, channels))
+
+
+def _write(path: Path, data: np.ndarray, rate: int = 16000, subtype: str = "PCM_16") -> Path:
+    sf.write(path, data, rate, subtype=subtype)
+    return path
+
+
+# -- bad audio ------------------------------------------------------------------------------------
+
+
+def _missing(d: Path) -> Path:
+    return d / "missing.wav"
+
+
+def _directory(d: Path) -> Path:
+    (d / "folder.wav").mkdir()
+    return d / "folder.wav"
+
+
+def _empty(d: Path) -> Path:
+    (d / "empty.wav").write_bytes(b"")
+    return d / "empty.wav"
+
+
+def _text(d: Path) -> Path:
+    (d / "text.wav").write_text("this is not audio\n")
+    return d / "text.wav"
+
+
+def _header_only(d: Path) -> Path:
+    full = _write(d / "full.wav", _noise(16000))
+    (d / "header.wav").write_bytes(full.read_bytes()[:44])
+    return d / "header.wav"
+
+
+def _unsupported(d: Path) -> Path:
+    (d / "song.mp3").write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8)
+    return d / "song.mp3"
+
+
+def _nan(d: Path) -> Path:
+    x = _noise(16000)
+    x[4000], x[5000] = np.nan, np.inf
+    return _write(d / "nan.wav", x, subtype="FLOAT")
+
+
+def _zero_frames(d: Path) -> Path:
+    return _write(d / "zero.wav", np.zeros((0, 1)))
+
+
+BAD_AUDIO: list[tuple[str, Callable[[Path], Path], str]] = [
+    ("missing file", _missing, "no such file"),
+    ("a directory", _directory, "is a directory"),
+    ("an empty file", _empty, "cannot read audio"),
+    ("a text file named .wav", _text, "cannot read audio"),
+    ("a header with no data", _header_only, "no audio frames"),
+    ("an unsupported format", _unsupported, "cannot read audio"),
+    ("NaN or Inf samples in a float WAV", _nan, "NaN or infinite"),
+    ("zero frames", _zero_frames, "no audio frames"),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "message"), BAD_AUDIO, ids=[c for c, _, _ in BAD_AUDIO])
+def test_bad_audio_is_refused(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture, case: str, make: Callable, message: str
+) -> None:
+    src = make(tmp_path)
+    before = src.read_bytes() if src.is_file() else None
+    out = tmp_path / "out.wav"
+    code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny")
+    assert code == 2, err
+    assert err.count("\n") == 1 and src.name in err and message in err, err
+    assert not out.exists() and not list(tmp_path.glob(".out.wav.*"))
+    if before is not None:
+        assert src.read_bytes() == before
+
+
+GOOD_ODD_AUDIO = [
+    ("shorter than one code cell", 100, 1, 16000, "PCM_16"),
+    ("one frame", 1, 1, 16000, "PCM_16"),
+    ("8-bit unsigned", 24000, 1, 16000, "PCM_U8"),
+    ("6 channels", 24000, 6, 16000, "PCM_16"),
+    ("8 kHz", 12000, 1, 8000, "PCM_16"),
+    ("96 kHz", 144000, 2, 96000, "PCM_24"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "frames", "channels", "rate", "subtype"), GOOD_ODD_AUDIO, ids=[c[0] for c in GOOD_ODD_AUDIO]
+)
+def test_odd_but_valid_audio_is_edited(
+    tiny_model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    case: str,
+    frames: int,
+    channels: int,
+    rate: int,
+    subtype: str,
+) -> None:
+    src = _write(tmp_path / "in.wav", _noise(frames, channels), rate, subtype)
+    before = src.read_bytes()
+    out = tmp_path / "out.wav"
+    code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny", "-q")
+    assert code == 0 and err == "", err
+    assert src.read_bytes() == before
+    a, b = sf.info(src), sf.info(out)
+    assert (b.frames, b.channels, b.samplerate, b.subtype) == (a.frames, a.channels, a.samplerate, a.subtype)
+
+
+def test_clipped_input_is_edited_with_a_warning(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    x = np.clip(3 * tone(1.5, 16000, (200.0, 400.0)), -1.0, 1.0)
+    src = _write(tmp_path / "loud.wav", x)
+    code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4")
+    assert code == 0
+    assert all(line.startswith("specblur: warning: ") and "loud.wav" in line for line in err.splitlines())
+    y = sf.read(tmp_path / "out.wav", dtype="float64")[0]
+    assert len(y) == len(x) and np.abs(y).max() <= 1.0
+    code, err = cli(capsys, "blur", str(src), str(tmp_path / "q.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4", "-q")
+    assert code == 0 and err == ""  # -q silences warnings
+
+
+def test_truncated_wav_warns_and_keeps_what_is_there(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    """As sox does ('premature EOF'): a warning, then the frames that are there; the output's header
+    is right."""
+    full = _write(tmp_path / "full.wav", tone(2.0, 16000, (300.0,)))
+    src = tmp_path / "cut.wav"
+    src.write_bytes(full.read_bytes()[:30044])  # 15,000 of 32,000 frames
+    out = tmp_path / "out.wav"
+    code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny", "-t", "0.1-0.2")
+    assert code == 0
+    assert "cut.wav: file cut short" in err and err.count("\n") == 1
+    info = sf.info(out)
+    assert info.frames == 15000 and out.stat().st_size == 44 + 2 * 15000
+    kept = sf.read(src, dtype="float64")[0]
+    after = sf.read(out, dtype="float64")[0]
+    assert np.array_equal(after[11000:], kept[11000:])  # beyond the span: feather + window
+
+
+def test_ogg_vorbis_keeps_its_format(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    """Lossy OGG cannot be bit-identical (it is re-encoded); it keeps format, rate and length."""
+    src = tmp_path / "in.ogg"
+    sf.write(src, tone(2.0, 22050, (300.0,)), 22050, format="OGG", subtype="VORBIS")
+    out = tmp_path / "out.ogg"
+    assert cli(capsys, "blur", str(src), str(out), "-m", "tiny", "-t", "0.5-1")[0] == 0
+    a, b = sf.info(src), sf.info(out)
+    assert (b.format, b.subtype, b.samplerate, b.frames) == (a.format, a.subtype, a.samplerate, a.frames)
+
+
+# -- bad arguments --------------------------------------------------------------------------------
+
+BAD_ARGS = [
+    (("--time", "1-2-3"), "--time"),
+    (("--time", "2-1"), "end must be above"),
+    (("--time", "1-1"), "end must be above"),
+    (("--time", "9-"), "file lasts"),
+    (("--freq", "a-b"), "--freq"),
+    (("--freq", "2k-1k"), "end must be above"),
+    (("--freq", "3k-9k"), "Nyquist"),
+    (("--freq", "9k-"), "start below"),
+    (("--temperature", "1e9"), "temperature"),
+    (("--temperature", "nan"), "temperature"),
+    (("--sweeps", "100000"), "sweeps"),
+    (("--feather", "-1"), "feather"),
+    (("--scale", "huge"), "scale"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_ARGS, ids=[" ".join(a) for a, _ in BAD_ARGS])
+def test_bad_arguments_are_command_line_errors(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture, args: tuple[str, ...], message: str
+) -> None:
+    src = _write(tmp_path / "in.wav", _noise(32000))
+    out = tmp_path / "out.wav"
+    code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny", *args)
+    assert code == 1 and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_output_equal_to_input_is_refused(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    src = _write(tmp_path / "in.wav", _noise(16000))
+    before = src.read_bytes()
+    (tmp_path / "link.wav").symlink_to(src)
+    for out in (str(src), str(tmp_path / "." / "in.wav"), str(tmp_path / "link.wav")):
+        code, err = cli(capsys, "blur", str(src), out, "-m", "tiny", "-f")
+        assert code == 1 and "output is the input" in err
+    assert src.read_bytes() == before
+
+
+def test_output_in_a_missing_folder(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    src = _write(tmp_path / "in.wav", _noise(16000))
+    code, err = cli(capsys, "blur", str(src), str(tmp_path / "nope" / "out.wav"), "-m", "tiny")
+    assert code == 1 and "does not exist" in err
+
+
+def test_existing_output_needs_force(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    src = _write(tmp_path / "in.wav", _noise(16000))
+    out = tmp_path / "out.wav"
+    out.write_bytes(b"keep me")
+    code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny")
+    assert code == 1 and "--force" in err and out.read_bytes() == b"keep me"
+
+
+def test_output_in_a_read_only_folder(tiny_model: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """Simulated (the tests may run as root, who may write anywhere): creating the temporary file fails."""
+    src = _write(tmp_path / "in.wav", _noise(16000))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny")
+    assert code == 2 and "out.wav" in err and "Permission denied" in err and err.count("\n") == 1
+    assert not (tmp_path / "out.wav").exists()
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_full_disk_leaves_nothing(tiny_model: Path, tmp_path: Path, capsys, monkeypatch, suffix: str) -> None:
+    """Simulated: the disk fills while the output is written (patched in place or streamed)."""
+    src = tmp_path / f"in{suffix}"
+    sf.write(src, _noise(32000), 16000)
+    real_write = sf.SoundFile.write
+
+    def full(self, data):
+        real_write(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sf.SoundFile, "write", full)
+    out = tmp_path / f"out{suffix}"
+    code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny", "-t", "0.5-1")
+    assert code == 2 and "No space left on device" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]
+
+
+# -- untrusted models and code files ----------------------------------------------------------------
+
+
+class _Payload:
+    """An object whose unpickling would run code."""
+
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/specblur-pwned",))
+
+
+def _corrupt(d: Path, model: Path) -> Path:
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    (d / "corrupt.pt").write_bytes(bytes(data))
+    return d / "corrupt.pt"
+
+
+def _truncated(d: Path, model: Path) -> Path:
+    (d / "truncated.pt").write_bytes(model.read_bytes()[:5000])
+    return d / "truncated.pt"
+
+
+def _wrong_version(d: Path, model: Path) -> Path:
+    payload = torch.load(model, weights_only=True)
+    payload["format_version"] = 99
+    torch.save(payload, d / "future.pt")
+    return d / "future.pt"
+
+
+def _pickle(d: Path, model: Path) -> Path:
+    torch.save({"format": "specblur-checkpoint", "evil": _Payload()}, d / "evil.pt")
+    return d / "evil.pt"
+
+
+BAD_MODELS = [
+    ("corrupt", _corrupt, ("corrupt", "damaged", "does not match")),
+    ("truncated", _truncated, ("corrupt or truncated",)),
+    ("wrong format version", _wrong_version, ("format version 99",)),
+    ("a pickle carrying code", _pickle, ("refused",)),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "messages"), BAD_MODELS, ids=[c for c, _, _ in BAD_MODELS])
+def test_untrusted_models_are_refused(
+    tiny_model: Path, tmp_path: Path, capsys, case: str, make: Callable, messages: tuple[str, ...]
+) -> None:
+    Path("/tmp/specblur-pwned").unlink(missing_ok=True)
+    bad = make(tmp_path, tiny_model)
+    src = _write(tmp_path / "in.wav", _noise(16000))
+    code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", str(bad))
+    assert code == 2 and err.count("\n") == 1 and bad.name in err, err
+    assert any(m in err for m in messages), err
+    assert not (tmp_path / "out.wav").exists()
+    assert not Path("/tmp/specblur-pwned").exists()  # the pickle's code never ran
+
+
+def test_code_files_of_another_version_or_garbage(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    src = _write(tmp_path / "in.wav", _noise(16000))
+    codes = tmp_path / "c.npz"
+    assert cli(capsys, "encode", str(src), str(codes), "-m", "tiny")[0] == 0
+    with np.load(codes, allow_pickle=False) as z:
+        arrays = dict(z)
+    import json
+
+    meta = json.loads(str(arrays["meta"]))
+    meta["version"] = 99
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "future.npz", **arrays)
+    (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    for name in ("future.npz", "garbage.npz"):
+        code, err = cli(capsys, "decode", str(tmp_path / name), str(tmp_path / "o.wav"), "-m", "tiny")
+        assert code == 2 and name in err and err.count("\n") == 1, err
+        assert not (tmp_path / "o.wav").exists()
+
+
+# -- interruptions ----------------------------------------------------------------------------------
+
+
+def test_interrupt_while_writing_leaves_nothing(tiny_model: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    src = _write(tmp_path / "in.wav", _noise(32000))
+
+    def interrupted(self, data):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sf.SoundFile, "write", interrupted)
+    code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny")
+    assert code == 130 and "interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_blur_leaves_no_partial_output(tiny_model: Path, tmp_path: Path, sig: int) -> None:
+    """Whenever the signal lands, OUT is either absent or complete, and no temporary file is left."""
+    src = tmp_path / "long.wav"
+    with sf.SoundFile(src, "w", 44100, 2, "PCM_16") as f:
+        for i in range(30):
+            f.write(tone(2.0, 44100, (220.0 + i, 330.0), channels=2, seed=i))
+    out = tmp_path / "out.wav"
+    args = [sys.executable, "-m", "specblur", "blur", str(src), str(out), "-m", "tiny"]
+    for delay in (0.5, 2.0, 4.0):
+        proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=os.environ.copy())
+        time.sleep(delay)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=300)
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.wav")]
+        assert leftovers == [], leftovers
+        if proc.returncode == 0:
+            assert sf.info(out).frames == sf.info(src).frames
+            out.unlink()
+        else:
+            assert proc.returncode == 130 and b"interrupted" in err, err
+            assert not out.exists()
+
+
+def test_sigterm_during_training_saves_a_resumable_run(tones_dir: Path, data_dir: Path) -> None:
+    args = [sys.executable, "-m", "specblur", "train", str(tones_dir), "--name", "termed", "--preset", "tiny"]
+    proc = subprocess.Popen([*args, "--steps", "1000000"], stderr=subprocess.PIPE, env=os.environ.copy())
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith(b"step 100:"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and b"--resume" in err, err
+    assert checkpoint.load(data_dir / "runs" / "termed.pt").extra["step"] >= 100
+
+
+def test_stdin_that_is_not_audio(tiny_model: Path) -> None:
+    result = run_cli("blur", "-", "-", "-m", "tiny", stdin=b"not audio at all")
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr.startswith(b"specblur: stdin: cannot read audio") and result.stderr.count(b"\n") == 1
+
+
+def test_stdout_gets_a_whole_file(tiny_model: Path) -> None:
+    buffer = io.BytesIO()
+    sf.write(buffer, tone(1.2, 16000, (300.0,)), 16000, format="FLAC")
+    result = run_cli("blur", "-", "-", "-m", "tiny", "-t", "0.2-0.8", stdin=buffer.getvalue())
+    assert result.returncode == 0, result.stderr
+    info = sf.info(io.BytesIO(result.stdout))
+    assert info.format == "FLAC" and info.frames == 19200
+
+
+def test_audio_helpers_never_leave_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "x.bin"
+
+    def fail(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.EIO, "I/O error")
+
+    with pytest.raises(audio.AudioError, match="I/O error"):
+        audio.atomic_write(target, fail)
+    assert list(tmp_path.iterdir()) == []
+    shutil.rmtree(tmp_path, ignore_errors=True)
