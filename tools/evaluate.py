@@ -227,7 +227,7 @@ def edits(args: argparse.Namespace) -> dict:
                 seam, inside = _seam_and_distance(loaded, x, y, rate, where)
                 results[method]["seam"].append(seam)
                 results[method]["inside"].append(inside)
-    return {
+    summary = {
         method: {
             "seam_db": float(np.mean(v["seam"])),
             "inside_lsd_db": float(np.mean(v["inside"])),
@@ -235,6 +235,7 @@ def edits(args: argparse.Namespace) -> dict:
         }
         for method, v in results.items()
     }
+    return {"files": len(args.files), "time": args.time, "freq": args.freq, "seeds": args.seeds, "methods": summary}
 
 
 def main() -> None:
