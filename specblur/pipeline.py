@@ -218,10 +218,12 @@ def blur_segment(
     sweeps: int = 3,
     seed: int = 0,
     keep_views: bool = False,
+    phase_iters: int = 0,
 ) -> BlurResult:
     """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``.
 
-    Returns the edited segment; its ``span`` is in the file's samples.
+    Returns the edited segment; its ``span`` is in the file's samples. ``phase_iters``: see
+    :func:`specblur.resynth.apply_change` (0, keeping the input's phase, is what we ship).
     """
     if not loaded.prior:
         raise CodesError(f"model {loaded.name!r} has no prior over codes; fit one with 'specblur fit-prior DATA'")
@@ -287,6 +289,7 @@ def blur_segment(
             top_hz,
             spec_cfg.sample_rate,
             spec_cfg.n_fft,
+            phase_iters,
         )
         out[:, ch] = edited.astype(out.dtype)
         if s[1] > s[0]:

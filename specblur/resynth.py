@@ -30,12 +30,15 @@ def apply_change(
     top_hz: float,
     model_rate: int,
     model_n_fft: int,
+    phase_iters: int = 0,
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """Scale ``wave``'s STFT magnitude by ``change_db`` (bands x model frames); returns the new wave
     and the half-open sample span that may differ from the input (empty when nothing changed).
 
     ``frame_times`` (s) and ``band_hz`` locate the columns and rows of ``change_db``; above
-    ``top_hz`` nothing changes.
+    ``top_hz`` nothing changes. ``phase_iters`` > 0 rebuilds the phase of the changed frames by that
+    many Griffin-Lim iterations, starting from the input's phase with the unchanged frames held
+    (``tools/evaluate.py resynth`` measures it against keeping the input's phase, the default).
     """
     n = len(wave)
     active = np.nonzero(np.abs(change_db).max(axis=0) > 0)[0]
@@ -71,6 +74,15 @@ def apply_change(
     if not len(changed):
         return wave.copy(), (0, 0)
     spec = spec * torch.from_numpy(10.0 ** (gain_db / 20.0))
+    if phase_iters > 0:
+        target = spec.abs()
+        held = torch.ones(spec.shape[-1], dtype=torch.bool)
+        held[torch.from_numpy(changed)] = False
+        for _ in range(phase_iters):
+            trial = torch.istft(spec, n_fft, hop, window=window, center=True, length=b - a)
+            again = torch.stft(trial, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True)
+            rebuilt_phase = again / again.abs().clamp_min(1e-12)
+            spec = torch.where(held[None, :], spec, target * rebuilt_phase)
     rebuilt = torch.istft(spec, n_fft, hop, window=window, center=True, length=b - a).numpy()
     s0 = max(0, changed[0] * hop - n_fft // 2)
     s1 = min(b - a, changed[-1] * hop + n_fft // 2 + 1)

@@ -200,3 +200,24 @@ def test_python_api(tiny_model: Path) -> None:
     for bad in ({"temperature": 0.0}, {"sweeps": 0}, {"feather": -1.0}, {"time": (3.0, 4.0)}, {"time": 5}):
         with pytest.raises(UsageError):
             specblur.blur(x, rate, model=str(tiny_model), **bad)
+
+
+def test_griffin_lim_option_keeps_everything_outside_the_span() -> None:
+    """The alternative measured by tools/evaluate.py resynth: only the changed frames get new phase."""
+    from specblur.config import SpectrogramConfig
+    from specblur.region import band_centres
+    from specblur.resynth import apply_change
+
+    cfg = SpectrogramConfig(n_mels=32)
+    rate = 22050
+    x = tone(3.0, rate, (220.0, 660.0), seed=3)[:, 0].astype(np.float64)
+    frames = 3 * 16000 // 256 + 1
+    change = np.zeros((32, frames))
+    change[5:12, 60:120] = -12.0
+    times = np.arange(frames) * 256 / 16000
+    plain, span0 = apply_change(x, rate, change, times, band_centres(cfg), 8000, 16000, 1024)
+    rebuilt, span8 = apply_change(x, rate, change, times, band_centres(cfg), 8000, 16000, 1024, phase_iters=8)
+    assert span0 == span8 and span0[0] > 0 and span0[1] < len(x)
+    for y in (plain, rebuilt):
+        assert np.array_equal(y[: span0[0]], x[: span0[0]]) and np.array_equal(y[span0[1] :], x[span0[1] :])
+    assert not np.allclose(plain, rebuilt)

@@ -21,6 +21,14 @@ codes' overall frequencies. Measured on the log-mel image of each output: the *s
 larger the dB step across the region's edges is than in the original, in dB; 0 = seamless) and the
 *distance* to the original inside the region (LSD, dB).
 
+``resynth``: how the edited magnitude is turned back into sound, against the alternatives::
+
+    python tools/evaluate.py resynth FILES... [--model default] [--iters 0 8 32]
+
+For each way (0: keep the input's phase, what specblur does; N: N Griffin-Lim iterations on the
+changed frames, from the input's phase, unchanged frames held): the RMS dB distance, inside the
+region, between the output's log-mel image and the image the decoder asked for, and the time taken.
+
 DATA are folders (recursive) or NSynth-style folders (their held-out split with ``--heldout``).
 ``--json PATH`` writes the figures too.
 """
@@ -238,6 +246,43 @@ def edits(args: argparse.Namespace) -> dict:
     return {"files": len(args.files), "time": args.time, "freq": args.freq, "seeds": args.seeds, "methods": summary}
 
 
+def resynth(args: argparse.Namespace) -> dict:
+    import time
+
+    loaded = pipeline.load_model(args.model)
+    spec = loaded.model.spectrogram
+    sr = loaded.model.config.spectrogram.sample_rate
+    time_span, freq_span = region.parse_time(args.time), region.parse_freq(args.freq)
+    out: dict[str, dict[str, list[float]]] = {str(n): {"error_db": [], "ms": []} for n in args.iters}
+    for path in args.files:
+        sound = audio.read(path, dtype="float64")
+        x = audio.to_mono(sound.samples)[:, None]
+        rate = sound.sample_rate
+        where = pipeline.plan(loaded, len(x), rate, time_span, freq_span)
+        seg = x[where.start : where.stop]
+        for seed in range(args.seeds):
+            for n in args.iters:
+                t = time.perf_counter()
+                r = pipeline.blur_segment(loaded, seg, rate, where, seed=seed, keep_views=True, phase_iters=n)
+                out[str(n)]["ms"].append((time.perf_counter() - t) * 1000)
+                view = r.views[0]
+                wave = torch.from_numpy(np.asarray(audio.resample(r.samples[:, 0].astype(np.float32), rate, sr)))
+                got = spec.to_db(spec.features(wave)).numpy()
+                want = view["after_db"]
+                frames = min(got.shape[1], want.shape[1])
+                mask = (np.abs(view["change_db"]) > 0)[:, :frames]
+                if mask.any():
+                    floor = want.max() + FLOOR_DB
+                    diff = np.maximum(got[:, :frames], floor) - np.maximum(want[:, :frames], floor)
+                    out[str(n)]["error_db"].append(float(np.sqrt(np.mean(diff[mask] ** 2))))
+    return {
+        "files": len(args.files),
+        "by_iterations": {
+            n: {"error_db": float(np.mean(v["error_db"])), "ms": float(np.median(v["ms"]))} for n, v in out.items()
+        },
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="what", required=True)
@@ -248,15 +293,19 @@ def main() -> None:
     r.add_argument("--heldout", action="store_true", help="only the held-out split of DATA")
     e = sub.add_parser("edits", help="the blur against a Gaussian blur and unigram codes")
     e.add_argument("files", nargs="+")
-    e.add_argument("--time", default="1.0-2.0")
-    e.add_argument("--freq", default="200-2000")
-    e.add_argument("--seeds", type=int, default=3)
-    for q in (r, e):
+    g = sub.add_parser("resynth", help="keeping the input's phase against Griffin-Lim")
+    g.add_argument("files", nargs="+")
+    g.add_argument("--iters", type=int, nargs="+", default=[0, 8, 32])
+    for q in (e, g):
+        q.add_argument("--time", default="1.0-2.0")
+        q.add_argument("--freq", default="200-2000")
+        q.add_argument("--seeds", type=int, default=3)
+    for q in (r, e, g):
         q.add_argument("--model", default=None)
         q.add_argument("--json", type=Path)
     args = p.parse_args()
     torch.set_grad_enabled(False)
-    result = recon(args) if args.what == "recon" else edits(args)
+    result = {"recon": recon, "edits": edits, "resynth": resynth}[args.what](args)
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:
