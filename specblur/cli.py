@@ -88,6 +88,21 @@ def _measured(meter: Any, stage: str, audio_s: float) -> Any:
     return nullcontext() if meter is None else meter.measure(stage, audio_s=audio_s)
 
 
+def _progress(jobs: list[tuple[str, str]], quiet: bool) -> Any:
+    """The jobs, with a progress bar on stderr when it is a terminal and there are several files."""
+    if quiet or len(jobs) < 4 or not sys.stderr.isatty():
+        yield from jobs
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("blur", total=len(jobs))
+        for job in jobs:
+            yield job
+            bar.advance(task)
+
+
 _ENERGY_HELP = "Measure this run's energy with codecarbon and add it to the ledger ('specblur energy')."
 
 _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
@@ -331,7 +346,7 @@ def blur(
     loaded = _load(model)
     meter = _meter(energy, "blur", loaded.name)
     failed = 0
-    for src, dst in jobs:
+    for src, dst in _progress(jobs, quiet):
         try:
             with _measured(meter, "blur", 0.0) as measured:
                 edit = pipeline.blur_file(
