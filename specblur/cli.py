@@ -322,7 +322,7 @@ def blur(
     bit-identical to IN; the output keeps IN's rate, channels, length, format and subtype.
     '-' reads stdin / writes stdout.
     """
-    from specblur.errors import UsageError
+    from specblur.errors import SpecblurError, UsageError
 
     time, freq = _parse_region(time_spec, freq_spec)
     if output_dir is None:
@@ -345,7 +345,7 @@ def blur(
 
     loaded = _load(model)
     meter = _meter(energy, "blur", loaded.name)
-    failed = 0
+    failed: list[int] = []
     for src, dst in _progress(jobs, quiet):
         try:
             with _measured(meter, "blur", 0.0) as measured:
@@ -377,17 +377,15 @@ def blur(
                 from specblur.plot import save
 
                 save(plot, result.views[0], result.regions, loaded.model.config.spectrogram, loaded.model.cell)
-        except Exception as exc:
-            from specblur.errors import SpecblurError
-
-            if len(jobs) == 1 or not isinstance(exc, SpecblurError) or isinstance(exc, UsageError):
+        except SpecblurError as exc:
+            if len(jobs) == 1:
                 raise
-            _err(str(exc))
-            failed += 1
+            _err(str(exc))  # one file's problem: say so, go on with the others
+            failed.append(exc.exit_code)
     if failed:
-        from specblur.errors import SpecblurError
-
-        raise SpecblurError(f"{failed} of {len(jobs)} files failed (see above)")
+        summary = SpecblurError(f"{len(failed)} of {len(jobs)} files failed (see above)")
+        summary.exit_code = max(failed)
+        raise summary
 
 
 @cli.command("fit-prior")

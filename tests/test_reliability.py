@@ -427,3 +427,18 @@ def test_audio_helpers_never_leave_temporary_files(tmp_path: Path) -> None:
         audio.atomic_write(target, fail)
     assert list(tmp_path.iterdir()) == []
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_batch_goes_on_past_a_bad_file(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    good = _write(tmp_path / "good.wav", _noise(48000))
+    short = _write(tmp_path / "short.wav", _noise(8000))
+    broken = _text(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    code, err = cli(capsys, "blur", str(short), str(broken), str(good), "-o", str(out), "-m", "tiny", "-t", "1-2")
+    assert code == 2  # the highest of the files' codes: region outside short.wav (1), unreadable file (2)
+    lines = err.splitlines()
+    assert any("short.wav" in ln and "file lasts" in ln for ln in lines)
+    assert any("text.wav" in ln and "cannot read audio" in ln for ln in lines)
+    assert lines[-1] == "specblur: 2 of 3 files failed (see above)"
+    assert sorted(p.name for p in out.iterdir()) == ["good.wav"]
