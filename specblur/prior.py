@@ -10,8 +10,11 @@ N x K one-hot label matrix, gigabytes for a real corpus; ``partial_fit`` in chun
 where counting takes a fraction of a second) and keep the counts as plain arrays, never a pickle.
 
 Naive Bayes double-counts correlated neighbours and is over-confident, so probabilities are
-``softmax(score / temperature)`` with the temperature fitted on held-out maps; the same knob, scaled
-by the user, sets how far a blur strays from the original.
+``softmax(score / temperature)``; and a code met in a context never seen in training gets almost no
+probability, which costs dozens of bits on unseen material, so the distribution is mixed with the
+unigram (code frequencies) at a small weight ``mix`` (a back-off). Temperature and mix are chosen
+together by cross-validation on the training maps (counts from the other folds); the temperature,
+scaled by the user, also sets how far a blur strays from the original.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 import numpy as np
 
 TEMPERATURES = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+MIXES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 
 def offsets(radius: int) -> list[tuple[int, int]]:
@@ -55,6 +59,8 @@ class LevelPrior:
     row_count: np.ndarray
     """``(K, rows)``: code ``c`` seen in frequency row ``r``."""
     temperature: float = 1.0
+    mix: float = 0.0
+    """Weight of the unigram in the mixture (0: plain Naive Bayes)."""
 
     # -- fitting ---------------------------------------------------------------------------------
     @classmethod
@@ -86,14 +92,43 @@ class LevelPrior:
             row_count=row.reshape(k, rows),
         )
 
-    def fit_temperature(self, maps: MapsLike) -> float:
-        """Choose the temperature that minimises the log-loss on ``maps`` (maps not counted)."""
-        losses = dict.fromkeys(TEMPERATURES, 0.0)
-        for scores, target, _ in self._scored(maps):
-            for t in TEMPERATURES:
-                losses[t] += _nll(scores / t, target) * len(target)
-        self.temperature = float(min(TEMPERATURES, key=losses.__getitem__))
-        return self.temperature
+    @classmethod
+    def calibrate(
+        cls,
+        maps: MapsLike,
+        num_codes: int,
+        radius: int = 1,
+        alpha: float = 1.0,
+        folds: int = 5,
+        max_rows: int = 400_000,
+        seed: int = 0,
+    ) -> tuple[float, float]:
+        """(temperature, mix) with the least log-loss over ``folds`` folds of ``maps`` (each fold scored
+        with counts from the others; at most ``max_rows`` cells scored in all, drawn with ``seed``)."""
+        groups = [m for g in _as_groups(maps) for m in g]
+        folds = max(2, min(folds, len(groups)))
+        rng = np.random.default_rng(seed)
+        nll = np.zeros((len(TEMPERATURES), len(MIXES)))
+        for f in range(folds):
+            held = groups[f::folds]
+            rest = [m for i, m in enumerate(groups) if i % folds != f]
+            if not held or not rest:
+                continue
+            prior = cls.fit(rest, num_codes, radius, alpha)
+            unigram = prior.unigram_log_probs()
+            for scores, target, _ in prior._scored(held, sample=max_rows // folds, rng=rng):
+                uni = unigram[target][:, None]
+                for i, t in enumerate(TEMPERATURES):
+                    lp = _log_softmax(scores / t)[np.arange(len(target)), target][:, None]
+                    mixed = _mix(lp, uni, np.array(MIXES)[None, :])
+                    nll[i] -= mixed.sum(axis=0)
+        i, j = np.unravel_index(int(np.argmin(nll)), nll.shape)
+        return float(TEMPERATURES[i]), float(MIXES[j])
+
+    def unigram_log_probs(self) -> np.ndarray:
+        """``(K,)`` log frequencies of the codes, smoothed by ``alpha``."""
+        cc = self.class_count.astype(np.float64)
+        return np.log((cc + self.alpha) / (cc.sum() + self.alpha * self.num_codes))
 
     # -- inference -------------------------------------------------------------------------------
     def tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,10 +148,13 @@ class LevelPrior:
             out = out + neighbour[j][neighbours[:, j]]
         return out
 
-    def log_probs(self, neighbours: np.ndarray, rows: np.ndarray, temperature: float | None = None) -> np.ndarray:
-        """Normalised log-probabilities ``(n, K)`` at the fitted (or given) temperature."""
+    def log_probs(
+        self, neighbours: np.ndarray, rows: np.ndarray, temperature: float | None = None, mix: float | None = None
+    ) -> np.ndarray:
+        """Normalised log-probabilities ``(n, K)`` at the fitted (or given) temperature and mix."""
         t = self.temperature if temperature is None else temperature
-        return _log_softmax(self.scores(neighbours, rows) / t)
+        w = self.mix if mix is None else mix
+        return _mix(_log_softmax(self.scores(neighbours, rows) / t), self.unigram_log_probs()[None, :], w)
 
     def resample(
         self,
@@ -141,6 +179,7 @@ class LevelPrior:
         if not len(cells):
             return out
         log_prior, neighbour, row_table = self.tables()
+        unigram_cdf = np.cumsum(np.exp(self.unigram_log_probs()))
         r = self.radius
         padded = np.full((rows + 2 * r, cols + 2 * r), self.num_codes, dtype=np.int64)
         padded[r : r + rows, r : r + cols] = out
@@ -149,8 +188,13 @@ class LevelPrior:
             order = cells[rng.permutation(len(cells))]
             draws = rng.random(len(order))
             uniforms = rng.random(len(order))
-            for (i, j), draw, u in zip(order, draws, uniforms, strict=True):
+            backoff = rng.random(len(order)) < self.mix
+            for (i, j), draw, u, from_unigram in zip(order, draws, uniforms, backoff, strict=True):
                 if draw >= weight[i, j]:
+                    continue
+                if from_unigram:  # the mixture's unigram part
+                    code = int(np.searchsorted(unigram_cdf, u * unigram_cdf[-1], side="right"))
+                    padded[r + i, r + j] = min(code, self.num_codes - 1)
                     continue
                 score = log_prior + row_table[i]
                 for f, (dr, dc) in enumerate(offs):
@@ -160,11 +204,17 @@ class LevelPrior:
                 padded[r + i, r + j] = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), self.num_codes - 1)
         return padded[r : r + rows, r : r + cols].copy()
 
-    def _scored(self, maps: MapsLike, chunk: int = 20000):
-        """Yield (scores, target, neighbour features) for the cells of ``maps``, in chunks."""
-        for group in _as_groups(maps):
+    def _scored(self, maps: MapsLike, chunk: int = 20000, sample: int | None = None, rng: Any = None):
+        """Yield (scores, target, neighbour features) for the cells of ``maps``, in chunks; with
+        ``sample``, for about that many cells drawn at random."""
+        groups = _as_groups(maps)
+        total = sum(g.size for g in groups)
+        tables = self.tables()
+        for group in groups:
             feats, rows, target = _cells(group, self.radius, self.num_codes)
-            tables = self.tables()
+            if sample is not None and sample < total:
+                keep = rng.random(len(target)) < sample / total
+                feats, rows, target = feats[keep], rows[keep], target[keep]
             for lo in range(0, len(target), chunk):
                 sl = slice(lo, lo + chunk)
                 yield self.scores(feats[sl], rows[sl], tables), target[sl], feats[sl]
@@ -175,10 +225,10 @@ class LevelPrior:
         Also the same figures on cells whose neighbourhood is not one repeated code (silence fills
         many neighbourhoods with one code and flatters every figure).
         """
-        unigram = np.log((self.class_count + self.alpha) / (self.class_count.sum() + self.alpha * self.num_codes))
+        unigram = self.unigram_log_probs()
         sums = dict.fromkeys(("n", "hit", "nll", "uni_hit", "uni_nll", "nv", "hit_v", "nll_v", "uni_nll_v"), 0.0)
         for scores, target, feats in self._scored(maps):
-            logp = _log_softmax(scores / self.temperature)
+            logp = _mix(_log_softmax(scores / self.temperature), unigram[None, :], self.mix)
             true = logp[np.arange(len(target)), target]
             hit = logp.argmax(1) == target
             varied = (feats != feats[:, :1]).any(axis=1)
@@ -202,6 +252,7 @@ class LevelPrior:
             "bits_varied": sums["nll_v"] / nv / ln2,
             "unigram_bits_varied": sums["uni_nll_v"] / nv / ln2,
             "temperature": self.temperature,
+            "mix": self.mix,
         }
 
     # -- storage ---------------------------------------------------------------------------------
@@ -215,6 +266,7 @@ class LevelPrior:
             "radius": self.radius,
             "alpha": self.alpha,
             "temperature": self.temperature,
+            "mix": self.mix,
             "class_count": torch.from_numpy(self.class_count.astype(np.int64)),
             "neighbour_count": torch.from_numpy(_compact(self.neighbour_count)),
             "row_count": torch.from_numpy(self.row_count.astype(np.int64)),
@@ -231,6 +283,7 @@ class LevelPrior:
             neighbour_count=np.asarray(data["neighbour_count"].numpy(), dtype=np.int64),
             row_count=np.asarray(data["row_count"].numpy(), dtype=np.int64),
             temperature=float(data["temperature"]),
+            mix=float(data.get("mix", 0.0)),  # absent in priors fitted before the back-off
         )
         k, f = prior.num_codes, len(offsets(prior.radius))
         if prior.neighbour_count.shape != (f, k, k + 1) or prior.row_count.shape != (k, prior.rows):
@@ -276,6 +329,8 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
 
 
-def _nll(scores: np.ndarray, target: np.ndarray) -> float:
-    logp = _log_softmax(scores)
-    return float(-logp[np.arange(len(target)), target].mean())
+def _mix(log_nb: np.ndarray, log_unigram: np.ndarray, weight: Any) -> np.ndarray:
+    """``log((1 - w) * exp(log_nb) + w * exp(log_unigram))``, elementwise (broadcasting)."""
+    w = np.asarray(weight, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.logaddexp(np.log1p(-w) + log_nb, np.log(w) + log_unigram)

