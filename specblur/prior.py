@@ -166,10 +166,13 @@ class LevelPrior:
     ) -> np.ndarray:
         """Gibbs sweeps over the cells where ``mask`` is true of one ``(rows, cols)`` code map.
 
-        Each sweep visits the masked cells in a random order and draws each from the prior given its
-        current neighbours (cells outside the mask stay as they are and condition the draw). A
-        ``mask`` of floats in [0, 1] is a brush: each cell is visited with that probability per
-        sweep, so a feathered edge changes less than the core. Same ``rng`` state, same result.
+        Each cell is drawn from the prior given its current neighbours; cells outside the mask stay
+        as they are and condition the draws. The cells fall into ``(radius + 1) ** 2`` interleaved
+        sets (by row and column modulo ``radius + 1``) in which no two cells are neighbours, so the
+        cells of one set are independent given the rest and are drawn at once, exactly as drawing
+        them one at a time would; each sweep visits the sets in a random order. A ``mask`` of floats
+        in [0, 1] is a brush: each cell is redrawn with that probability per sweep, so a feathered
+        edge changes less than the core. Same ``rng`` state, same result.
         """
         t = self.temperature if temperature is None else temperature
         out = np.array(codes, dtype=np.int64, copy=True)
@@ -184,24 +187,31 @@ class LevelPrior:
         padded = np.full((rows + 2 * r, cols + 2 * r), self.num_codes, dtype=np.int64)
         padded[r : r + rows, r : r + cols] = out
         offs = offsets(r)
+        colour = (cells[:, 0] % (r + 1)) * (r + 1) + cells[:, 1] % (r + 1)
+        sets = [cells[colour == c] for c in range((r + 1) ** 2)]
         for _ in range(sweeps):
-            order = cells[rng.permutation(len(cells))]
-            draws = rng.random(len(order))
-            uniforms = rng.random(len(order))
-            backoff = rng.random(len(order)) < self.mix
-            for (i, j), draw, u, from_unigram in zip(order, draws, uniforms, backoff, strict=True):
-                if draw >= weight[i, j]:
+            for c in rng.permutation(len(sets)):
+                group = sets[c]
+                if not len(group):
                     continue
-                if from_unigram:  # the mixture's unigram part
-                    code = int(np.searchsorted(unigram_cdf, u * unigram_cdf[-1], side="right"))
-                    padded[r + i, r + j] = min(code, self.num_codes - 1)
+                draws, uniforms, backoff = rng.random((3, len(group)))
+                keep = draws < weight[group[:, 0], group[:, 1]]
+                group, uniforms, backoff = group[keep], uniforms[keep], backoff[keep]
+                if not len(group):
                     continue
-                score = log_prior + row_table[i]
+                i, j = group[:, 0], group[:, 1]
+                score = log_prior[None, :] + row_table[i]
                 for f, (dr, dc) in enumerate(offs):
                     score = score + neighbour[f][padded[r + i + dr, r + j + dc]]
-                score = (score - score.max()) / t
-                cdf = np.cumsum(np.exp(score))
-                padded[r + i, r + j] = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), self.num_codes - 1)
+                score = (score - score.max(axis=1, keepdims=True)) / t
+                cdf = np.cumsum(np.exp(score), axis=1)
+                drawn = (cdf < uniforms[:, None] * cdf[:, -1:]).sum(axis=1)
+                from_unigram = backoff < self.mix  # the mixture's unigram part
+                if from_unigram.any():
+                    drawn[from_unigram] = np.searchsorted(
+                        unigram_cdf, uniforms[from_unigram] * unigram_cdf[-1], side="right"
+                    )
+                padded[r + i, r + j] = np.minimum(drawn, self.num_codes - 1)
         return padded[r : r + rows, r : r + cols].copy()
 
     def _scored(self, maps: MapsLike, chunk: int = 20000, sample: int | None = None, rng: Any = None):

@@ -118,3 +118,19 @@ def test_maps_of_different_widths_add_up() -> None:
     sa, sb = LevelPrior.fit(a[None], 12), LevelPrior.fit(b[None], 12)
     assert np.array_equal(both.neighbour_count, sa.neighbour_count + sb.neighbour_count)
     assert np.array_equal(both.class_count, sa.class_count + sb.class_count)
+
+
+def test_a_single_cell_is_drawn_from_its_conditional() -> None:
+    """The sampler draws from exactly the distribution log_probs gives (mixture included)."""
+    k = 12
+    prior = LevelPrior.fit(_maps(60, 1, k), k)
+    prior.temperature, prior.mix = 2.0, 0.1
+    codes = _maps(1, 5, k)[0]
+    mask = np.zeros(codes.shape)
+    mask[2, 7] = 1.0
+    rng = np.random.default_rng(0)
+    draws = np.array([prior.resample(codes, mask, rng, sweeps=1)[2, 7] for _ in range(6000)])
+    feats = neighbour_features(codes[None], 1, k)[0, 2, 7][None, :]
+    expected = np.exp(prior.log_probs(feats, np.array([2])))[0]
+    observed = np.bincount(draws, minlength=k) / len(draws)
+    assert np.abs(observed - expected).max() < 0.02
