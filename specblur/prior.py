@@ -132,7 +132,19 @@ class LevelPrior:
 
     # -- inference -------------------------------------------------------------------------------
     def tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Smoothed log tables: prior ``(K,)``, neighbours ``(features, K + 1, K)``, rows ``(rows, K)``."""
+        """Smoothed log tables: prior ``(K,)``, neighbours ``(features, K + 1, K)``, rows ``(rows, K)``.
+
+        Computed once and kept (a batch of edits reuses them); they depend only on the counts and
+        ``alpha``, which are not changed after fitting.
+        """
+        key = (id(self.class_count), id(self.neighbour_count), id(self.row_count), self.alpha)
+        cached = getattr(self, "_tables", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        self._tables = (key, self._compute_tables())
+        return self._tables[1]
+
+    def _compute_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a = self.alpha
         cc = self.class_count.astype(np.float64)
         log_prior = np.log(np.maximum(cc, 1e-300) / cc.sum()) if cc.sum() else np.zeros_like(cc)
