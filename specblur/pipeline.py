@@ -106,6 +106,9 @@ SCALES = {"micro": ("bottom",), "macro": ("top",), "both": ("top", "bottom")}
 # those of the whole file; the decoder reaches about as far again, so the brush's pixels see the same
 # codes, and so the same change, as when the whole file is processed.
 CONTEXT_TOP_CELLS = 6
+DECODER_CONTEXT_TOP_CELLS = 3
+"""Of those, what the decoder needs around the brush (measured: decoding with 3 top cells on each side
+matches decoding everything to within 0.07 dB, 4 to within 0.004 dB, before the two decodes cancel)."""
 
 
 @dataclass
@@ -209,6 +212,30 @@ def _shift(region: Region, frame0: int, cell: tuple[int, int]) -> Region:
     )
 
 
+def _decoded_change(model: Any, before: Codes, after: Codes, pixel: np.ndarray) -> np.ndarray:
+    """``decode(after) - decode(before)`` (normalised image units) under the brush ``pixel``, zero
+    elsewhere; both are decoded in one batch, and only the brush's columns and their context."""
+    top_t = model.cell["top"][1]
+    per_top = model.config.model.top_down[1]
+    n_bins, n_frames = pixel.shape
+    used = np.nonzero(pixel.max(axis=0) > 0)[0]
+    change = np.zeros_like(pixel)
+    if not len(used):
+        return change
+    cols = before.top.shape[-1]
+    c0 = max(0, used[0] // top_t - DECODER_CONTEXT_TOP_CELLS)
+    c1 = min(cols, used[-1] // top_t + 1 + DECODER_CONTEXT_TOP_CELLS)
+    both = Codes(
+        top=torch.cat([before.top, after.top])[..., c0:c1],
+        bottom=torch.cat([before.bottom, after.bottom])[..., c0 * per_top : c1 * per_top],
+    )
+    width = min(n_frames, c1 * top_t) - c0 * top_t
+    decoded = model.decode(both, width)[:, 0].numpy()
+    window = slice(c0 * top_t, c0 * top_t + width)
+    change[:, window] = (decoded[1] - decoded[0]) * pixel[:, window]
+    return change
+
+
 def blur_segment(
     loaded: LoadedModel,
     segment: np.ndarray,
@@ -276,9 +303,7 @@ def blur_segment(
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
             getattr(new, level)[0] = torch.from_numpy(redrawn)
-        both = Codes(top=torch.cat([codes.top, new.top]), bottom=torch.cat([codes.bottom, new.bottom]))
-        decoded = model.decode(both, n_frames)[:, 0].numpy()
-        change_db = (decoded[1] - decoded[0]) * spec_cfg.norm_std_db * pixel
+        change_db = _decoded_change(model, codes, new, pixel) * spec_cfg.norm_std_db
         frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
         edited, s = apply_change(
             np.asarray(segment[:, ch], dtype=np.float64),
