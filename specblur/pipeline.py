@@ -320,11 +320,14 @@ def blur_segment(
         if s[1] > s[0]:
             span = (min(span[0], s[0]), max(span[1], s[1]))
         if keep_views:
+            heard = audio.resample(torch.from_numpy(edited.astype(np.float32)), rate, spec_cfg.sample_rate)
+            after = model.spectrogram.to_db(model.spectrogram.features(heard)).numpy()
             views.append(
                 {
                     "t0": where.frame0 * spec_cfg.hop_length / spec_cfg.sample_rate,
                     "before": image[0, 0].numpy(),
-                    "after_db": model.spectrogram.to_db(image[0, 0]).numpy() + change_db,
+                    "after_db": after[:, :n_frames],  # the output's own spectrogram, not the request
+                    "requested_db": model.spectrogram.to_db(image[0, 0]).numpy() + change_db,
                     "codes_before": codes,
                     "codes_after": new,
                     "change_db": change_db,

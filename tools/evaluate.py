@@ -268,7 +268,7 @@ def resynth(args: argparse.Namespace) -> dict:
                 view = r.views[0]
                 wave = torch.from_numpy(np.asarray(audio.resample(r.samples[:, 0].astype(np.float32), rate, sr)))
                 got = spec.to_db(spec.features(wave)).numpy()
-                want = view["after_db"]
+                want = view["requested_db"]
                 frames = min(got.shape[1], want.shape[1])
                 mask = (np.abs(view["change_db"]) > 0)[:, :frames]
                 if mask.any():
