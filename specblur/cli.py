@@ -413,6 +413,11 @@ def blur(
     type=click.Path(path_type=Path),
     help="Write the model here.  [default: the data dir, under the model's name]",
 )
+@click.option(
+    "--country",
+    metavar="ISO3",
+    help="Grid whose carbon intensity prices the energy (ISO 3166 alpha-3).  [default: $SPECBLUR_COUNTRY, else USA]",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No log lines.")
 def fit_prior(
     data: tuple[Path, ...],
@@ -422,11 +427,13 @@ def fit_prior(
     families: tuple[str, ...],
     sources: tuple[str, ...],
     output: Path | None,
+    country: str | None,
     quiet: bool,
 ) -> None:
     """Refit the Naive Bayes prior over codes of an existing model on audio DATA.
 
-    Training fits it already; use this to fit it on other material or with another radius.
+    Training fits it already; use this to fit it on other material or with another radius. The
+    energy is measured and added to the ledger and to the model's record.
     """
     from specblur import checkpoint, registry
     from specblur import data as data_mod
@@ -439,10 +446,20 @@ def fit_prior(
     rate = loaded.model.config.spectrogram.sample_rate
     waves = data_mod.load_waves(train_items, rate, warn=log)
     held = data_mod.load_waves(held_items, rate, warn=log)
-    priors, metrics = train_mod.fit_prior(loaded.model, waves, held, radius=radius, alpha=alpha)
+    from specblur.energy import Meter
+
+    meter = Meter("fit-prior", loaded.name, country)
+    with meter.measure("prior", audio_s=sum(len(w) for w in waves) / rate) as measured:
+        priors, metrics = train_mod.fit_prior(loaded.model, waves, held, radius=radius, alpha=alpha)
     if metrics:
         log(train_mod.describe_prior(metrics))
-    training = dict(loaded.training, prior=metrics, prior_data=[str(d) for d in data])
+    spent = dict(loaded.training.get("energy") or {})
+    if measured.energy_kwh is not None:  # what producing this model cost, refits included
+        spent["prior_kwh"] = float(spent.get("prior_kwh", 0.0)) + measured.energy_kwh
+        spent["prior_s"] = float(spent.get("prior_s", 0.0)) + measured.duration_s
+        spent["emissions_kg"] = float(spent.get("emissions_kg", 0.0)) + (measured.emissions_kg or 0.0)
+        spent.update(method=meter.method, country=meter.country, codecarbon=meter.version)
+    training = dict(loaded.training, prior=metrics, prior_data=[str(d) for d in data], energy=spent)
     target = output or registry.model_path(loaded.name)
     checkpoint.save(target, loaded.model, loaded.name, training, loaded.extra, priors)
     log(f"saved {target}")

@@ -50,7 +50,9 @@ def test_fit_prior_alone(tiny_model: Path, tones_dir: Path, tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     refit = checkpoint.load(out)
     assert refit.prior["bottom"].radius == 2
-    assert refit.hash == checkpoint.load(tiny_model).hash  # the codec is untouched
+    original = checkpoint.load(tiny_model)
+    assert refit.hash == original.hash  # the codec is untouched
+    assert refit.training["energy"]["prior_kwh"] > original.training["energy"]["prior_kwh"]  # measured
 
 
 def test_same_seed_same_model_and_resume_matches(tones_dir: Path, data_dir: Path) -> None:
