@@ -197,6 +197,11 @@ def card(path: Path, evals: Path | None) -> str:
         "```sh",
         "python tools/render_corpus.py corpus --count 10000 --seed 0          # ~5 min",
         "specblur train corpus --name default --seed 0                         # ~1 h on 2 cores",
+        *(
+            ["specblur fit-prior corpus -m default    # the shipped prior was refit (all held-out notes scored)"]
+            if t.get("prior_data")
+            else []
+        ),
         "python tools/bundle_model.py ~/.local/share/specblur/models/default.pt default --half",
         "python tools/evaluate.py recon corpus --heldout --max-files 1000 --model models/default.pt "
         "--json docs/eval/heldout.json",
