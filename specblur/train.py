@@ -281,8 +281,8 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
         except KeyboardInterrupt:
             interrupted = True
         add_energy(measured)
+        save_run()  # the run's state carries this segment's energy, so a later --resume keeps counting
         if interrupted:
-            save_run()
             raise Interrupted(f"interrupted at step {step}; saved {run_file}; continue with --resume")
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -60,8 +60,10 @@ def test_same_seed_same_model_and_resume_matches(tones_dir: Path, data_dir: Path
     assert run_cli("train", *args, "--name", "a", "--steps", "20").returncode == 0
     assert run_cli("train", *args, "--name", "b", "--steps", "20").returncode == 0
     assert run_cli("train", *args, "--name", "c", "--steps", "10").returncode == 0
+    first_half = checkpoint.load(data_dir / "models" / "c.pt").training["energy"]["train_s"]
     resumed = run_cli("train", *args, "--name", "c", "--steps", "20", "--resume")
     assert resumed.returncode == 0, resumed.stderr
+    assert checkpoint.load(data_dir / "models" / "c.pt").training["energy"]["train_s"] > first_half  # both halves
     hashes = [checkpoint.load(data_dir / "models" / f"{n}.pt").hash for n in "abc"]
     assert hashes[0] == hashes[1] == hashes[2]
     assert run_cli("train", *args, "--name", "d", "--steps", "20", "--seed", "4").returncode == 0
