@@ -177,7 +177,9 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     crops = data.Crops(waves, seg_samples)
     model = VQVAE2(cfg).to(device)
     spec = model.spectrogram
-    eval_waves = data.load_waves(heldout_items[: tcfg.eval_files], sr, warn=opts.log) or waves[: tcfg.eval_files]
+    # evaluation files spread over the held-out set (its first files may all be one instrument)
+    spread = heldout_items[:: max(1, len(heldout_items) // tcfg.eval_files)][: tcfg.eval_files]
+    eval_waves = data.load_waves(spread, sr, warn=opts.log) or waves[: tcfg.eval_files]
     eval_images = [spec.features(torch.from_numpy(w))[None, None] for w in eval_waves]
 
     if opts.steps is not None:

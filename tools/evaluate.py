@@ -297,6 +297,7 @@ def main() -> None:
     g.add_argument("files", nargs="+")
     g.add_argument("--iters", type=int, nargs="+", default=[0, 8, 32])
     for q in (e, g):
+        q.add_argument("--min-seconds", type=float, default=0.0, help="skip files shorter than this")
         q.add_argument("--time", default="1.0-2.0")
         q.add_argument("--freq", default="200-2000")
         q.add_argument("--seeds", type=int, default=3)
@@ -305,6 +306,10 @@ def main() -> None:
         q.add_argument("--json", type=Path)
     args = p.parse_args()
     torch.set_grad_enabled(False)
+    if getattr(args, "min_seconds", 0.0):
+        import soundfile as sf
+
+        args.files = [f for f in args.files if sf.info(f).duration >= args.min_seconds]
     result = {"recon": recon, "edits": edits, "resynth": resynth}[args.what](args)
     text = json.dumps(result, indent=1)
     print(text)

@@ -45,7 +45,7 @@ def _recon_rows(sets: list[tuple[str, dict]]) -> list[str]:
 def _prior_rows(sets: list[tuple[str, dict]]) -> list[str]:
     rows = [
         "| set | level | accuracy | unigram accuracy | bits / code | unigram bits / code "
-        "| bits / code, varied neighbourhoods (share) | temperature |",
+        "| bits / code, varied neighbourhoods (share) | temperature, back-off |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, prior in sets:
@@ -54,7 +54,7 @@ def _prior_rows(sets: list[tuple[str, dict]]) -> list[str]:
             rows.append(
                 f"| {name} | {level} | {m['accuracy']:.1%} | {m['unigram_accuracy']:.1%} | {m['bits']:.2f} "
                 f"| {m['unigram_bits']:.2f} | {m['bits_varied']:.2f} vs {m['unigram_bits_varied']:.2f} "
-                f"({m['varied_fraction']:.0%}) | {m['temperature']:g} |"
+                f"({m['varied_fraction']:.0%}) | {m['temperature']:g}, {m.get('mix', 0.0):g} |"
             )
     return rows
 
@@ -83,8 +83,9 @@ def card(path: Path, evals: Path | None) -> str:
         f"{m.bottom_down[1]} frames; top {m.top.num_codes} x {m.top.dim}, a code every "
         f"{m.bottom_down[0] * m.top_down[0]} bands x {m.bottom_down[1] * m.top_down[1]} frames. EMA updates "
         f"(decay {m.bottom.decay}), dead-code restarts, k-means initialisation, commitment beta {m.bottom.beta}.",
-        "- A Naive Bayes prior per level over each code's 8 neighbours and its frequency row, with a "
-        "temperature fitted on training maps; it redraws the codes inside a blurred region.",
+        "- A Naive Bayes prior per level over each code's 8 neighbours and its frequency row; temperature and "
+        "a small back-off to the code frequencies chosen by cross-validation on the training maps. It redraws "
+        "the codes inside a blurred region.",
         f"- Weights stored as float16 ({path.stat().st_size / 1e6:.1f} MB file, prior counts included).",
         "",
         "## Training data",
@@ -112,13 +113,20 @@ def card(path: Path, evals: Path | None) -> str:
             f"counters on this VM): VQ-VAE training {energy.get('train_kwh', 0) * 1000:.1f} Wh, fitting the prior "
             f"{energy.get('prior_kwh', 0) * 1000:.2f} Wh, in all {total_kwh * 1000:.1f} Wh, "
             f"{energy.get('emissions_kg', 0) * 1000:.1f} g CO2eq at the grid intensity of "
-            f"{energy.get('country')}.",
+            f"{energy.get('country')}"
+            + (
+                f" (the sum of the energy ledger's {energy['ledger_rows']} rows for this model: training resumed "
+                "once, and the prior fitted again after a change to its calibration)."
+                if energy.get("ledger_rows")
+                else "."
+            ),
         ]
     history = t.get("history", [])
     if history:
         lines += [
             "",
-            "Learning curve (held-out, as logged during training: mel LSD over all frames with a -100 dB floor):",
+            f"Learning curve (the first {tr.eval_files} held-out notes, as logged during training: mel LSD with a "
+            "-100 dB floor, all frames and frames with a bin above -40 dB):",
             "",
             "| step | minutes | LSD (dB) | LSD active (dB) | perplexity top / bottom | unused top / bottom |",
             "|---|---|---|---|---|---|",
@@ -157,7 +165,7 @@ def card(path: Path, evals: Path | None) -> str:
         priors = [(label, r["prior"]) for label, r in sets if "prior" in r and "float32" not in label]
         training_prior = t.get("prior")
         if training_prior:
-            priors.insert(0, ("held-out notes (at training)", training_prior))
+            priors.insert(0, (f"first {tr.eval_files} held-out notes (logged at training)", training_prior))
         if priors:
             lines += [
                 "",
@@ -196,7 +204,15 @@ def card(path: Path, evals: Path | None) -> str:
         "",
         "```sh",
         "python tools/render_corpus.py corpus --count 10000 --seed 0          # ~5 min",
-        "specblur train corpus --name default --seed 0                         # ~1 h on 2 cores",
+        f"specblur train corpus --name {loaded.name} --seed {t.get('seed')}                         # ~1 h on 2 cores",
+        *(
+            [
+                f"specblur train corpus --name {loaded.name} --seed {t.get('seed')} --resume --steps {t.get('steps')}"
+                "   # it was continued"
+            ]
+            if t.get("steps") != tr.steps
+            else []
+        ),
         *(
             ["specblur fit-prior corpus -m default    # the shipped prior was refit (all held-out notes scored)"]
             if t.get("prior_data")
@@ -208,8 +224,8 @@ def card(path: Path, evals: Path | None) -> str:
         "bash tools/fetch_real.sh real",
         "python tools/evaluate.py recon real/sonic-pi --model models/default.pt --json docs/eval/sonic-pi.json",
         "python tools/evaluate.py recon real/salamander --model models/default.pt --json docs/eval/salamander.json",
-        "python tools/evaluate.py edits real/sonic-pi/ambi_*.flac real/salamander/C4*.ogg --model models/default.pt "
-        "--json docs/eval/edits.json",
+        "python tools/evaluate.py edits real/sonic-pi/*.flac real/salamander/C*v12.ogg --min-seconds 2.5 "
+        "--model models/default.pt --json docs/eval/edits.json",
         "python tools/model_card.py models/default.pt --eval docs/eval > models/MODEL_CARD.md",
         "```",
         "",
