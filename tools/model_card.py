@@ -125,7 +125,7 @@ def card(path: Path, evals: Path | None) -> str:
     if history:
         lines += [
             "",
-            f"Learning curve (the first {tr.eval_files} held-out notes, as logged during training: mel LSD with a "
+            f"Learning curve ({tr.eval_files} held-out notes, as logged during training: mel LSD with a "
             "-100 dB floor, all frames and frames with a bin above -40 dB):",
             "",
             "| step | minutes | LSD (dB) | LSD active (dB) | perplexity top / bottom | unused top / bottom |",
@@ -165,7 +165,7 @@ def card(path: Path, evals: Path | None) -> str:
         priors = [(label, r["prior"]) for label, r in sets if "prior" in r and "float32" not in label]
         training_prior = t.get("prior")
         if training_prior:
-            priors.insert(0, (f"first {tr.eval_files} held-out notes (logged at training)", training_prior))
+            priors.insert(0, (f"{tr.eval_files} held-out notes (logged at training)", training_prior))
         if priors:
             lines += [
                 "",
