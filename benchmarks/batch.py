@@ -43,6 +43,9 @@ def main() -> None:
         out.mkdir()
         return out
 
+    single = median_time(
+        lambda: run([exe, "blur", str(first), str(work / "single.wav"), "-f", *REGION, *model_args]), args.repeat
+    )
     out = fresh("batch")
     t = time.perf_counter()
     run([exe, "blur", *map(str, files), "--output-dir", str(out), *REGION, *model_args])
@@ -59,16 +62,24 @@ def main() -> None:
     sox_loop = time.perf_counter() - t
 
     n = len(files)
+    marginal = (batch - single) / (n - 1)
     rows = [
         ["in-process, one file (median)", one * 1000, 1.0],
-        [f"one call, {n} files (--output-dir)", batch / n * 1000, batch / n / one],
+        ["one call, one file (start-up, model load, one edit)", single * 1000, single / one],
+        [f"one call, {n} files (--output-dir): wall time / {n}", batch / n * 1000, batch / n / one],
+        [f"one call, {n} files: each file after the first", marginal * 1000, marginal / one],
         [f"{n} separate calls", separate / n * 1000, separate / n / one],
         [f"{n} sox lowpass calls (reference)", sox_loop / n * 1000, sox_loop / n / one],
     ]
     text = table(f"Batch of {n} 4 s 16 kHz files (ms per file)", ["how", "ms / file", "x in-process"], rows)
-    text += f"\n\ntarget: batch per file <= 1.5x in-process: {verdict(batch / n <= 1.5 * one)}"
-    text += f" ({batch / n / one:.2f}x; the batch's wall time includes start-up and loading the model once)"
+    text += (
+        f"\n\ntarget: batch per file <= 1.5x in-process: each file after the first {marginal / one:.2f}x "
+        f"({verdict(marginal <= 1.5 * one)}); the whole call / {n} {batch / n / one:.2f}x "
+        f"({verdict(batch / n <= 1.5 * one)}: it includes one start-up, mostly importing torch)"
+    )
     results = {
+        "single_call_ms": single * 1000,
+        "marginal_ms_per_file": marginal * 1000,
         "files": n,
         "in_process_ms": one * 1000,
         "batch_ms_per_file": batch / n * 1000,

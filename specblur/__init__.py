@@ -30,6 +30,7 @@ def blur(
     seed: int = 0,
     feather: float = 1.0,
     scale: str = "micro",
+    phase_iters: int = 0,
 ) -> Any:
     """Blur a time-frequency region of ``audio`` (a numpy array ``(frames,)`` or ``(frames, channels)``).
 
@@ -69,5 +70,6 @@ def blur(
         seed=seed,
         feather=feather,
         scale=scale,
+        phase_iters=phase_iters,
     )
     return result.samples

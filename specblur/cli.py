@@ -276,6 +276,14 @@ def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
     help="Width of the brush's soft edge, in code cells (0: a hard rectangle).",
 )
 @click.option(
+    "--phase-iters",
+    type=click.IntRange(0, 200),
+    default=0,
+    show_default=True,
+    help="Griffin-Lim iterations on the changed frames (0 keeps the input's phase; 8 lands about 0.5 dB "
+    "closer to the decoder's request, at about 3x the time).",
+)
+@click.option(
     "--scale",
     type=click.Choice(["micro", "macro", "both"]),
     default="micro",
@@ -307,6 +315,7 @@ def blur(
     sweeps: int,
     seed: int,
     feather: float,
+    phase_iters: int,
     scale: str,
     model: str | None,
     output_dir: Path | None,
@@ -361,6 +370,7 @@ def blur(
                     seed=seed,
                     feather=feather,
                     scale=scale,
+                    phase_iters=phase_iters,
                 )
                 if measured is not None:
                     measured.audio_s = edit.seconds

@@ -258,6 +258,8 @@ def blur_segment(
         raise UsageError(f"temperature {temperature!r}: use a number above 0 (1 is the prior as fitted)")
     if int(sweeps) != sweeps or not 1 <= sweeps <= 1000:
         raise UsageError(f"sweeps {sweeps!r}: use a whole number from 1 to 1000")
+    if int(phase_iters) != phase_iters or not 0 <= phase_iters <= 1000:
+        raise UsageError(f"phase iterations {phase_iters!r}: use a whole number from 0 to 1000")
     bad = ~np.isfinite(segment)
     if bad.any():
         first = where.start + int(np.argwhere(bad)[0][0])
@@ -349,18 +351,22 @@ def blur(
     feather: float = 1.0,
     scale: str = "micro",
     keep_views: bool = False,
+    phase_iters: int = 0,
 ) -> BlurResult:
     """Redraw the codes of a time-frequency region from the prior and resynthesise that region.
 
     ``samples`` is ``(frames,)`` or ``(frames, channels)``; each channel is edited on its own, and
     only the region and its context are encoded and decoded. ``temperature`` multiplies the prior's
     fitted temperature (1: the prior as calibrated; higher strays further from the original).
-    ``feather`` is the Gaussian brush's width in code cells.
+    ``feather`` is the Gaussian brush's width in code cells. ``phase_iters``: Griffin-Lim iterations
+    on the changed frames (0 keeps the input's phase; see :func:`specblur.resynth.apply_change`).
     """
     mono = samples.ndim == 1
     data = samples[:, None] if mono else samples
     where = plan(loaded, data.shape[0], rate, time, freq, feather, scale)
-    part = blur_segment(loaded, data[where.start : where.stop], rate, where, temperature, sweeps, seed, keep_views)
+    part = blur_segment(
+        loaded, data[where.start : where.stop], rate, where, temperature, sweeps, seed, keep_views, phase_iters
+    )
     out = np.array(data, copy=True)
     out[where.start : where.stop] = part.samples
     part.samples = out[:, 0] if mono else out

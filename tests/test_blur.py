@@ -221,3 +221,16 @@ def test_griffin_lim_option_keeps_everything_outside_the_span() -> None:
     for y in (plain, rebuilt):
         assert np.array_equal(y[: span0[0]], x[: span0[0]]) and np.array_equal(y[span0[1] :], x[span0[1] :])
     assert not np.allclose(plain, rebuilt)
+
+
+def test_phase_iterations_from_the_command_line(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in.wav"
+    before = _source(src, 22050, 1, "PCM_16")
+    outs = {}
+    for n in ("0", "6"):
+        outs[n] = tmp_path / f"out{n}.wav"
+        assert cli("blur", str(src), str(outs[n]), "-t", "0.8-1.4", "-m", "tiny", "--phase-iters", n) == 0
+    a, b = (sf.read(outs[n], dtype="float64")[0] for n in ("0", "6"))
+    assert not np.array_equal(a, b)
+    edge = int(0.3 * 22050)
+    assert np.array_equal(b[:edge], before[:edge, 0]) and np.array_equal(b[-edge:], before[-edge:, 0])
