@@ -203,7 +203,7 @@ def card(path: Path, evals: Path | None) -> str:
         "## Recipe",
         "",
         "```sh",
-        "python tools/render_corpus.py corpus --count 10000 --seed 0          # ~5 min",
+        "bash tools/build_corpus.sh corpus --count 10000 --seed 0             # ~5 min (apt, pyfluidsynth, render)",
         f"specblur train corpus --name {loaded.name} --seed {t.get('seed')}                         # ~1 h on 2 cores",
         *(
             [
