@@ -8,6 +8,7 @@ error; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,38 @@ def cli(debug: bool) -> None:
     _State.debug = debug
 
 
+def _import_torch() -> None:
+    """Import the data path (torch, torchaudio) with Ctrl-C and SIGTERM held until it is done.
+
+    A signal landing inside torch's import can abort the process from C++ (SIGABRT) or leave CPython
+    believing it went unhandled; held, it is raised as a plain KeyboardInterrupt right after.
+    """
+    if "specblur.pipeline" in sys.modules:
+        return
+    import signal
+
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    try:
+        previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: nothing to hold
+        import specblur.pipeline  # noqa: F401
+
+        return
+    try:
+        import specblur.pipeline  # noqa: F401
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _load(spec: str | None) -> Any:
+    _import_torch()
     from specblur.pipeline import load_model
 
     return load_model(spec)
@@ -185,6 +217,7 @@ def train(
 
     console = Console(stderr=True)
     log = (lambda m: None) if quiet else (lambda m: console.print(m, highlight=False, markup=False, soft_wrap=True))
+    _import_torch()
     from specblur.train import TrainOptions
     from specblur.train import train as run_training
 
@@ -350,6 +383,7 @@ def blur(
         raise UsageError("--plot works on one file at a time")
     for src, dst in jobs:
         _check_output(dst, force, (src,))
+    _import_torch()
     from specblur import pipeline
 
     loaded = _load(model)
@@ -445,6 +479,7 @@ def fit_prior(
     Training fits it already; use this to fit it on other material or with another radius. The
     energy is measured and added to the ledger and to the model's record.
     """
+    _import_torch()
     from specblur import checkpoint, registry
     from specblur import data as data_mod
     from specblur import train as train_mod
@@ -487,6 +522,7 @@ def encode(input: str, codes: str, model: str | None, force: bool, energy: bool)
     Each channel is encoded at the model's sample rate.
     """
     _check_output(codes, force, (input,))
+    _import_torch()
     from specblur import audio, pipeline
 
     sound = audio.read(input)
@@ -513,6 +549,7 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
     OUT's format follows its suffix (.wav, .flac, .ogg; WAV for stdout).
     """
     _check_output(output, force, (codes,))
+    _import_torch()
     from specblur import audio, pipeline
     from specblur.codes import read
 
@@ -599,9 +636,17 @@ def main(argv: list[str] | None = None) -> None:
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        sys.exit(_run(argv))
+        code = _run(argv)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if code == 130 and argv is None:
+        # A Ctrl-C that lands while torch is being imported can leave CPython convinced it went
+        # unhandled, and it would then kill itself with SIGINT at exit (status -2, not 130). Everything
+        # is cleaned up by now, so leave directly with sox's code.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _run(argv: list[str] | None) -> int:

@@ -373,7 +373,7 @@ def test_signal_during_blur_leaves_no_partial_output(tiny_model: Path, tmp_path:
             f.write(tone(2.0, 44100, (220.0 + i, 330.0), channels=2, seed=i))
     out = tmp_path / "out.wav"
     args = [sys.executable, "-m", "specblur", "blur", str(src), str(out), "-m", "tiny"]
-    for delay in (0.5, 2.0, 4.0):
+    for delay in (0.3, 0.8, 2.0, 4.0):  # while importing torch, loading the model, editing
         proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=os.environ.copy())
         time.sleep(delay)
         proc.send_signal(sig)
