@@ -57,10 +57,7 @@ def read(path: str | Path, dtype: str = "float32") -> Audio:
         if name == "-":
             source: Any = io.BytesIO(sys.stdin.buffer.read())
         else:
-            if Path(name).is_dir():
-                raise AudioError(f"{name}: is a directory, not an audio file")
-            if not Path(name).exists():
-                raise AudioError(f"{name}: no such file")
+            _check_path(name)
             source = name
         with sf.SoundFile(source) as f:
             samples = f.read(dtype=dtype, always_2d=True)
@@ -117,10 +114,7 @@ def _wav_promised_frames(path: str) -> int | None:
 def info(path: str | Path) -> Info:
     """The header of an audio file (no samples are read). Raises :class:`AudioError`."""
     name = str(path)
-    if Path(name).is_dir():
-        raise AudioError(f"{name}: is a directory, not an audio file")
-    if not Path(name).exists():
-        raise AudioError(f"{name}: no such file")
+    _check_path(name)
     try:
         with sf.SoundFile(name) as f:
             promised = _wav_promised_frames(name) if f.format == "WAV" else None
@@ -273,6 +267,13 @@ def resample(wave: Any, rate_in: int, rate_out: int) -> Any:
     tensor = torch.as_tensor(wave, dtype=torch.float32)
     out = AF.resample(tensor, rate_in, rate_out)
     return out if isinstance(wave, torch.Tensor) else out.numpy()
+
+
+def _check_path(name: str) -> None:
+    if Path(name).is_dir():
+        raise AudioError(f"{name}: is a directory, not an audio file")
+    if not Path(name).exists():
+        raise AudioError(f"{name}: no such file")
 
 
 def _reason(exc: BaseException) -> str:

@@ -499,11 +499,7 @@ def fit_prior(
     if metrics:
         log(train_mod.describe_prior(metrics))
     spent = dict(loaded.training.get("energy") or {})
-    if measured.energy_kwh is not None:  # what producing this model cost, refits included
-        spent["prior_kwh"] = float(spent.get("prior_kwh", 0.0)) + measured.energy_kwh
-        spent["prior_s"] = float(spent.get("prior_s", 0.0)) + measured.duration_s
-        spent["emissions_kg"] = float(spent.get("emissions_kg", 0.0)) + (measured.emissions_kg or 0.0)
-        spent.update(method=meter.method, country=meter.country, codecarbon=meter.version)
+    meter.add_to(spent, measured)  # what producing this model cost, refits included
     training = dict(loaded.training, prior=metrics, prior_data=[str(d) for d in data], energy=spent)
     target = output or registry.model_path(loaded.name)
     checkpoint.save(target, loaded.model, loaded.name, training, loaded.extra, priors)

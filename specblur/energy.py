@@ -212,6 +212,16 @@ class Meter:
             if self.record and result.energy_kwh is not None:
                 append([self.row(result)], self.ledger)
 
+    def add_to(self, spent: dict[str, Any], m: Measurement) -> None:
+        """Add a measured stage to a model's energy record (``<stage>_kwh``, ``<stage>_s``,
+        ``emissions_kg``), so resumed runs and refits keep counting."""
+        if m.energy_kwh is None:
+            return
+        for key, value in ((f"{m.stage}_kwh", m.energy_kwh), (f"{m.stage}_s", m.duration_s)):
+            spent[key] = float(spent.get(key, 0.0)) + value
+        spent["emissions_kg"] = float(spent.get("emissions_kg", 0.0)) + (m.emissions_kg or 0.0)
+        spent.update(method=self.method, country=self.country, codecarbon=self.version)
+
     def row(self, m: Measurement) -> dict[str, Any]:
         return {
             "time": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -238,15 +238,6 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
-    def add_energy(m: energy.Measurement) -> None:
-        """Accumulate a stage's measurement into the training record (across resumed runs)."""
-        if m.energy_kwh is None:
-            return
-        for key, value in ((f"{m.stage}_kwh", m.energy_kwh), (f"{m.stage}_s", m.duration_s)):
-            spent[key] = float(spent.get(key, 0.0)) + value
-        spent["emissions_kg"] = float(spent.get("emissions_kg", 0.0)) + (m.emissions_kg or 0.0)
-        spent.update(method=meter.method, country=meter.country, codecarbon=meter.version)
-
     def save_run() -> None:
         extra = {
             "optimizer": optimizer.state_dict(),
@@ -282,7 +273,7 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
                     measured.audio_s = (step - first_step) * tcfg.batch_size * seg_seconds
         except KeyboardInterrupt:
             interrupted = True
-        add_energy(measured)
+        meter.add_to(spent, measured)
         save_run()  # the run's state carries this segment's energy, so a later --resume keeps counting
         if interrupted:
             raise Interrupted(f"interrupted at step {step}; saved {run_file}; continue with --resume")
@@ -293,7 +284,7 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     held_waves = eval_waves if heldout_items else []
     with meter.measure("prior", audio_s=sum(len(w) for w in waves) / sr) as measured:
         priors, prior_metrics = fit_prior(model, waves, held_waves)
-    add_energy(measured)
+    meter.add_to(spent, measured)
     if prior_metrics:
         opts.log(describe_prior(prior_metrics))
     if spent:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import io
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -426,7 +425,6 @@ def test_audio_helpers_never_leave_temporary_files(tmp_path: Path) -> None:
     with pytest.raises(audio.AudioError, match="I/O error"):
         audio.atomic_write(target, fail)
     assert list(tmp_path.iterdir()) == []
-    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def test_batch_goes_on_past_a_bad_file(tiny_model: Path, tmp_path: Path, capsys) -> None:
