@@ -45,7 +45,7 @@ def note() -> np.ndarray:
 @pytest.mark.parametrize("length", [1, 400, 1024, 1025])
 def test_windows(name: str, length: int) -> None:
     ref = getattr(torch, f"{name}_window")(length).numpy()
-    assert np.abs(dsp.window(name, length) - ref).max() <= 5e-7  # measured 2.4e-7 (float32 rounding)
+    assert np.abs(dsp.window(name, length) - ref).max() <= 5e-7  # measured 2.7e-7 (float32 rounding)
     ref64 = getattr(torch, f"{name}_window")(length, dtype=torch.float64).numpy()
     assert np.abs(dsp.window(name, length, np.float64) - ref64).max() <= 1e-15
 
@@ -67,7 +67,7 @@ def test_mel_filterbank_and_pinv(args: tuple) -> None:
     assert np.abs(ours - ref.numpy()).max() <= 3e-5
     assert ((ours > 0) == (ref.numpy() > 0)).mean() > 0.999
     ref_pinv = torch.linalg.pinv(ref).numpy()
-    # of the same matrix: measured 2e-5 on weights up to 22 (an ill-conditioned bank), 1.1e-6 on the default's
+    # of the same matrix: measured 9.2e-7 of the largest entry (torch inverts in float32, ours in float64)
     assert np.abs(dsp.pinv(ref.numpy()) - ref_pinv).max() <= 5e-6 * np.abs(ref_pinv).max()
 
 
@@ -80,14 +80,14 @@ def test_stft_and_istft_match_torch(cfg_name: str, n: int) -> None:
     spec_ref = ref.stft(torch.from_numpy(x)).numpy()
     spec = ours.stft(x)
     assert spec.dtype == np.complex64 and spec.shape == spec_ref.shape
-    # measured 4e-6 on bins up to 20 (float32)
+    # measured 2.1e-7 of the largest bin (float32)
     assert np.abs(spec - spec_ref).max() <= 1e-6 * max(1.0, np.abs(spec_ref).max())
     if n >= cfg.n_fft // 2:
         assert spec.shape[-1] == ours.frames(n)
     wave_ref = ref.istft(torch.from_numpy(spec_ref), n).numpy()
     wave = ours.istft(spec_ref, n)
     assert wave.shape == (n,)
-    assert np.abs(wave - wave_ref).max() <= 1e-6  # measured 3.6e-7
+    assert np.abs(wave - wave_ref).max() <= 1e-6  # measured 4.2e-7
     assert np.abs(wave - x).max() <= 1e-6  # the round trip
 
 
@@ -143,13 +143,13 @@ def test_features_and_magnitude_of_noise(cfg_name: str) -> None:
     feats_ref = ref.features(torch.from_numpy(x)).numpy()
     feats = ours.features(x)
     assert feats.dtype == np.float32 and feats.shape == feats_ref.shape
-    assert np.abs(feats - feats_ref).max() <= 1e-4  # measured 1e-5 (normalised units; 1 = 25 dB)
+    assert np.abs(feats - feats_ref).max() <= 1.5e-4  # measured 3.7e-5 (normalised units; 1 = 25 dB)
     assert ours.floor_value == ref.floor_value
     assert np.abs(ours.to_db(feats_ref) - ref.to_db(torch.from_numpy(feats_ref)).numpy()).max() <= 1e-5
     mag_ref = ref.magnitude_from_features(torch.from_numpy(feats_ref)).numpy()
     mag = ours.magnitude_from_features(feats_ref)
     assert mag.dtype == np.float32
-    assert np.abs(mag - mag_ref).max() <= 5e-5 * np.abs(mag_ref).max()  # measured 1.4e-5 of the largest
+    assert np.abs(mag - mag_ref).max() <= 5e-5 * np.abs(mag_ref).max()  # measured 1.7e-5 of the largest
 
 
 @pytest.mark.parametrize("rate", [16000, 22050, 44100, 48000, 8000])
@@ -168,7 +168,7 @@ def test_features_of_a_recording_at_several_rates(note: np.ndarray, rate: int) -
         feats_ref = ref.features(wave_ref).numpy()
         feats = ours.features(wave)
         assert feats.shape == feats_ref.shape
-        assert np.abs(feats - feats_ref).max() <= 2e-4  # measured 4.6e-5 (quiet bands near the floor)
+        assert np.abs(feats - feats_ref).max() <= 2e-4  # measured 4.9e-5 (quiet bands near the floor)
 
 
 @pytest.mark.parametrize(
@@ -219,7 +219,7 @@ def test_griffin_lim_matches_torch_from_a_given_phase() -> None:
     wave_ref = ref.griffin_lim(torch.from_numpy(mag), 9000, torch.from_numpy(phase), iters=6).numpy()
     wave = ours.griffin_lim(mag, 9000, phase, iters=6)
     assert wave.dtype == np.float32 and wave.shape == (9000,)
-    assert np.abs(wave - wave_ref).max() <= 1e-4 * np.abs(wave_ref).max()  # measured 1.5e-5 of the peak
+    assert np.abs(wave - wave_ref).max() <= 1e-4 * np.abs(wave_ref).max()  # measured 3.3e-6 of the peak
 
 
 def test_waveform_with_random_phase_approaches_the_magnitude() -> None:
@@ -258,7 +258,7 @@ def test_apply_change_numpy_matches_torch(rate: int, phase_iters: int) -> None:
     ref, ref_span = resynth.apply_change(wave, *args, phase_iters=phase_iters)
     ours, span = resynth_np.apply_change(wave, *args, phase_iters=phase_iters)
     assert span == ref_span and span[1] > span[0]
-    assert np.abs(ours - ref).max() <= 1e-12  # measured 1.2e-15 (both float64)
+    assert np.abs(ours - ref).max() <= 1e-12  # measured 1.9e-15 (both float64)
     assert np.array_equal(ours[: span[0]], wave[: span[0]]) and np.array_equal(ours[span[1] :], wave[span[1] :])
 
 
