@@ -213,7 +213,12 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     padded = np.pad(x, pad)
     taps = kernel.shape[1]
     blocks = np.lib.stride_tricks.sliding_window_view(padded, taps, axis=-1)[..., ::orig, :]  # (..., n, taps)
-    out = np.matmul(blocks, kernel.T)  # (..., n, new)
+    n_blocks = blocks.shape[-2]
+    out = np.empty((*blocks.shape[:-2], n_blocks, new), dtype=x.dtype)
+    # the blocks overlap (taps > orig), so a copy of them all could be many times the input: a few MB at a time
+    step = max(1, (1 << 20) // taps)
+    for i in range(0, n_blocks, step):
+        np.matmul(blocks[..., i : i + step, :], kernel.T, out=out[..., i : i + step, :])
     out = out.reshape(*out.shape[:-2], -1)
     return np.ascontiguousarray(out[..., : -(-new * length // orig)])
 

@@ -7,10 +7,13 @@ are padded here with the floor value to whole top-level code cells (the graphs t
 only), and decoded images are cropped back to ``frames``.
 
 Measured against torch (``tests/test_onnx_model.py``): the code maps are identical for the bundled
-default model and the tiny preset at every length tried; decoded images agree within 2e-6 (the test
-allows 1e-4). Exporting both graphs takes about 4 s for the default model on 2 CPU cores (see
-:mod:`specblur.export`). On a 4 s clip (251 frames) at 2 threads, the default model encodes in
-about 25 ms and decodes in 35 ms with onnxruntime, against 45 ms and 60 ms with torch.
+default model and the tiny preset at every width tried (1 to 251 frames, real and random images);
+decoded images agree within 2e-6 (the test allows 1e-4). Exporting takes 5-8 s for the default model
+(see :mod:`specblur.export`). Speed on a 4 s clip (251 frames, batch 1), default model, one thread
+each, best of 40 on a shared 2-core machine: encode 9.6 ms here against 14 ms with torch, decode
+8.3 ms against 11 ms. With two threads onnxruntime was no faster on that machine, and torch's
+OpenMP threads slowed down badly whenever the other core was busy; onnxruntime's pool threads are
+told not to spin here, so they do not compete with the numpy work between calls.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ def _session(data: bytes, threads: int) -> ort.InferenceSession:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # idle pool threads sleep instead of spinning: the runtime alternates short runs with numpy work,
+    # which spinning threads would slow (and under contention spinning costs more than it saves)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
