@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import soundfile as sf
 
+from specblur import container, metadata
 from specblur.errors import AudioError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -46,27 +47,77 @@ class Audio:
         return self.frames / self.sample_rate
 
 
+class Source:
+    """An input: a file, or stdin's bytes (``-``), with its container layout when
+    :mod:`specblur.container` understands it (``None``: compressed or unknown, read by libsndfile).
+
+    Samples of an understood layout are read from the bytes that a patch will replace, so what is
+    edited and what is written back always address the same bytes.
+    """
+
+    def __init__(self, name: str | Path) -> None:
+        self.name = str(name)
+        self.label = "stdin" if self.name == "-" else self.name
+        self._data: bytes | None = None
+        if self.name == "-":
+            self._data = sys.stdin.buffer.read()
+            self.size = len(self._data)
+        else:
+            _check_path(self.name)
+            self.size = os.path.getsize(self.name)
+        try:
+            with self.open() as f:
+                self.layout = container.parse(f, self.size)
+        except OSError as exc:
+            raise AudioError(f"{self.label}: cannot read audio ({_reason(exc)})") from exc
+
+    def open(self) -> BinaryIO:
+        """The raw bytes, seekable."""
+        return io.BytesIO(self._data) if self._data is not None else open(self.name, "rb")
+
+    def soundfile(self, mode: str = "r") -> sf.SoundFile:
+        return sf.SoundFile(io.BytesIO(self._data) if self._data is not None else self.name, mode)
+
+    def info(self) -> Info:
+        layout = self.layout
+        if layout is not None:
+            promised = layout.promised_frames if layout.truncated else None
+            return Info(layout.frames, layout.sample_rate, layout.channels, layout.format, layout.subtype, promised)
+        try:
+            with self.soundfile() as f:
+                return Info(f.frames, f.samplerate, f.channels, f.format, f.subtype)
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+            raise AudioError(f"{self.label}: cannot read audio ({_reason(exc)}); give a WAV, FLAC or OGG file") from exc
+
+    def read_span(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` as float64 ``(frames, channels)``; the rest is not read."""
+        layout = self.layout
+        try:
+            if layout is not None:
+                stop = min(stop, layout.frames)
+                with self.open() as f:
+                    f.seek(layout.data_offset + start * layout.frame_bytes)
+                    return container.decode(f.read(max(0, stop - start) * layout.frame_bytes), layout)
+            with self.soundfile() as f:
+                f.seek(start)
+                return f.read(stop - start, dtype="float64", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+            raise AudioError(f"{self.label}: cannot read audio ({_reason(exc)})") from exc
+
+    def read(self, dtype: str = "float64") -> Audio:
+        head = self.info()
+        return Audio(
+            self.read_span(0, head.frames).astype(dtype, copy=False), head.sample_rate, head.format, head.subtype
+        )
+
+
 def read(path: str | Path, dtype: str = "float32") -> Audio:
     """Read a file (or ``-`` for stdin). Raises :class:`AudioError` with a one-line reason.
 
     ``dtype="float64"`` holds every PCM subtype exactly (32-bit integers do not fit a float32), so a
     sample read and written back unchanged is bit-identical.
     """
-    name = str(path)
-    try:
-        if name == "-":
-            source: Any = io.BytesIO(sys.stdin.buffer.read())
-        else:
-            _check_path(name)
-            source = name
-        with sf.SoundFile(source) as f:
-            samples = f.read(dtype=dtype, always_2d=True)
-            return Audio(samples, f.samplerate, f.format, f.subtype)
-    except AudioError:
-        raise
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
-        where = "stdin" if name == "-" else name
-        raise AudioError(f"{where}: cannot read audio ({_reason(exc)}); give a WAV, FLAC or OGG file") from exc
+    return Source(path).read(dtype)
 
 
 @dataclass(frozen=True)
@@ -79,65 +130,27 @@ class Info:
     format: str
     subtype: str
     promised_frames: int | None = None
-    """For a WAV file cut short, the frames its header promises (``frames`` is what is there)."""
+    """For a file cut short, the frames its header promises (``frames`` is what is there)."""
 
     @property
     def truncated(self) -> bool:
         return self.promised_frames is not None and self.promised_frames > self.frames
 
 
-def _wav_promised_frames(path: str) -> int | None:
-    """Frames a RIFF WAV header promises in its ``data`` chunk (``None`` if not a plain RIFF WAV)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            block = None
-            while True:
-                chunk = f.read(8)
-                if len(chunk) < 8:
-                    return None
-                size = int.from_bytes(chunk[4:8], "little")
-                if chunk[:4] == b"fmt ":
-                    fmt = f.read(size)
-                    block = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
-                    f.seek(size % 2, os.SEEK_CUR)
-                elif chunk[:4] == b"data":
-                    return size // block if block else None
-                else:
-                    f.seek(size + size % 2, os.SEEK_CUR)
-    except OSError:
-        return None
-
-
 def info(path: str | Path) -> Info:
     """The header of an audio file (no samples are read). Raises :class:`AudioError`."""
-    name = str(path)
-    _check_path(name)
-    try:
-        with sf.SoundFile(name) as f:
-            promised = _wav_promised_frames(name) if f.format == "WAV" else None
-            return Info(f.frames, f.samplerate, f.channels, f.format, f.subtype, promised)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
-        raise AudioError(f"{name}: cannot read audio ({_reason(exc)}); give a WAV, FLAC or OGG file") from exc
+    return Source(path).info()
 
 
 def read_span(path: str | Path, start: int, stop: int) -> np.ndarray:
     """Samples ``[start, stop)`` of a file as float64 ``(frames, channels)``; the rest is not read."""
-    try:
-        with sf.SoundFile(str(path)) as f:
-            f.seek(start)
-            return f.read(stop - start, dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
-        raise AudioError(f"{path}: cannot read audio ({_reason(exc)})") from exc
+    return Source(path).read_span(start, stop)
 
 
-# Formats whose samples sit uncompressed at fixed offsets: a copy of the file can be patched in place.
-_PATCHABLE_FORMATS = ("WAV", "WAVEX", "RF64", "W64", "AIFF", "CAF", "AU")
-_PATCHABLE_SUBTYPES = ("PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW")
 BLOCK_FRAMES = 1 << 18
 """Frames per block when a file is streamed through (bounded memory whatever the file's length)."""
+COPY_BYTES = 1 << 22
+"""Bytes per block when a file's bytes are copied."""
 
 
 def _native_dtype(subtype: str) -> str:
@@ -149,47 +162,122 @@ def _native_dtype(subtype: str) -> str:
     return "float64" if subtype == "DOUBLE" else "float32"
 
 
-def write_patched(src: str | Path, dst: str | Path, start: int, samples: np.ndarray) -> None:
-    """Write ``dst`` = ``src`` with frames ``[start, start + len(samples))`` replaced by ``samples``.
+def write_patched(src: Source | str | Path, dst: str | Path, start: int, samples: np.ndarray) -> list[str]:
+    """Write ``dst`` (a file, or ``-`` for stdout) = ``src`` with frames ``[start, start + len(samples))``
+    replaced by ``samples``; returns warnings (one line each) about anything that could not be kept.
 
-    Every other sample is the input's, bit for bit, and the file's format and subtype are kept.
-    Uncompressed files are copied byte for byte and patched in place; others (FLAC, OGG), and WAV
-    files cut short (whose header would lie), are streamed through in blocks of their own sample
-    type. Memory stays bounded by the patch and one block, whatever the file's length. Written to a
-    temporary file beside ``dst`` and renamed.
+    An uncompressed file whose layout :mod:`specblur.container` understands is copied byte for byte
+    and only the changed samples' bytes are written, in the file's own encoding: header, metadata
+    chunks, chunks after the data, pad bytes and every other sample stay the input's. A file cut
+    short gets its size fields corrected to what is there (nothing else changes). Other files (FLAC,
+    OGG, compressed WAV) are streamed through libsndfile in blocks of their own sample type with the
+    metadata it knows (title, artist, ...); what is lost is named in the returned warning. Memory
+    stays bounded by the patch and one block whatever the file's length. Files are written to a
+    temporary file beside ``dst`` and renamed. Non-finite samples are refused.
     """
-    head = info(src)
-    target = Path(dst)
+    source = src if isinstance(src, Source) else Source(src)
+    samples = np.asarray(samples, dtype=np.float64)
+    if not np.all(np.isfinite(samples)):
+        raise AudioError("the edited samples are not all finite; nothing written")
+    if source.layout is not None:
+        pieces = _patched_bytes(source, source.layout, start, container.encode(samples, source.layout))
+        if str(dst) == "-":
+            for piece in pieces:
+                sys.stdout.buffer.write(piece)
+            sys.stdout.buffer.flush()
+            return []
 
-    def produce(tmp: Path) -> None:
-        if head.format in _PATCHABLE_FORMATS and head.subtype in _PATCHABLE_SUBTYPES and not head.truncated:
-            shutil.copyfile(src, tmp)
-            if len(samples):
-                with sf.SoundFile(tmp, "r+") as f:
-                    f.seek(start)
-                    f.write(samples)
+        def produce_bytes(tmp: Path) -> None:
+            with open(tmp, "wb") as out:
+                for piece in pieces:
+                    out.write(piece)
+
+        atomic_write(Path(dst), produce_bytes)
+        return []
+    return _stream_patched(source, dst, start, samples)
+
+
+def _patched_bytes(source: Source, layout: container.Layout, start: int, new: bytes) -> Iterator[bytes]:
+    """The output's bytes, in blocks: the input's, with ``new`` at frame ``start`` (and, for a file
+    cut short, its size fields corrected and the data ending the file)."""
+    lo = layout.data_offset + start * layout.frame_bytes
+    end = source.size
+    fixes = []
+    if layout.truncated:
+        end = layout.data_offset + layout.data_bytes
+        fixes = container.corrected_sizes(layout)
+    edits = sorted([*fixes, (lo, new)])
+    with source.open() as f:
+        pos = 0
+        for offset, data in edits:
+            yield from _copy_range(f, pos, offset)
+            yield data
+            pos = offset + len(data)
+        yield from _copy_range(f, pos, end)
+    if layout.truncated:
+        yield container.end_padding(layout)
+
+
+def _copy_range(f: BinaryIO, lo: int, hi: int) -> Iterator[bytes]:
+    f.seek(lo)
+    while lo < hi:
+        block = f.read(min(COPY_BYTES, hi - lo))
+        if not block:
             return
-        dtype = _native_dtype(head.subtype)
-        stop = start + len(samples)
-        with (
-            sf.SoundFile(str(src)) as fin,
-            sf.SoundFile(tmp, "w", head.sample_rate, head.channels, head.subtype, format=head.format) as fout,
-        ):
+        yield block
+        lo += len(block)
 
-            def copy(lo: int, hi: int) -> None:
-                fin.seek(lo)
-                while lo < hi:
-                    block = fin.read(min(BLOCK_FRAMES, hi - lo), dtype=dtype, always_2d=True)
-                    if not len(block):
-                        return
-                    fout.write(block)
-                    lo += len(block)
 
-            copy(0, start)
-            fout.write(samples)
-            copy(stop, head.frames)
+def _stream_patched(source: Source, dst: str | Path, start: int, samples: np.ndarray) -> list[str]:
+    """The patch for files that cannot be patched in place: re-encoded through libsndfile."""
+    head = source.info()
+    dtype = _native_dtype(head.subtype)
+    stop = start + len(samples)
 
-    atomic_write(target, produce)
+    def produce(out: Any) -> None:
+        with source.soundfile() as fin:
+            tags = {k: v for k, v in fin.copy_metadata().items() if v}
+            with sf.SoundFile(out, "w", head.sample_rate, head.channels, head.subtype, format=head.format) as fout:
+                for key, value in tags.items():
+                    try:
+                        setattr(fout, key, value)
+                    except (sf.LibsndfileError, RuntimeError):
+                        pass  # counted as lost below
+
+                def copy(lo: int, hi: int) -> None:
+                    fin.seek(lo)
+                    while lo < hi:
+                        block = fin.read(min(BLOCK_FRAMES, hi - lo), dtype=dtype, always_2d=True)
+                        if not len(block):
+                            return
+                        fout.write(block)
+                        lo += len(block)
+
+                copy(0, start)
+                fout.write(samples)
+                copy(stop, head.frames)
+
+    if str(dst) == "-":
+        buffer = io.BytesIO()
+        produce(buffer)
+        kept = metadata.describe(buffer, len(buffer.getvalue()))
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.buffer.flush()
+    else:
+
+        def produce_file(tmp: Path) -> None:
+            nonlocal kept
+            produce(str(tmp))
+            with open(tmp, "rb") as f:
+                kept = metadata.describe(f, tmp.stat().st_size)
+
+        kept: set[str] = set()
+        atomic_write(Path(dst), produce_file)
+    with source.open() as f:
+        lost = metadata.describe(f, source.size) - kept
+    if not lost:
+        return []
+    return [f"{source.label}: re-encoded as {head.format}; not kept: {', '.join(sorted(lost))}"]
 
 
 def write(path: str | Path, audio: Audio, overwrite: bool = True) -> None:

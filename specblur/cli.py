@@ -634,7 +634,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = _run(argv)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if argv is None:
+            # The work is over (outputs complete or cleaned up): a signal landing now must not turn a
+            # finished run into a killed one.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGTERM, previous)
     if code == 130 and argv is None:
         # A Ctrl-C that lands while torch is being imported can leave CPython convinced it went
         # unhandled, and it would then kill itself with SIGINT at exit (status -2, not 130). Everything

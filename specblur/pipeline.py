@@ -386,40 +386,33 @@ class FileEdit:
 
 
 def blur_file(loaded: LoadedModel, src: str, dst: str, keep_views: bool = False, **options: Any) -> FileEdit:
-    """Blur file (or ``-``) ``src`` into ``dst`` with :func:`blur`'s ``options``.
+    """Blur file (or ``-``) ``src`` into ``dst`` (or ``-``) with :func:`blur`'s ``options``.
 
-    For files, only the samples the edit needs are read, and the output is the input with the
-    changed span patched in (see :func:`specblur.audio.write_patched`): memory and time follow the
-    region, not the file. Pipes are read and written whole. Errors name the file.
+    Only the samples the edit needs are read, and the output is the input with the changed span
+    patched in (see :func:`specblur.audio.write_patched`): memory and time follow the region, not
+    the file, and every byte outside the changed samples is the input's. stdin is read whole into
+    memory first (a pipe cannot seek). Errors name the file.
     """
     name = "stdin" if src == "-" else src
     region_opts = {k: options.pop(k) for k in ("time", "freq", "feather", "scale") if k in options}
     warnings = []
     try:
-        if src == "-" or dst == "-":
-            sound = audio.read(src, dtype="float64")
-            result = blur(loaded, sound.samples, sound.sample_rate, keep_views=keep_views, **region_opts, **options)
-            samples = audio.fit_subtype(result.samples, sound.subtype)
-            clipped = int(np.sum(samples != result.samples))
-            sound.samples = samples
-            audio.write(dst, sound)
-            seconds = sound.seconds
-        else:
-            head = audio.info(src)
-            if head.truncated:
-                warnings.append(
-                    f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
-                    f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
-                )
-            where = plan(loaded, head.frames, head.sample_rate, **region_opts)
-            segment = audio.read_span(src, where.start, where.stop)
-            result = blur_segment(loaded, segment, head.sample_rate, where, keep_views=keep_views, **options)
-            s0, s1 = result.span
-            patch = result.samples[s0 - where.start : s1 - where.start] if s1 > s0 else result.samples[:0]
-            fitted = audio.fit_subtype(patch, head.subtype)
-            audio.write_patched(src, dst, s0, fitted)
-            clipped = int(np.sum(fitted != patch))
-            seconds = head.frames / head.sample_rate
+        source = audio.Source(src)
+        head = source.info()
+        if head.truncated:
+            warnings.append(
+                f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
+                f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
+            )
+        where = plan(loaded, head.frames, head.sample_rate, **region_opts)
+        segment = source.read_span(where.start, where.stop)
+        result = blur_segment(loaded, segment, head.sample_rate, where, keep_views=keep_views, **options)
+        s0, s1 = result.span
+        patch = result.samples[s0 - where.start : s1 - where.start] if s1 > s0 else result.samples[:0]
+        fitted = audio.fit_subtype(patch, head.subtype)
+        warnings += audio.write_patched(source, dst, s0, fitted)
+        clipped = int(np.sum(fitted != patch))
+        seconds = head.frames / head.sample_rate
     except (UsageError, AudioError) as exc:
         message = str(exc)
         if not message.startswith(f"{name}:"):

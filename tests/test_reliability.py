@@ -257,16 +257,27 @@ def test_output_in_a_read_only_folder(tiny_model: Path, tmp_path: Path, capsys, 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac"])
 def test_full_disk_leaves_nothing(tiny_model: Path, tmp_path: Path, capsys, monkeypatch, suffix: str) -> None:
-    """Simulated: the disk fills while the output is written (patched in place or streamed)."""
+    """Simulated: the disk fills while the output is written (WAV: bytes copied and patched;
+    FLAC: streamed through libsndfile)."""
     src = tmp_path / f"in{suffix}"
     sf.write(src, _noise(32000), 16000)
-    real_write = sf.SoundFile.write
+    if suffix == ".wav":
+        real_pieces = audio._patched_bytes
 
-    def full(self, data):
-        real_write(self, data[: len(data) // 2])
-        raise OSError(errno.ENOSPC, "No space left on device")
+        def full_pieces(*args):
+            pieces = real_pieces(*args)
+            yield next(pieces)
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(sf.SoundFile, "write", full)
+        monkeypatch.setattr(audio, "_patched_bytes", full_pieces)
+    else:
+        real_write = sf.SoundFile.write
+
+        def full(self, data):
+            real_write(self, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(sf.SoundFile, "write", full)
     out = tmp_path / f"out{suffix}"
     code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny", "-t", "0.5-1")
     assert code == 2 and "No space left on device" in err and err.count("\n") == 1
@@ -353,11 +364,14 @@ def test_code_files_of_another_version_or_garbage(tiny_model: Path, tmp_path: Pa
 
 def test_interrupt_while_writing_leaves_nothing(tiny_model: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     src = _write(tmp_path / "in.wav", _noise(32000))
+    real_pieces = audio._patched_bytes
 
-    def interrupted(self, data):
+    def interrupted(*args):
+        pieces = real_pieces(*args)
+        yield next(pieces)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sf.SoundFile, "write", interrupted)
+    monkeypatch.setattr(audio, "_patched_bytes", interrupted)
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny")
     assert code == 130 and "interrupted" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
