@@ -106,12 +106,16 @@ def _write_bytes(out: str, data: bytes) -> None:
 
 
 def _meter(enabled: bool, command: str, model_name: str) -> Any:
-    """An energy meter for ``--energy`` (codecarbon is imported only then), else ``None``."""
+    """An energy meter for ``--energy`` (codecarbon is imported only then), else ``None``.
+
+    Its rows also carry the whole call's cost: the start-up before each edit, priced as codecarbon
+    priced the edit (see :class:`specblur.energy.Meter`).
+    """
     if not enabled:
         return None
     from specblur.energy import Meter
 
-    return Meter(command, model_name)
+    return Meter(command, model_name, whole_call=True)
 
 
 def _measured(meter: Any, stage: str, audio_s: float) -> Any:
