@@ -41,14 +41,16 @@ def cli(debug: bool) -> None:
     _State.debug = debug
 
 
-def _import_torch() -> None:
-    """Import the data path (torch, torchaudio) with Ctrl-C and SIGTERM held until it is done.
+def _import_held(module: str) -> None:
+    """Import ``module`` with Ctrl-C and SIGTERM held until it is done.
 
-    A signal landing inside torch's import can abort the process from C++ (SIGABRT) or leave CPython
-    believing it went unhandled; held, it is raised as a plain KeyboardInterrupt right after.
+    A signal landing inside a native extension's import (torch's above all) can abort the process
+    from C++ (SIGABRT) or leave CPython believing it went unhandled; held, it is raised as a plain
+    KeyboardInterrupt right after.
     """
-    if "specblur.pipeline" in sys.modules:
+    if module in sys.modules:
         return
+    import importlib
     import signal
 
     caught: list[int] = []
@@ -59,11 +61,10 @@ def _import_torch() -> None:
     try:
         previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: nothing to hold
-        import specblur.pipeline  # noqa: F401
-
+        importlib.import_module(module)
         return
     try:
-        import specblur.pipeline  # noqa: F401
+        importlib.import_module(module)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -71,8 +72,24 @@ def _import_torch() -> None:
         raise KeyboardInterrupt
 
 
+def _import_runtime() -> None:
+    """The edit path: numpy, soundfile and onnxruntime (never torch)."""
+    _import_held("specblur.pipeline")
+
+
+def _import_training() -> None:
+    """The training side (torch, torchaudio, scikit-learn): the ``train`` extra."""
+    try:
+        _import_held("specblur.train")
+    except ImportError as exc:
+        from specblur.errors import UsageError
+
+        missing = getattr(exc, "name", None) or "torch"
+        raise UsageError(f"training needs {missing}, which is not installed: pip install 'specblur[train]'") from None
+
+
 def _load(spec: str | None) -> Any:
-    _import_torch()
+    _import_runtime()
     from specblur.pipeline import load_model
 
     return load_model(spec)
@@ -221,7 +238,7 @@ def train(
 
     console = Console(stderr=True)
     log = (lambda m: None) if quiet else (lambda m: console.print(m, highlight=False, markup=False, soft_wrap=True))
-    _import_torch()
+    _import_training()
     from specblur.train import TrainOptions
     from specblur.train import train as run_training
 
@@ -387,7 +404,7 @@ def blur(
         raise UsageError("--plot works on one file at a time")
     for src, dst in jobs:
         _check_output(dst, force, (src,))
-    _import_torch()
+    _import_runtime()
     from specblur import pipeline
 
     loaded = _load(model)
@@ -483,13 +500,13 @@ def fit_prior(
     Training fits it already; use this to fit it on other material or with another radius. The
     energy is measured and added to the ledger and to the model's record.
     """
-    _import_torch()
-    from specblur import checkpoint, registry
+    _import_training()
+    from specblur import checkpoint, export, registry
     from specblur import data as data_mod
     from specblur import train as train_mod
 
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
-    loaded = _load(model)
+    loaded = checkpoint.load(registry.resolve(model))
     items = data_mod.collect(list(data), families, sources)
     train_items, held_items = data_mod.split(items, loaded.model.config.train.holdout_fraction)
     rate = loaded.model.config.spectrogram.sample_rate
@@ -507,7 +524,8 @@ def fit_prior(
     training = dict(loaded.training, prior=metrics, prior_data=[str(d) for d in data], energy=spent)
     target = output or registry.model_path(loaded.name)
     checkpoint.save(target, loaded.model, loaded.name, training, loaded.extra, priors)
-    log(f"saved {target}")
+    runtime = export.write_runtime(checkpoint.load(target), export.runtime_path(target))
+    log(f"saved {target} and its runtime form {runtime.name}")
 
 
 @cli.command()
@@ -522,7 +540,7 @@ def encode(input: str, codes: str, model: str | None, force: bool, energy: bool)
     Each channel is encoded at the model's sample rate.
     """
     _check_output(codes, force, (input,))
-    _import_torch()
+    _import_runtime()
     from specblur import audio, pipeline
 
     sound = audio.read(input)
@@ -549,7 +567,7 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
     OUT's format follows its suffix (.wav, .flac, .ogg; WAV for stdout).
     """
     _check_output(output, force, (codes,))
-    _import_torch()
+    _import_runtime()
     from specblur import audio, pipeline
     from specblur.codes import read
 

@@ -31,6 +31,7 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -191,3 +192,31 @@ def export_onnx(model: Any, example_top_cells: int = 3) -> OnnxExport:
     finally:
         vqvae.train(was_training)
     return out
+
+
+def runtime_bytes(loaded: Any) -> bytes:
+    """A :class:`~specblur.checkpoint.LoadedModel`'s runtime form (:mod:`specblur.runtime`): its
+    graphs, prior and record, for edits without torch."""
+    from specblur import runtime
+
+    graphs = export_onnx(loaded)
+    config = loaded.model.config
+    return runtime.to_bytes(
+        graphs.encoder, graphs.decoder, loaded.name, loaded.hash, config, loaded.prior, loaded.training
+    )
+
+
+def runtime_path(checkpoint: Path) -> Path:
+    """Where a training checkpoint's runtime form lives: beside it, ``NAME.onnx.npz``."""
+    from specblur.runtime import SUFFIX
+
+    return checkpoint.with_name(checkpoint.name.removesuffix(".pt") + SUFFIX)
+
+
+def write_runtime(loaded: Any, target: Path) -> Path:
+    """Write ``loaded``'s runtime form to ``target`` atomically; returns ``target``."""
+    from specblur.audio import atomic_write_bytes
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, runtime_bytes(loaded))
+    return target

@@ -9,43 +9,56 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from specblur import audio
-from specblur.checkpoint import LoadedModel
 from specblur.codes import CodeFile
+from specblur.dsp import resample
 from specblur.errors import AudioError, CodesError, UsageError
-from specblur.model import Codes
 from specblur.region import Region, band_centres, locate
-from specblur.resynth import apply_change
+from specblur.resynth_np import apply_change
+from specblur.runtime import Codes, RuntimeModel
 
-_LOADED: dict[str, LoadedModel] = {}
+_LOADED: dict[str, RuntimeModel] = {}
 
 
-def load_model(spec: str | LoadedModel | None = None) -> LoadedModel:
+def load_model(spec: Any = None) -> RuntimeModel:
     """``--model NAME|PATH`` (``None``: the default model) → a model ready to use, loaded once per
-    process and file (a batch or a script pays for loading once)."""
-    if isinstance(spec, LoadedModel):
+    process and file (a batch or a script pays for loading once). Edits run on the model's runtime
+    form (numpy and onnxruntime, no torch). A training-side
+    :class:`~specblur.checkpoint.LoadedModel` is converted to it (that needs torch, which it has)."""
+    if isinstance(spec, RuntimeModel):
         return spec
-    from specblur import checkpoint, registry
+    if spec is not None and not isinstance(spec, str | bytes) and hasattr(spec, "model"):
+        key = f"loaded:{spec.hash}:{id(spec.prior)}"
+        if key not in _LOADED:
+            import tempfile
 
-    path = registry.resolve(spec)
+            from specblur import export, runtime
+
+            with tempfile.TemporaryDirectory() as folder:
+                target = export.write_runtime(spec, Path(folder) / f"{spec.name}.onnx.npz")
+                _LOADED[key] = runtime.load(target)
+        return _LOADED[key]
+    from specblur import registry, runtime
+
+    path = registry.resolve_runtime(spec)
     key = f"{path.resolve()}:{path.stat().st_mtime_ns}"
     if key not in _LOADED:
-        _LOADED[key] = checkpoint.load(path)
+        _LOADED[key] = runtime.load(path)
     return _LOADED[key]
 
 
-def encode(loaded: LoadedModel, sound: audio.Audio) -> CodeFile:
+def encode(loaded: Any, sound: audio.Audio) -> CodeFile:
     """Each channel of ``sound`` → code maps of ``loaded``'s model (at the model's rate)."""
+    loaded = load_model(loaded)
     model = loaded.model
     rate = model.config.spectrogram.sample_rate
-    channels = torch.from_numpy(np.ascontiguousarray(sound.samples.T))
-    wave = audio.resample(channels, sound.sample_rate, rate)
-    images = model.spectrogram.features(wave).unsqueeze(1)
+    wave = resample(np.ascontiguousarray(sound.samples.T, dtype=np.float32), sound.sample_rate, rate)
+    images = model.spectrogram.features(wave)[:, None]
     codes = model.encode(images)
     meta = {
         "model_name": loaded.name,
@@ -60,10 +73,10 @@ def encode(loaded: LoadedModel, sound: audio.Audio) -> CodeFile:
         "source_subtype": sound.subtype,
         "representation": model.config.spectrogram.__dict__.copy(),
     }
-    return CodeFile(top=codes.top.numpy(), bottom=codes.bottom.numpy(), meta=meta)
+    return CodeFile(top=codes.top, bottom=codes.bottom, meta=meta)
 
 
-def check_codes(loaded: LoadedModel, codes: CodeFile, name: str) -> None:
+def check_codes(loaded: RuntimeModel, codes: CodeFile, name: str) -> None:
     """Refuse codes made by another model, or code maps of the wrong shape or range."""
     meta = codes.meta
     if meta.get("model_hash") != loaded.hash:
@@ -79,20 +92,21 @@ def check_codes(loaded: LoadedModel, codes: CodeFile, name: str) -> None:
             raise CodesError(f"{name}: {level} code map does not fit the model; re-encode the audio")
 
 
-def decode(loaded: LoadedModel, codes: CodeFile, original_rate: bool = False) -> audio.Audio:
+def decode(loaded: Any, codes: CodeFile, original_rate: bool = False) -> audio.Audio:
     """Code maps → audio at the model's rate (or the source's with ``original_rate``)."""
+    loaded = load_model(loaded)
     check_codes(loaded, codes, "codes")
     model = loaded.model
     meta = codes.meta
     frames, length = int(meta["frames"]), int(meta["length"])
-    maps = Codes(top=torch.from_numpy(codes.top).long(), bottom=torch.from_numpy(codes.bottom).long())
-    images = model.decode(maps, frames).squeeze(1)
+    maps = Codes(top=codes.top.astype(np.int64), bottom=codes.bottom.astype(np.int64))
+    images = model.decode(maps, frames)[:, 0]
     wave = model.spectrogram.waveform(images, length)
     rate = int(meta["sample_rate"])
     if original_rate and int(meta["source_sample_rate"]) != rate:
-        wave = audio.resample(wave, rate, int(meta["source_sample_rate"]))
+        wave = resample(wave, rate, int(meta["source_sample_rate"]))
         rate = int(meta["source_sample_rate"])
-    samples = wave.numpy().T.astype(np.float32)
+    samples = np.asarray(wave).T.astype(np.float32)
     return audio.Audio(np.clip(samples, -1.0, 1.0), rate, "WAV", "PCM_16")
 
 
@@ -163,7 +177,7 @@ def brush(
 
 
 def plan(
-    loaded: LoadedModel,
+    loaded: Any,
     frames: int,
     rate: int,
     time: tuple[float | None, float | None] = (None, None),
@@ -181,7 +195,7 @@ def plan(
         raise UsageError(f"feather {feather!r}: use a width in code cells, 0 or more")
     if frames == 0:
         raise AudioError("has no audio frames; nothing to blur")
-    model = loaded.model
+    model = load_model(loaded).model
     spec_cfg = model.config.spectrogram
     n_model = int(round(frames * spec_cfg.sample_rate / rate))
     n_frames = model.spectrogram.frames(n_model)
@@ -226,18 +240,18 @@ def _decoded_change(model: Any, before: Codes, after: Codes, pixel: np.ndarray) 
     c0 = max(0, used[0] // top_t - DECODER_CONTEXT_TOP_CELLS)
     c1 = min(cols, used[-1] // top_t + 1 + DECODER_CONTEXT_TOP_CELLS)
     both = Codes(
-        top=torch.cat([before.top, after.top])[..., c0:c1],
-        bottom=torch.cat([before.bottom, after.bottom])[..., c0 * per_top : c1 * per_top],
+        top=np.concatenate([before.top, after.top])[..., c0:c1],
+        bottom=np.concatenate([before.bottom, after.bottom])[..., c0 * per_top : c1 * per_top],
     )
     width = min(n_frames, c1 * top_t) - c0 * top_t
-    decoded = model.decode(both, width)[:, 0].numpy()
+    decoded = model.decode(both, width)[:, 0]
     window = slice(c0 * top_t, c0 * top_t + width)
     change[:, window] = (decoded[1] - decoded[0]) * pixel[:, window]
     return change
 
 
 def blur_segment(
-    loaded: LoadedModel,
+    loaded: Any,
     segment: np.ndarray,
     rate: int,
     where: Plan,
@@ -252,6 +266,7 @@ def blur_segment(
     Returns the edited segment; its ``span`` is in the file's samples. ``phase_iters``: see
     :func:`specblur.resynth.apply_change` (0, keeping the input's phase, is what we ship).
     """
+    loaded = load_model(loaded)
     if not loaded.prior:
         raise CodesError(f"model {loaded.name!r} has no prior over codes; fit one with 'specblur fit-prior DATA'")
     if not (np.isfinite(temperature) and 0 < temperature <= 100):
@@ -279,18 +294,16 @@ def blur_segment(
     span = (len(segment), 0)
     views = []
     for ch in range(segment.shape[1]):
-        wave = audio.resample(
-            torch.from_numpy(np.ascontiguousarray(segment[:, ch], dtype=np.float32)), rate, spec_cfg.sample_rate
-        )
+        wave = resample(np.ascontiguousarray(segment[:, ch], dtype=np.float32), rate, spec_cfg.sample_rate)
         image = model.spectrogram.features(wave)[None, None]
         n_frames = image.shape[-1]
         pixel = brush(n_bins, n_frames, fine.bins, fine.frames, where.sigma)
         codes = model.encode(image)
-        new = Codes(top=codes.top.clone(), bottom=codes.bottom.clone())
+        new = Codes(top=codes.top.copy(), bottom=codes.bottom.copy())
         rng = np.random.default_rng([seed, ch])
         for region in regions:
             level = region.level
-            maps = getattr(new, level)[0].numpy()
+            maps = getattr(new, level)[0]
             fb, tb = model.cell[level]
             rows, cols = maps.shape
             # the brush seen by cells: the pixel brush averaged over each cell
@@ -304,7 +317,7 @@ def blur_segment(
             inside[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = True
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
-            getattr(new, level)[0] = torch.from_numpy(redrawn)
+            getattr(new, level)[0] = redrawn
         change_db = _decoded_change(model, codes, new, pixel) * spec_cfg.norm_std_db
         frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
         edited, s = apply_change(
@@ -322,14 +335,14 @@ def blur_segment(
         if s[1] > s[0]:
             span = (min(span[0], s[0]), max(span[1], s[1]))
         if keep_views:
-            heard = audio.resample(torch.from_numpy(edited.astype(np.float32)), rate, spec_cfg.sample_rate)
-            after = model.spectrogram.to_db(model.spectrogram.features(heard)).numpy()
+            heard = resample(edited.astype(np.float32), rate, spec_cfg.sample_rate)
+            after = model.spectrogram.to_db(model.spectrogram.features(heard))
             views.append(
                 {
                     "t0": where.frame0 * spec_cfg.hop_length / spec_cfg.sample_rate,
-                    "before": image[0, 0].numpy(),
+                    "before": image[0, 0],
                     "after_db": after[:, :n_frames],  # the output's own spectrogram, not the request
-                    "requested_db": model.spectrogram.to_db(image[0, 0]).numpy() + change_db,
+                    "requested_db": model.spectrogram.to_db(image[0, 0]) + change_db,
                     "codes_before": codes,
                     "codes_after": new,
                     "change_db": change_db,
@@ -340,7 +353,7 @@ def blur_segment(
 
 
 def blur(
-    loaded: LoadedModel,
+    loaded: Any,
     samples: np.ndarray,
     rate: int,
     time: tuple[float | None, float | None] = (None, None),
@@ -361,6 +374,7 @@ def blur(
     ``feather`` is the Gaussian brush's width in code cells. ``phase_iters``: Griffin-Lim iterations
     on the changed frames (0 keeps the input's phase; see :func:`specblur.resynth.apply_change`).
     """
+    loaded = load_model(loaded)
     mono = samples.ndim == 1
     data = samples[:, None] if mono else samples
     where = plan(loaded, data.shape[0], rate, time, freq, feather, scale)
@@ -385,7 +399,7 @@ class FileEdit:
     """Things the user should know (each names the file); the CLI prints them unless ``-q``."""
 
 
-def blur_file(loaded: LoadedModel, src: str, dst: str, keep_views: bool = False, **options: Any) -> FileEdit:
+def blur_file(loaded: Any, src: str, dst: str, keep_views: bool = False, **options: Any) -> FileEdit:
     """Blur file (or ``-``) ``src`` into ``dst`` (or ``-``) with :func:`blur`'s ``options``.
 
     Only the samples the edit needs are read, and the output is the input with the changed span

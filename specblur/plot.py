@@ -50,7 +50,7 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
         (axes[1, 0], view["codes_before"], "codes before"),
         (axes[1, 1], view["codes_after"], "codes after"),
     ):
-        maps = getattr(codes, level)[0].numpy()
+        maps = np.asarray(getattr(codes, level)[0])
         rows, cols = maps.shape
         ax.imshow(
             maps,
@@ -71,7 +71,10 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
             )
         )
         changed = int(
-            np.sum(getattr(view["codes_after"], level)[0].numpy() != getattr(view["codes_before"], level)[0].numpy())
+            np.sum(
+                np.asarray(getattr(view["codes_after"], level)[0])
+                != np.asarray(getattr(view["codes_before"], level)[0])
+            )
         )
         ax.set_title(
             f"{title} ({level} level; {changed} codes differ)" if "after" in title else f"{title} ({level} level)"

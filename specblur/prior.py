@@ -278,39 +278,56 @@ class LevelPrior:
         }
 
     # -- storage ---------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """Arrays and numbers only (stored in the checkpoint; ``weights_only`` loads it)."""
-        import torch
-
-        return {
+    def to_arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(scalars, count tables as numpy arrays): what a model file stores."""
+        scalars = {
             "num_codes": self.num_codes,
             "rows": self.rows,
             "radius": self.radius,
             "alpha": self.alpha,
             "temperature": self.temperature,
             "mix": self.mix,
-            "class_count": torch.from_numpy(self.class_count.astype(np.int64)),
-            "neighbour_count": torch.from_numpy(_compact(self.neighbour_count)),
-            "row_count": torch.from_numpy(self.row_count.astype(np.int64)),
         }
+        tables = {
+            "class_count": self.class_count.astype(np.int64),
+            "neighbour_count": _compact(self.neighbour_count),
+            "row_count": self.row_count.astype(np.int64),
+        }
+        return scalars, tables
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LevelPrior:
+    def from_arrays(cls, scalars: dict[str, Any], tables: dict[str, Any]) -> LevelPrior:
+        """The inverse of :meth:`to_arrays` (tables may be numpy arrays or torch tensors)."""
+
+        def array(x: Any) -> np.ndarray:
+            return np.asarray(x.numpy() if hasattr(x, "numpy") else x, dtype=np.int64)
+
         prior = cls(
-            num_codes=int(data["num_codes"]),
-            rows=int(data["rows"]),
-            radius=int(data["radius"]),
-            alpha=float(data["alpha"]),
-            class_count=np.asarray(data["class_count"].numpy(), dtype=np.int64),
-            neighbour_count=np.asarray(data["neighbour_count"].numpy(), dtype=np.int64),
-            row_count=np.asarray(data["row_count"].numpy(), dtype=np.int64),
-            temperature=float(data["temperature"]),
-            mix=float(data.get("mix", 0.0)),  # absent in priors fitted before the back-off
+            num_codes=int(scalars["num_codes"]),
+            rows=int(scalars["rows"]),
+            radius=int(scalars["radius"]),
+            alpha=float(scalars["alpha"]),
+            class_count=array(tables["class_count"]),
+            neighbour_count=array(tables["neighbour_count"]),
+            row_count=array(tables["row_count"]),
+            temperature=float(scalars["temperature"]),
+            mix=float(scalars.get("mix", 0.0)),  # absent in priors fitted before the back-off
         )
         k, f = prior.num_codes, len(offsets(prior.radius))
         if prior.neighbour_count.shape != (f, k, k + 1) or prior.row_count.shape != (k, prior.rows):
             raise ValueError("prior tables do not match their sizes")
         return prior
+
+    def to_dict(self) -> dict[str, Any]:
+        """Numbers and tensors (stored in a training checkpoint; ``weights_only`` loads it)."""
+        import torch
+
+        scalars, tables = self.to_arrays()
+        return {**scalars, **{k: torch.from_numpy(v) for k, v in tables.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LevelPrior:
+        return cls.from_arrays(data, data)
 
 
 MapsLike = Any

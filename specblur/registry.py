@@ -63,8 +63,12 @@ def bundled_folder() -> Path:
         return Path(__file__).resolve().parent.parent / "models"
 
 
-def bundled() -> dict[str, BundledModel]:
-    """The models listed in ``models/MANIFEST``."""
+RUNTIME_SUFFIX = ".onnx.npz"
+
+
+def bundled(kind: str = "checkpoint") -> dict[str, BundledModel]:
+    """The models listed in ``models/MANIFEST``: training checkpoints (``.pt``) or, with
+    ``kind="runtime"``, runtime forms (``.onnx.npz``)."""
     manifest = bundled_folder() / "MANIFEST"
     out: dict[str, BundledModel] = {}
     if not manifest.is_file():
@@ -73,7 +77,8 @@ def bundled() -> dict[str, BundledModel]:
         line = line.split("#", 1)[0].strip()
         if line:
             name, file, digest = line.split()
-            out[name] = BundledModel(name, file, digest.lower())
+            if file.endswith(RUNTIME_SUFFIX) == (kind == "runtime"):
+                out[name] = BundledModel(name, file, digest.lower())
     return out
 
 
@@ -106,6 +111,64 @@ def resolve(spec: str | None) -> Path:
         else "no models yet: train one with 'specblur train DATA --name NAME'"
     )
     raise ModelNotFoundError(f"model {spec!r} not found ({hint})")
+
+
+def resolve_runtime(spec: str | None) -> Path:
+    """``--model NAME|PATH`` → a runtime model file (what edits load; no torch needed): an explicit
+    ``.onnx.npz``, a model trained into the data dir, then a bundled one. A training checkpoint
+    (``.pt``, given by path or found in the data dir without its runtime form) is converted once,
+    beside it, which needs the training extra."""
+    spec = spec or DEFAULT_MODEL
+    as_path = Path(spec).expanduser()
+    if spec.endswith(RUNTIME_SUFFIX):
+        if not as_path.is_file():
+            raise ModelNotFoundError(f"{spec}: no such model file")
+        return as_path
+    if as_path.suffix == ".pt" or os.sep in spec or as_path.is_file():
+        if not as_path.is_file():
+            raise ModelNotFoundError(f"{spec}: no such model file")
+        return _converted(as_path)
+    local = models_dir() / f"{check_name(spec)}{RUNTIME_SUFFIX}"
+    trained = model_path(spec)
+    if trained.is_file() and (not local.is_file() or local.stat().st_mtime < trained.stat().st_mtime):
+        return _converted(trained)
+    if local.is_file():
+        return local
+    entry = bundled("runtime").get(spec)
+    if entry is not None:
+        return _install_bundled(entry, data_dir() / "bundled" / f"{entry.name}-{entry.sha256[:16]}{RUNTIME_SUFFIX}")
+    known = sorted(
+        {p.name.removesuffix(RUNTIME_SUFFIX) for p in models_dir().glob(f"*{RUNTIME_SUFFIX}")}
+        | {p.stem for p in models_dir().glob("*.pt")}
+        | set(bundled("runtime"))
+    )
+    hint = (
+        f"known models: {', '.join(known)}"
+        if known
+        else "no models yet: train one with 'specblur train DATA --name NAME'"
+    )
+    raise ModelNotFoundError(f"model {spec!r} not found ({hint})")
+
+
+def _converted(checkpoint: Path) -> Path:
+    """The runtime form of a training checkpoint, written beside it when missing or older."""
+    target = checkpoint.with_name(checkpoint.name.removesuffix(".pt") + RUNTIME_SUFFIX)
+    if target.is_file() and target.stat().st_mtime >= checkpoint.stat().st_mtime:
+        return target
+    try:
+        from specblur import checkpoint as checkpoint_mod
+        from specblur import export
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            f"{checkpoint}: a training checkpoint without its runtime form {target.name}; converting it needs "
+            "torch: pip install 'specblur[train]', or give the .onnx.npz file"
+        ) from exc
+    from filelock import FileLock
+
+    with FileLock(str(target) + ".lock", timeout=300):
+        if not (target.is_file() and target.stat().st_mtime >= checkpoint.stat().st_mtime):
+            export.write_runtime(checkpoint_mod.load(checkpoint), target)
+    return target
 
 
 def _install_bundled(entry: BundledModel, target: Path) -> Path:

@@ -297,6 +297,10 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     info["prior"] = prior_metrics
     target = opts.output or registry.model_path(opts.name)
     checkpoint.save(target, model, opts.name, info, prior=priors)
+    from specblur import export
+
+    # the runtime form beside it: what edits load (no torch), graphs exported from the saved file
+    export.write_runtime(checkpoint.load(target), export.runtime_path(target))
     return target
 
 

@@ -22,6 +22,7 @@ def test_manifest_lists_a_verified_default() -> None:
     path = registry.bundled_folder() / entry.file
     assert registry.sha256_file(path) == entry.sha256
     assert path.stat().st_size < 10e6  # small enough to ship
+    assert (registry.bundled_folder() / registry.bundled("runtime")["default"].file).stat().st_size < 5e6
     loaded = checkpoint.load(path)
     assert set(loaded.prior) == {"top", "bottom"}
     record = loaded.training
@@ -57,9 +58,10 @@ def test_eight_processes_at_once_on_an_empty_data_dir(tmp_path: Path) -> None:
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
-    copies = sorted((data / "bundled").glob("*.pt"))
+    copies = sorted((data / "bundled").glob("*.onnx.npz"))  # edits load the runtime form
     assert len(copies) == 1 and copies[0].name.startswith("default-")
-    assert registry.sha256_file(copies[0]) == registry.bundled()["default"].sha256
+    assert registry.sha256_file(copies[0]) == registry.bundled("runtime")["default"].sha256
+    assert not list((data / "bundled").glob("*.pt"))  # the training checkpoint is not needed
     first = outs[0].read_bytes()
     assert all(out.read_bytes() == first for out in outs)  # same seed, same bytes
     x, rate = sf.read(EXAMPLE, dtype="float64")

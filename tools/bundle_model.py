@@ -1,8 +1,10 @@
 """Ship a trained checkpoint with specblur: ``python tools/bundle_model.py CHECKPOINT NAME [--half]``.
 
 Verifies the checkpoint loads, writes it to ``models/NAME.pt`` (with ``--half``, its weights rounded
-to and stored as float16: half the size; check with ``tools/evaluate.py`` that quality holds) and
-writes its sha256 into ``models/MANIFEST`` (replacing an older line for NAME).
+to and stored as float16: half the size; check with ``tools/evaluate.py`` that quality holds), writes
+its runtime form ``models/NAME.onnx.npz`` (ONNX graphs and prior arrays: what edits load, without
+torch; verified by loading it) and writes both sha256s into ``models/MANIFEST`` (replacing older
+lines for NAME). Needs the training extra.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def main() -> None:
     parser.add_argument("--half", action="store_true", help="store the weights as float16")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from specblur import checkpoint, registry
+    from specblur import checkpoint, export, registry, runtime
 
     registry.check_name(args.name)
     loaded = checkpoint.load(args.checkpoint)  # refuses anything that would not load for users
@@ -34,12 +36,15 @@ def main() -> None:
         checkpoint.load(target)
     else:
         shutil.copyfile(args.checkpoint, target)
-    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    runtime_target = export.write_runtime(checkpoint.load(target), export.runtime_path(target))
+    runtime.load(runtime_target)
     manifest = ROOT / "models" / "MANIFEST"
     lines = [ln for ln in manifest.read_text().splitlines() if ln.split()[:1] != [args.name]]
-    lines.append(f"{args.name} {target.name} {digest}")
+    for path in (target, runtime_target):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        lines.append(f"{args.name} {path.name} {digest}")
+        print(f"bundled {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {digest[:16]}…)")
     manifest.write_text("\n".join(lines) + "\n")
-    print(f"bundled {target} ({target.stat().st_size / 1e6:.1f} MB, sha256 {digest[:16]}…)")
 
 
 if __name__ == "__main__":
