@@ -31,6 +31,8 @@ def blur(
     feather: float = 1.0,
     scale: str = "micro",
     phase_iters: int = 0,
+    strength: float = 1.0,
+    linked: bool = True,
 ) -> Any:
     """Blur a time-frequency region of ``audio`` (a numpy array ``(frames,)`` or ``(frames, channels)``).
 
@@ -38,7 +40,9 @@ def blur(
     the same specs as the command line (``"1.0-2.0"``, ``"200-2k"``); each defaults to everything.
     ``model`` is a name, a checkpoint path or a loaded model (default: the bundled ``default``;
     loaded once per process). Returns a new float64 array of the same shape: the samples outside
-    the region's span are the input's, unchanged. This is the function ``specblur blur`` runs.
+    the region's span are the input's, unchanged. ``strength`` (0 to 1) scales the change (0: none);
+    ``linked`` edits all channels with one draw, so the stereo image holds. This is the function
+    ``specblur blur`` runs.
     """
     import numpy as np
 
@@ -71,5 +75,7 @@ def blur(
         feather=feather,
         scale=scale,
         phase_iters=phase_iters,
+        strength=strength,
+        linked=linked,
     )
     return result.samples

@@ -288,6 +288,20 @@ def train(
     log(f"saved {path}")
 
 
+def _parse_strength(spec: str) -> float:
+    """``--strength``: a percentage, ``0%``-``100%`` (the ``%`` may be left out) → a fraction."""
+    from specblur.errors import UsageError
+
+    text = spec.strip().removesuffix("%").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 <= value <= 100):
+        raise UsageError(f"--strength {spec!r}: give a percentage from 0 to 100, e.g. 50%")
+    return value / 100
+
+
 def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
     from specblur.region import parse_freq, parse_time
 
@@ -316,7 +330,23 @@ def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
     type=click.FloatRange(0.05, 20.0),
     default=1.0,
     show_default=True,
-    help="Strength: times the prior's calibrated temperature; higher strays further from the original.",
+    help="Temperature: times the prior's calibrated temperature; higher draws stray further from the original.",
+)
+@click.option(
+    "-S",
+    "--strength",
+    "strength_spec",
+    metavar="PERCENT",
+    default="100%",
+    show_default=True,
+    help="How much of the change is applied, 0%-100% (0%: none; 50%: half of it in dB).",
+)
+@click.option(
+    "--stereo",
+    type=click.Choice(["linked", "independent"]),
+    default="linked",
+    show_default=True,
+    help="linked: one draw and one change for all channels (the stereo image holds); independent: each on its own.",
 )
 @click.option(
     "--sweeps", type=click.IntRange(1, 50), default=3, show_default=True, help="Gibbs sweeps over the region."
@@ -366,6 +396,8 @@ def blur(
     time_spec: str | None,
     freq_spec: str | None,
     temperature: float,
+    strength_spec: str,
+    stereo: str,
     sweeps: int,
     seed: int,
     feather: float,
@@ -388,6 +420,7 @@ def blur(
     from specblur.errors import SpecblurError, UsageError
 
     time, freq = _parse_region(time_spec, freq_spec)
+    strength = _parse_strength(strength_spec)
     if output_dir is None:
         if len(files) != 2:
             raise UsageError("give IN and OUT (or several inputs with --output-dir DIR)")
@@ -421,6 +454,8 @@ def blur(
                     time=time,
                     freq=freq,
                     temperature=temperature,
+                    strength=strength,
+                    linked=stereo == "linked",
                     sweeps=sweeps,
                     seed=seed,
                     feather=feather,

@@ -260,11 +260,16 @@ def blur_segment(
     seed: int = 0,
     keep_views: bool = False,
     phase_iters: int = 0,
+    strength: float = 1.0,
+    linked: bool = True,
 ) -> BlurResult:
     """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``.
 
     Returns the edited segment; its ``span`` is in the file's samples. ``phase_iters``: see
-    :func:`specblur.resynth.apply_change` (0, keeping the input's phase, is what we ship).
+    :func:`specblur.resynth_np.apply_change` (0, keeping the input's phase, is what we ship).
+    ``strength`` (0 to 1) scales the change in dB: 0 leaves the sound as it is, 1 applies all of it.
+    ``linked``: the channels are edited together, one draw of codes from their mean magnitude and
+    one change applied to every channel (the stereo image holds); else each channel on its own.
     """
     loaded = load_model(loaded)
     if not loaded.prior:
@@ -275,6 +280,8 @@ def blur_segment(
         raise UsageError(f"sweeps {sweeps!r}: use a whole number from 1 to 1000")
     if int(phase_iters) != phase_iters or not 0 <= phase_iters <= 1000:
         raise UsageError(f"phase iterations {phase_iters!r}: use a whole number from 0 to 1000")
+    if not (np.isfinite(strength) and 0 <= strength <= 1):
+        raise UsageError(f"strength {strength!r}: use a fraction from 0 to 1 (0%-100% on the command line)")
     bad = ~np.isfinite(segment)
     if bad.any():
         first = where.start + int(np.argwhere(bad)[0][0])
@@ -293,9 +300,22 @@ def blur_segment(
     changed = total = 0
     span = (len(segment), 0)
     views = []
-    for ch in range(segment.shape[1]):
-        wave = resample(np.ascontiguousarray(segment[:, ch], dtype=np.float32), rate, spec_cfg.sample_rate)
-        image = model.spectrogram.features(wave)[None, None]
+    channels = segment.shape[1]
+    groups = [list(range(channels))] if linked and channels > 1 else [[c] for c in range(channels)]
+    for ch, members in enumerate(groups):
+        # one image per group: the mean of its channels' STFT magnitudes (for one channel, its own)
+        magnitude = np.mean(
+            [
+                np.abs(
+                    model.spectrogram.stft(
+                        resample(np.ascontiguousarray(segment[:, c], dtype=np.float32), rate, spec_cfg.sample_rate)
+                    )
+                )
+                for c in members
+            ],
+            axis=0,
+        )
+        image = model.spectrogram.features_from_magnitude(magnitude)[None, None]
         n_frames = image.shape[-1]
         pixel = brush(n_bins, n_frames, fine.bins, fine.frames, where.sigma)
         codes = model.encode(image)
@@ -318,25 +338,32 @@ def blur_segment(
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
             getattr(new, level)[0] = redrawn
-        change_db = _decoded_change(model, codes, new, pixel) * spec_cfg.norm_std_db
+        change_db = _decoded_change(model, codes, new, pixel) * spec_cfg.norm_std_db * strength
         frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
-        edited, s = apply_change(
-            np.asarray(segment[:, ch], dtype=np.float64),
-            rate,
-            change_db,
-            frame_times,
-            centres,
-            top_hz,
-            spec_cfg.sample_rate,
-            spec_cfg.n_fft,
-            phase_iters,
-        )
-        out[:, ch] = edited.astype(out.dtype)
-        if s[1] > s[0]:
-            span = (min(span[0], s[0]), max(span[1], s[1]))
+        for c in members:
+            edited, s = apply_change(
+                np.asarray(segment[:, c], dtype=np.float64),
+                rate,
+                change_db,
+                frame_times,
+                centres,
+                top_hz,
+                spec_cfg.sample_rate,
+                spec_cfg.n_fft,
+                phase_iters,
+            )
+            out[:, c] = edited.astype(out.dtype)
+            if s[1] > s[0]:
+                span = (min(span[0], s[0]), max(span[1], s[1]))
         if keep_views:
-            heard = resample(edited.astype(np.float32), rate, spec_cfg.sample_rate)
-            after = model.spectrogram.to_db(model.spectrogram.features(heard))
+            heard = np.mean(
+                [
+                    np.abs(model.spectrogram.stft(resample(out[:, c].astype(np.float32), rate, spec_cfg.sample_rate)))
+                    for c in members
+                ],
+                axis=0,
+            )
+            after = model.spectrogram.to_db(model.spectrogram.features_from_magnitude(heard))
             views.append(
                 {
                     "t0": where.frame0 * spec_cfg.hop_length / spec_cfg.sample_rate,
@@ -365,6 +392,8 @@ def blur(
     scale: str = "micro",
     keep_views: bool = False,
     phase_iters: int = 0,
+    strength: float = 1.0,
+    linked: bool = True,
 ) -> BlurResult:
     """Redraw the codes of a time-frequency region from the prior and resynthesise that region.
 
@@ -372,14 +401,26 @@ def blur(
     only the region and its context are encoded and decoded. ``temperature`` multiplies the prior's
     fitted temperature (1: the prior as calibrated; higher strays further from the original).
     ``feather`` is the Gaussian brush's width in code cells. ``phase_iters``: Griffin-Lim iterations
-    on the changed frames (0 keeps the input's phase; see :func:`specblur.resynth.apply_change`).
+    on the changed frames (0 keeps the input's phase; see :func:`specblur.resynth_np.apply_change`).
+    ``strength`` (0 to 1) scales the applied change in dB (0: no change). ``linked`` (default) edits
+    all channels with one draw and one change, so the stereo image holds; ``False``: each on its own.
     """
     loaded = load_model(loaded)
     mono = samples.ndim == 1
     data = samples[:, None] if mono else samples
     where = plan(loaded, data.shape[0], rate, time, freq, feather, scale)
     part = blur_segment(
-        loaded, data[where.start : where.stop], rate, where, temperature, sweeps, seed, keep_views, phase_iters
+        loaded,
+        data[where.start : where.stop],
+        rate,
+        where,
+        temperature,
+        sweeps,
+        seed,
+        keep_views,
+        phase_iters,
+        strength,
+        linked,
     )
     out = np.array(data, copy=True)
     out[where.start : where.stop] = part.samples
