@@ -226,27 +226,46 @@ def _shift(region: Region, frame0: int, cell: tuple[int, int]) -> Region:
     )
 
 
-def _decoded_change(model: Any, before: Codes, after: Codes, pixel: np.ndarray) -> np.ndarray:
-    """``decode(after) - decode(before)`` (normalised image units) under the brush ``pixel``, zero
-    elsewhere; both are decoded in one batch, and only the brush's columns and their context."""
+def _decoded(model: Any, maps: list[Codes], pixel: np.ndarray) -> tuple[np.ndarray, slice] | None:
+    """The images of several code maps, decoded in one batch over the brush's columns and their
+    context only: ``(len(maps), bins, width)`` and the columns they cover (``None``: no brush)."""
     top_t = model.cell["top"][1]
     per_top = model.config.model.top_down[1]
-    n_bins, n_frames = pixel.shape
+    n_frames = pixel.shape[1]
     used = np.nonzero(pixel.max(axis=0) > 0)[0]
-    change = np.zeros_like(pixel)
     if not len(used):
-        return change
-    cols = before.top.shape[-1]
+        return None
+    cols = maps[0].top.shape[-1]
     c0 = max(0, used[0] // top_t - DECODER_CONTEXT_TOP_CELLS)
     c1 = min(cols, used[-1] // top_t + 1 + DECODER_CONTEXT_TOP_CELLS)
-    both = Codes(
-        top=np.concatenate([before.top, after.top])[..., c0:c1],
-        bottom=np.concatenate([before.bottom, after.bottom])[..., c0 * per_top : c1 * per_top],
+    batch = Codes(
+        top=np.concatenate([m.top for m in maps])[..., c0:c1],
+        bottom=np.concatenate([m.bottom for m in maps])[..., c0 * per_top : c1 * per_top],
     )
     width = min(n_frames, c1 * top_t) - c0 * top_t
-    decoded = model.decode(both, width)[:, 0]
-    window = slice(c0 * top_t, c0 * top_t + width)
-    change[:, window] = (decoded[1] - decoded[0]) * pixel[:, window]
+    return model.decode(batch, width)[:, 0], slice(c0 * top_t, c0 * top_t + width)
+
+
+def _decoded_change(model: Any, before: Codes, after: Codes, pixel: np.ndarray) -> np.ndarray:
+    """``decode(after) - decode(before)`` (normalised image units) under the brush ``pixel``, zero
+    elsewhere."""
+    change = np.zeros_like(pixel)
+    decoded = _decoded(model, [before, after], pixel)
+    if decoded is not None:
+        images, window = decoded
+        change[:, window] = (images[1] - images[0]) * pixel[:, window]
+    return change
+
+
+def _replacement(model: Any, after: Codes, pixel: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``decode(after) - image`` (normalised units) under the brush: the gain per model band that
+    brings the input's own spectrum (``image``, not its decoding) to the decoder's image of the new
+    codes, so the region's level follows the fill and not what was there."""
+    change = np.zeros_like(pixel)
+    decoded = _decoded(model, [after], pixel)
+    if decoded is not None:
+        images, window = decoded
+        change[:, window] = (images[0] - image[:, window]) * pixel[:, window]
     return change
 
 
@@ -262,8 +281,17 @@ def blur_segment(
     phase_iters: int = 0,
     strength: float = 1.0,
     linked: bool = True,
+    mode: str = "blur",
+    steps: int = 8,
 ) -> BlurResult:
     """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``.
+
+    ``mode="blur"`` redraws the region's codes by Gibbs sweeps from the prior given their
+    neighbours (the originals included), and applies ``decode(new) - decode(old)``. ``mode="repair"``
+    throws the region's codes away and fills them from the context only (:meth:`LevelPrior.fill`,
+    ``steps`` rounds of unmasking), then brings each model band of the region to the decoder's image
+    of the fill (``decode(new)`` against the input's own image, not its decoding), so the level of
+    what was there does not come back; the fine structure within a band stays the input's.
 
     Returns the edited segment; its ``span`` is in the file's samples. ``phase_iters``: see
     :func:`specblur.resynth_np.apply_change` (0, keeping the input's phase, is what we ship).
@@ -332,13 +360,20 @@ def blur_segment(
             weight = padded.reshape(rows, fb, cols, tb).mean(axis=(1, 3))
             weight[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = 1.0
             prior = loaded.prior[level]
-            redrawn = prior.resample(maps, weight, rng, sweeps=sweeps, temperature=prior.temperature * temperature)
             inside = np.zeros_like(maps, dtype=bool)
             inside[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = True
+            if mode == "repair":
+                redrawn = prior.fill(maps, inside, rng, steps=steps, temperature=prior.temperature * temperature)
+            else:
+                redrawn = prior.resample(maps, weight, rng, sweeps=sweeps, temperature=prior.temperature * temperature)
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
             getattr(new, level)[0] = redrawn
-        change_db = _decoded_change(model, codes, new, pixel) * spec_cfg.norm_std_db * strength
+        if mode == "repair":
+            change = _replacement(model, new, pixel, image[0, 0])
+        else:
+            change = _decoded_change(model, codes, new, pixel)
+        change_db = change * spec_cfg.norm_std_db * strength
         frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
         for c in members:
             edited, s = apply_change(
@@ -394,8 +429,11 @@ def blur(
     phase_iters: int = 0,
     strength: float = 1.0,
     linked: bool = True,
+    mode: str = "blur",
+    steps: int = 8,
 ) -> BlurResult:
-    """Redraw the codes of a time-frequency region from the prior and resynthesise that region.
+    """Redraw the codes of a time-frequency region from the prior and resynthesise that region
+    (``mode="repair"``: fill them from the context only; see :func:`blur_segment`).
 
     ``samples`` is ``(frames,)`` or ``(frames, channels)``; each channel is edited on its own, and
     only the region and its context are encoded and decoded. ``temperature`` multiplies the prior's
@@ -421,6 +459,8 @@ def blur(
         phase_iters,
         strength,
         linked,
+        mode,
+        steps,
     )
     out = np.array(data, copy=True)
     out[where.start : where.stop] = part.samples

@@ -226,6 +226,55 @@ class LevelPrior:
                 padded[r + i, r + j] = np.minimum(drawn, self.num_codes - 1)
         return padded[r : r + rows, r : r + cols].copy()
 
+    def fill(
+        self,
+        codes: np.ndarray,
+        hole: np.ndarray,
+        rng: np.random.Generator,
+        steps: int = 8,
+        temperature: float | None = None,
+    ) -> np.ndarray:
+        """Fill the cells where ``hole`` is true from the codes around them only (their own codes
+        are never looked at): iterative unmasking, most confident cells first.
+
+        At each of ``steps`` rounds every cell still in the hole gets its Naive Bayes distribution
+        from its known neighbours alone (an unknown neighbour's factor is left out, which Naive
+        Bayes allows), and the most confident share of them (the highest top probability; an equal
+        share of what remains per round) is drawn at ``temperature`` and becomes known. Cells next
+        to the context are usually the most confident, so the hole fills from its edges inward.
+        """
+        t = self.temperature if temperature is None else temperature
+        out = np.array(codes, dtype=np.int64, copy=True)
+        rows, cols = out.shape
+        unknown = np.asarray(hole, dtype=bool).copy()
+        log_prior, neighbour, row_table = self.tables()
+        log_unigram = self.unigram_log_probs()
+        r = self.radius
+        padded = np.full((rows + 2 * r, cols + 2 * r), self.num_codes, dtype=np.int64)
+        padded[r : r + rows, r : r + cols] = out
+        known = np.ones_like(padded, dtype=bool)
+        known[r : r + rows, r : r + cols] = ~unknown
+        offs = offsets(r)
+        for step in range(steps):
+            cells = np.argwhere(unknown)
+            if not len(cells):
+                break
+            i, j = cells[:, 0], cells[:, 1]
+            score = log_prior[None, :] + row_table[i]
+            for f, (dr, dc) in enumerate(offs):
+                seen = known[r + i + dr, r + j + dc]
+                score = score + np.where(seen[:, None], neighbour[f][padded[r + i + dr, r + j + dc]], 0.0)
+            log_p = _mix(_log_softmax(score / t), log_unigram[None, :], self.mix)
+            take = int(np.ceil(len(cells) / (steps - step)))
+            chosen = np.argsort(-log_p.max(axis=1), kind="stable")[:take]
+            cdf = np.cumsum(np.exp(log_p[chosen]), axis=1)
+            drawn = (cdf < rng.random(len(chosen))[:, None] * cdf[:, -1:]).sum(axis=1)
+            ci, cj = i[chosen], j[chosen]
+            padded[r + ci, r + cj] = np.minimum(drawn, self.num_codes - 1)
+            known[r + ci, r + cj] = True
+            unknown[ci, cj] = False
+        return padded[r : r + rows, r : r + cols].copy()
+
     def _scored(self, maps: MapsLike, chunk: int = 20000, sample: int | None = None, rng: Any = None):
         """Yield (scores, target, neighbour features) for the cells of ``maps``, in chunks; with
         ``sample``, for about that many cells drawn at random."""

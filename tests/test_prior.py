@@ -134,3 +134,21 @@ def test_a_single_cell_is_drawn_from_its_conditional() -> None:
     expected = np.exp(prior.log_probs(feats, np.array([2])))[0]
     observed = np.bincount(draws, minlength=k) / len(draws)
     assert np.abs(observed - expected).max() < 0.02
+
+
+def test_fill_uses_only_the_context_and_fills_from_the_edges() -> None:
+    """Hole filling (groundwork of `repair`): the hole's own codes are never looked at; cells outside
+    stay; same rng, same fill; with a prior that has learnt 'each code copies its left neighbour',
+    a hole in rows of constant codes is filled with those rows' codes."""
+    rng = np.random.default_rng(0)
+    rows = np.repeat(rng.integers(0, 6, size=(8, 1)), 40, axis=1)  # each row one code
+    prior = LevelPrior.fit(np.stack([rows] * 4), num_codes=6, radius=1, alpha=0.01)
+    hole = np.zeros_like(rows, dtype=bool)
+    hole[:, 15:25] = True
+    scrambled = rows.copy()
+    scrambled[hole] = rng.integers(0, 6, size=int(hole.sum()))  # whatever was in the hole
+    a = prior.fill(scrambled, hole, np.random.default_rng(1), temperature=0.3)
+    b = prior.fill(rows, hole, np.random.default_rng(1), temperature=0.3)
+    assert np.array_equal(a, b)  # the hole's contents did not matter
+    assert np.array_equal(a[~hole], rows[~hole])
+    assert (a[hole] == rows[hole]).mean() > 0.9
