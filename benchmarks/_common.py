@@ -36,7 +36,11 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def machine() -> dict[str, Any]:
-    """What the numbers were measured on."""
+    """What the numbers were measured on: the CPU, and the versions of what an edit computes with.
+
+    The edit path runs on numpy and onnxruntime, so those are named; torch is named only when the
+    script already imported it (training throughput), never imported here for the sake of a version.
+    """
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -45,15 +49,23 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    import torch
-
-    return {
+    found: dict[str, Any] = {
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
+        "numpy": np.__version__,
     }
+    try:
+        import onnxruntime
+
+        found["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        found["onnxruntime"] = None
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        found["torch"] = torch.__version__
+        found["torch_threads"] = torch.get_num_threads()
+    return found
 
 
 def median_time(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> float:
@@ -79,6 +91,24 @@ def time_command(cmd: list[str], repeat: int, check: bool = True, warmup: int = 
     return median_time(lambda: run(cmd, check=check), repeat, warmup)
 
 
+def time_commands(cmds: dict[str, list[str]], repeat: int, check: bool = True, warmup: int = 1) -> dict[str, float]:
+    """Median wall time of each command, the commands taking turns round by round.
+
+    Interleaving puts a command and its reference under the same passing load (this machine is
+    shared), so their ratio is steadier than that of two medians taken one after the other.
+    """
+    for _ in range(warmup):
+        for cmd in cmds.values():
+            run(cmd, check=check)
+    times: dict[str, list[float]] = {name: [] for name in cmds}
+    for _ in range(repeat):
+        for name, cmd in cmds.items():
+            t = time.perf_counter()
+            run(cmd, check=check)
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
     """(wall seconds, peak resident memory in MB) of one run of ``cmd``, by GNU time or getrusage."""
     wrapper = (
@@ -90,6 +120,12 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
     out = run([sys.executable, "-c", wrapper, *cmd])
     wall, rss = out.stdout.split()
     return float(wall), float(rss)
+
+
+def peak_rss_runs(cmd: list[str], repeat: int) -> tuple[float, float]:
+    """(median wall seconds, highest peak resident memory in MB) over ``repeat`` runs of ``cmd``."""
+    runs = [peak_rss_mb(cmd) for _ in range(repeat)]
+    return statistics.median(w for w, _ in runs), max(m for _, m in runs)
 
 
 def sox() -> str:
@@ -133,10 +169,11 @@ def table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def report(name: str, text: str, results: dict[str, Any], json_path: Path | None) -> None:
+    measured_on = machine()
     print(text)
-    print(f"\nmachine: {machine()}")
+    print(f"\nmachine: {measured_on}")
     if json_path is not None:
-        json_path.write_text(json.dumps({"benchmark": name, "machine": machine(), "results": results}, indent=1))
+        json_path.write_text(json.dumps({"benchmark": name, "machine": measured_on, "results": results}, indent=1))
 
 
 def verdict(ok: bool) -> str:
