@@ -38,3 +38,19 @@ def test_wheel_contains_models_and_manifest(tmp_path: Path) -> None:
         assert f"specblur/_models/{file}" in names
     assert "specblur/_examples/note.wav" in names  # the example 'specblur energy --measure' blurs
     assert "specblur/cli.py" in names and "specblur/py.typed" in names
+    # `pip install specblur` is the runtime; torch and the export tools come only with [train]
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    requires = [
+        line.split(":", 1)[1].strip()
+        for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    plain = {
+        r.split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower() for r in requires if ";" not in r
+    }
+    train = {
+        r.split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower() for r in requires if "train" in r
+    }
+    assert {"numpy", "soundfile", "onnxruntime"} <= plain
+    assert not plain & {"torch", "torchaudio", "scikit-learn", "onnx", "onnxscript"}
+    assert {"torch", "torchaudio", "scikit-learn", "onnx", "onnxscript"} <= train
