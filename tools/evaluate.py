@@ -46,7 +46,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur import audio, data, pipeline, region  # noqa: E402
+from specblur import audio, checkpoint, data, pipeline, region, registry  # noqa: E402
 from specblur.metrics import usage  # noqa: E402
 
 FLOOR_DB = -60.0
@@ -74,8 +74,13 @@ def _items(paths: list[str], heldout: bool) -> list[Path]:
     return [it.path for it in items]
 
 
+def _training_model(spec: str | None):
+    """The torch model (training checkpoint): what reconstruction is measured on."""
+    return checkpoint.load(registry.resolve(spec))
+
+
 def recon(args: argparse.Namespace) -> dict:
-    loaded = pipeline.load_model(args.model)
+    loaded = _training_model(args.model)
     model = loaded.model.eval()
     spec = model.spectrogram
     rate = model.config.spectrogram.sample_rate
@@ -215,7 +220,8 @@ def _baseline(loaded, x: np.ndarray, rate: int, where: pipeline.Plan, method: st
 
 
 def edits(args: argparse.Namespace) -> dict:
-    loaded = pipeline.load_model(args.model)
+    loaded = pipeline.load_model(args.model)  # the edit path (runtime form)
+    measured = _training_model(args.model)  # torch features for the measures and the baselines
     time_span = region.parse_time(args.time)
     freq_span = region.parse_freq(args.freq)
     methods = ("prior", "gaussian", "unigram")
@@ -228,11 +234,11 @@ def edits(args: argparse.Namespace) -> dict:
         for seed in range(args.seeds):
             outs = {
                 "prior": pipeline.blur(loaded, x, rate, time_span, freq_span, seed=seed).samples,
-                "gaussian": _baseline(loaded, x, rate, where, "gaussian", seed),
-                "unigram": _baseline(loaded, x, rate, where, "unigram", seed),
+                "gaussian": _baseline(measured, x, rate, where, "gaussian", seed),
+                "unigram": _baseline(measured, x, rate, where, "unigram", seed),
             }
             for method, y in outs.items():
-                seam, inside = _seam_and_distance(loaded, x, y, rate, where)
+                seam, inside = _seam_and_distance(measured, x, y, rate, where)
                 results[method]["seam"].append(seam)
                 results[method]["inside"].append(inside)
     summary = {
@@ -250,8 +256,9 @@ def resynth(args: argparse.Namespace) -> dict:
     import time
 
     loaded = pipeline.load_model(args.model)
-    spec = loaded.model.spectrogram
-    sr = loaded.model.config.spectrogram.sample_rate
+    measured = _training_model(args.model)
+    spec = measured.model.spectrogram
+    sr = measured.model.config.spectrogram.sample_rate
     time_span, freq_span = region.parse_time(args.time), region.parse_freq(args.freq)
     out: dict[str, dict[str, list[float]]] = {str(n): {"error_db": [], "ms": []} for n in args.iters}
     for path in args.files:
