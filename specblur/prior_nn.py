@@ -310,20 +310,51 @@ def fit_prior_nn(
     stop_at: float | None = None,
     top_codes: int | None = None,
     threads: int | None = None,
+    until: int | None = None,
     **overrides: Any,
 ) -> PriorNN:
     """Train the neural prior of one level on ``maps`` (each ``(rows, cols)`` int; for ``level="bottom"``
     ``top_maps`` aligned with them).
 
     ``preset`` picks the architecture (``default``: d=128, 4 layers, 4 heads, 2 x 2 cells per token,
-    windows of 24 columns;
-    ``tiny``: trains in seconds), ``steps`` overrides its step count, ``overrides`` any other
+    windows of 24 columns; ``tiny``: trains in seconds), ``steps`` overrides its step count, ``overrides`` any other
     :class:`PriorNNConfig` field. ``state_path``: where the resumable state goes (every
     ``save_every`` seconds and at the end); ``resume`` continues it. ``heldout``: ``(maps, top_maps)``
     measured at the end (and logged every 500 steps on a few of them), into ``prior.record``.
-    ``stop_at`` (a ``time.time()``): stop there even if unfinished, saving the state (the record says
-    ``finished: false``). Same seed, data and machine: same weights.
+    ``stop_at`` (a ``time.time()``): a deadline; when the steps would not fit before it, the cool-down
+    is brought forward (from the measured speed) so it still ends at the last step reached, the state
+    is saved and the record says ``finished: false``; ``until``: likewise, after that step. Same seed,
+    data and machine: same weights.
+    ``threads``: torch's thread count while training, restored after (on a busy 2-core machine one
+    thread per run trained twice as fast as two).
     """
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _fit(
+            maps,
+            num_codes,
+            level,
+            top_maps,
+            preset,
+            steps,
+            seed,
+            state_path,
+            resume,
+            log,
+            heldout,
+            stop_at,
+            top_codes,
+            until,
+            overrides,
+        )
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _fit(maps, num_codes, level, top_maps, preset, steps, seed, state_path, resume, log, heldout, stop_at, top_codes,
+         until, overrides) -> PriorNN:  # fmt: skip
     if level not in ("top", "bottom"):
         raise ValueError(f"level must be top or bottom, got {level!r}")
     if level == "bottom" and top_maps is None:
@@ -396,13 +427,21 @@ def fit_prior_nn(
     last_save = time.perf_counter()
     running = None
     finished = True
-    while step < config.steps:
-        if stop_at is not None and time.time() >= stop_at:
+    total = config.steps
+    first_step, resumed_at = step, time.perf_counter()
+    while step < total:
+        if (stop_at is not None and time.time() >= stop_at) or (until is not None and step >= until):
             finished = False
-            log(f"stopping at step {step} of {config.steps} (time limit)")
+            log(f"stopping at step {step} of {config.steps}")
             break
+        if stop_at is not None and step % 20 == 0 and step > first_step + 20:
+            # the deadline binds: bring the cool-down forward so it still ends at the last step
+            rate = (time.perf_counter() - resumed_at) / (step - first_step)
+            reachable = step + int((stop_at - time.time()) / rate)
+            if reachable < total:
+                total = max(step + 1, reachable)
         for group in optimizer.param_groups:
-            group["lr"] = _lr(step, config, config.steps)
+            group["lr"] = _lr(step, config, total)
         batch = {k: torch.from_numpy(v) for k, v in data.batch(rng, config.batch).items()}
         log_p = model(batch["codes"], batch["mask"], batch.get("top"), batch.get("top_mask"))
         target = batch["codes"].clamp(min=0)
@@ -417,9 +456,9 @@ def fit_prior_nn(
         wall = time.perf_counter() - started
         value = float(loss.detach()) / math.log(2)
         running = value if running is None else 0.98 * running + 0.02 * value
-        if step % 100 == 0 or step == config.steps:
+        if step % 100 == 0 or step == total:
             entry: dict[str, Any] = {"step": step, "wall_seconds": round(wall, 1), "train_bits": round(running, 4)}
-            if heldout is not None and (step % 500 == 0 or step == config.steps):
+            if heldout is not None and (step % 500 == 0 or step == total):
                 few = (heldout[0][:8], heldout[1][:8] if heldout[1] is not None else None)
                 quick = model.evaluate(few[0], few[1], offsets=2)
                 entry |= {"heldout_bits": round(quick["bits"], 4), "heldout_bits_half": round(quick["bits_half"], 4)}
@@ -436,7 +475,8 @@ def fit_prior_nn(
         "seed": seed,
         "steps": step,
         "planned_steps": config.steps,
-        "finished": finished,
+        "finished": finished and step >= config.steps,
+        "cooled_down": step >= total,
         "wall_seconds": round(wall, 1),
         "parameters": model.parameter_count(),
         "train_maps": len(maps),
