@@ -1,8 +1,10 @@
 """The neural prior over one code level, training side (torch): a small masked-token Transformer.
 
-Tokens are the codes of a window of the map (every row x ``window`` columns), a MASK token for
-hidden cells and a PAD token for cells outside the map; each gets learned row and column position
-embeddings, and at the bottom level an embedding of the top code that covers it (MASK/PAD likewise).
+Cells are the codes of a window of the map (every row x ``window`` columns), a MASK token for
+hidden cells and a PAD token for cells outside the map, embedded, plus at the bottom level an embedding
+of the top code that covers each cell (MASK/PAD likewise); a 3 x 3 convolution adds each cell's
+neighbours to it; each 2 x 2 patch of cells becomes one token (concatenated and projected) with
+learned row and column position embeddings.
 A pre-norm Transformer encoder (bidirectional: every cell sees every visible cell of the window)
 gives each cell a distribution over the K codes. Training is masked prediction (as MaskGIT,
 Chang et al. 2022): each window hides cells by one of three schemes, chosen at random: a random share
@@ -139,6 +141,9 @@ class PriorNN(nn.Module, WindowModel):
             self.top_tokens = nn.Embedding(c.top_codes + 2, c.embed)
             top_index = (torch.arange(c.rows)[:, None] // fr) * (c.window // fc) + torch.arange(c.window)[None, :] // fc
             self.register_buffer("top_index", top_index.reshape(-1), persistent=False)
+        # each cell's embedding also sees its 8 neighbours (a 3 x 3 convolution) before cells are grouped
+        # into tokens: the local structure Naive Bayes lives on is there from the first step
+        self.stem = nn.Conv2d(c.embed, c.embed, 3, padding=1)
         self.patch_in = nn.Linear(pr * pc * c.embed, c.dim)
         self.row_embed = nn.Parameter(torch.randn(c.rows // pr, c.dim) * 0.02)
         self.col_embed = nn.Parameter(torch.randn(c.window // pc, c.dim) * 0.02)
@@ -169,6 +174,7 @@ class PriorNN(nn.Module, WindowModel):
             tid = torch.where(top < 0, torch.full_like(top, kt + 1), top)
             tid = torch.where(top_mask, torch.full_like(tid, kt), tid)
             cells = cells + self.top_tokens(tid.reshape(b, -1))[:, self.top_index].reshape(b, c.rows, c.window, -1)
+        cells = cells + torch.nn.functional.gelu(self.stem(cells.permute(0, 3, 1, 2))).permute(0, 2, 3, 1)
         # patches: (B, gr, pr, gc, pc, E) -> (B, gr, gc, pr * pc * E)
         x = cells.reshape(b, gr, pr, gc, pc, c.embed).permute(0, 1, 3, 2, 4, 5).reshape(b, gr, gc, pr * pc * c.embed)
         x = self.patch_in(x) + self.row_embed[None, :, None, :] + self.col_embed[None, None, :, :]

@@ -228,7 +228,7 @@ class WindowModel:
         out[unknown] = 0  # never looked at (hidden anyway)
         live = np.flatnonzero(unknown.any(axis=0))
         if not len(live):
-            return out if not np.asarray(hole).any() else out
+            return out
         columns = (int(live[0]), int(live[-1]) + 1)
         top_mask = None
         if top is not None and self.has_top:
