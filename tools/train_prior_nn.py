@@ -7,6 +7,8 @@
         --state /tmp/prior_bottom.state.pt --out models/default.prior_nn.bottom.onnx [--resume]
     # 3. measure on the held-out maps: neural prior vs Naive Bayes vs unigram, and hole filling
     .venv/bin/python tools/train_prior_nn.py evaluate /tmp/codes10k.npz --out docs/eval/prior_nn.json
+    # a run stopped early: export what its saved state holds
+    .venv/bin/python tools/train_prior_nn.py export /tmp/prior_bottom.state.pt models/default.prior_nn.bottom.onnx
 
 The cache holds, per note, the top and bottom code maps (``uint8`` when the codebooks have at most
 256 codes) and the note's split (``train``/``valid``/``test`` from the corpus's ``examples.json``).
@@ -144,6 +146,18 @@ def train(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} ({len(onnx_bytes) / 1e6:.2f} MB)")
 
 
+def export_state(args: argparse.Namespace) -> None:
+    """A (possibly unfinished) run's saved state → ONNX."""
+    from specblur import prior_nn
+
+    prior = prior_nn.load_state(args.state)
+    prior.record["finished"] = prior.record["steps"] >= prior.config.steps
+    data = prior_nn.export_prior_nn(prior)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(data)
+    print(f"step {prior.record['steps']} of {prior.config.steps} → {args.out} ({len(data) / 1e6:.2f} MB)")
+
+
 def evaluate(args: argparse.Namespace) -> None:
     from specblur import pipeline
     from specblur.prior_nn_runtime import NeuralPrior
@@ -175,7 +189,7 @@ def evaluate(args: argparse.Namespace) -> None:
         nb = m.prior[level]
         nb_eval = nb.evaluate(maps[level])
         hole_cols = max(1, round(args.hole_seconds / cell_seconds[level]))
-        fill = hole_fill(nn_prior, nb, maps[level], top, hole_cols, args.fill_maps, args.seed)
+        fill = hole_fill(m, level, nn_prior, nb, maps, hole_cols, args.fill_maps, args.seed)
         result["levels"][level] = {
             "neural": nn_eval,
             "naive_bayes": {k: float(v) for k, v in nb_eval.items()},
@@ -193,36 +207,63 @@ def evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
-def hole_fill(nn_prior, nb, maps, top, hole_cols: int, count: int, seed: int) -> dict:
-    """Code accuracy inside a full-band hole of ``hole_cols`` columns (placed at random, away from the
-    edges), for the neural prior (bottom: with the top codes over the hole hidden, and known), Naive
-    Bayes and the unigram's most frequent code."""
+def hole_fill(m, level: str, nn_prior, nb, maps: dict, hole_cols: int, count: int, seed: int) -> dict:
+    """Filling a full-band hole of ``hole_cols`` columns of one level (placed at random, at least one
+    column from the map's ends) in ``count`` held-out notes, the other level's codes kept.
+
+    Methods: the neural prior (at the bottom level with the top codes over the hole hidden, as repair
+    does, and with them known), Naive Bayes (its own fill, at its calibrated temperature) and the
+    unigram's most frequent code; each drawn at temperature factor 1 (as an edit draws) and 0.1 (near
+    the most likely fill). Measures: code accuracy inside the hole, and the log-spectral distance (dB)
+    inside the hole between the decoded fill and the decoded original codes (so the decoder's own
+    error cancels)."""
+    from specblur.runtime import Codes
+
     rng = np.random.default_rng(seed)
-    hits = {"neural": 0, "naive_bayes": 0, "unigram_mode": 0}
-    if top is not None:
-        hits["neural_top_known"] = 0
+    spec = m.model.spectrogram
+    fb, tb = m.model.cell[level]
+    methods = ["neural", "naive_bayes"] + (["neural_top_known"] if level == "bottom" else [])
+    factors = (1.0, 0.1)
+    hits = {f"{k}@{f:g}": 0 for k in methods for f in factors} | {"unigram_mode": 0}
+    lsd: dict[str, list[float]] = {k: [] for k in hits}
     cells = 0
     mode = int(np.argmax(nb.class_count))
-    n = min(count, len(maps))
+    n = min(count, len(maps[level]))
     for i in range(n):
-        codes = maps[i]
+        codes = maps[level][i]
+        top = maps["top"][i]
         rows, cols = codes.shape
         if cols < hole_cols + 2:
             continue
         c0 = int(rng.integers(1, cols - hole_cols))
         hole = np.zeros_like(codes, dtype=bool)
         hole[:, c0 : c0 + hole_cols] = True
-        t = top[i] if top is not None else None
-        filled = nn_prior.fill(codes, hole, np.random.default_rng([seed, i]), top=t)
-        hits["neural"] += int((filled == codes)[hole].sum())
-        if t is not None:
-            known = nn_prior.fill(codes, hole, np.random.default_rng([seed, i]), top=t, top_hole=np.zeros_like(t, bool))
-            hits["neural_top_known"] += int((known == codes)[hole].sum())
-        nb_filled = nb.fill(codes, hole, np.random.default_rng([seed, i]))
-        hits["naive_bayes"] += int((nb_filled == codes)[hole].sum())
-        hits["unigram_mode"] += int((codes[hole] == mode).sum())
+        frames = maps["bottom"][i].shape[1] * m.model.cell["bottom"][1]
+        original = m.model.decode(Codes(top=maps["top"][i][None], bottom=maps["bottom"][i][None]), frames)[0, 0]
+        fills: dict[str, np.ndarray] = {}
+        for f in factors:
+            t = top if level == "bottom" else None
+            fills[f"neural@{f:g}"] = nn_prior.fill(codes, hole, np.random.default_rng([seed, i]), temperature=f, top=t)
+            if level == "bottom":
+                fills[f"neural_top_known@{f:g}"] = nn_prior.fill(
+                    codes, hole, np.random.default_rng([seed, i]), temperature=f, top=t, top_hole=np.zeros_like(t, bool)
+                )
+            fills[f"naive_bayes@{f:g}"] = nb.fill(
+                codes, hole, np.random.default_rng([seed, i]), temperature=nb.temperature * f
+            )
+        fills["unigram_mode"] = np.where(hole, mode, codes)
+        for key, filled in fills.items():
+            hits[key] += int((filled == codes)[hole].sum())
+            new = {"top": maps["top"][i], "bottom": maps["bottom"][i]} | {level: filled}
+            image = m.model.decode(Codes(top=new["top"][None], bottom=new["bottom"][None]), frames)[0, 0]
+            span = slice(c0 * tb, (c0 + hole_cols) * tb)
+            diff = spec.to_db(image[:, span]) - spec.to_db(original[:, span])
+            lsd[key].append(float(np.sqrt(np.mean(diff.astype(np.float64) ** 2))))
         cells += int(hole.sum())
-    return {"maps": n, "cells": cells} | {f"accuracy_{k}": v / max(cells, 1) for k, v in hits.items()}
+    out: dict = {"maps": n, "cells": cells, "temperature_factors": list(factors)}
+    out["accuracy"] = {k: v / max(cells, 1) for k, v in hits.items()}
+    out["lsd_db_vs_decoded_original"] = {k: float(np.mean(v)) for k, v in lsd.items()}
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--num-codes", type=int, default=None)
     p.add_argument("--heldout-maps", type=int, default=64)
     p.add_argument("--stop-at", type=float, default=None, help="unix time: stop early (cool-down skipped), keep state")
+    p = sub.add_parser("export")
+    p.add_argument("state", type=Path)
+    p.add_argument("out", type=Path)
     p = sub.add_parser("evaluate")
     p.add_argument("cache", type=Path)
     p.add_argument("--model", default=None)
@@ -262,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
         encode(args.corpus, args.target, args.model)
     elif args.command == "train":
         train(args)
+    elif args.command == "export":
+        export_state(args)
     else:
         evaluate(args)
 
