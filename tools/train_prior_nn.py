@@ -203,6 +203,10 @@ def evaluate(args: argparse.Namespace) -> None:
         }
         print(level, json.dumps(result["levels"][level], indent=1), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.is_file():  # one level at a time: keep the other level's figures
+        previous = json.loads(args.out.read_text())
+        if previous.get("model_hash") == result["model_hash"]:
+            result["levels"] = previous.get("levels", {}) | result["levels"]
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
 
