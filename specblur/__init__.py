@@ -1,7 +1,7 @@
 """specblur: blur a time-frequency region of a sound through a VQ-VAE and a prior over its codes.
 
-Importing this package is cheap: torch and the other heavy modules load only when a function that
-needs them runs.
+Importing this package is cheap: numpy and onnxruntime load only when a function that needs them
+runs, and no edit ever imports torch.
 
 >>> import numpy as np, specblur
 >>> rate = 16000
@@ -15,7 +15,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "blur"]
+__all__ = ["__version__", "blur", "repair"]
 
 
 def blur(
@@ -33,6 +33,9 @@ def blur(
     phase_iters: int = 0,
     strength: float = 1.0,
     linked: bool = True,
+    prior: str | None = None,
+    mode: str = "blur",
+    steps: int = 8,
 ) -> Any:
     """Blur a time-frequency region of ``audio`` (a numpy array ``(frames,)`` or ``(frames, channels)``).
 
@@ -77,5 +80,48 @@ def blur(
         phase_iters=phase_iters,
         strength=strength,
         linked=linked,
+        prior=prior,
+        mode=mode,
+        steps=steps,
     )
     return result.samples
+
+
+def repair(
+    audio: Any,
+    sample_rate: int,
+    time: tuple[float | None, float | None] | str | None = None,
+    freq: tuple[float | None, float | None] | str | None = None,
+    *,
+    model: Any = None,
+    temperature: float = 1.0,
+    steps: int = 8,
+    seed: int = 0,
+    feather: float = 1.0,
+    scale: str = "both",
+    phase_iters: int = 0,
+    strength: float = 1.0,
+    linked: bool = True,
+    prior: str | None = None,
+) -> Any:
+    """Repair a time-frequency region of ``audio``: its codes are thrown away and filled from the
+    context around it (``steps`` rounds of unmasking), and the region is brought to the decoder's
+    image of the fill. Arguments as for :func:`blur`; this is the function ``specblur repair`` runs.
+    """
+    return blur(
+        audio,
+        sample_rate,
+        time,
+        freq,
+        model=model,
+        temperature=temperature,
+        seed=seed,
+        feather=feather,
+        scale=scale,
+        phase_iters=phase_iters,
+        strength=strength,
+        linked=linked,
+        prior=prior,
+        mode="repair",
+        steps=steps,
+    )

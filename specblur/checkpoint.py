@@ -41,6 +41,10 @@ class LoadedModel:
     extra: dict[str, Any] = field(default_factory=dict)
     prior: dict[str, LevelPrior] = field(default_factory=dict)
     """The fitted prior per level (``"top"``, ``"bottom"``); empty until one is fitted."""
+    prior_nn: dict[str, bytes] = field(default_factory=dict)
+    """The neural prior per level, as its ONNX graph (:mod:`specblur.prior_nn`); empty if none."""
+    default_prior: str = "naive-bayes"
+    """The prior edits use unless told otherwise (the one that measured better for this model)."""
 
 
 def model_hash(model: VQVAE2) -> str:
@@ -63,6 +67,8 @@ def to_bytes(
     extra: dict[str, Any] | None = None,
     prior: dict[str, LevelPrior] | None = None,
     half: bool = False,
+    prior_nn: dict[str, bytes] | None = None,
+    default_prior: str = "naive-bayes",
 ) -> bytes:
     """Serialise a model and its record to the checkpoint format.
 
@@ -90,6 +96,9 @@ def to_bytes(
         "training": _plain(training),
         "extra": extra or {},
         "prior": {level: p.to_dict() for level, p in (prior or {}).items()},
+        "prior_nn": {level: torch.frombuffer(bytearray(g), dtype=torch.uint8) for level, g in (prior_nn or {}).items()},
+        "prior_nn_sha256": {level: hashlib.sha256(g).hexdigest() for level, g in (prior_nn or {}).items()},
+        "default_prior": default_prior,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
@@ -103,10 +112,14 @@ def save(
     training: dict[str, Any],
     extra: dict[str, Any] | None = None,
     prior: dict[str, LevelPrior] | None = None,
+    prior_nn: dict[str, bytes] | None = None,
+    default_prior: str = "naive-bayes",
 ) -> None:
     """Write a checkpoint atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, to_bytes(model, name, training, extra, prior))
+    atomic_write_bytes(
+        path, to_bytes(model, name, training, extra, prior, prior_nn=prior_nn, default_prior=default_prior)
+    )
 
 
 def load(path: Path | str) -> LoadedModel:
@@ -154,6 +167,13 @@ def load(path: Path | str) -> LoadedModel:
         expected = getattr(config.model, level).num_codes if level in ("top", "bottom") else None
         if expected != p.num_codes:
             raise CheckpointError(f"{path}: prior for level {level!r} does not match the model")
+    graphs = {level: bytes(t.numpy().tobytes()) for level, t in (payload.get("prior_nn") or {}).items()}
+    sums = payload.get("prior_nn_sha256") or {}
+    for level, graph in graphs.items():
+        if hashlib.sha256(graph).hexdigest() != sums.get(level):
+            raise CheckpointError(
+                f"{path}: the {level} neural prior does not match its recorded hash; the file is damaged"
+            )
     return LoadedModel(
         model=model,
         name=str(payload.get("name", path.stem)),
@@ -162,6 +182,8 @@ def load(path: Path | str) -> LoadedModel:
         training=dict(payload.get("training") or {}),
         extra=dict(payload.get("extra") or {}),
         prior=prior,
+        prior_nn=graphs,
+        default_prior=str(payload.get("default_prior") or "naive-bayes"),
     )
 
 

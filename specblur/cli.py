@@ -8,8 +8,10 @@ error; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +43,9 @@ def cli(debug: bool) -> None:
     _State.debug = debug
 
 
-def _import_held(module: str) -> None:
-    """Import ``module`` with Ctrl-C and SIGTERM held until it is done.
-
-    A signal landing inside a native extension's import (torch's above all) can abort the process
-    from C++ (SIGABRT) or leave CPython believing it went unhandled; held, it is raised as a plain
-    KeyboardInterrupt right after.
-    """
-    if module in sys.modules:
-        return
-    import importlib
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while the block runs; one that came is raised as KeyboardInterrupt after."""
     import signal
 
     caught: list[int] = []
@@ -61,15 +56,30 @@ def _import_held(module: str) -> None:
     try:
         previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: nothing to hold
-        importlib.import_module(module)
+        yield
         return
     try:
-        importlib.import_module(module)
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if caught:
         raise KeyboardInterrupt
+
+
+def _import_held(module: str) -> None:
+    """Import ``module`` with Ctrl-C and SIGTERM held until it is done.
+
+    A signal landing inside a native extension's import (torch's above all) can abort the process
+    from C++ (SIGABRT) or leave CPython believing it went unhandled; held, it is raised as a plain
+    KeyboardInterrupt right after.
+    """
+    if module in sys.modules:
+        return
+    import importlib
+
+    with _signals_held():
+        importlib.import_module(module)
 
 
 def _import_runtime() -> None:
@@ -89,10 +99,13 @@ def _import_training() -> None:
 
 
 def _load(spec: str | None) -> Any:
+    """The model for an edit, loaded with Ctrl-C and SIGTERM held (onnxruntime builds its sessions
+    in C++, where an interrupt would surface as a failed load rather than as an interrupt)."""
     _import_runtime()
     from specblur.pipeline import load_model
 
-    return load_model(spec)
+    with _signals_held():
+        return load_model(spec)
 
 
 def _check_output(out: str, force: bool, inputs: tuple[str, ...] = ()) -> None:
@@ -308,95 +321,161 @@ def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
     return (parse_time(time) if time else (None, None)), (parse_freq(freq) if freq else (None, None))
 
 
+def _edit_options(mode: str) -> Any:
+    """The options ``blur`` and ``repair`` share, and each one's own."""
+    shared = [
+        click.argument("files", nargs=-1, required=True, metavar="IN... OUT"),
+        click.option(
+            "-t",
+            "--time",
+            "time_spec",
+            metavar="START-END",
+            help="Seconds or m:ss (1.0-2.0, 1:02-1:04.5, -2.5, 1.0-).  [default: the whole file]",
+        ),
+        click.option(
+            "-F",
+            "--freq",
+            "freq_spec",
+            metavar="LOW-HIGH",
+            help="Hz, k for kHz (200-2000, 200-2k, 1k-).  [default: the whole band the model covers]",
+        ),
+        click.option(
+            "-T",
+            "--temperature",
+            type=click.FloatRange(0.05, 20.0),
+            default=1.0,
+            show_default=True,
+            help="Temperature: times the prior's calibrated temperature; higher draws stray further from the original.",
+        ),
+        click.option(
+            "-S",
+            "--strength",
+            "strength_spec",
+            metavar="PERCENT",
+            default="100%",
+            show_default=True,
+            help="How much of the change is applied, 0%-100% (0%: none; 50%: half of it in dB).",
+        ),
+        click.option(
+            "--prior",
+            type=click.Choice(["naive-bayes", "transformer"]),
+            help="The model of code statistics that redraws the codes.  [default: the model's, see its card]",
+        ),
+        click.option(
+            "--stereo",
+            type=click.Choice(["linked", "independent"]),
+            default="linked",
+            show_default=True,
+            help="linked: one draw and one change for all channels (the stereo image holds); "
+            "independent: each on its own.",
+        ),
+        click.option(
+            "-s", "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same bytes."
+        ),
+        click.option(
+            "--feather",
+            type=click.FloatRange(0.0, 8.0),
+            default=1.0,
+            show_default=True,
+            help="Width of the brush's soft edge, in code cells (0: a hard rectangle).",
+        ),
+        click.option(
+            "--phase-iters",
+            type=click.IntRange(0, 200),
+            default=0,
+            show_default=True,
+            help="Griffin-Lim iterations on the changed frames (0 keeps the input's phase; 8 lands about 0.5 dB "
+            "closer to the decoder's request, at about 3x the time).",
+        ),
+        click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]"),
+        click.option(
+            "-o",
+            "--output-dir",
+            type=click.Path(path_type=Path),
+            help="Batch mode: every argument is an input; each output is DIR/<input name>.",
+        ),
+        click.option("-f", "--force", is_flag=True, help="Replace existing outputs."),
+        click.option(
+            "--plot",
+            type=click.Path(path_type=Path),
+            metavar="PNG",
+            help="Also draw before/after spectrograms and code maps (first channel).",
+        ),
+        click.option("--energy", is_flag=True, help=_ENERGY_HELP),
+        click.option("-v", "--verbose", is_flag=True, help="Print the region actually edited."),
+        click.option("-q", "--quiet", is_flag=True, help="No warnings."),
+    ]
+    if mode == "blur":
+        own = [
+            click.option(
+                "--sweeps",
+                type=click.IntRange(1, 50),
+                default=3,
+                show_default=True,
+                help="Gibbs sweeps over the region.",
+            ),
+        ]
+    else:
+        own = [
+            click.option(
+                "--steps",
+                "sweeps",
+                type=click.IntRange(1, 64),
+                default=8,
+                show_default=True,
+                help="Rounds of unmasking that fill the region, most confident cells first.",
+            ),
+        ]
+    own.append(
+        click.option(
+            "--scale",
+            type=click.Choice(["micro", "macro", "both"]),
+            default="micro" if mode == "blur" else "both",
+            show_default=True,
+            help="Redraw fine (bottom) codes, coarse (top) codes, or both (coarse first).",
+        )
+    )
+
+    def apply(command: Any) -> Any:
+        for option in reversed(shared + own):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @cli.command()
-@click.argument("files", nargs=-1, required=True, metavar="IN... OUT")
-@click.option(
-    "-t",
-    "--time",
-    "time_spec",
-    metavar="START-END",
-    help="Seconds or m:ss (1.0-2.0, 1:02-1:04.5, -2.5, 1.0-).  [default: the whole file]",
-)
-@click.option(
-    "-F",
-    "--freq",
-    "freq_spec",
-    metavar="LOW-HIGH",
-    help="Hz, k for kHz (200-2000, 200-2k, 1k-).  [default: the whole band the model covers]",
-)
-@click.option(
-    "-T",
-    "--temperature",
-    type=click.FloatRange(0.05, 20.0),
-    default=1.0,
-    show_default=True,
-    help="Temperature: times the prior's calibrated temperature; higher draws stray further from the original.",
-)
-@click.option(
-    "-S",
-    "--strength",
-    "strength_spec",
-    metavar="PERCENT",
-    default="100%",
-    show_default=True,
-    help="How much of the change is applied, 0%-100% (0%: none; 50%: half of it in dB).",
-)
-@click.option(
-    "--stereo",
-    type=click.Choice(["linked", "independent"]),
-    default="linked",
-    show_default=True,
-    help="linked: one draw and one change for all channels (the stereo image holds); independent: each on its own.",
-)
-@click.option(
-    "--sweeps", type=click.IntRange(1, 50), default=3, show_default=True, help="Gibbs sweeps over the region."
-)
-@click.option("-s", "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same bytes.")
-@click.option(
-    "--feather",
-    type=click.FloatRange(0.0, 8.0),
-    default=1.0,
-    show_default=True,
-    help="Width of the brush's soft edge, in code cells (0: a hard rectangle).",
-)
-@click.option(
-    "--phase-iters",
-    type=click.IntRange(0, 200),
-    default=0,
-    show_default=True,
-    help="Griffin-Lim iterations on the changed frames (0 keeps the input's phase; 8 lands about 0.5 dB "
-    "closer to the decoder's request, at about 3x the time).",
-)
-@click.option(
-    "--scale",
-    type=click.Choice(["micro", "macro", "both"]),
-    default="micro",
-    show_default=True,
-    help="Redraw fine (bottom) codes, coarse (top) codes, or both.",
-)
-@click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]")
-@click.option(
-    "-o",
-    "--output-dir",
-    type=click.Path(path_type=Path),
-    help="Batch mode: every argument is an input; each output is DIR/<input name>.",
-)
-@click.option("-f", "--force", is_flag=True, help="Replace existing outputs.")
-@click.option(
-    "--plot",
-    type=click.Path(path_type=Path),
-    metavar="PNG",
-    help="Also draw before/after spectrograms and code maps (first channel).",
-)
-@click.option("--energy", is_flag=True, help=_ENERGY_HELP)
-@click.option("-v", "--verbose", is_flag=True, help="Print the region actually edited.")
-@click.option("-q", "--quiet", is_flag=True, help="No warnings.")
-def blur(
+@_edit_options("blur")
+def blur(**options: Any) -> None:
+    """Blur a time-frequency region: redraw its codes from the prior, resynthesise only the region.
+
+    Everything outside the region's time span (widened by the feather and the STFT window) is
+    bit-identical to IN; the output keeps IN's rate, channels, length, format and subtype.
+    '-' reads stdin / writes stdout.
+    """
+    _edit("blur", **options)
+
+
+@cli.command()
+@_edit_options("repair")
+def repair(**options: Any) -> None:
+    """Repair a time-frequency region: throw its codes away, fill them from the context around it,
+    and bring the region to the decoder's image of the fill (a cough, a click, a dropout gone).
+
+    Everything outside the region's time span is bit-identical to IN, as with blur; the output keeps
+    IN's rate, channels, length, format and subtype. '-' reads stdin / writes stdout.
+    """
+    _edit("repair", **options)
+
+
+def _edit(
+    mode: str,
     files: tuple[str, ...],
     time_spec: str | None,
     freq_spec: str | None,
     temperature: float,
     strength_spec: str,
+    prior: str | None,
     stereo: str,
     sweeps: int,
     seed: int,
@@ -411,12 +490,6 @@ def blur(
     verbose: bool,
     quiet: bool,
 ) -> None:
-    """Blur a time-frequency region: redraw its codes from the prior, resynthesise only the region.
-
-    Everything outside the region's time span (widened by the feather and the STFT window) is
-    bit-identical to IN; the output keeps IN's rate, channels, length, format and subtype.
-    '-' reads stdin / writes stdout.
-    """
     from specblur.errors import SpecblurError, UsageError
 
     time, freq = _parse_region(time_spec, freq_spec)
@@ -441,11 +514,11 @@ def blur(
     from specblur import pipeline
 
     loaded = _load(model)
-    meter = _meter(energy, "blur", loaded.name)
+    meter = _meter(energy, mode, loaded.name)
     failed: list[int] = []
     for src, dst in _progress(jobs, quiet):
         try:
-            with _measured(meter, "blur", 0.0) as measured:
+            with _measured(meter, mode, 0.0) as measured:
                 edit = pipeline.blur_file(
                     loaded,
                     src,
@@ -455,8 +528,11 @@ def blur(
                     freq=freq,
                     temperature=temperature,
                     strength=strength,
+                    prior=prior,
                     linked=stereo == "linked",
                     sweeps=sweeps,
+                    steps=sweeps,
+                    mode=mode,
                     seed=seed,
                     feather=feather,
                     scale=scale,
@@ -505,6 +581,17 @@ def blur(
     show_default=True,
     help="Laplace smoothing of the counts.",
 )
+@click.option(
+    "--prior",
+    "which",
+    type=click.Choice(["naive-bayes", "transformer"]),
+    default="naive-bayes",
+    show_default=True,
+    help="Which prior to refit (the other is kept as it is).",
+)
+@click.option("--steps", type=click.IntRange(min=1), help="transformer: optimiser steps (default: the preset's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="transformer: same seed, same prior.")
+@click.option("--resume", is_flag=True, help="transformer: continue the saved run of this model's prior.")
 @click.option("--family", "families", multiple=True, help="NSynth layout: keep only this instrument family.")
 @click.option("--source", "sources", multiple=True, help="NSynth layout: keep only this source.")
 @click.option(
@@ -524,16 +611,22 @@ def fit_prior(
     model: str | None,
     radius: int,
     alpha: float,
+    which: str,
+    steps: int | None,
+    seed: int,
+    resume: bool,
     families: tuple[str, ...],
     sources: tuple[str, ...],
     output: Path | None,
     country: str | None,
     quiet: bool,
 ) -> None:
-    """Refit the Naive Bayes prior over codes of an existing model on audio DATA.
+    """Refit a prior over codes of an existing model on audio DATA: the Naive Bayes prior or the
+    neural (transformer) one.
 
-    Training fits it already; use this to fit it on other material or with another radius. The
-    energy is measured and added to the ledger and to the model's record.
+    Training fits both already; use this to fit one on other material or with other settings. The
+    model's default prior becomes whichever has fewer held-out bits per bottom code. The energy is
+    measured and added to the ledger and to the model's record.
     """
     _import_training()
     from specblur import checkpoint, export, registry
@@ -550,15 +643,41 @@ def fit_prior(
     from specblur.energy import Meter
 
     meter = Meter("fit-prior", loaded.name, country)
+    priors, graphs = loaded.prior, loaded.prior_nn
     with meter.measure("prior", audio_s=sum(len(w) for w in waves) / rate) as measured:
-        priors, metrics = train_mod.fit_prior(loaded.model, waves, held, radius=radius, alpha=alpha)
-    if metrics:
+        if which == "transformer":
+            graphs, metrics = train_mod.fit_neural_prior(
+                loaded.model,
+                waves,
+                held,
+                name=loaded.name,
+                preset=str(loaded.training.get("preset") or "default"),
+                seed=seed,
+                resume=resume,
+                steps=steps,
+                log=log,
+            )
+        else:
+            priors, metrics = train_mod.fit_prior(loaded.model, waves, held, radius=radius, alpha=alpha)
+    if metrics and which == "naive-bayes":
         log(train_mod.describe_prior(metrics))
     spent = dict(loaded.training.get("energy") or {})
     meter.add_to(spent, measured)  # what producing this model cost, refits included
-    training = dict(loaded.training, prior=metrics, prior_data=[str(d) for d in data], energy=spent)
+    key = "prior_nn" if which == "transformer" else "prior"
+    training = dict(loaded.training, **{key: metrics}, prior_data=[str(d) for d in data], energy=spent)
+    default_prior = train_mod.better_prior(training.get("prior") or {}, training.get("prior_nn") or {})
+    log(f"edits use the {default_prior} prior by default (fewer held-out bits per bottom code)")
     target = output or registry.model_path(loaded.name)
-    checkpoint.save(target, loaded.model, loaded.name, training, loaded.extra, priors)
+    checkpoint.save(
+        target,
+        loaded.model,
+        loaded.name,
+        training,
+        loaded.extra,
+        priors,
+        prior_nn=graphs,
+        default_prior=default_prior,
+    )
     runtime = export.write_runtime(checkpoint.load(target), export.runtime_path(target))
     log(f"saved {target} and its runtime form {runtime.name}")
 

@@ -202,7 +202,15 @@ def runtime_bytes(loaded: Any) -> bytes:
     graphs = export_onnx(loaded)
     config = loaded.model.config
     return runtime.to_bytes(
-        graphs.encoder, graphs.decoder, loaded.name, loaded.hash, config, loaded.prior, loaded.training
+        graphs.encoder,
+        graphs.decoder,
+        loaded.name,
+        loaded.hash,
+        config,
+        loaded.prior,
+        loaded.training,
+        prior_nn=getattr(loaded, "prior_nn", None),
+        default_prior=getattr(loaded, "default_prior", "naive-bayes"),
     )
 
 

@@ -269,6 +269,24 @@ def _replacement(model: Any, after: Codes, pixel: np.ndarray, image: np.ndarray)
     return change
 
 
+PRIORS = ("naive-bayes", "transformer")
+
+
+def _priors(loaded: RuntimeModel, name: str | None) -> dict[str, Any]:
+    """The prior per level that an edit uses: ``name`` or the model's default."""
+    name = name or loaded.default_prior
+    if name not in PRIORS:
+        raise UsageError(f"--prior {name!r}: use {' or '.join(PRIORS)}")
+    if name == "naive-bayes":
+        return dict(loaded.prior)
+    if not loaded.prior_nn:
+        raise UsageError(
+            f"model {loaded.name!r} has no transformer prior; use --prior naive-bayes, or fit one with "
+            "'specblur fit-prior DATA --prior transformer'"
+        )
+    return {level: loaded.prior_nn.get(level, loaded.prior.get(level)) for level in ("top", "bottom")}
+
+
 def blur_segment(
     loaded: Any,
     segment: np.ndarray,
@@ -283,8 +301,12 @@ def blur_segment(
     linked: bool = True,
     mode: str = "blur",
     steps: int = 8,
+    prior: str | None = None,
 ) -> BlurResult:
     """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``.
+
+    ``prior``: ``"naive-bayes"`` or ``"transformer"`` (the neural prior, where the model has one);
+    ``None``: the model's default (the one that measured better for it).
 
     ``mode="blur"`` redraws the region's codes by Gibbs sweeps from the prior given their
     neighbours (the originals included), and applies ``decode(new) - decode(old)``. ``mode="repair"``
@@ -300,6 +322,11 @@ def blur_segment(
     one change applied to every channel (the stereo image holds); else each channel on its own.
     """
     loaded = load_model(loaded)
+    if mode not in ("blur", "repair"):
+        raise UsageError(f"mode {mode!r}: use blur or repair")
+    if int(steps) != steps or not 1 <= steps <= 64:
+        raise UsageError(f"steps {steps!r}: use a whole number from 1 to 64")
+    priors = _priors(loaded, prior)
     if not loaded.prior:
         raise CodesError(f"model {loaded.name!r} has no prior over codes; fit one with 'specblur fit-prior DATA'")
     if not (np.isfinite(temperature) and 0 < temperature <= 100):
@@ -359,13 +386,18 @@ def blur_segment(
             padded[: min(n_bins, rows * fb), : min(n_frames, cols * tb)] = pixel[: rows * fb, : cols * tb]
             weight = padded.reshape(rows, fb, cols, tb).mean(axis=(1, 3))
             weight[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = 1.0
-            prior = loaded.prior[level]
+            level_prior = priors[level]
             inside = np.zeros_like(maps, dtype=bool)
             inside[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = True
+            t = level_prior.temperature * temperature
+            # the neural prior's bottom level also sees the top codes (as they are now: filled first)
+            context = {"top": new.top[0]} if level == "bottom" and level_prior is not loaded.prior[level] else {}
             if mode == "repair":
-                redrawn = prior.fill(maps, inside, rng, steps=steps, temperature=prior.temperature * temperature)
+                if context and any(r.level == "top" for r in regions):
+                    context["top_hole"] = np.zeros_like(new.top[0], dtype=bool)  # the top is filled already
+                redrawn = level_prior.fill(maps, inside, rng, steps=steps, temperature=t, **context)
             else:
-                redrawn = prior.resample(maps, weight, rng, sweeps=sweeps, temperature=prior.temperature * temperature)
+                redrawn = level_prior.resample(maps, weight, rng, sweeps=sweeps, temperature=t, **context)
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
             getattr(new, level)[0] = redrawn
@@ -431,6 +463,7 @@ def blur(
     linked: bool = True,
     mode: str = "blur",
     steps: int = 8,
+    prior: str | None = None,
 ) -> BlurResult:
     """Redraw the codes of a time-frequency region from the prior and resynthesise that region
     (``mode="repair"``: fill them from the context only; see :func:`blur_segment`).
@@ -461,6 +494,7 @@ def blur(
         linked,
         mode,
         steps,
+        prior,
     )
     out = np.array(data, copy=True)
     out[where.start : where.stop] = part.samples

@@ -78,6 +78,9 @@ class RuntimeModel:
     path: Path | None = None
     training: dict[str, Any] = field(default_factory=dict)
     prior: dict[str, LevelPrior] = field(default_factory=dict)
+    prior_nn: dict[str, Any] = field(default_factory=dict)
+    """The neural prior per level (:class:`specblur.prior_nn_runtime.NeuralPrior`), where trained."""
+    default_prior: str = "naive-bayes"
 
 
 def _digest(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
@@ -97,6 +100,8 @@ def to_bytes(
     config: Config,
     prior: dict[str, LevelPrior] | None = None,
     training: dict[str, Any] | None = None,
+    prior_nn: dict[str, bytes] | None = None,
+    default_prior: str = "naive-bayes",
 ) -> bytes:
     """The runtime file's bytes (``np.savez_compressed`` layout)."""
     arrays: dict[str, np.ndarray] = {
@@ -109,6 +114,8 @@ def to_bytes(
         priors[level] = scalars
         for key, table in tables.items():
             arrays[f"prior.{level}.{key}"] = table
+    for level, graph in (prior_nn or {}).items():
+        arrays[f"prior_nn.{level}"] = np.frombuffer(graph, dtype=np.uint8)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -117,6 +124,8 @@ def to_bytes(
         "model_hash": model_hash,
         "config": config.to_dict(),
         "prior": priors,
+        "prior_nn": sorted(prior_nn or {}),
+        "default_prior": default_prior,
         "training": json.loads(json.dumps(training or {}, default=_jsonable)),
     }
     meta["content_sha256"] = _digest(meta, arrays)
@@ -162,6 +171,14 @@ def load(path: Path | str) -> RuntimeModel:
             prior[level] = LevelPrior.from_arrays(scalars, tables)
             if getattr(engine.config.model, level).num_codes != prior[level].num_codes:
                 raise ValueError(f"prior for level {level!r} does not match the model")
+        prior_nn = {}
+        if meta.get("prior_nn"):
+            from specblur.prior_nn_runtime import NeuralPrior
+
+            for level in meta["prior_nn"]:
+                prior_nn[level] = NeuralPrior(arrays[f"prior_nn.{level}"].tobytes())
+                if prior_nn[level].num_codes != getattr(engine.config.model, level).num_codes:
+                    raise ValueError(f"neural prior for level {level!r} does not match the model")
     except CheckpointError:
         raise
     except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
@@ -169,7 +186,14 @@ def load(path: Path | str) -> RuntimeModel:
     if engine.onnx.hash != meta.get("model_hash"):
         raise CheckpointError(f"{path}: its graphs belong to another model than its record says")
     return RuntimeModel(
-        engine, str(meta.get("name", path.name)), str(meta["model_hash"]), path, dict(meta.get("training") or {}), prior
+        engine,
+        str(meta.get("name", path.name)),
+        str(meta["model_hash"]),
+        path,
+        dict(meta.get("training") or {}),
+        prior,
+        prior_nn,
+        str(meta.get("default_prior") or "naive-bayes"),
     )
 
 

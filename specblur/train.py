@@ -140,6 +140,59 @@ def fit_prior(
     return priors, metrics
 
 
+def fit_neural_prior(
+    model: VQVAE2,
+    train_waves: list,
+    heldout_waves: list,
+    *,
+    name: str,
+    preset: str = "default",
+    seed: int = 0,
+    resume: bool = False,
+    steps: int | None = None,
+    log: Any = print,
+) -> tuple[dict[str, bytes], dict[str, dict[str, float]]]:
+    """Train each level's neural prior (:mod:`specblur.prior_nn`) on the training files' codes, top
+    first (the bottom level's also sees the top codes); returns the ONNX graphs and held-out metrics.
+
+    Each level's run saves a resumable state in the data dir (``runs/NAME.prior_nn.LEVEL.pt``);
+    ``resume`` continues it. Same seed, data and machine: same priors.
+    """
+    from specblur import prior_nn
+
+    train_maps = code_maps(model, train_waves)
+    held_maps = code_maps(model, heldout_waves) if heldout_waves else None
+    graphs: dict[str, bytes] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for level in ("top", "bottom"):
+        state = registry.data_dir() / "runs" / f"{registry.check_name(name)}.prior_nn.{level}.pt"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        fitted = prior_nn.fit_prior_nn(
+            train_maps[level],
+            getattr(model.config.model, level).num_codes,
+            level=level,
+            top_maps=train_maps["top"] if level == "bottom" else None,
+            top_codes=model.config.model.top.num_codes,
+            preset=preset if preset in prior_nn.PRESETS else "default",
+            steps=steps,
+            seed=seed,
+            state_path=state,
+            resume=resume and state.is_file(),
+            log=log,
+            heldout=(held_maps[level], held_maps["top"] if level == "bottom" else None) if held_maps else None,
+        )
+        graphs[level] = prior_nn.export_prior_nn(fitted)
+        metrics[level] = dict(fitted.record.get("heldout") or {})
+    return graphs, metrics
+
+
+def better_prior(naive: dict[str, dict[str, float]], neural: dict[str, dict[str, float]]) -> str:
+    """The prior with fewer held-out bits per code on the bottom level (the one edits redraw by
+    default); Naive Bayes when either was not measured."""
+    a, b = naive.get("bottom", {}).get("bits"), neural.get("bottom", {}).get("bits")
+    return "transformer" if a is not None and b is not None and b < a else "naive-bayes"
+
+
 def _describe_eval(m: dict[str, float]) -> str:
     return (
         f"step {m['step']}: held-out LSD {m['lsd_db']:.2f} dB (active {m['lsd_active_db']:.2f}), perplexity "
@@ -287,6 +340,19 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     meter.add_to(spent, measured)
     if prior_metrics:
         opts.log(describe_prior(prior_metrics))
+    opts.log("fitting the neural prior over codes")
+    with meter.measure("prior", audio_s=sum(len(w) for w in waves) / sr) as measured:
+        graphs, neural_metrics = fit_neural_prior(
+            model,
+            waves,
+            held_waves,
+            name=opts.name,
+            preset=opts.preset,
+            seed=opts.seed,
+            resume=opts.resume,
+            log=opts.log,
+        )
+    meter.add_to(spent, measured)
     if spent:
         wh = {k: spent.get(f"{k}_kwh", 0.0) * 1000 for k in ("train", "prior")}
         opts.log(
@@ -295,8 +361,11 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
         )
     info = record()
     info["prior"] = prior_metrics
+    info["prior_nn"] = neural_metrics
+    default_prior = better_prior(prior_metrics, neural_metrics)
+    opts.log(f"edits use the {default_prior} prior by default (fewer held-out bits per bottom code)")
     target = opts.output or registry.model_path(opts.name)
-    checkpoint.save(target, model, opts.name, info, prior=priors)
+    checkpoint.save(target, model, opts.name, info, prior=priors, prior_nn=graphs, default_prior=default_prior)
     from specblur import export
 
     # the runtime form beside it: what edits load (no torch), graphs exported from the saved file

@@ -23,15 +23,53 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("name")
     parser.add_argument("--half", action="store_true", help="store the weights as float16")
+    parser.add_argument(
+        "--prior-nn",
+        action="append",
+        default=[],
+        metavar="LEVEL=ONNX",
+        help="add a neural prior trained apart (tools/train_prior_nn.py), e.g. bottom=models/x.onnx",
+    )
+    parser.add_argument(
+        "--prior-nn-metrics",
+        type=Path,
+        help="JSON {level: held-out metrics} of those priors, measured on the held-out maps the Naive Bayes "
+        "prior was measured on; the model's default prior becomes the one with fewer bits per bottom code",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from specblur import checkpoint, export, registry, runtime
 
     registry.check_name(args.name)
     loaded = checkpoint.load(args.checkpoint)  # refuses anything that would not load for users
+    if args.prior_nn:
+        import json
+
+        from specblur.prior_nn_runtime import NeuralPrior
+        from specblur.train import better_prior
+
+        for item in args.prior_nn:
+            level, _, file = item.partition("=")
+            graph = Path(file).read_bytes()
+            if NeuralPrior(graph).level != level:
+                raise SystemExit(f"{file}: not the {level} level's prior")
+            loaded.prior_nn[level] = graph
+        metrics = json.loads(args.prior_nn_metrics.read_text()) if args.prior_nn_metrics else {}
+        loaded.training["prior_nn"] = metrics
+        loaded.default_prior = better_prior(loaded.training.get("prior") or {}, metrics)
+        print(f"default prior: {loaded.default_prior}")
     target = ROOT / "models" / f"{args.name}.pt"
-    if args.half:
-        data = checkpoint.to_bytes(loaded.model, args.name, loaded.training, loaded.extra, loaded.prior, half=True)
+    if args.half or args.prior_nn:
+        data = checkpoint.to_bytes(
+            loaded.model,
+            args.name,
+            loaded.training,
+            loaded.extra,
+            loaded.prior,
+            half=args.half,
+            prior_nn=loaded.prior_nn,
+            default_prior=loaded.default_prior,
+        )
         target.write_bytes(data)
         checkpoint.load(target)
     else:

@@ -177,6 +177,53 @@ def card(path: Path, evals: Path | None) -> str:
                 "",
                 *_prior_rows(priors),
             ]
+    neural = t.get("prior_nn") or {}
+    if loaded.prior_nn:
+        naive = t.get("prior") or {}
+        lines += [
+            "",
+            "## The neural prior, and which prior edits use",
+            "",
+            "A masked-token Transformer per level (`specblur/prior_nn.py`) that predicts hidden cells from "
+            "the visible ones of a window of the map (the bottom level also sees the top codes), run by "
+            f"onnxruntime at edit time. Edits use the **{loaded.default_prior}** prior unless told "
+            "`--prior`: the one with fewer held-out bits per bottom code.",
+            "",
+            "| level | neural: bits / code | accuracy | bits / code, half the cells hidden | Naive Bayes: bits / code "
+            "| accuracy |",
+            "|---|---|---|---|---|---|",
+        ]
+        for level in ("bottom", "top"):
+            n, b = neural.get(level, {}), naive.get(level, {})
+            if n:
+                lines.append(
+                    f"| {level} | {n.get('bits', float('nan')):.2f} | {n.get('accuracy', float('nan')):.1%} "
+                    f"| {n.get('bits_half', float('nan')):.2f} | {b.get('bits', float('nan')):.2f} "
+                    f"| {b.get('accuracy', float('nan')):.1%} |"
+                )
+    fill = _load(evals, "fill.json")
+    if fill:
+        lines += [
+            "",
+            "## Hole filling",
+            "",
+            "`tools/evaluate_fill.py`: a hole cut at the loudest point of each file, filled from its context "
+            "on the model's grid; LSD inside against the original image, and the seam (the dB step at the "
+            "hole's edges beyond the original's). *oracle*: the original codes decoded (the decoder's floor); "
+            "*interpolation*: each band's log-magnitude interpolated linearly across the hole.",
+            "",
+            "| set | hole | band | method | bottom codes right | LSD inside (dB) | seam (dB) | files |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for folder, table in fill.items():
+            for key, v in table.items():
+                ms, _, band, method = key.split(" ")
+                acc = v["code_accuracy"]
+                acc_text = "" if acc != acc else f"{acc:.1%}"
+                lines.append(
+                    f"| {Path(folder).name} | {ms} ms | {band} | {method} | {acc_text} | {v['lsd_db']:.2f} "
+                    f"| {v['seam_db']:+.2f} | {v['n']} |"
+                )
     edits = _load(evals, "edits.json")
     if edits:
         lines += [
