@@ -492,6 +492,8 @@ def _edit(
 ) -> None:
     from specblur.errors import SpecblurError, UsageError
 
+    if mode == "repair" and time_spec is None:
+        raise UsageError("repair needs --time: the span to fill from around it, e.g. --time 1.0-1.2")
     time, freq = _parse_region(time_spec, freq_spec)
     strength = _parse_strength(strength_spec)
     if output_dir is None:

@@ -79,3 +79,18 @@ def test_both_priors_drive_blur_and_repair(tiny_model: Path) -> None:
         nb = edit(x, RATE, "0.8-1.2", seed=0, model="tiny", prior="naive-bayes")
         nn = edit(x, RATE, "0.8-1.2", seed=0, model="tiny", prior="transformer")
         assert not np.array_equal(nb, x) and not np.array_equal(nn, x) and not np.array_equal(nb, nn)
+
+
+def test_repair_needs_a_span_and_a_prior_that_exists(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "in.wav"
+    sf.write(src, _with_burst(), RATE)
+    code, err = cli(capsys, "repair", str(src), str(tmp_path / "o.wav"), "-m", "tiny")
+    assert code == 1 and "repair needs --time" in err and err.count("\n") == 1
+    bundled = cli(capsys, "repair", str(src), str(tmp_path / "o.wav"), "-t", "0.9-1.1", "--prior", "transformer")
+    from specblur import pipeline
+
+    if not pipeline.load_model(None).prior_nn:  # the bundled model without a neural prior says so
+        assert bundled[0] == 1 and "has no transformer prior" in bundled[1]
+    else:
+        assert bundled[0] == 0
+    assert not (tmp_path / "o.wav").exists() or bundled[0] == 0
