@@ -434,18 +434,21 @@ def _fit(maps, num_codes, level, top_maps, preset, steps, seed, state_path, resu
     running = None
     finished = True
     total = config.steps
-    first_step, resumed_at = step, time.perf_counter()
+    pace: list[tuple[int, float]] = [(step, time.perf_counter())]  # (step, time) of recent steps
     while step < total:
         if (stop_at is not None and time.time() >= stop_at) or (until is not None and step >= until):
             finished = False
             log(f"stopping at step {step} of {config.steps}")
             break
-        if stop_at is not None and step % 20 == 0 and step > first_step + 20:
-            # the deadline binds: bring the cool-down forward so it still ends at the last step
-            rate = (time.perf_counter() - resumed_at) / (step - first_step)
-            reachable = step + int((stop_at - time.time()) / rate)
-            if reachable < total:
-                total = max(step + 1, reachable)
+        if stop_at is not None and step % 20 == 0 and step > pace[0][0]:
+            # a deadline: from the pace of the last 200 steps, the step count that fits before it; the
+            # cool-down is placed to end there (before it starts the count may grow back when the
+            # machine speeds up; once it has started, only shrink)
+            pace = [*pace[-10:], (step, time.perf_counter())]
+            rate = (pace[-1][1] - pace[0][1]) / (pace[-1][0] - pace[0][0])
+            reachable = min(config.steps, max(step + 1, step + int(0.98 * (stop_at - time.time()) / rate)))
+            cooling = step >= total - int(total * config.cooldown)
+            total = min(total, reachable) if cooling else reachable
         for group in optimizer.param_groups:
             group["lr"] = _lr(step, config, total)
         batch = {k: torch.from_numpy(v) for k, v in data.batch(rng, config.batch).items()}

@@ -145,3 +145,14 @@ def test_runtime_does_not_import_torch() -> None:
     code = "import sys, specblur.prior_nn_runtime; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_deadline_brings_the_cool_down_forward() -> None:
+    import time
+
+    maps = _row_maps(16, 12, seed=6)
+    prior = prior_nn.fit_prior_nn(
+        maps, K, level="top", preset="tiny", steps=1_000_000, stop_at=time.time() + 4.0, log=lambda _: None, threads=1
+    )
+    assert 0 < prior.record["steps"] < 1_000_000
+    assert not prior.record["finished"]  # (cooled_down too, unless the last step overran the deadline)
