@@ -83,6 +83,38 @@ class RuntimeModel:
     default_prior: str = "naive-bayes"
 
 
+class _NeuralPriors(dict):
+    """The neural prior per level, its onnxruntime session built on first use (an edit that uses
+    the Naive Bayes prior never pays for it). The graphs' bytes are verified with the file."""
+
+    def __init__(self, graphs: dict[str, bytes], num_codes: dict[str, int], path: Path) -> None:
+        super().__init__({level: None for level in graphs})
+        self._graphs, self._num_codes, self._path = graphs, num_codes, path
+
+    def __getitem__(self, level: str) -> Any:
+        prior = super().__getitem__(level)
+        if prior is None:
+            from specblur.prior_nn_runtime import NeuralPrior
+
+            try:
+                prior = NeuralPrior(self._graphs[level])
+            except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
+                raise CheckpointError(f"{self._path}: the {level} neural prior does not load ({exc})") from exc
+            if prior.num_codes != self._num_codes[level]:
+                raise CheckpointError(f"{self._path}: the {level} neural prior does not match the model")
+            super().__setitem__(level, prior)
+        return prior
+
+    def get(self, level: str, default: Any = None) -> Any:
+        return self[level] if level in self else default
+
+    def values(self) -> Any:
+        return [self[level] for level in self]
+
+    def items(self) -> Any:
+        return [(level, self[level]) for level in self]
+
+
 def _digest(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
     h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "content_sha256"}, sort_keys=True).encode())
     for key in sorted(arrays):
@@ -103,7 +135,7 @@ def to_bytes(
     prior_nn: dict[str, bytes] | None = None,
     default_prior: str = "naive-bayes",
 ) -> bytes:
-    """The runtime file's bytes (``np.savez_compressed`` layout)."""
+    """The runtime file's bytes (``np.savez`` layout)."""
     arrays: dict[str, np.ndarray] = {
         "encoder": np.frombuffer(encoder, dtype=np.uint8),
         "decoder": np.frombuffer(decoder, dtype=np.uint8),
@@ -130,7 +162,8 @@ def to_bytes(
     }
     meta["content_sha256"] = _digest(meta, arrays)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    # stored, not deflated: loading is the start of every edit, and the graphs' floats hardly compress
+    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
     return buffer.getvalue()
 
 
@@ -171,14 +204,11 @@ def load(path: Path | str) -> RuntimeModel:
             prior[level] = LevelPrior.from_arrays(scalars, tables)
             if getattr(engine.config.model, level).num_codes != prior[level].num_codes:
                 raise ValueError(f"prior for level {level!r} does not match the model")
-        prior_nn = {}
-        if meta.get("prior_nn"):
-            from specblur.prior_nn_runtime import NeuralPrior
-
-            for level in meta["prior_nn"]:
-                prior_nn[level] = NeuralPrior(arrays[f"prior_nn.{level}"].tobytes())
-                if prior_nn[level].num_codes != getattr(engine.config.model, level).num_codes:
-                    raise ValueError(f"neural prior for level {level!r} does not match the model")
+        prior_nn = _NeuralPriors(
+            {level: arrays[f"prior_nn.{level}"].tobytes() for level in meta.get("prior_nn") or []},
+            {level: getattr(engine.config.model, level).num_codes for level in ("top", "bottom")},
+            path,
+        )
     except CheckpointError:
         raise
     except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs

@@ -21,8 +21,9 @@ def test_manifest_lists_a_verified_default() -> None:
     entry = registry.bundled()["default"]
     path = registry.bundled_folder() / entry.file
     assert registry.sha256_file(path) == entry.sha256
-    assert path.stat().st_size < 10e6  # small enough to ship
-    assert (registry.bundled_folder() / registry.bundled("runtime")["default"].file).stat().st_size < 5e6
+    # small enough to ship: 14 MB (float16 weights, both priors), 16 MB (float32 graphs, stored uncompressed)
+    assert path.stat().st_size < 20e6
+    assert (registry.bundled_folder() / registry.bundled("runtime")["default"].file).stat().st_size < 20e6
     loaded = checkpoint.load(path)
     assert set(loaded.prior) == {"top", "bottom"}
     record = loaded.training

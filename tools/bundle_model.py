@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument(
         "--prior-nn-metrics",
         type=Path,
-        help="JSON {level: held-out metrics} of those priors, measured on the held-out maps the Naive Bayes "
-        "prior was measured on; the model's default prior becomes the one with fewer bits per bottom code",
+        help="JSON {level: {neural: metrics, naive_bayes: metrics}}, both priors scored on the same held-out "
+        "maps; the model's default prior becomes the one with fewer bits per bottom code",
     )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -54,9 +54,14 @@ def main() -> None:
             if NeuralPrior(graph).level != level:
                 raise SystemExit(f"{file}: not the {level} level's prior")
             loaded.prior_nn[level] = graph
-        metrics = json.loads(args.prior_nn_metrics.read_text()) if args.prior_nn_metrics else {}
-        loaded.training["prior_nn"] = metrics
-        loaded.default_prior = better_prior(loaded.training.get("prior") or {}, metrics)
+        measured = json.loads(args.prior_nn_metrics.read_text()) if args.prior_nn_metrics else {}
+        # both priors scored on the same held-out maps (the training record's Naive Bayes figures come
+        # from other notes, so they are not compared with)
+        neural = {level: m["neural"] for level, m in measured.items() if "neural" in m}
+        naive = {level: m["naive_bayes"] for level, m in measured.items() if "naive_bayes" in m}
+        loaded.training["prior_nn"] = neural
+        loaded.training["prior_compared"] = measured
+        loaded.default_prior = better_prior(naive, neural)
         print(f"default prior: {loaded.default_prior}")
     target = ROOT / "models" / f"{args.name}.pt"
     if args.half or args.prior_nn:

@@ -179,7 +179,8 @@ def card(path: Path, evals: Path | None) -> str:
             ]
     neural = t.get("prior_nn") or {}
     if loaded.prior_nn:
-        naive = t.get("prior") or {}
+        compared = t.get("prior_compared") or {}
+        naive = {level: m["naive_bayes"] for level, m in compared.items() if "naive_bayes" in m} or t.get("prior") or {}
         lines += [
             "",
             "## The neural prior, and which prior edits use",
@@ -187,7 +188,8 @@ def card(path: Path, evals: Path | None) -> str:
             "A masked-token Transformer per level (`specblur/prior_nn.py`) that predicts hidden cells from "
             "the visible ones of a window of the map (the bottom level also sees the top codes), run by "
             f"onnxruntime at edit time. Edits use the **{loaded.default_prior}** prior unless told "
-            "`--prior`: the one with fewer held-out bits per bottom code.",
+            "`--prior`: the one with fewer held-out bits per bottom code, both scored on the same held-out notes "
+            "(`docs/eval/prior_nn.json`: 200 notes of instruments never trained on).",
             "",
             "| level | neural: bits / code | accuracy | bits / code, half the cells hidden | Naive Bayes: bits / code "
             "| accuracy |",
@@ -266,6 +268,20 @@ def card(path: Path, evals: Path | None) -> str:
             else []
         ),
         "python tools/bundle_model.py ~/.local/share/specblur/models/default.pt default --half",
+        *(
+            [
+                "python tools/train_prior_nn.py encode corpus codes.npz                    # the corpus's code maps",
+                "python tools/train_prior_nn.py train codes.npz --level top --steps 4500 --out top.onnx",
+                "python tools/train_prior_nn.py train codes.npz --level bottom --steps 4000 --out bottom.onnx",
+                "python tools/train_prior_nn.py evaluate codes.npz --onnx-dir . --out prior_nn.json   # both priors, "
+                "same notes",
+                "python tools/bundle_model.py models/default.pt default --half --prior-nn top=top.onnx "
+                "--prior-nn bottom=bottom.onnx --prior-nn-metrics metrics.json   # {level: {neural, naive_bayes}}",
+                "python tools/evaluate_fill.py corpus real/sonic-pi --limit 40 --json docs/eval/fill.json",
+            ]
+            if loaded.prior_nn
+            else []
+        ),
         "python tools/evaluate.py recon corpus --heldout --max-files 1000 --model models/default.pt "
         "--json docs/eval/heldout.json",
         "bash tools/fetch_real.sh real",
