@@ -21,13 +21,10 @@ saved every ``save_every`` seconds to ``state_path``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import logging
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -510,19 +507,7 @@ def load_state(state_path: Path) -> PriorNN:
 
 
 # -- export -----------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _quiet_exporter():
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+from specblur.export import _quiet_exporter  # noqa: E402  (one way to silence the exporter)
 
 
 def export_prior_nn(prior: PriorNN) -> bytes:

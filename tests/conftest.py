@@ -49,6 +49,20 @@ def tones_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def cli_in_process(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    """The CLI in this process (the model stays loaded between calls): (exit code, stderr)."""
+    from specblur.cli import main
+
+    capsys.readouterr()
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    else:
+        code = 0
+    return code, capsys.readouterr().err
+
+
 def run_cli(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The real console entry point in a subprocess."""
     return subprocess.run(

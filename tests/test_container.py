@@ -26,9 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from specblur import audio, container
-from specblur.cli import main
 from tests import containers as B
-from tests.conftest import run_cli
+from tests.conftest import cli_in_process, run_cli
 
 RATE = 16000
 SECONDS = 1.0
@@ -40,14 +39,7 @@ SOXI = shutil.which("soxi")
 
 
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    return code, capsys.readouterr().err
+    return cli_in_process(capsys, *args)
 
 
 def _readable(data: bytes) -> bytes:

@@ -9,19 +9,11 @@ import pytest
 import soundfile as sf
 
 from specblur import pipeline
-from specblur.cli import main
-from tests.conftest import tone
+from tests.conftest import cli_in_process, tone
 
 
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    return code, capsys.readouterr().err
+    return cli_in_process(capsys, *args)
 
 
 def _distance(x: np.ndarray, y: np.ndarray) -> float:

@@ -21,20 +21,11 @@ import soundfile as sf
 import torch
 
 from specblur import audio, checkpoint
-from specblur.cli import main
-from tests.conftest import run_cli, tone
+from tests.conftest import cli_in_process, run_cli, tone
 
 
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    """The CLI in this process: (exit code, stderr)."""
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    return code, capsys.readouterr().err
+    return cli_in_process(capsys, *args)
 
 
 def _noise(frames: int, channels: int = 1, seed: int = 0) -> np.ndarray:

@@ -10,21 +10,13 @@ import pytest
 import soundfile as sf
 
 import specblur
-from specblur.cli import main
-from tests.conftest import run_cli, tone
+from tests.conftest import cli_in_process, run_cli, tone
 
 RATE = 16000
 
 
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    return code, capsys.readouterr().err
+    return cli_in_process(capsys, *args)
 
 
 def _with_burst(seed: int = 0) -> np.ndarray:
