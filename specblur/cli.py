@@ -301,18 +301,19 @@ def train(
     log(f"saved {path}")
 
 
-def _parse_strength(spec: str) -> float:
-    """``--strength``: a percentage, ``0%``-``100%`` (the ``%`` may be left out) → a fraction."""
+def _parse_amount(spec: str) -> float:
+    """``--amount``: a fraction from 0 to 1, or a percentage (``50%``)."""
     from specblur.errors import UsageError
 
-    text = spec.strip().removesuffix("%").strip()
+    text = spec.strip()
+    scale = 100.0 if text.endswith("%") else 1.0
     try:
-        value = float(text)
+        value = float(text.removesuffix("%")) / scale
     except ValueError:
         value = float("nan")
-    if not (0 <= value <= 100):
-        raise UsageError(f"--strength {spec!r}: give a percentage from 0 to 100, e.g. 50%")
-    return value / 100
+    if not (0 <= value <= 1):
+        raise UsageError(f"--amount {spec!r}: give a number from 0 to 1 (or a percentage), e.g. 0.5 or 50%")
+    return value
 
 
 def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
@@ -348,13 +349,14 @@ def _edit_options(mode: str) -> Any:
             help="Temperature: times the prior's calibrated temperature; higher draws stray further from the original.",
         ),
         click.option(
-            "-S",
-            "--strength",
-            "strength_spec",
-            metavar="PERCENT",
-            default="100%",
+            "-a",
+            "--amount",
+            "amount_spec",
+            metavar="0..1",
+            default="1",
             show_default=True,
-            help="How much of the change is applied, 0%-100% (0%: none; 50%: half of it in dB).",
+            help="How much of the change is applied (0: none, the output is the input; 0.5: half of it in dB; "
+            "50% works too).",
         ),
         click.option(
             "--prior",
@@ -362,12 +364,10 @@ def _edit_options(mode: str) -> Any:
             help="The model of code statistics that redraws the codes.  [default: the model's, see its card]",
         ),
         click.option(
-            "--stereo",
-            type=click.Choice(["linked", "independent"]),
-            default="linked",
-            show_default=True,
-            help="linked: one draw and one change for all channels (the stereo image holds); "
-            "independent: each on its own.",
+            "--unlinked",
+            is_flag=True,
+            help="Edit each channel on its own (by default the channels are linked: one draw and one change "
+            "for all of them, so the stereo image holds).",
         ),
         click.option(
             "-s", "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same bytes."
@@ -474,9 +474,9 @@ def _edit(
     time_spec: str | None,
     freq_spec: str | None,
     temperature: float,
-    strength_spec: str,
+    amount_spec: str,
     prior: str | None,
-    stereo: str,
+    unlinked: bool,
     sweeps: int,
     seed: int,
     feather: float,
@@ -495,7 +495,7 @@ def _edit(
     if mode == "repair" and time_spec is None:
         raise UsageError("repair needs --time: the span to fill from around it, e.g. --time 1.0-1.2")
     time, freq = _parse_region(time_spec, freq_spec)
-    strength = _parse_strength(strength_spec)
+    strength = _parse_amount(amount_spec)
     if output_dir is None:
         if len(files) != 2:
             raise UsageError("give IN and OUT (or several inputs with --output-dir DIR)")
@@ -531,7 +531,7 @@ def _edit(
                     temperature=temperature,
                     strength=strength,
                     prior=prior,
-                    linked=stereo == "linked",
+                    linked=not unlinked,
                     sweeps=sweeps,
                     steps=sweeps,
                     mode=mode,

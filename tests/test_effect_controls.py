@@ -59,15 +59,15 @@ def test_linked_stereo_keeps_the_balance(tiny_model: Path) -> None:
         assert abs(after - before) < 0.5, (seed, before, after)
 
 
-def test_strength_and_stereo_from_the_command_line(tiny_model: Path, tmp_path: Path, capsys) -> None:
+def test_amount_and_linking_from_the_command_line(tiny_model: Path, tmp_path: Path, capsys) -> None:
     src = tmp_path / "in.wav"
     sf.write(src, tone(2.0, 16000, (220.0, 330.0), channels=2), 16000)
-    for args in (("--strength", "50%"), ("-S", "0"), ("--stereo", "independent")):
+    for args in (("--amount", "0.5"), ("-a", "50%"), ("--unlinked",)):
         code, err = cli(capsys, "blur", str(src), str(tmp_path / "o.wav"), "-m", "tiny", "-t", "0.5-1.5", "-f", *args)
         assert code == 0, err
-    assert np.array_equal(sf.read(tmp_path / "o.wav")[0], sf.read(src)[0]) is False
-    code, _ = cli(capsys, "blur", str(src), str(tmp_path / "z.wav"), "-m", "tiny", "-S", "0%")
+    assert not np.array_equal(sf.read(tmp_path / "o.wav")[0], sf.read(src)[0])
+    code, _ = cli(capsys, "blur", str(src), str(tmp_path / "z.wav"), "-m", "tiny", "--amount", "0")
     assert code == 0 and np.array_equal(sf.read(tmp_path / "z.wav")[0], sf.read(src)[0])
-    for bad in ("150%", "-1", "half", "nan"):
-        code, err = cli(capsys, "blur", str(src), str(tmp_path / "b.wav"), "-m", "tiny", "-S", bad)
-        assert code == 1 and "percentage from 0 to 100" in err and err.count("\n") == 1
+    for bad in ("1.5", "150%", "-1", "half", "nan"):
+        code, err = cli(capsys, "blur", str(src), str(tmp_path / "b.wav"), "-m", "tiny", "--amount", bad)
+        assert code == 1 and "from 0 to 1" in err and err.count("\n") == 1
