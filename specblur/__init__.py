@@ -31,7 +31,7 @@ def blur(
     feather: float = 1.0,
     scale: str = "micro",
     phase_iters: int = 0,
-    strength: float = 1.0,
+    amount: float = 1.0,
     linked: bool = True,
     prior: str | None = None,
     mode: str = "blur",
@@ -43,7 +43,7 @@ def blur(
     the same specs as the command line (``"1.0-2.0"``, ``"200-2k"``); each defaults to everything.
     ``model`` is a name, a checkpoint path or a loaded model (default: the bundled ``default``;
     loaded once per process). Returns a new float64 array of the same shape: the samples outside
-    the region's span are the input's, unchanged. ``strength`` (0 to 1) scales the change (0: none);
+    the region's span are the input's, unchanged. ``amount`` (0 to 1) scales the change (0: none);
     ``linked`` edits all channels with one draw, so the stereo image holds. This is the function
     ``specblur blur`` runs.
     """
@@ -78,7 +78,7 @@ def blur(
         feather=feather,
         scale=scale,
         phase_iters=phase_iters,
-        strength=strength,
+        strength=amount,
         linked=linked,
         prior=prior,
         mode=mode,
@@ -100,7 +100,7 @@ def repair(
     feather: float = 1.0,
     scale: str = "both",
     phase_iters: int = 0,
-    strength: float = 1.0,
+    amount: float = 1.0,
     linked: bool = True,
     prior: str | None = None,
 ) -> Any:
@@ -119,7 +119,7 @@ def repair(
         feather=feather,
         scale=scale,
         phase_iters=phase_iters,
-        strength=strength,
+        amount=amount,
         linked=linked,
         prior=prior,
         mode="repair",
