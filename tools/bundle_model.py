@@ -36,6 +36,12 @@ def main() -> None:
         help="JSON {level: {neural: metrics, naive_bayes: metrics}}, both priors scored on the same held-out "
         "maps; the model's default prior becomes the one with fewer bits per bottom code",
     )
+    parser.add_argument(
+        "--default-prior",
+        choices=["measured", "naive-bayes", "transformer"],
+        default="measured",
+        help="the prior edits use by default: 'measured' (fewer held-out bits per bottom code) or a fixed one",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from specblur import checkpoint, export, registry, runtime
@@ -63,8 +69,11 @@ def main() -> None:
         loaded.training["prior_compared"] = measured
         loaded.default_prior = better_prior(naive, neural)
         print(f"default prior: {loaded.default_prior}")
+    if args.default_prior != "measured":
+        loaded.default_prior = args.default_prior
+        print(f"default prior: {loaded.default_prior} (fixed)")
     target = ROOT / "models" / f"{args.name}.pt"
-    if args.half or args.prior_nn:
+    if args.half or args.prior_nn or args.default_prior != "measured":
         data = checkpoint.to_bytes(
             loaded.model,
             args.name,

@@ -187,9 +187,17 @@ def card(path: Path, evals: Path | None) -> str:
             "",
             "A masked-token Transformer per level (`specblur/prior_nn.py`) that predicts hidden cells from "
             "the visible ones of a window of the map (the bottom level also sees the top codes), run by "
-            f"onnxruntime at edit time. Edits use the **{loaded.default_prior}** prior unless told "
-            "`--prior`: the one with fewer held-out bits per bottom code, both scored on the same held-out notes "
-            "(`docs/eval/prior_nn.json`: 200 notes of instruments never trained on).",
+            f"onnxruntime at edit time. Edits use the **{loaded.default_prior}** prior unless told `--prior`. "
+            + (
+                "It has fewer held-out bits per bottom code, both scored on the same held-out notes "
+                "(`docs/eval/prior_nn.json`: 200 notes of instruments never trained on)."
+                if loaded.default_prior == "transformer"
+                else "The transformer has fewer held-out bits per code (below; `docs/eval/prior_nn.json`: 200 notes "
+                "of instruments never trained on), but it is not yet fast enough to be the default: a blur of a 4 s "
+                "clip takes 157-224 ms in process against Naive Bayes' 52 ms and the 150 ms target "
+                "(`benchmarks/priors.py`), and it would push a command-line blur past the 0.35 s start-up target "
+                "(`benchmarks/edit.py`: 0.38 s beyond `import numpy, soundfile`). `--prior transformer` selects it."
+            ),
             "",
             "| level | neural: bits / code | accuracy | bits / code, half the cells hidden | Naive Bayes: bits / code "
             "| accuracy |",
@@ -277,6 +285,11 @@ def card(path: Path, evals: Path | None) -> str:
                 "same notes",
                 "python tools/bundle_model.py models/default.pt default --half --prior-nn top=top.onnx "
                 "--prior-nn bottom=bottom.onnx --prior-nn-metrics metrics.json   # {level: {neural, naive_bayes}}",
+                *(
+                    ["python tools/bundle_model.py models/default.pt default --half --default-prior naive-bayes"]
+                    if loaded.default_prior == "naive-bayes"
+                    else []
+                ),
                 "python tools/evaluate_fill.py corpus real/sonic-pi --limit 40 --json docs/eval/fill.json",
             ]
             if loaded.prior_nn
