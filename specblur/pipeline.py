@@ -272,19 +272,30 @@ def _replacement(model: Any, after: Codes, pixel: np.ndarray, image: np.ndarray)
 PRIORS = ("naive-bayes", "transformer")
 
 
-def _priors(loaded: RuntimeModel, name: str | None) -> dict[str, Any]:
+class _EditPriors:
+    """The prior per level that an edit uses, each looked up when the edit first needs it (a neural
+    prior's session is built on that first use: an edit of one level never builds the other's)."""
+
+    def __init__(self, neural: Any, fallback: dict[str, Any]) -> None:
+        self._neural, self._fallback = neural, fallback
+
+    def __getitem__(self, level: str) -> Any:
+        return self._neural[level] if level in self._neural else self._fallback[level]
+
+
+def _priors(loaded: RuntimeModel, name: str | None) -> Any:
     """The prior per level that an edit uses: ``name`` or the model's default."""
     name = name or loaded.default_prior
     if name not in PRIORS:
         raise UsageError(f"--prior {name!r}: use {' or '.join(PRIORS)}")
     if name == "naive-bayes":
-        return dict(loaded.prior)
+        return loaded.prior
     if not loaded.prior_nn:
         raise UsageError(
             f"model {loaded.name!r} has no transformer prior; use --prior naive-bayes, or fit one with "
             "'specblur fit-prior DATA --prior transformer'"
         )
-    return {level: loaded.prior_nn.get(level, loaded.prior.get(level)) for level in ("top", "bottom")}
+    return _EditPriors(loaded.prior_nn, loaded.prior)
 
 
 def blur_segment(
@@ -302,6 +313,7 @@ def blur_segment(
     mode: str = "blur",
     steps: int = 8,
     prior: str | None = None,
+    phase_start: str | None = None,
 ) -> BlurResult:
     """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``.
 
@@ -391,7 +403,7 @@ def blur_segment(
             inside[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = True
             t = level_prior.temperature * temperature
             # the neural prior's bottom level also sees the top codes (as they are now: filled first)
-            context = {"top": new.top[0]} if level == "bottom" and level_prior is not loaded.prior[level] else {}
+            context = {"top": new.top[0]} if level == "bottom" and getattr(level_prior, "has_top", False) else {}
             if mode == "repair":
                 if context and any(r.level == "top" for r in regions):
                     context["top_hole"] = np.zeros_like(new.top[0], dtype=bool)  # the top is filled already
@@ -418,6 +430,7 @@ def blur_segment(
                 spec_cfg.sample_rate,
                 spec_cfg.n_fft,
                 phase_iters,
+                phase_start or "input",
             )
             out[:, c] = edited.astype(out.dtype)
             if s[1] > s[0]:
@@ -464,6 +477,7 @@ def blur(
     mode: str = "blur",
     steps: int = 8,
     prior: str | None = None,
+    phase_start: str | None = None,
 ) -> BlurResult:
     """Redraw the codes of a time-frequency region from the prior and resynthesise that region
     (``mode="repair"``: fill them from the context only; see :func:`blur_segment`).
@@ -495,6 +509,7 @@ def blur(
         mode,
         steps,
         prior,
+        phase_start,
     )
     out = np.array(data, copy=True)
     out[where.start : where.stop] = part.samples

@@ -8,7 +8,7 @@ MASK token there and never the code), and for the bottom level ``top`` ``(B, R/f
 ``log_probs`` ``(B, R, W, K)`` float32, each cell's distribution over the K codes given the visible
 cells of the window. ``R`` is every row of the level's map and ``W`` a fixed window of columns; maps
 wider than the window are covered by several windows, each cell's distribution taken from the window
-in which it sits most centrally, so every cell sees at least a quarter window of context on each side
+in which it sits most centrally, so every cell sees at least a sixth of a window of context on each side
 (except at the map's ends).
 
 :class:`NeuralPrior` offers what the edit path calls on :class:`specblur.prior.LevelPrior`:
@@ -44,7 +44,7 @@ def window_starts(cols: int, c0: int, c1: int, window: int, align: int = 1) -> t
     if cols <= window:
         return [0], np.zeros(c1 - c0, dtype=np.int64)
     last = cols - window
-    margin = window // 4
+    margin = window // 6
     core = max(1, window - 2 * margin)
 
     def place(s: int) -> int:

@@ -15,7 +15,9 @@ import numpy as np
 
 from specblur.dsp import istft, stft, window
 
-__all__ = ["apply_change", "stft_size"]
+__all__ = ["PHASE_STARTS", "apply_change", "stft_size"]
+
+PHASE_STARTS = ("input", "extrapolate", "random")
 
 
 def stft_size(rate: int, model_rate: int, model_n_fft: int) -> tuple[int, int]:
@@ -35,6 +37,7 @@ def apply_change(
     model_rate: int,
     model_n_fft: int,
     phase_iters: int = 0,
+    phase_start: str = "input",
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """Scale ``wave``'s STFT magnitude by ``change_db`` (bands x model frames); returns the new wave
     and the half-open sample span that may differ from the input (empty when nothing changed).
@@ -42,7 +45,13 @@ def apply_change(
     ``frame_times`` (s) and ``band_hz`` locate the columns and rows of ``change_db``; above
     ``top_hz`` nothing changes. ``phase_iters`` > 0 rebuilds the phase of the changed frames by that
     many Griffin-Lim iterations, starting from the input's phase with the unchanged frames held.
+    ``phase_start`` is the phase the changed cells start from: ``"input"`` (the input's own),
+    ``"extrapolate"`` (each bin's phase carried on from the two frames before its changed run at the
+    bin's measured frequency, as a phase vocoder would; the input's phase where there are no two such
+    frames) or ``"random"`` (uniform, seeded: a fixed start for Griffin-Lim).
     """
+    if phase_start not in PHASE_STARTS:
+        raise ValueError(f"phase start {phase_start!r}: use one of {', '.join(PHASE_STARTS)}")
     n = len(wave)
     active = np.nonzero(np.abs(change_db).max(axis=0) > 0)[0]
     if not len(active):
@@ -77,6 +86,8 @@ def apply_change(
     if not len(changed):
         return wave.copy(), (0, 0)
     spec = spec * 10.0 ** (gain_db / 20.0)
+    if phase_start != "input":
+        spec = _restart_phase(spec, gain_db != 0, hop, n_fft, phase_start)
     if phase_iters > 0:
         target = np.abs(spec)
         held = np.ones(spec.shape[-1], dtype=bool)
@@ -92,3 +103,26 @@ def apply_change(
     out = wave.copy()
     out[a + s0 : a + s1] = rebuilt[s0:s1]
     return out, (a + s0, a + s1)
+
+
+def _restart_phase(spec: np.ndarray, cells: np.ndarray, hop: int, n_fft: int, how: str) -> np.ndarray:
+    """``spec`` with the phase of ``cells`` (bins x frames, true where the magnitude was changed)
+    replaced as :func:`apply_change`'s ``phase_start`` says; magnitudes untouched."""
+    magnitude = np.abs(spec)
+    phase = np.angle(spec)
+    if how == "random":
+        new = np.random.default_rng(0).uniform(-np.pi, np.pi, size=spec.shape)
+    else:  # extrapolate: per bin, from the two frames before its first changed frame
+        frames = spec.shape[-1]
+        first = np.where(cells.any(axis=1), cells.argmax(axis=1), frames)
+        ref = first - 1
+        usable = ref >= 1
+        bins = np.arange(spec.shape[0])
+        r = np.clip(ref, 1, frames - 1)
+        expected = 2 * np.pi * bins * hop / n_fft  # phase advance per hop at each bin's centre frequency
+        deviation = np.angle(np.exp(1j * (phase[bins, r] - phase[bins, r - 1] - expected)))
+        advance = expected + deviation  # the measured advance: the bin's partial's own frequency
+        steps = np.arange(frames)[None, :] - r[:, None]
+        new = phase[bins, r][:, None] + advance[:, None] * steps
+        new = np.where(usable[:, None], new, phase)
+    return np.where(cells, magnitude * np.exp(1j * new), spec)

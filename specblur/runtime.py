@@ -4,7 +4,9 @@ One ``NAME.onnx.npz`` file (a zip of numpy arrays, read with ``allow_pickle=Fals
 no code) holds the encoder and decoder as ONNX graphs (:mod:`specblur.export` writes them), the
 prior's count tables per level, and a JSON record: format version, the model's config, its weight
 hash (what code files are tied to, the same as its training checkpoint's), the prior's scalars,
-what training saw, and a sha256 over everything else in the file, checked on every load.
+what training saw, a sha256 of each array, and a sha256 over the record itself. The record is checked
+on every load; each array is read and checked when an edit first needs it (an edit with one prior never
+reads the other's tables; version 1 files, which carry one hash over everything, are checked whole).
 
 ``train``, ``fit-prior`` and ``tools/bundle_model.py`` write it beside the training checkpoint
 (``NAME.pt``, which only training reads). :class:`RuntimeModel` offers the attributes the edit
@@ -30,7 +32,8 @@ from specblur.errors import CheckpointError
 from specblur.prior import LevelPrior
 
 FORMAT = "specblur-runtime"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READS_VERSIONS = (1, 2)
 SUFFIX = ".onnx.npz"
 _PRIOR_ARRAYS = ("class_count", "neighbour_count", "row_count")
 
@@ -83,27 +86,25 @@ class RuntimeModel:
     default_prior: str = "naive-bayes"
 
 
-class _NeuralPriors(dict):
-    """The neural prior per level, its onnxruntime session built on first use (an edit that uses
-    the Naive Bayes prior never pays for it). The graphs' bytes are verified with the file."""
+class _LazyLevels(dict):
+    """level -> a prior built on first use (``_build``); ``dict(...)``, ``items()`` and ``values()``
+    build too, so a copy never holds a placeholder."""
 
-    def __init__(self, graphs: dict[str, bytes], num_codes: dict[str, int], path: Path) -> None:
-        super().__init__({level: None for level in graphs})
-        self._graphs, self._num_codes, self._path = graphs, num_codes, path
+    def __init__(self, levels: Any) -> None:
+        super().__init__({level: None for level in levels})
+
+    def _build(self, level: str) -> Any:
+        raise NotImplementedError
 
     def __getitem__(self, level: str) -> Any:
         prior = super().__getitem__(level)
         if prior is None:
-            from specblur.prior_nn_runtime import NeuralPrior
-
-            try:
-                prior = NeuralPrior(self._graphs[level])
-            except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
-                raise CheckpointError(f"{self._path}: the {level} neural prior does not load ({exc})") from exc
-            if prior.num_codes != self._num_codes[level]:
-                raise CheckpointError(f"{self._path}: the {level} neural prior does not match the model")
+            prior = self._build(level)
             super().__setitem__(level, prior)
         return prior
+
+    def __iter__(self) -> Any:
+        return iter(list(super().keys()))
 
     def get(self, level: str, default: Any = None) -> Any:
         return self[level] if level in self else default
@@ -115,13 +116,87 @@ class _NeuralPriors(dict):
         return [(level, self[level]) for level in self]
 
 
+class _NeuralPriors(_LazyLevels):
+    """The neural prior per level, its onnxruntime session built on first use (an edit that uses
+    the Naive Bayes prior never pays for it). The graphs' bytes are verified with the file."""
+
+    def __init__(self, graphs: dict[str, Any], num_codes: dict[str, int], path: Path) -> None:
+        """``graphs``: level -> the file's arrays (its graph is ``prior_nn.LEVEL`` there)."""
+        super().__init__(graphs)
+        self._graphs, self._num_codes, self._path = graphs, num_codes, path
+
+    def _build(self, level: str) -> Any:
+        from specblur.prior_nn_runtime import NeuralPrior
+
+        try:
+            prior = NeuralPrior(self._graphs[level][f"prior_nn.{level}"].tobytes())
+        except CheckpointError:
+            raise
+        except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
+            raise CheckpointError(f"{self._path}: the {level} neural prior does not load ({exc})") from exc
+        if prior.num_codes != self._num_codes[level]:
+            raise CheckpointError(f"{self._path}: the {level} neural prior does not match the model")
+        return prior
+
+
 def _digest(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
     h = hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "content_sha256"}, sort_keys=True).encode())
     for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
-        h.update(a.tobytes())
+        _update(h, key, arrays[key])
     return h.hexdigest()
+
+
+def _update(h: Any, key: str, array: np.ndarray) -> Any:
+    a = np.ascontiguousarray(array)
+    h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
+    h.update(memoryview(a).cast("B"))
+    return h
+
+
+def _member_digest(key: str, array: np.ndarray) -> str:
+    return _update(hashlib.sha256(), key, array).hexdigest()
+
+
+class _Members:
+    """The file's arrays, each read and checked against its recorded sha256 on first use."""
+
+    def __init__(self, archive: Any, digests: dict[str, str], path: Path) -> None:
+        self._archive, self._digests, self._path = archive, digests, path
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._digests
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._cache:
+            if key not in self._digests:
+                raise CheckpointError(f"{self._path}: not a complete model file (no {key!r})")
+            try:
+                array = self._archive[key]
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+                raise CheckpointError(f"{self._path}: corrupt or truncated model file ({_first_line(exc)})") from exc
+            if _member_digest(key, array) != self._digests[key]:
+                raise CheckpointError(f"{self._path}: {key} does not match its recorded hash; the file is damaged")
+            self._cache[key] = array
+        return self._cache[key]
+
+
+class _LevelPriors(_LazyLevels):
+    """The Naive Bayes prior per level, built from its tables on first use."""
+
+    def __init__(self, scalars: dict[str, Any], members: Any, num_codes: dict[str, int], path: Path) -> None:
+        super().__init__(scalars)
+        self._scalars, self._members, self._num_codes, self._path = scalars, members, num_codes, path
+
+    def _build(self, level: str) -> LevelPrior:
+        tables = {key: self._members[f"prior.{level}.{key}"] for key in _PRIOR_ARRAYS}
+        try:
+            prior = LevelPrior.from_arrays(self._scalars[level], tables)
+        except Exception as exc:
+            raise CheckpointError(f"{self._path}: the {level} prior does not load ({_first_line(exc)})") from exc
+        if prior.num_codes != self._num_codes[level]:
+            raise CheckpointError(f"{self._path}: prior for level {level!r} does not match the model")
+        return prior
 
 
 def to_bytes(
@@ -160,7 +235,8 @@ def to_bytes(
         "default_prior": default_prior,
         "training": json.loads(json.dumps(training or {}, default=_jsonable)),
     }
-    meta["content_sha256"] = _digest(meta, arrays)
+    meta["members"] = {key: _member_digest(key, array) for key, array in arrays.items()}
+    meta["content_sha256"] = _digest(meta, {})
     buffer = io.BytesIO()
     # stored, not deflated: loading is the start of every edit, and the graphs' floats hardly compress
     np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
@@ -174,47 +250,67 @@ def _jsonable(value: Any) -> Any:
 
 
 def load(path: Path | str) -> RuntimeModel:
-    """Load and verify a runtime file; every failure is a :class:`CheckpointError` naming the file."""
+    """Load and verify a runtime file; every failure is a :class:`CheckpointError` naming the file.
+
+    The record and the encoder and decoder are read and checked here; a prior's arrays when an edit
+    first uses that prior (the archive stays open for that, as long as the model lives)."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+        archive = np.load(path, allow_pickle=False)
+        meta_bytes = archive["meta"]
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: no such model file") from exc
+    except KeyError as exc:
+        raise CheckpointError(f"{path}: not a specblur model file") from exc
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise CheckpointError(f"{path}: corrupt or truncated model file ({_first_line(exc)}); re-copy it") from exc
     try:
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        meta = json.loads(meta_bytes.tobytes().decode())
+    except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not a specblur model file") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a specblur model file")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READS_VERSIONS:
         raise CheckpointError(
             f"{path}: model format version {meta.get('format_version')}, this specblur ({__version__}) reads "
-            f"version {FORMAT_VERSION}; export the model again (tools/bundle_model.py) or use a matching specblur"
+            f"versions {', '.join(map(str, READS_VERSIONS))}; export the model again (tools/bundle_model.py) "
+            "or use a matching specblur"
         )
-    if _digest(meta, arrays) != meta.get("content_sha256"):
-        raise CheckpointError(f"{path}: contents do not match the hash recorded in the file; the file is damaged")
+    damaged = f"{path}: contents do not match the hash recorded in the file; the file is damaged"
+    if meta["format_version"] == 1:  # one hash over everything: read it all now
+        try:
+            arrays = {key: archive[key] for key in archive.files if key != "meta"}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise CheckpointError(f"{path}: corrupt or truncated model file ({_first_line(exc)}); re-copy it") from exc
+        if _digest(meta, arrays) != meta.get("content_sha256"):
+            raise CheckpointError(damaged)
+        members: Any = arrays
+    else:
+        digests = meta.get("members")
+        if not isinstance(digests, dict) or _digest(meta, {}) != meta.get("content_sha256"):
+            raise CheckpointError(damaged)
+        if set(digests) != set(archive.files) - {"meta"}:
+            raise CheckpointError(damaged)
+        members = _Members(archive, digests, path)
     try:
-        engine = Engine(arrays["encoder"].tobytes(), arrays["decoder"].tobytes())
-        prior = {}
-        for level, scalars in (meta.get("prior") or {}).items():
-            tables = {key: arrays[f"prior.{level}.{key}"] for key in _PRIOR_ARRAYS}
-            prior[level] = LevelPrior.from_arrays(scalars, tables)
-            if getattr(engine.config.model, level).num_codes != prior[level].num_codes:
-                raise ValueError(f"prior for level {level!r} does not match the model")
-        prior_nn = _NeuralPriors(
-            {level: arrays[f"prior_nn.{level}"].tobytes() for level in meta.get("prior_nn") or []},
-            {level: getattr(engine.config.model, level).num_codes for level in ("top", "bottom")},
-            path,
-        )
+        engine = Engine(members["encoder"].tobytes(), members["decoder"].tobytes())
     except CheckpointError:
         raise
     except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
         raise CheckpointError(f"{path}: does not load ({_first_line(exc)}); export the model again") from exc
     if engine.onnx.hash != meta.get("model_hash"):
         raise CheckpointError(f"{path}: its graphs belong to another model than its record says")
+    num_codes = {level: getattr(engine.config.model, level).num_codes for level in ("top", "bottom")}
+    scalars = dict(meta.get("prior") or {})
+    if any(level not in num_codes for level in scalars) or any(
+        f"prior.{level}.{key}" not in members for level in scalars for key in _PRIOR_ARRAYS
+    ):
+        raise CheckpointError(f"{path}: not a complete model file (prior tables missing)")
+    prior = _LevelPriors(scalars, members, num_codes, path)
+    levels = list(meta.get("prior_nn") or [])
+    if any(f"prior_nn.{level}" not in members for level in levels):
+        raise CheckpointError(f"{path}: not a complete model file (neural prior missing)")
+    prior_nn = _NeuralPriors({level: members for level in levels}, num_codes, path)
     return RuntimeModel(
         engine,
         str(meta.get("name", path.name)),

@@ -276,3 +276,30 @@ def test_apply_change_without_change() -> None:
     out, span = resynth_np.apply_change(wave, 16000, change, frame_times, band_centres(cfg), 4000.0, 16000, 1024)
     ref_out, ref_span = resynth.apply_change(wave, 16000, change, frame_times, band_centres(cfg), 4000.0, 16000, 1024)
     assert span == ref_span and np.array_equal(out, ref_out)
+
+
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_phase_start_extrapolate_continues_a_steady_partial(rate: int) -> None:
+    """Replacing the phase inside a region: carried on from before it, a steady sine comes out as it
+    was (its phase advances at its own frequency); a random start does not; the input's is the input."""
+    cfg = SpectrogramConfig()
+    n = int(2.0 * rate)
+    t = np.arange(n) / rate
+    wave = 0.5 * np.sin(2 * np.pi * 441.3 * t + 0.7)
+    n_frames = int(2.0 * cfg.sample_rate) // cfg.hop_length + 1
+    frame_times = np.arange(n_frames) * cfg.hop_length / cfg.sample_rate
+    change = np.zeros((cfg.n_mels, n_frames))
+    change[:, 40:60] = 1e-9  # "changed" cells with no change of level: only the phase start differs
+    args = (rate, change, frame_times, band_centres(cfg), min(cfg.f_max, rate / 2), cfg.sample_rate, cfg.n_fft)
+    errors = {}
+    for start in resynth_np.PHASE_STARTS:
+        out, span = resynth_np.apply_change(wave, *args, phase_start=start)
+        assert span[1] > span[0]
+        assert np.array_equal(out[: span[0]], wave[: span[0]]) and np.array_equal(out[span[1] :], wave[span[1] :])
+        inside = slice(span[0], span[1])
+        errors[start] = np.sqrt(np.mean((out[inside] - wave[inside]) ** 2)) / np.sqrt(np.mean(wave[inside] ** 2))
+    assert errors["input"] < 1e-6
+    assert errors["extrapolate"] < 0.05
+    assert errors["random"] > 0.5
+    with pytest.raises(ValueError, match="phase start"):
+        resynth_np.apply_change(wave, *args, phase_start="zero")

@@ -144,11 +144,33 @@ def test_runtime_form_is_verified(runtime_model: Path, tmp_path: Path) -> None:
         data[len(data) // 2] ^= 0xFF
         arrays["decoder"] = data
 
-    cases = {"flip": (flip, "damaged"), "newer": (newer, "format version 99"), "graph": (graph, "damaged")}
+    def forged(arrays):  # a damaged table whose recorded hash was edited to match: the record's own hash says no
+        flip(arrays)
+        meta = json.loads(arrays["meta"].tobytes())
+        meta["members"]["prior.bottom.class_count"] = runtime._member_digest(
+            "prior.bottom.class_count", arrays["prior.bottom.class_count"]
+        )
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+
+    def dropped(arrays):
+        del arrays["prior.top.row_count"]
+
+    cases = {
+        "newer": (newer, "format version 99"),
+        "graph": (graph, "damaged"),
+        "forged": (forged, "damaged"),
+        "dropped": (dropped, "damaged"),
+    }
     for name, (change, message) in cases.items():
         _rewrite(runtime_model, tmp_path / f"{name}.onnx.npz", change)
         with pytest.raises(CheckpointError, match=message):
             runtime.load(tmp_path / f"{name}.onnx.npz")
+    # a prior's tables are checked when an edit first uses them: loading succeeds, the use is refused
+    _rewrite(runtime_model, tmp_path / "flip.onnx.npz", flip)
+    flipped = runtime.load(tmp_path / "flip.onnx.npz")
+    flipped.prior["top"]  # undamaged level: fine
+    with pytest.raises(CheckpointError, match="prior.bottom.class_count does not match its recorded hash"):
+        flipped.prior["bottom"]
     (tmp_path / "cut.onnx.npz").write_bytes(runtime_model.read_bytes()[:5000])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         runtime.load(tmp_path / "cut.onnx.npz")
@@ -160,6 +182,27 @@ def test_runtime_form_is_verified(runtime_model: Path, tmp_path: Path) -> None:
         runtime.load(tmp_path / "pickle.onnx.npz")
     with pytest.raises(ModelNotFoundError):
         registry.resolve_runtime(str(tmp_path / "missing.onnx.npz"))
+
+
+def test_version_1_files_still_load_and_are_checked_whole(runtime_model: Path, tmp_path: Path) -> None:
+    def as_version_1(arrays, damage=False):
+        meta = json.loads(arrays.pop("meta").tobytes())
+        meta["format_version"] = 1
+        del meta["members"]
+        meta["content_sha256"] = runtime._digest(meta, arrays)
+        if damage:
+            table = arrays["prior.top.class_count"].copy()
+            table[0] += 1
+            arrays["prior.top.class_count"] = table
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+
+    _rewrite(runtime_model, tmp_path / "v1.onnx.npz", as_version_1)
+    old = runtime.load(tmp_path / "v1.onnx.npz")
+    assert old.hash == runtime.load(runtime_model).hash and set(old.prior) == {"top", "bottom"}
+    assert old.prior["bottom"].num_codes == runtime.load(runtime_model).prior["bottom"].num_codes
+    _rewrite(runtime_model, tmp_path / "v1bad.onnx.npz", lambda a: as_version_1(a, damage=True))
+    with pytest.raises(CheckpointError, match="damaged"):
+        runtime.load(tmp_path / "v1bad.onnx.npz")
 
 
 def test_bundled_default_ships_in_runtime_form() -> None:

@@ -9,7 +9,8 @@ back through the filterbank's pseudo-inverse), spectral convergence on linear ma
 all frames and over *active* frames (some bin within 30 dB of the file's loudest; silence flatters
 every figure). dB are relative to each file's loudest bin and floored 60 dB below it, so quiet and
 loud notes count alike. Codebook perplexity and unused codes per level, and the prior's top-1
-accuracy and bits per code against the unigram baseline, on these files' codes.
+accuracy and bits per code against the unigram baseline, on these files' codes, for the Naive Bayes
+prior and (where the model has one) the transformer.
 
 ``edits``: the blur against two baselines at the same region::
 
@@ -135,6 +136,15 @@ def recon(args: argparse.Namespace) -> dict:
     }
     if loaded.prior:
         result["prior"] = {level: loaded.prior[level].evaluate(maps[level]) for level in ("top", "bottom")}
+    if getattr(loaded, "prior_nn", None):
+        from specblur.prior_nn_runtime import NeuralPrior
+
+        # the transformer on the same maps (the bottom level sees the top codes, all visible)
+        result["prior_nn"] = {}
+        for level, graph in loaded.prior_nn.items():
+            neural = NeuralPrior(graph)
+            tops = maps["top"] if level == "bottom" else None
+            result["prior_nn"][level] = neural.evaluate(maps[level], tops)
     return result
 
 

@@ -11,6 +11,8 @@ grid (mel bands x frames, snapped outward to bottom code cells). Methods:
   Naive Bayes prior (:meth:`specblur.prior.LevelPrior.fill`), then decoded;
 - ``unigram``: the codes inside drawn from the code frequencies alone, then decoded;
 - ``transformer``: the neural prior (:mod:`specblur.prior_nn_runtime`), where the model has one;
+  ``transformer@T`` the same drawn at T times its temperature (``--temperatures``; lower: each cell
+  nearer its most likely code);
 - ``interpolation``: the classical baseline, each band's log-magnitude interpolated linearly in
   time across the hole between the frames on either side;
 - ``oracle``: the original codes decoded (the decoder's own error: the floor for code methods).
@@ -94,12 +96,15 @@ def main() -> None:
     p.add_argument("--model", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path)
+    p.add_argument("--temperatures", type=float, nargs="*", default=[], help="extra transformer temperatures")
     args = p.parse_args()
     loaded = pipeline.load_model(args.model)
     model = loaded.model
     cfg = model.config.spectrogram
     neural = getattr(loaded, "prior_nn", None) or {}
-    methods = ["oracle", "interpolation", "unigram", "naive-bayes"] + (["transformer"] if neural else [])
+    methods = ["oracle", "interpolation", "unigram", "naive-bayes"]
+    if neural:
+        methods += ["transformer"] + [f"transformer@{t:g}" for t in args.temperatures]
     results: dict[str, dict] = {}
     for folder in args.folders:
         rows_out: dict[str, list] = {}
@@ -137,7 +142,8 @@ def main() -> None:
                                     maps[:] = loaded.prior[level].fill(maps, hole, rng)
                                 else:
                                     top = new.top[0] if level == "bottom" else None
-                                    maps[:] = neural[level].fill(maps, hole, rng, top=top)
+                                    t = float(method.partition("@")[2] or 1.0)
+                                    maps[:] = neural[level].fill(maps, hole, rng, top=top, temperature=t)
                             filled = model.spectrogram.to_db(model.decode(new, image.shape[-1])[0, 0])
                             r, c = cells["bottom"]
                             acc = float(np.mean(new.bottom[0][r, c] == codes.bottom[0][r, c]))
