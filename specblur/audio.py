@@ -163,8 +163,14 @@ def _native_dtype(subtype: str) -> str:
 
 
 def write_patched(src: Source | str | Path, dst: str | Path, start: int, samples: np.ndarray) -> list[str]:
-    """Write ``dst`` (a file, or ``-`` for stdout) = ``src`` with frames ``[start, start + len(samples))``
-    replaced by ``samples``; returns warnings (one line each) about anything that could not be kept.
+    """:func:`write_patches` with one patch: ``samples`` at frame ``start``."""
+    return write_patches(src, dst, [(start, samples)])
+
+
+def write_patches(src: Source | str | Path, dst: str | Path, patches: list[tuple[int, np.ndarray]]) -> list[str]:
+    """Write ``dst`` (a file, or ``-`` for stdout) = ``src`` with, for each ``(start, samples)`` of
+    ``patches``, frames ``[start, start + len(samples))`` replaced by ``samples`` (the patches must
+    not overlap); returns warnings (one line each) about anything that could not be kept.
 
     An uncompressed file whose layout :mod:`specblur.container` understands is copied byte for byte
     and only the changed samples' bytes are written, in the file's own encoding: header, metadata
@@ -176,11 +182,15 @@ def write_patched(src: Source | str | Path, dst: str | Path, start: int, samples
     temporary file beside ``dst`` and renamed. Non-finite samples are refused.
     """
     source = src if isinstance(src, Source) else Source(src)
-    samples = np.asarray(samples, dtype=np.float64)
-    if not np.all(np.isfinite(samples)):
+    patches = sorted(((int(start), np.asarray(samples, dtype=np.float64)) for start, samples in patches), key=_first)
+    for (a, x), (b, _) in zip(patches, patches[1:], strict=False):
+        if a + len(x) > b:
+            raise ValueError(f"patches at frames {a} and {b} overlap")
+    if not all(np.all(np.isfinite(x)) for _, x in patches):
         raise AudioError("the edited samples are not all finite; nothing written")
     if source.layout is not None:
-        pieces = _patched_bytes(source, source.layout, start, container.encode(samples, source.layout))
+        layout = source.layout
+        pieces = _patched_bytes(source, layout, [(start, container.encode(x, layout)) for start, x in patches])
         if str(dst) == "-":
             for piece in pieces:
                 sys.stdout.buffer.write(piece)
@@ -194,19 +204,23 @@ def write_patched(src: Source | str | Path, dst: str | Path, start: int, samples
 
         atomic_write(Path(dst), produce_bytes)
         return []
-    return _stream_patched(source, dst, start, samples)
+    return _stream_patched(source, dst, patches)
 
 
-def _patched_bytes(source: Source, layout: container.Layout, start: int, new: bytes) -> Iterator[bytes]:
-    """The output's bytes, in blocks: the input's, with ``new`` at frame ``start`` (and, for a file
-    cut short, its size fields corrected and the data ending the file)."""
-    lo = layout.data_offset + start * layout.frame_bytes
+def _first(patch: tuple[int, Any]) -> int:
+    return patch[0]
+
+
+def _patched_bytes(source: Source, layout: container.Layout, patches: list[tuple[int, bytes]]) -> Iterator[bytes]:
+    """The output's bytes, in blocks: the input's, with each patch's bytes at its frame (and, for a
+    file cut short, its size fields corrected and the data ending the file)."""
     end = source.size
     fixes = []
     if layout.truncated:
         end = layout.data_offset + layout.data_bytes
         fixes = container.corrected_sizes(layout)
-    edits = sorted([*fixes, (lo, new)])
+    new = [(layout.data_offset + start * layout.frame_bytes, data) for start, data in patches]
+    edits = sorted([*fixes, *new], key=_first)
     with source.open() as f:
         pos = 0
         for offset, data in edits:
@@ -228,11 +242,10 @@ def _copy_range(f: BinaryIO, lo: int, hi: int) -> Iterator[bytes]:
         lo += len(block)
 
 
-def _stream_patched(source: Source, dst: str | Path, start: int, samples: np.ndarray) -> list[str]:
-    """The patch for files that cannot be patched in place: re-encoded through libsndfile."""
+def _stream_patched(source: Source, dst: str | Path, patches: list[tuple[int, np.ndarray]]) -> list[str]:
+    """The patches for files that cannot be patched in place: re-encoded through libsndfile."""
     head = source.info()
     dtype = _native_dtype(head.subtype)
-    stop = start + len(samples)
 
     def produce(out: Any) -> None:
         with source.soundfile() as fin:
@@ -253,9 +266,12 @@ def _stream_patched(source: Source, dst: str | Path, start: int, samples: np.nda
                         fout.write(block)
                         lo += len(block)
 
-                copy(0, start)
-                fout.write(samples)
-                copy(stop, head.frames)
+                pos = 0
+                for start, samples in patches:
+                    copy(pos, start)
+                    fout.write(samples)
+                    pos = start + len(samples)
+                copy(pos, head.frames)
 
     if str(dst) == "-":
         buffer = io.BytesIO()

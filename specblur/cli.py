@@ -341,6 +341,15 @@ def _edit_options(mode: str) -> Any:
             help="Hz, k for kHz (200-2000, 200-2k, 1k-).  [default: the whole band the model covers]",
         ),
         click.option(
+            "--labels",
+            "labels_file",
+            type=click.Path(path_type=Path),
+            metavar="FILE",
+            help="Edit every region of an Audacity label file (START<TAB>END<TAB>TEXT lines; a spectral selection "
+            "line '\\<TAB>LOW<TAB>HIGH' gives its band, else the whole band), one after another, in one call; "
+            "instead of --time/--freq.",
+        ),
+        click.option(
             "-T",
             "--temperature",
             type=click.FloatRange(0.05, 20.0),
@@ -473,6 +482,7 @@ def _edit(
     files: tuple[str, ...],
     time_spec: str | None,
     freq_spec: str | None,
+    labels_file: Path | None,
     temperature: float,
     amount_spec: str,
     prior: str | None,
@@ -492,7 +502,19 @@ def _edit(
 ) -> None:
     from specblur.errors import SpecblurError, UsageError
 
-    if mode == "repair" and time_spec is None:
+    regions = None
+    if labels_file is not None:
+        if time_spec is not None or freq_spec is not None:
+            raise UsageError("give --labels or --time/--freq, not both (each label carries its own region)")
+        if plot is not None:
+            raise UsageError("--plot draws one region; use it without --labels")
+        from specblur import labels
+
+        regions = [
+            {"time": label.time, "freq": label.freq, "name": f"{labels_file}:{label.line}"}
+            for label in labels.read(labels_file)
+        ]
+    elif mode == "repair" and time_spec is None:
         raise UsageError("repair needs --time: the span to fill from around it, e.g. --time 1.0-1.2")
     time, freq = _parse_region(time_spec, freq_spec)
     strength = _parse_amount(amount_spec)
@@ -521,13 +543,16 @@ def _edit(
     for src, dst in _progress(jobs, quiet):
         try:
             with _measured(meter, mode, 0.0) as measured:
-                edit = pipeline.blur_file(
+                if regions is None:
+                    call, where = pipeline.blur_file, {"time": time, "freq": freq}
+                else:
+                    call, where = pipeline.blur_file_regions, {"regions": regions}
+                edit = call(
                     loaded,
                     src,
                     dst,
                     keep_views=plot is not None,
-                    time=time,
-                    freq=freq,
+                    **where,
                     temperature=temperature,
                     strength=strength,
                     prior=prior,
@@ -544,10 +569,11 @@ def _edit(
                     measured.audio_s = edit.seconds
             result = edit.result
             if verbose:
-                for region in result.regions:
-                    click.echo(
-                        f"{src}: edited {region.describe()}; {result.changed_codes:.0%} of codes redrawn", err=True
-                    )
+                for part in edit.parts or [result]:
+                    for region in part.regions:
+                        click.echo(
+                            f"{src}: edited {region.describe()}; {part.changed_codes:.0%} of codes redrawn", err=True
+                        )
             if not quiet:
                 for warning in edit.warnings:
                     _err(f"warning: {warning}")
@@ -564,6 +590,49 @@ def _edit(
         summary = SpecblurError(f"{len(failed)} of {len(jobs)} files failed (see above)")
         summary.exit_code = max(failed)
         raise summary
+
+
+@cli.command()
+@click.argument("input", metavar="IN")
+@click.option(
+    "-o",
+    "--out",
+    metavar="OUT",
+    help="Where Export writes (IN's format; never IN).  [default: IN's name with .edited before the suffix]",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port on 127.0.0.1 (0: any free one).  [default: the first free one from 8765]",
+)
+@click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
+@click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]")
+@click.option("-f", "--force", is_flag=True, help="Let Export replace an existing OUT.")
+def edit(input: str, out: str | None, port: int | None, no_browser: bool, model: str | None, force: bool) -> None:
+    """Edit IN in the browser: see its spectrogram, drag a region, apply blur or repair, listen
+    before/after, undo, export OUT.
+
+    Starts a local web server on 127.0.0.1 and prints its URL (with a random token that the page's
+    requests must carry), then opens the browser. The page shows the equivalent 'specblur blur' /
+    'repair' command line and saves the regions as an Audacity label file (for --labels). IN is
+    never written; Export writes OUT as 'blur' does: IN's format, bit-identical outside the edited
+    spans, atomically. Ctrl-C stops the server.
+    """
+    _import_runtime()
+    loaded = _load(model)
+    with _signals_held():
+        from specblur.editor import server
+
+    session = server.Session(input, out, loaded, force=force, model_arg=model)
+    http = server.open_server(port, session)
+    import threading
+
+    threading.Thread(target=session.warm_up, daemon=True).start()
+    server.serve(
+        http,
+        lambda url: click.echo(f"specblur edit: {input} -> {session.out}\n  {url}\n(Ctrl-C to stop)"),
+        open_browser=not no_browser,
+    )
 
 
 @cli.command("fit-prior")

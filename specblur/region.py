@@ -85,7 +85,9 @@ def _check_order(spec: str, what: str, low: float | None, high: float | None, hi
         if value is not None and not math.isfinite(value):
             raise UsageError(f"--{what} {spec!r}: not a finite number; {hint}")
     if low is not None and high is not None and high <= low:
-        raise UsageError(f"--{what} {spec!r}: the end must be above the start, e.g. {high:g}-{low:g}")
+        # the example is itself a valid range: the two ends swapped, or for an empty range one unit wider
+        example = f"{high:g}-{low:g}" if high < low else f"{low:g}-{low + 1:g}"
+        raise UsageError(f"--{what} {spec!r}: the end must be above the start, e.g. {example}")
 
 
 # -- geometry: a region on the model's grid ------------------------------------------------------

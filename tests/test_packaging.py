@@ -38,6 +38,8 @@ def test_wheel_contains_models_and_manifest(tmp_path: Path) -> None:
         assert f"specblur/_models/{file}" in names
     assert "specblur/_examples/note.wav" in names  # the example 'specblur energy --measure' blurs
     assert "specblur/cli.py" in names and "specblur/py.typed" in names
+    for name in ("index.html", "app.js", "style.css"):  # specblur edit's page
+        assert f"specblur/editor/static/{name}" in names
     # `pip install specblur` is the runtime; torch and the export tools come only with [train]
     (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
     requires = [

@@ -1,0 +1,383 @@
+"""``specblur edit`` without a browser: the session (apply, undo, redo, export, labels) and the HTTP
+server's guards (token, Host header, the page's own files only, bounded bodies, 4xx with a message),
+IN never written, Ctrl-C, and no torch. The page itself is driven in tests/test_editor_browser.py."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from specblur.editor import server as S
+from specblur.errors import UsageError
+from tests import containers as B
+from tests.conftest import cli_in_process, tone
+
+
+@pytest.fixture()
+def stereo(tmp_path: Path) -> Path:
+    """A 24-bit stereo WAV with chunks before and after the samples."""
+    chunks = {"before": ((b"bext", b"b" * 64),), "after": ((b"LIST", b"x" * 10),)}
+    built = B.riff(B.tone(3.0, 22050, 2), 22050, "PCM_24", **chunks)
+    path = tmp_path / "take.wav"
+    built.write(path)
+    return path
+
+
+@pytest.fixture()
+def running(tiny_model: Path, stereo: Path, tmp_path: Path):
+    """A server on a free port in this process, for one session of ``stereo``."""
+    session = S.Session(stereo, tmp_path / "out.wav", "tiny")
+    srv = S.open_server(0, session)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def request(srv: S.Server, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    base = {"Host": f"127.0.0.1:{srv.port}", S.TOKEN_HEADER: srv.token}
+    base.update(headers or {})
+    base = {k: v for k, v in base.items() if v is not None}
+    data = body.encode() if isinstance(body, str) else body
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for key, value in base.items():
+        conn.putheader(key, value)
+    if data is not None and "Content-Length" not in base:
+        conn.putheader("Content-Length", str(len(data)))
+    conn.endheaders(data)
+    response = conn.getresponse()
+    payload = response.read()
+    conn.close()
+    return response.status, response.headers, payload
+
+
+def api(srv: S.Server, path: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body)
+    status, _, payload = request(srv, "GET" if body is None else "POST", path, data)
+    assert status == 200, payload
+    return json.loads(payload)
+
+
+def test_apply_undo_redo_export_match_the_command_line(running: S.Server, stereo: Path, tmp_path: Path, capsys):
+    raw, stamp = stereo.read_bytes(), stereo.stat().st_mtime_ns
+    state = api(running, "/api/state")
+    assert (state["rate"], state["channels"], state["frames"], state["subtype"]) == (22050, 2, 66150, "PCM_24")
+    _, headers, before = request(running, "GET", "/api/image?which=after")
+    width, height = int(headers["X-Width"]), int(headers["X-Height"])
+    assert (width, height) == (state["image"]["width"], state["image"]["height"]) and len(before) == width * height
+    snapped = api(running, "/api/plan", {"time": [1.0, 1.5], "freq": [300, 2000]})["regions"]
+    assert snapped[-1]["start"] <= 1.0 and snapped[-1]["end"] >= 1.5 and snapped[-1]["low"] <= 300
+
+    state = api(running, "/api/apply", {"time": [1.0, 1.5], "freq": [300, 2000], "seed": 2, "strength": 0.8})
+    assert state["can_undo"] and not state["can_redo"] and state["version"] == 1
+    assert state["entries"][0]["snapped"][0]["start"] == snapped[-1]["start"]
+    command = state["command"]
+    assert command.startswith("specblur blur ") and "--time 1-1.5 --freq 300-2000 --amount 0.8 --seed 2" in command
+    after = request(running, "GET", "/api/image?which=after")[2]
+    assert after != before and request(running, "GET", "/api/image?which=before")[2] == before
+    wav_after = request(running, "GET", "/api/audio?which=after")[2]
+    wav_before = request(running, "GET", "/api/audio?which=before")[2]
+    heard_after = sf.read(io.BytesIO(wav_after))[0]
+    heard_before = sf.read(io.BytesIO(wav_before))[0]
+    assert heard_after.shape == heard_before.shape == (66150, 2) and not np.array_equal(heard_after, heard_before)
+
+    result = api(running, "/api/export", {})
+    out = Path(result["out"])
+    assert out == tmp_path / "out.wav" and result["warnings"] == []
+    # the command box's line, run by the real CLI, writes the same bytes
+    args = command.split()[1:]
+    args[2] = str(tmp_path / "cli.wav")
+    assert args[-2:] == ["-m", "tiny"] and cli_in_process(capsys, *args)[0] == 0
+    assert out.read_bytes() == (tmp_path / "cli.wav").read_bytes() != raw
+
+    state = api(running, "/api/undo", {})
+    assert not state["can_undo"] and state["can_redo"]
+    assert request(running, "GET", "/api/image?which=after")[2] == before
+    assert np.array_equal(sf.read(io.BytesIO(request(running, "GET", "/api/audio")[2]))[0], heard_before)
+    api(running, "/api/export", {})
+    assert out.read_bytes() == raw  # nothing applied: OUT is IN's bytes
+    api(running, "/api/redo", {})
+    api(running, "/api/export", {})
+    assert out.read_bytes() == (tmp_path / "cli.wav").read_bytes()
+    status, _, payload = request(running, "POST", "/api/redo", "{}")
+    assert status == 409 and json.loads(payload)["error"] == "nothing to redo"
+    assert stereo.read_bytes() == raw and stereo.stat().st_mtime_ns == stamp  # IN never written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.wav", "out.wav", "take.wav"]  # no temporary left
+
+
+def test_labels_round_trip_through_the_cli(running: S.Server, stereo: Path, tmp_path: Path, capsys) -> None:
+    api(running, "/api/apply", {"time": [0.4, 0.8], "freq": [200, 1500]})
+    api(running, "/api/apply", {"time": [2.0, 2.6], "freq": [None, 900]})
+    _, headers, text = request(running, "GET", "/api/labels")
+    assert "attachment" in headers["Content-Disposition"]
+    assert text.decode().splitlines() == [
+        "0.400000\t0.800000\tblur",
+        "\\\t200.000000\t1500.000000",
+        "2.000000\t2.600000\tblur",
+        "\\\t-1.000000\t900.000000",
+    ]
+    state = api(running, "/api/state")
+    assert "--labels take.labels.txt -m tiny" in state["command"]
+    (tmp_path / "take.labels.txt").write_bytes(text)
+    api(running, "/api/export", {})
+    assert (
+        cli_in_process(
+            capsys,
+            "blur",
+            str(stereo),
+            str(tmp_path / "cli.wav"),
+            "-m",
+            "tiny",
+            "--labels",
+            str(tmp_path / "take.labels.txt"),
+        )[0]
+        == 0
+    )
+    assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
+    # loading the file back applies every region as one undo step
+    for _ in range(2):
+        api(running, "/api/undo", {})
+    state = api(running, "/api/labels", {"text": text.decode(), "name": "take.labels.txt"})
+    assert len(state["entries"]) == 1 and len(state["entries"][0]["regions"]) == 2
+    api(running, "/api/export", {})
+    assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
+    status, _, payload = request(running, "POST", "/api/labels", json.dumps({"text": "1\t1\tpoint\n", "name": "p.txt"}))
+    assert status == 400 and json.loads(payload)["error"].startswith("p.txt:1: a point label")
+
+
+def test_token_host_origin_and_paths(running: S.Server) -> None:
+    assert request(running, "GET", "/api/state", headers={S.TOKEN_HEADER: None})[0] == 403
+    assert request(running, "GET", "/api/state", headers={S.TOKEN_HEADER: "x" + running.token})[0] == 403
+    assert request(running, "GET", f"/api/state?token={running.token}", headers={S.TOKEN_HEADER: None})[0] == 200
+    for host in ("evil.example", f"evil.example:{running.port}", "127.0.0.1", f"127.0.0.1:{running.port + 1}", None):
+        status, _, payload = request(running, "GET", "/api/state", headers={"Host": host})
+        assert status == 403 and "not this server" in json.loads(payload)["error"], host
+    assert request(running, "GET", "/", headers={"Host": "rebind.example"})[0] == 403  # the page too
+    assert request(running, "GET", "/api/state", headers={"Host": f"localhost:{running.port}"})[0] == 200
+    status, _, _ = request(running, "POST", "/api/undo", "{}", headers={"Origin": "http://evil.example"})
+    assert status == 403
+    # the page's own files, and nothing else however the path is written
+    status, headers, page = request(running, "GET", "/", headers={S.TOKEN_HEADER: None})
+    assert status == 200 and b"<canvas" in page and "default-src 'self'" in headers["Content-Security-Policy"]
+    for name in ("/app.js", "/style.css", "/index.html"):
+        assert request(running, "GET", name, headers={S.TOKEN_HEADER: None})[0] == 200
+    for path in (
+        "/../../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+        "/static/../server.py",
+        "/%2e%2e%2fserver.py",
+        "/..%5c..%5cserver.py",
+        "/server.py",
+        "/__init__.py",
+        "//etc/passwd",
+        "/app.js/../../server.py",
+        "/%252e%252e/etc/passwd",
+        "/api/../server.py",
+    ):
+        status, _, payload = request(running, "GET", path)
+        assert status == 404, path
+        assert b"root:" not in payload and b"import" not in payload
+    assert request(running, "GET", "/api/nothing")[0] == 404
+    assert request(running, "POST", "/app.js", "{}")[0] == 405
+    assert request(running, "GET", "/api/apply")[0] == 405
+    assert request(running, "DELETE", "/api/state")[0] in (405, 501)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status", "message"),
+    [
+        ("/api/apply", "{not json", {}, 400, "body is not JSON"),
+        ("/api/apply", "\xff\xfe", {}, 400, "body is not JSON"),
+        ("/api/apply", "[1, 2]", {}, 400, "expected a JSON object"),
+        ("/api/apply", '{"freq": [1, 2]}', {}, 400, "time: give [low, high]"),
+        ("/api/apply", '{"time": [2, 1]}', {}, 400, "time: the high end must be above the low end"),
+        ("/api/apply", '{"time": [0, "1"]}', {}, 400, "time: each end must be a number"),
+        ("/api/apply", '{"time": [0, 1], "strength": 2}', {}, 400, "strength: 2.0 is outside 0 to 1"),
+        ("/api/apply", '{"time": [0, 1], "seed": -1}', {}, 400, "seed: give a whole number"),
+        ("/api/apply", '{"time": [0, 1], "mode": "sharpen"}', {}, 400, "mode: use blur or repair"),
+        ("/api/apply", '{"time": [0, 1], "prior": "x"}', {}, 400, "prior: use naive-bayes or transformer"),
+        ("/api/apply", '{"time": [9, 10]}', {}, 400, "--time starts at 9 s but the file lasts 3 s"),
+        ("/api/plan", '{"time": [0, 1], "freq": [20000, null]}', {}, 400, "--freq starts at 20000 Hz"),
+        ("/api/apply", "x" * (S.MAX_BODY + 1), {}, 413, "the most accepted is"),
+        ("/api/apply", "{}", {"Content-Length": str(10**12)}, 413, "the most accepted is"),
+        ("/api/apply", "{}", {"Content-Length": "ten"}, 400, "bad Content-Length"),
+        ("/api/labels", '{"text": 5}', {}, 400, 'give {"text"'),
+        ("/api/image?which=middle", None, {}, 400, "which: use before or after"),
+    ],
+)
+def test_bad_requests_get_a_4xx_and_a_message(running: S.Server, path, body, headers, status, message) -> None:
+    got, response_headers, payload = request(running, "GET" if body is None else "POST", path, body, headers)
+    assert got == status, payload
+    assert response_headers["Content-Type"] == "application/json"
+    error = json.loads(payload)["error"]
+    assert message in error and "Traceback" not in error and "\n" not in error
+    assert api(running, "/api/state")["version"] == 0  # nothing applied
+
+
+def test_a_post_without_a_length_is_refused(running: S.Server) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+    conn.putrequest("POST", "/api/undo", skip_host=True)
+    conn.putheader("Host", f"127.0.0.1:{running.port}")
+    conn.putheader(S.TOKEN_HEADER, running.token)
+    conn.endheaders()
+    assert conn.getresponse().status == 411
+
+
+def test_output_rules(tiny_model: Path, stereo: Path, tmp_path: Path) -> None:
+    link = tmp_path / "hard.wav"
+    os.link(stereo, link)
+    (tmp_path / "sym.wav").symlink_to(stereo)
+    for out in (stereo, link, tmp_path / "sym.wav", tmp_path / "." / "take.wav"):
+        with pytest.raises(UsageError, match="output is the input"):
+            S.Session(stereo, out, "tiny")
+    (tmp_path / "exists.wav").write_bytes(b"keep")
+    with pytest.raises(UsageError, match="exists; use --force"):
+        S.Session(stereo, tmp_path / "exists.wav", "tiny")
+    with pytest.raises(UsageError, match="does not exist"):
+        S.Session(stereo, tmp_path / "no" / "o.wav", "tiny")
+    assert S.Session(stereo, None, "tiny").out == tmp_path / "take.edited.wav"
+    # OUT made a link to IN after the start, or IN changed on disk: export refuses, writes nothing
+    session = S.Session(stereo, tmp_path / "late.wav", "tiny")
+    os.link(stereo, tmp_path / "late.wav")
+    with pytest.raises(S.RequestError, match="is the input now"):
+        session.export()
+    session = S.Session(stereo, tmp_path / "o2.wav", "tiny")
+    time.sleep(0.01)
+    stereo.write_bytes(stereo.read_bytes())
+    with pytest.raises(S.RequestError, match="changed on disk"):
+        session.export()
+    assert not (tmp_path / "o2.wav").exists()
+
+
+def _start_editor(args: list[str], env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _NO_TORCH, "edit", *args, "--no-browser", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    deadline = time.time() + 120
+    lines = []
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line)
+        if match:
+            return proc, match.group(0)
+    proc.kill()
+    raise AssertionError("no URL printed: " + "".join(lines) + proc.stderr.read())
+
+
+# `specblur edit` with torch made unimportable, reporting at exit whether anything heavy was loaded
+_NO_TORCH = """
+import sys
+for name in ("torch", "torchaudio", "sklearn"):
+    sys.modules[name] = None
+from specblur.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    sys.stderr.write(f"heavy={[m for m in ('torch', 'torchaudio', 'sklearn') if sys.modules.get(m) is not None]}\\n")
+"""
+
+
+def _call(url: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    port = int(url.split(":")[2].split("/")[0])
+    token = url.split("token=")[1]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(method, path, json.dumps(body) if body is not None else None, {S.TOKEN_HEADER: token})
+    response = conn.getresponse()
+    return response.status, json.loads(response.read())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_the_command_serves_without_torch_and_stops_cleanly(tiny_model: Path, stereo: Path, tmp_path: Path, sig):
+    raw = stereo.read_bytes()
+    proc, url = _start_editor([str(stereo), "--out", str(tmp_path / "o.wav"), "-m", "tiny"])
+    port = int(url.split(":")[2].split("/")[0])
+    try:
+        assert _call(url, "POST", "/api/apply", {"time": [0.5, 1.0]})[0] == 200
+        assert _call(url, "POST", "/api/export", {})[0] == 200
+        idle = socket.create_connection(("127.0.0.1", port))  # as a browser's spare connection
+    finally:
+        proc.send_signal(sig)
+        # no wait for the idle connection to time out (60 s): it is hung up
+        out, err = proc.communicate(timeout=30)
+    try:
+        assert idle.recv(10) == b""  # hung up (a closed connection or a reset, as the exit goes)
+    except ConnectionResetError:
+        pass
+    idle.close()
+    assert proc.returncode == 0, err
+    assert err.strip() == "heavy=[]"  # no traceback, no torch
+    assert stereo.read_bytes() == raw
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.wav", "take.wav"]
+    assert sf.info(tmp_path / "o.wav").frames == sf.info(stereo).frames
+
+
+def test_command_line_errors_before_serving(tiny_model: Path, stereo: Path, tmp_path: Path) -> None:
+    for args, message in (
+        ([str(tmp_path / "none.wav")], "none.wav: no such file"),
+        ([str(stereo), "--out", str(stereo)], "output is the input"),
+        ([str(stereo), "--out", "-"], "'-' (a pipe) cannot be edited"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "specblur", "edit", *args, "-m", "tiny", "--no-browser", "--port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode in (1, 2) and proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    busy = S.Server(0, None, "t")  # a port in use
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "specblur",
+                "edit",
+                str(stereo),
+                "-m",
+                "tiny",
+                "--no-browser",
+                "--port",
+                str(busy.port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        busy.server_close()
+    assert proc.returncode == 1 and f"--port {busy.port}: cannot listen there" in proc.stderr
+
+
+def test_apply_keeps_the_samples_outside_each_span(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "mono.wav"
+    sf.write(src, tone(3.0, 16000, (330.0,)), 16000, subtype="FLOAT")
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    entry = session.apply([S.parse_options({"time": [1.0, 1.5]})])
+    ((start, old, new),) = entry.patches
+    assert np.array_equal(session.current[:start], session.original[:start])
+    assert np.array_equal(session.current[start + len(new) :], session.original[start + len(new) :])
+    assert np.array_equal(old, session.original[start : start + len(old)]) and not np.array_equal(old, new)
