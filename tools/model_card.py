@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from specblur import checkpoint  # noqa: E402
+from specblur.prior_nn_runtime import NeuralPrior  # noqa: E402
 
 
 def _load(folder: Path | None, name: str) -> dict | None:
@@ -84,9 +85,25 @@ def card(path: Path, evals: Path | None) -> str:
         f"{m.bottom_down[0] * m.top_down[0]} bands x {m.bottom_down[1] * m.top_down[1]} frames. EMA updates "
         f"(decay {m.bottom.decay}), dead-code restarts, k-means initialisation, commitment beta {m.bottom.beta}.",
         "- A Naive Bayes prior per level over each code's 8 neighbours and its frequency row; temperature and "
-        "a small back-off to the code frequencies chosen by cross-validation on the training maps. It redraws "
-        "the codes inside a blurred region.",
-        f"- Weights stored as float16 ({path.stat().st_size / 1e6:.1f} MB file, prior counts included).",
+        "a small back-off to the code frequencies chosen by cross-validation on the training maps.",
+        *(
+            [
+                "- A masked-token Transformer prior per level ("
+                + ", ".join(
+                    f"{lv} {NeuralPrior(g).info.get('parameters', 0) / 1e6:.2f} M"
+                    for lv, g in sorted(loaded.prior_nn.items())
+                )
+                + " parameters; below)."
+            ]
+            if loaded.prior_nn
+            else []
+        ),
+        f"- Edits redraw a region's codes from the **{loaded.default_prior}** prior unless told `--prior`.",
+        f"- Weights stored as float16 ({path.stat().st_size / 1e6:.1f} MB file, both priors included; the runtime "
+        f"form `{path.name.removesuffix('.pt')}.onnx.npz` that edits load: "
+        f"{path.with_name(path.name.removesuffix('.pt') + '.onnx.npz').stat().st_size / 1e6:.1f} MB)."
+        if path.with_name(path.name.removesuffix(".pt") + ".onnx.npz").exists()
+        else f"- Weights stored as float16 ({path.stat().st_size / 1e6:.1f} MB file, prior counts included).",
         "",
         "## Training data",
         "",
