@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Rebuild the default model's training corpus on a fresh Debian machine, in one command:
-#   bash tools/build_corpus.sh OUT [--count 10000] [--seed 0]
+#   bash tools/build_corpus.sh OUT [--count 10000] [--seed 0] [--rate 16000]
 # Installs FluidSynth and the three General MIDI soundfonts (apt) and pyfluidsynth (into .venv), then
-# renders the NSynth-like corpus with tools/render_corpus.py (about 5 minutes on 2 cores).
+# renders the NSynth-like corpus with tools/render_corpus.py (about 5 minutes on 2 cores at 16 kHz;
+# --rate 44100 renders the same notes at 44.1 kHz for the full-band model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: build_corpus.sh OUT [render_corpus.py options]}

@@ -1,8 +1,9 @@
 """Render an NSynth-like corpus of instrument notes offline with FluidSynth (a developer tool).
 
 NSynth was made by playing notes from sample libraries; this does the same with the General MIDI
-soundfonts Debian ships. Each note: 4 s at 16 kHz mono 16-bit (held 3 s, released to 4 s, trimmed to
-exactly 64,000 samples; FluidSynth renders stereo, which is averaged), reverb and chorus off,
+soundfonts Debian ships. Each note: 4 s at 16 kHz (``--rate``: any rate, e.g. 44100 for the full-band
+model) mono 16-bit (held 3 s, released to 4 s, trimmed to exactly 4 s of samples, 64,000 at 16 kHz;
+FluidSynth renders stereo, which is averaged), reverb and chorus off,
 synth gain 1.0 (FluidSynth's default is very quiet), pitches 24-96, velocities 25/50/75/100/127, GM
 programs 0-111 of each soundfont. An *instrument* is one (soundfont, program) pair. Notes quieter
 than -60 dB RMS are dropped. ``--count`` notes are drawn from the full grid with ``--seed``; the
@@ -22,7 +23,9 @@ flute, synth leads/pads/effects synth_lead (synthetic), ethnic instruments by ki
 
 Setup (Debian): ``apt-get install fluidsynth libfluidsynth3 fluid-soundfont-gm
 musescore-general-soundfont-small timgm6mb-soundfont`` and ``pip install pyfluidsynth``.
-Run: ``python tools/render_corpus.py OUT [--count 10000] [--seed 0]``.
+Run: ``python tools/render_corpus.py OUT [--count 10000] [--seed 0] [--rate 16000]``. The rate changes only
+how the notes are sampled: the same seed and count draw the same notes and the same held-out instruments
+at every rate.
 """
 
 from __future__ import annotations
@@ -87,12 +90,12 @@ def family_source(program: int) -> tuple[str, str]:
     return ethnic.get(p, "reed"), "acoustic"
 
 
-def render_group(task: tuple[str, int, list[tuple[int, int]]]) -> list[tuple[int, int, np.ndarray | None]]:
-    """Render the (pitch, velocity) notes of one (soundfont, program) with a fresh synth."""
+def render_group(task: tuple[str, int, list[tuple[int, int]], int]) -> list[tuple[int, int, np.ndarray | None]]:
+    """Render the (pitch, velocity) notes of one (soundfont, program) at ``rate`` with a fresh synth."""
     import fluidsynth
 
-    font, program, notes = task
-    synth = fluidsynth.Synth(gain=1.0, samplerate=float(RATE))
+    font, program, notes, rate = task
+    synth = fluidsynth.Synth(gain=1.0, samplerate=float(rate))
     synth.setting("synth.reverb.active", 0)
     synth.setting("synth.chorus.active", 0)
     sfid = synth.sfload(SOUNDFONTS[font])
@@ -102,11 +105,11 @@ def render_group(task: tuple[str, int, list[tuple[int, int]]]) -> list[tuple[int
         synth.system_reset()
         synth.program_select(0, sfid, 0, program)
         synth.noteon(0, pitch, velocity)
-        held = synth.get_samples(HOLD_S * RATE)
+        held = synth.get_samples(HOLD_S * rate)
         synth.noteoff(0, pitch)
-        tail = synth.get_samples((TOTAL_S - HOLD_S) * RATE)
+        tail = synth.get_samples((TOTAL_S - HOLD_S) * rate)
         stereo = np.concatenate([held, tail]).astype(np.float32).reshape(-1, 2)
-        mono = stereo.mean(axis=1)[: TOTAL_S * RATE] / 32768.0
+        mono = stereo.mean(axis=1)[: TOTAL_S * rate] / 32768.0
         rms_db = 10 * np.log10(float(np.mean(mono**2)) + 1e-20)
         out.append((pitch, velocity, None if rms_db < SILENT_DB else np.clip(mono, -1.0, 32767 / 32768)))
     synth.delete()
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--holdout", type=float, default=0.1, help="fraction of instruments held out")
+    parser.add_argument("--rate", type=int, default=RATE, help="sample rate of the notes (Hz)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--force", action="store_true", help="replace a non-empty OUT")
     args = parser.parse_args(argv)
@@ -141,14 +145,14 @@ def main(argv: list[str] | None = None) -> None:
     groups: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for font, program, pitch, velocity in chosen:
         groups.setdefault((font, program), []).append((pitch, velocity))
-    tasks = [(font, program, notes) for (font, program), notes in sorted(groups.items())]
+    tasks = [(font, program, notes, args.rate) for (font, program), notes in sorted(groups.items())]
 
     started = time.perf_counter()
     examples: dict[str, dict] = {}
     dropped = 0
     index = {inst: i for i, inst in enumerate(instruments)}
     with ProcessPoolExecutor(args.workers) as pool:
-        for (font, program, _), rendered in zip(tasks, pool.map(render_group, tasks), strict=True):
+        for (font, program, _, _), rendered in zip(tasks, pool.map(render_group, tasks), strict=True):
             family, source = family_source(program)
             inst = index[(font, program)]
             inst_str = f"{family}_{source}_{inst:03d}"
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
                     dropped += 1
                     continue
                 key = f"{inst_str}-{pitch:03d}-{velocity:03d}"
-                sf.write(args.out / "audio" / f"{key}.wav", wave, RATE, subtype="PCM_16")
+                sf.write(args.out / "audio" / f"{key}.wav", wave, args.rate, subtype="PCM_16")
                 examples[key] = {
                     "note_str": key,
                     "note": len(examples),
@@ -169,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                     "instrument_source_str": source,
                     "pitch": pitch,
                     "velocity": velocity,
-                    "sample_rate": RATE,
+                    "sample_rate": args.rate,
                     "qualities": [0] * 10,
                     "qualities_str": [],
                     "soundfont": Path(SOUNDFONTS[font]).name,
