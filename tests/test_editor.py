@@ -195,6 +195,7 @@ def test_token_host_origin_and_paths(running: S.Server) -> None:
         assert status == 404, path
         assert b"root:" not in payload and b"import" not in payload
     assert request(running, "GET", "/api/nothing")[0] == 404
+    assert request(running, "GET", "/" + "a" * 70000)[0] == 414  # a request line over 64 KiB
     assert request(running, "POST", "/app.js", "{}")[0] == 405
     assert request(running, "GET", "/api/apply")[0] == 405
     assert request(running, "DELETE", "/api/state")[0] in (405, 501)

@@ -663,7 +663,9 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(400, "bad Content-Length")
         if size > MAX_BODY:
             raise RequestError(413, f"request body of {size} bytes; the most accepted is {MAX_BODY}")
-        return self.rfile.read(size)
+        data = self.rfile.read(size)
+        self._body_read = True
+        return data
 
     def _json_body(self) -> Any:
         data = self._body()
@@ -674,7 +676,28 @@ class Handler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RequestError(400, f"body is not JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
 
+    def finish(self) -> None:
+        """Close as usual; after a refused request whose body was not read, first stop sending and
+        read what the client still sends (for a moment, up to a bound), so that closing with unread
+        bytes does not reset the connection before the client has read the refusal."""
+        try:
+            super().finish()
+        finally:
+            if getattr(self, "command", None) == "POST" and not getattr(self, "_body_read", True):
+                try:
+                    self.connection.shutdown(socket.SHUT_WR)
+                    self.connection.settimeout(1.0)
+                    deadline, total = time.monotonic() + 2.0, 0
+                    while time.monotonic() < deadline and total < 16 * MAX_BODY:
+                        chunk = self.connection.recv(1 << 16)
+                        if not chunk:
+                            break
+                        total += len(chunk)
+                except OSError:
+                    pass
+
     def _handle(self, method: str) -> None:
+        self._body_read = False
         try:
             self._check_host()
             parts = urlsplit(self.path)
