@@ -19,7 +19,7 @@ import click
 
 from specblur import __version__
 
-PRESET_NAMES = ("default", "tiny")  # kept in step with specblur.config.PRESETS (a test checks)
+PRESET_NAMES = ("default", "tiny", "fullband")  # kept in step with specblur.config.PRESETS (a test checks)
 
 
 def _err(message: str) -> None:
@@ -182,7 +182,7 @@ _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OG
     type=click.Choice(PRESET_NAMES),
     default="default",
     show_default=True,
-    help="Named configuration; 'tiny' trains in seconds, for tests.",
+    help="Named configuration; 'fullband' is 44.1 kHz, 0-22 kHz; 'tiny' trains in seconds, for tests.",
 )
 @click.option("--steps", type=click.IntRange(min=1), help="Optimiser steps (default: the preset's).")
 @click.option(
@@ -192,6 +192,13 @@ _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OG
 )
 @click.option("--batch-size", type=click.IntRange(min=1), help="Crops per step (default: the preset's).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate (default: the preset's).")
+@click.option(
+    "--cooldown",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of the steps, at the end, over which the learning rate falls linearly to zero.",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same data, same machine: same model.")
 @click.option("--resume", is_flag=True, help="Continue the saved run of this --name.")
@@ -218,6 +225,7 @@ def train(
     epochs: float | None,
     batch_size: int | None,
     lr: float | None,
+    cooldown: float,
     device: str,
     seed: int,
     resume: bool,
@@ -268,6 +276,7 @@ def train(
         families=families,
         sources=sources,
         country=country,
+        cooldown=cooldown,
         log=log,
     )
     show_bar = not quiet and console.is_terminal

@@ -164,8 +164,18 @@ def _tiny() -> Config:
     )
 
 
+def _fullband() -> Config:
+    # 44.1 kHz, 0-22.05 kHz: the window and hop chosen by tools/measure_representation.py (issue 14)
+    spectrogram = SpectrogramConfig(
+        sample_rate=44100, n_fft=2048, hop_length=512, win_length=2048, n_mels=160, f_max=22050.0
+    )
+    return Config(spectrogram=spectrogram, train=TrainConfig(steps=12000, eval_every=500))
+
+
 PRESETS: dict[str, Config] = {
     "default": Config(),
     "tiny": _tiny(),
+    "fullband": _fullband(),
 }
-"""Named configurations: ``default`` for real models, ``tiny`` for tests (trains in seconds)."""
+"""Named configurations: ``default`` for real models (16 kHz, 0-8 kHz), ``fullband`` (44.1 kHz, 0-22.05
+kHz), ``tiny`` for tests (trains in seconds)."""

@@ -5,6 +5,12 @@ seeded torch generators; the crop generator's state is saved with the run). A ru
 (weights, optimiser, step, generator states, history) is written at every evaluation and on Ctrl-C
 or SIGTERM to ``<data dir>/runs/<name>.pt``; ``--resume`` continues it. The finished model goes to
 ``<data dir>/models/<name>.pt``, with the Naive Bayes prior over its codes fitted as the last stage.
+
+The learning rate is constant, then, with a ``cooldown`` fraction, falls linearly to zero over that
+last part of the steps (a cool-down: at a constant rate the held-out LSD of the 16 kHz model wobbled
+by 0.6 dB between evaluations). The rate is a function of the step and the total alone
+(:func:`learning_rate`), so a resumed run follows the same schedule; resuming with more ``--steps``
+recomputes it for the new total.
 """
 
 from __future__ import annotations
@@ -52,11 +58,26 @@ class TrainOptions:
     """Where the finished model goes; ``<data dir>/models/<name>.pt`` when ``None``."""
     country: str | None = None
     """Country of the grid for the energy ledger's emissions (see :mod:`specblur.energy`)."""
+    cooldown: float = 0.0
+    """Fraction of the steps, at the end, over which the learning rate falls linearly to zero."""
     log: Callable[[str], None] = field(default=lambda message: None)
 
 
 def run_path(name: str) -> Path:
     return registry.data_dir() / "runs" / f"{registry.check_name(name)}.pt"
+
+
+def learning_rate(base: float, step: int, total: int, cooldown: float) -> float:
+    """The rate of the step that follows ``step`` steps done: ``base``, then over the last
+    ``n = round(cooldown * total)`` steps a straight line towards zero, the k-th of them at
+    ``base * (n + 1 - k) / (n + 1)`` (so the last is at ``base / (n + 1)``)."""
+    if not 0.0 <= cooldown <= 1.0:
+        raise UsageError(f"--cooldown {cooldown:g}: give a fraction of the steps from 0 to 1")
+    n = round(cooldown * total)
+    start = total - n
+    if n == 0 or step < start:
+        return base
+    return base * max(total - step, 1) / (n + 1)
 
 
 def pick_device(device: str) -> torch.device:
@@ -215,6 +236,7 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     ``progress(step, total, stats: dict)`` for a progress bar."""
     cfg = opts.config
     tcfg = cfg.train
+    learning_rate(tcfg.lr, 0, 1, opts.cooldown)  # a bad --cooldown fails before the data is read
     device = pick_device(opts.device)
     torch.manual_seed(opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
@@ -280,6 +302,7 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
             "heldout_files": len(heldout_items),
             "train_seconds_of_audio": float(sum(len(w) for w in waves) / sr),
             "preset": opts.preset,
+            "cooldown": opts.cooldown,
             "seed": opts.seed,
             "steps": step,
             "wall_seconds": wall,
@@ -313,13 +336,18 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
             with meter.measure("train") as measured:
                 try:
                     while step < total:
+                        for group in optimizer.param_groups:
+                            group["lr"] = learning_rate(tcfg.lr, step, total, opts.cooldown)
                         stats = _train_step(model, optimizer, crops, gen, tcfg, device)
                         step += 1
                         wall = time.perf_counter() - started
                         if progress is not None:
                             progress(step, total, stats)
                         if step % tcfg.eval_every == 0 or step == total:
-                            history.append(evaluate(model, eval_images, device) | {"step": step, "wall_seconds": wall})
+                            history.append(
+                                evaluate(model, eval_images, device)
+                                | {"step": step, "wall_seconds": wall, "lr": optimizer.param_groups[0]["lr"]}
+                            )
                             opts.log(_describe_eval(history[-1]))
                             save_run()
                 finally:
