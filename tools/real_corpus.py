@@ -395,8 +395,13 @@ def main(argv: list[str] | None = None) -> None:
             f"(train {s['split']['train']['clips']}, held out {s['split']['valid']['clips']}: "
             f"{'the whole source' if s['held_out_whole'] else _names(s['held_out_instruments'])})"
         )
-    total = sum(s["seconds"] for s in sources.values())
-    print(f"{len(examples)} clips, {total / 3600:.2f} h of audio at {args.rate} Hz in {args.out}, in {took:.0f} s")
+    real = sum(s["seconds"] for s in sources.values() if s["kind"].startswith("recordings"))
+    line = f"{len(examples)} clips, {real / 3600:.2f} h of audio at {args.rate} Hz in {args.out}, in {took:.0f} s"
+    if args.notes:
+        notes = sum(s["clips"] for s in sources.values() if not s["kind"].startswith("recordings"))
+        total = sum(s["seconds"] for s in sources.values())
+        line += f"; with the {notes} notes of {args.notes}: {total / 3600:.2f} h"
+    print(line)
 
 
 if __name__ == "__main__":
