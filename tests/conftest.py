@@ -82,3 +82,12 @@ def tiny_model(tones_dir: Path, data_dir: Path) -> Path:
     path = data_dir / "models" / "tiny.pt"
     assert path.is_file()
     return path
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: a shell starts background jobs
+    (``cmd &``) with SIGINT ignored and children inherit that, so under such a runner Python would never
+    raise KeyboardInterrupt; the child gets the default back (what a terminal's Ctrl-C meets)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

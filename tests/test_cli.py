@@ -12,7 +12,7 @@ import soundfile as sf
 import torch
 
 from specblur import checkpoint
-from tests.conftest import run_cli, tone
+from tests.conftest import run_cli, sigint_default, tone
 
 
 def test_importing_the_cli_does_not_import_torch() -> None:
@@ -156,7 +156,9 @@ def test_ctrl_c_saves_a_resumable_run(tones_dir: Path, data_dir: Path) -> None:
     import signal
 
     args = [sys.executable, "-m", "specblur", "train", str(tones_dir), "--name", "stopped", "--preset", "tiny"]
-    proc = subprocess.Popen([*args, "--steps", "1000000"], stderr=subprocess.PIPE, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [*args, "--steps", "1000000"], stderr=subprocess.PIPE, env=os.environ.copy(), preexec_fn=sigint_default
+    )
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith(b"step 100:"):  # the first held-out evaluation: training is under way

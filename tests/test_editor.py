@@ -24,7 +24,7 @@ import soundfile as sf
 from specblur.editor import server as S
 from specblur.errors import UsageError
 from tests import containers as B
-from tests.conftest import cli_in_process, tone
+from tests.conftest import cli_in_process, sigint_default, tone
 
 
 @pytest.fixture()
@@ -274,6 +274,7 @@ def _start_editor(args: list[str], env: dict | None = None) -> tuple[subprocess.
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=sigint_default,
     )
     deadline = time.time() + 120
     lines = []

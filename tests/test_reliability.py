@@ -21,7 +21,7 @@ import soundfile as sf
 import torch
 
 from specblur import audio, checkpoint
-from tests.conftest import cli_in_process, run_cli, tone
+from tests.conftest import cli_in_process, run_cli, sigint_default, tone
 
 
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
@@ -378,7 +378,7 @@ def test_signal_during_blur_leaves_no_partial_output(tiny_model: Path, tmp_path:
     out = tmp_path / "out.wav"
     args = [sys.executable, "-m", "specblur", "blur", str(src), str(out), "-m", "tiny"]
     for delay in (0.3, 0.8, 2.0, 4.0):  # while importing torch, loading the model, editing
-        proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=os.environ.copy())
+        proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=os.environ.copy(), preexec_fn=sigint_default)
         time.sleep(delay)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=300)
