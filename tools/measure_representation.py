@@ -12,9 +12,9 @@ file's loudest bin, floored 60 dB below it, RMS over bins, mean over frames, ove
 
 Also per candidate: the image size (rows x frames per second, which training and edits pay for),
 whether the rows divide by the model's total down-sampling (else the image is padded), and the time
-of one forward pass (encode, quantise, decode) of an untrained model of the given preset's
-architecture over a 4 s image, against the 16 kHz default representation in the same run: the
-VQ-VAE part of an edit's cost scales with it.
+of one forward pass (encode, quantise, decode) of an untrained model of the default preset's
+architecture over a 4 s image, against the 16 kHz default representation in the same run (the
+candidates taking turns, median of 9 rounds): the VQ-VAE part of an edit's cost scales with it.
 
     python tools/measure_representation.py NAME=DATA... [--max-files 120] [--json out.json]
 
@@ -90,21 +90,26 @@ def measure(cfg: SpectrogramConfig, waves: dict[int, list[np.ndarray]]) -> dict[
     return {k: float(np.nanmean(v)) for k, v in sums.items()}
 
 
-def forward_ms(cfg: SpectrogramConfig, seconds: float = 4.0, repeats: int = 5) -> float:
-    """Median ms of one untrained default-architecture forward pass over a ``seconds`` image."""
-    config = PRESETS["default"].replace("spectrogram", **{k: getattr(cfg, k) for k in cfg.__dataclass_fields__})
-    torch.manual_seed(0)
-    model = VQVAE2(config).eval()
-    frames = int(seconds * cfg.sample_rate) // cfg.hop_length + 1
-    image = torch.randn(1, 1, cfg.n_bins, frames)
-    times = []
+def forward_ms(cands: dict[str, SpectrogramConfig], seconds: float = 4.0, rounds: int = 9) -> dict[str, float]:
+    """Median ms of one forward pass of an untrained default-architecture model over a ``seconds``
+    image, per candidate; the candidates take turns round by round, so a busy moment of a shared
+    machine falls on all of them alike."""
+    runs = {}
+    for label, cfg in cands.items():
+        config = PRESETS["default"].replace("spectrogram", **{k: getattr(cfg, k) for k in cfg.__dataclass_fields__})
+        torch.manual_seed(0)
+        frames = int(seconds * cfg.sample_rate) // cfg.hop_length + 1
+        runs[label] = (VQVAE2(config).eval(), torch.randn(1, 1, cfg.n_bins, frames))
+    times: dict[str, list[float]] = {label: [] for label in cands}
     with torch.no_grad():
-        model(image)
-        for _ in range(repeats):
-            t = time.perf_counter()
+        for model, image in runs.values():
             model(image)
-            times.append(time.perf_counter() - t)
-    return 1000 * float(np.median(times))
+        for _ in range(rounds):
+            for label, (model, image) in runs.items():
+                t = time.perf_counter()
+                model(image)
+                times[label].append(time.perf_counter() - t)
+    return {label: 1000 * float(np.median(t)) for label, t in times.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,10 +142,10 @@ def main(argv: list[str] | None = None) -> None:
 
     down = [a * b for a, b in zip(PRESETS["default"].model.bottom_down, PRESETS["default"].model.top_down, strict=True)]
     rows = []
-    reference_ms = None
+    times = forward_ms(cands)
+    reference_ms = times[REFERENCE]
     for label, cfg in cands.items():
-        ms = forward_ms(cfg)
-        reference_ms = reference_ms or ms
+        ms = times[label]
         frame_rate = cfg.sample_rate / cfg.hop_length
         row = {
             "candidate": label,
