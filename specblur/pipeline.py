@@ -531,6 +531,18 @@ class FileEdit:
     """For :func:`blur_file_regions`: each region's own edit, in order (``samples`` left empty)."""
 
 
+def _open(src: str, name: str, warnings: list[str]) -> tuple[audio.Source, Any]:
+    """The source and its header; a file cut short is read as far as it goes, with a warning."""
+    source = audio.Source(src)
+    head = source.info()
+    if head.truncated:
+        warnings.append(
+            f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
+            f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
+        )
+    return source, head
+
+
 def blur_file(loaded: Any, src: str, dst: str, keep_views: bool = False, **options: Any) -> FileEdit:
     """Blur file (or ``-``) ``src`` into ``dst`` (or ``-``) with :func:`blur`'s ``options``.
 
@@ -543,13 +555,7 @@ def blur_file(loaded: Any, src: str, dst: str, keep_views: bool = False, **optio
     region_opts = {k: options.pop(k) for k in ("time", "freq", "feather", "scale") if k in options}
     warnings = []
     try:
-        source = audio.Source(src)
-        head = source.info()
-        if head.truncated:
-            warnings.append(
-                f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
-                f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
-            )
+        source, head = _open(src, name, warnings)
         where = plan(loaded, head.frames, head.sample_rate, **region_opts)
         segment = source.read_span(where.start, where.stop)
         result = blur_segment(loaded, segment, head.sample_rate, where, keep_views=keep_views, **options)
@@ -636,13 +642,7 @@ def blur_file_regions(
         raise UsageError(f"{name}: no regions to edit")
     warnings: list[str] = []
     try:
-        source = audio.Source(src)
-        head = source.info()
-        if head.truncated:
-            warnings.append(
-                f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
-                f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
-            )
+        source, head = _open(src, name, warnings)
         jobs = []
         for item in regions:
             job = {**options, **{k: v for k, v in item.items() if k != "name"}}

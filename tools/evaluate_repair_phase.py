@@ -34,9 +34,10 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evaluate_fill import files_in  # noqa: E402  (tools/ is on the path: this runs as a script)
+
 from specblur import dsp, pipeline  # noqa: E402
 
-AUDIO = (".wav", ".flac", ".ogg")
 OPTIONS = {
     "input": ("input", 0),
     "input+gl8": ("input", 8),
@@ -48,17 +49,6 @@ OPTIONS = {
 BAND = (300.0, 3000.0)
 N_FFT = 2048
 FLOOR_DB = 60.0
-
-
-def files_in(folder: Path, limit: int) -> list[Path]:
-    examples = folder / "examples.json"
-    if examples.is_file():
-        meta = json.loads(examples.read_text())
-        names = sorted(k for k, v in meta.items() if v.get("split") == "valid")
-        paths = [folder / "audio" / f"{n}.wav" for n in names]
-    else:
-        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO)
-    return paths[:limit]
 
 
 def power_db(x: np.ndarray) -> np.ndarray:
