@@ -555,6 +555,21 @@ class Server(ThreadingHTTPServer):
         self.port = self.server_address[1]
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Listed as waiting from the moment it is accepted (not only once its thread starts reading),
+        so a connection accepted just before Ctrl-C is hung up too."""
+        with self.waiting_lock:
+            self.waiting.add(request)
+        super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Never a traceback: a connection that breaks (the browser went away, or closing the server
+        hung it up) is nothing to report; anything else is one line on stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError | ValueError):  # ValueError: I/O on a socket file closed under it
+            return
+        sys.stderr.write(f"specblur edit: a request failed ({type(exc).__name__}: {str(exc)[:200]})\n")
+
     def server_close(self) -> None:
         """Stop listening, hang up the connections that wait idle for a request (browsers keep spare
         ones open), and wait for the requests in flight to finish."""
