@@ -519,62 +519,30 @@ def blur(
 
 @dataclass
 class FileEdit:
-    """What :func:`blur_file` did to one file."""
+    """What :func:`blur_file_regions` (and :func:`blur_file`) did to one file."""
 
     result: BlurResult
-    """The edit; ``result.samples`` holds only the part worked on (the whole file for pipes)."""
+    """The edits together: their regions, views, mean share of codes redrawn and the span around all
+    changed samples (``samples`` left empty: the output is on disk)."""
     seconds: float
     """Length of the input."""
     warnings: list[str] = field(default_factory=list)
     """Things the user should know (each names the file); the CLI prints them unless ``-q``."""
     parts: list[BlurResult] = field(default_factory=list)
-    """For :func:`blur_file_regions`: each region's own edit, in order (``samples`` left empty)."""
-
-
-def _open(src: str, name: str, warnings: list[str]) -> tuple[audio.Source, Any]:
-    """The source and its header; a file cut short is read as far as it goes, with a warning."""
-    source = audio.Source(src)
-    head = source.info()
-    if head.truncated:
-        warnings.append(
-            f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
-            f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
-        )
-    return source, head
+    """Each region's own edit, in order (``samples`` left empty)."""
 
 
 def blur_file(loaded: Any, src: str, dst: str, keep_views: bool = False, **options: Any) -> FileEdit:
-    """Blur file (or ``-``) ``src`` into ``dst`` (or ``-``) with :func:`blur`'s ``options``.
+    """Blur file (or ``-``) ``src`` into ``dst`` (or ``-``) with :func:`blur`'s ``options``: the one
+    region case of :func:`blur_file_regions`.
 
     Only the samples the edit needs are read, and the output is the input with the changed span
     patched in (see :func:`specblur.audio.write_patched`): memory and time follow the region, not
     the file, and every byte outside the changed samples is the input's. stdin is read whole into
     memory first (a pipe cannot seek). Errors name the file.
     """
-    name = "stdin" if src == "-" else src
-    region_opts = {k: options.pop(k) for k in ("time", "freq", "feather", "scale") if k in options}
-    warnings = []
-    try:
-        source, head = _open(src, name, warnings)
-        where = plan(loaded, head.frames, head.sample_rate, **region_opts)
-        segment = source.read_span(where.start, where.stop)
-        result = blur_segment(loaded, segment, head.sample_rate, where, keep_views=keep_views, **options)
-        s0, s1 = result.span
-        patch = result.samples[s0 - where.start : s1 - where.start] if s1 > s0 else result.samples[:0]
-        fitted = audio.fit_subtype(patch, head.subtype)
-        warnings += audio.write_patched(source, dst, s0, fitted)
-        clipped = int(np.sum(fitted != patch))
-        seconds = head.frames / head.sample_rate
-    except (UsageError, AudioError) as exc:
-        message = str(exc)
-        if not message.startswith(f"{name}:"):
-            raise type(exc)(f"{name}: {message}") from None
-        raise
-    if result.changed_codes == 0:
-        warnings.append(f"{name}: the prior kept every code of the region; raise --temperature to change it")
-    if clipped:
-        warnings.append(f"{name}: {clipped} edited samples clipped at full scale")
-    return FileEdit(result, seconds, warnings)
+    region = {k: options.pop(k) for k in ("time", "freq") if k in options}
+    return blur_file_regions(loaded, src, dst, [region], keep_views=keep_views, **options)
 
 
 # -- several regions in one call -----------------------------------------------------------------
@@ -634,15 +602,20 @@ def blur_file_regions(
     they overlap. Every region is located before any audio is read, so one that does not fit the file
     fails the call with nothing written. Only the regions' parts of the file are read (overlapping
     parts once), and the output is the input with each changed span patched in
-    (:func:`specblur.audio.write_patches`): every byte outside them is the input's. With one region
-    this writes the same bytes as :func:`blur_file`.
+    (:func:`specblur.audio.write_patches`): every byte outside them is the input's.
     """
     name = "stdin" if src == "-" else src
     if not regions:
         raise UsageError(f"{name}: no regions to edit")
     warnings: list[str] = []
     try:
-        source, head = _open(src, name, warnings)
+        source = audio.Source(src)
+        head = source.info()
+        if head.truncated:
+            warnings.append(
+                f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
+                f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
+            )
         jobs = []
         for item in regions:
             job = {**options, **{k: v for k, v in item.items() if k != "name"}}
