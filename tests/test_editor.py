@@ -337,6 +337,40 @@ def test_the_command_serves_without_torch_and_stops_cleanly(tiny_model: Path, st
     assert sf.info(tmp_path / "o.wav").frames == sf.info(stereo).frames
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_only_asks_the_serving_loop_to_stop(tiny_model: Path, stereo: Path, tmp_path: Path, sig) -> None:
+    """Connections keep arriving as the signal lands (a browser reloading, several tabs). The signal
+    must not raise inside the loop: landing between a request thread's registration and its start,
+    it made closing fail (CI caught that once). serve() returns normally and puts the handlers back."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for round in range(3):
+        srv = S.open_server(0, S.Session(stereo, tmp_path / "o.wav", "tiny"))
+        stop = threading.Event()
+
+        def knock(port: int = srv.port, stop: threading.Event = stop) -> None:
+            while not stop.is_set():
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                except OSError:
+                    time.sleep(0.001)
+
+        knockers = [threading.Thread(target=knock) for _ in range(4)]
+        for thread in knockers:
+            thread.start()
+        main = threading.main_thread().ident
+        timer = threading.Timer(0.05 + 0.05 * round, signal.pthread_kill, (main, sig))
+        timer.start()
+        try:
+            S.serve(srv, lambda url: None, open_browser=False)  # returns, no exception
+        finally:
+            stop.set()
+            timer.join()
+            for thread in knockers:
+                thread.join()
+        assert not [t for t in srv._threads if t.is_alive()]
+        assert {s: signal.getsignal(s) for s in before} == before
+
+
 def test_command_line_errors_before_serving(tiny_model: Path, stereo: Path, tmp_path: Path) -> None:
     for args, message in (
         ([str(tmp_path / "none.wav")], "none.wav: no such file"),

@@ -841,15 +841,36 @@ def open_server(port: int | None, session: Session) -> Server:
 
 
 def serve(server: Server, announce: Any, open_browser: bool) -> None:
-    """Serve until Ctrl-C or SIGTERM (a KeyboardInterrupt); requests in flight finish first."""
-    announce(server.url)
-    if open_browser:
-        import webbrowser
+    """Serve until Ctrl-C or SIGTERM; requests in flight finish first.
 
-        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+    The signals only ask the serving loop to stop (from a helper thread, as ``shutdown`` must not run
+    on the loop's own thread): raised as an exception they could land anywhere in the loop, e.g.
+    between a request thread's registration and its start, and closing would then fail to join it.
+    """
+    import signal
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        announce(server.url)
+        if open_browser:
+            import webbrowser
+
+            threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
         server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # only where the handlers could not be set (not the main thread)
         pass
     finally:
-        server.server_close()  # joins the request threads
+        try:
+            server.server_close()  # joins the request threads
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
