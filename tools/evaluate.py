@@ -30,6 +30,12 @@ For each way (0: keep the input's phase, what specblur does; N: N Griffin-Lim it
 changed frames, from the input's phase, unchanged frames held): the RMS dB distance, inside the
 region, between the output's log-mel image and the image the decoder asked for, and the time taken.
 
+``recon --gain-db G | --reverb RT60 | --mix``: the same on altered copies of the files, to see where
+training augmentations could help (a gap between the plain and the altered figures is what they
+could close): a gain of G dB; a synthetic room (exponentially decaying noise, seeded, RT60 in
+seconds, equal parts dry and wet, same RMS as the input); each file mixed with the next one at equal
+RMS. ``--no-prior`` skips the priors' scoring (the slow part).
+
 DATA are folders (recursive) or NSynth-style folders (their held-out split with ``--heldout``).
 ``--json PATH`` writes the figures too.
 """
@@ -80,13 +86,43 @@ def _training_model(spec: str | None):
     return checkpoint.load(registry.resolve(spec))
 
 
+def _alter(wave: torch.Tensor, rate: int, args: argparse.Namespace, files: list[Path], path: Path, rng) -> torch.Tensor:
+    """``wave`` with ``--gain-db``, ``--reverb`` or ``--mix`` applied (see the module's doc)."""
+    x = wave.double().numpy()
+    rms = float(np.sqrt(np.mean(x**2))) or 1.0
+    if args.mix:
+        other = audio.read(files[(files.index(path) + 1) % len(files)])
+        y = np.asarray(audio.resample(audio.to_mono(other.samples), other.sample_rate, rate), dtype=np.float64)
+        y = np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)]
+        y_rms = float(np.sqrt(np.mean(y**2)))
+        if y_rms > 0:
+            x = 0.5 * (x + y * rms / y_rms)
+    if args.reverb:
+        n = int(args.reverb * rate)
+        t = np.arange(n) / rate
+        ir = rng.standard_normal(n) * 10 ** (-3 * t / args.reverb)  # -60 dB at RT60
+        wet = np.fft.irfft(np.fft.rfft(x, len(x) + n) * np.fft.rfft(ir, len(x) + n))[: len(x)]
+        wet *= rms / (float(np.sqrt(np.mean(wet**2))) or 1.0)
+        x = 0.5 * (x + wet)
+        x *= rms / (float(np.sqrt(np.mean(x**2))) or 1.0)
+    if args.gain_db:
+        x = x * 10 ** (args.gain_db / 20)
+    return torch.from_numpy(x).float()
+
+
 def recon(args: argparse.Namespace) -> dict:
     loaded = _training_model(args.model)
     model = loaded.model.eval()
     spec = model.spectrogram
     rate = model.config.spectrogram.sample_rate
     files = _items(args.data, args.heldout)[: args.max_files]
-    sums: dict[str, list[float]] = {k: [] for k in ("mel", "mel_active", "lin", "lin_active", "sc", "sc_active")}
+    rng = np.random.default_rng(0)
+    sums: dict[str, list[float]] = {
+        k: [] for k in ("mel", "mel_active", "lin", "lin_active", "lin_active_0_8k", "sc", "sc_active")
+    }
+    # the 16 kHz model's band, to compare models of different bands on the same one: linear bins up to
+    # 8 kHz, dB against the loudest of them (as tools/measure_representation.py's "<=8k")
+    low = torch.fft.rfftfreq(model.config.spectrogram.n_fft, 1 / rate) <= 8000.0
     tops, bottoms = [], []
     maps: dict[str, list[np.ndarray]] = {"top": [], "bottom": []}
     for path in files:
@@ -95,6 +131,7 @@ def recon(args: argparse.Namespace) -> dict:
         wave = wave[: int(args.seconds * rate)].float()
         if len(wave) < model.config.spectrogram.n_fft:
             continue
+        wave = _alter(wave, rate, args, files, path, rng)
         with torch.no_grad():
             magnitude = spec.stft(wave).abs()
             image = spec.features_from_magnitude(magnitude)[None, None]
@@ -114,6 +151,10 @@ def recon(args: argparse.Namespace) -> dict:
         sums["mel_active"].append(_lsd(ref_mel_db, est_mel_db, (ref_mel_db.amax(0) > ACTIVE_DB)))
         sums["lin"].append(_lsd(_db(ref_lin, peak), _db(est_lin, peak)))
         sums["lin_active"].append(_lsd(_db(ref_lin, peak), _db(est_lin, peak), active))
+        peak_low = ref_lin[low].max()
+        if float(peak_low) > 0:
+            active_low = _db(ref_lin[low], peak_low).amax(0) > ACTIVE_DB
+            sums["lin_active_0_8k"].append(_lsd(_db(ref_lin[low], peak_low), _db(est_lin[low], peak_low), active_low))
         sums["sc"].append(float((ref_lin - est_lin).norm() / ref_lin.norm().clamp_min(1e-12)))
         if bool(active.any()):
             r, e = ref_lin[:, active], est_lin[:, active]
@@ -134,6 +175,11 @@ def recon(args: argparse.Namespace) -> dict:
         "unused_top": unused_top,
         "unused_bottom": unused_bottom,
     }
+    altered = {k: getattr(args, k) for k in ("gain_db", "reverb", "mix") if getattr(args, k)}
+    if altered:
+        result["altered"] = altered
+    if args.no_prior:
+        return result
     if loaded.prior:
         result["prior"] = {level: loaded.prior[level].evaluate(maps[level]) for level in ("top", "bottom")}
     if getattr(loaded, "prior_nn", None):
@@ -308,6 +354,10 @@ def main() -> None:
     r.add_argument("--seconds", type=float, default=4.0, help="evaluate the first S seconds of each file")
     r.add_argument("--max-files", type=int, default=300)
     r.add_argument("--heldout", action="store_true", help="only the held-out split of DATA")
+    r.add_argument("--gain-db", type=float, default=0.0, help="alter each file by this gain first")
+    r.add_argument("--reverb", type=float, default=0.0, help="add a synthetic room of this RT60 (s) first")
+    r.add_argument("--mix", action="store_true", help="mix each file with the next one first")
+    r.add_argument("--no-prior", action="store_true", help="skip the priors' scoring")
     e = sub.add_parser("edits", help="the blur against a Gaussian blur and unigram codes")
     e.add_argument("files", nargs="+")
     g = sub.add_parser("resynth", help="keeping the input's phase against Griffin-Lim")
