@@ -1,8 +1,9 @@
 """Take the README's screenshot of ``specblur edit`` with Playwright and the system's Chromium.
 
-``python tools/editor_screenshot.py [--out docs/img/edit.png] [--input examples/note.wav]``: opens the
-editor on the example note with the bundled default model, drags 1.0-2.0 s x 200-2000 Hz on the
-spectrogram, applies a blur, switches to the "after" view and saves a 1200x700 screenshot.
+``python tools/editor_screenshot.py [--out docs/img/edit.png] [--input examples/note.wav]
+[--time 1.0-2.0] [--freq 200-2000]``: opens the editor on the input with the bundled default model,
+drags the region on the spectrogram, applies a blur and saves a 1200x700 screenshot of the "after"
+view. The README's: ``--input /usr/share/sonic-pi/samples/guit_em9.flac --freq 2000-16000``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "edit.png")
     parser.add_argument("--input", type=Path, default=ROOT / "examples" / "note.wav")
+    parser.add_argument("--time", default="1.0-2.0", help="START-END in seconds")
+    parser.add_argument("--freq", default="200-2000", help="LOW-HIGH in Hz")
     args = parser.parse_args()
+    t0, t1 = (float(v) for v in args.time.split("-"))
+    f0, f1 = (float(v) for v in args.freq.split("-"))
     args.out = args.out.resolve()
     sys.path.insert(0, str(ROOT))
     from playwright.sync_api import sync_playwright
@@ -45,7 +50,7 @@ def main() -> None:
                 page.goto(srv.url)
                 page.wait_for_function("window.specblur && window.specblur.ready")
                 box = page.locator("#spec").bounding_box()
-                x0, y0, x1, y1 = page.evaluate("[tToX(1.0), hzToY(2000), tToX(2.0), hzToY(200)]")
+                x0, y0, x1, y1 = page.evaluate(f"[tToX({t0}), hzToY({f1}), tToX({t1}), hzToY({f0})]")
                 page.mouse.move(box["x"] + x0, box["y"] + y0)
                 page.mouse.down()
                 page.mouse.move(box["x"] + x1, box["y"] + y1, steps=5)

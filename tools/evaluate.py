@@ -118,11 +118,15 @@ def recon(args: argparse.Namespace) -> dict:
     files = _items(args.data, args.heldout)[: args.max_files]
     rng = np.random.default_rng(0)
     sums: dict[str, list[float]] = {
-        k: [] for k in ("mel", "mel_active", "lin", "lin_active", "lin_active_0_8k", "sc", "sc_active")
+        k: []
+        for k in ("mel", "mel_active", "mel_active_0_8k", "lin", "lin_active", "lin_active_0_8k", "sc", "sc_active")
     }
     # the 16 kHz model's band, to compare models of different bands on the same one: linear bins up to
     # 8 kHz, dB against the loudest of them (as tools/measure_representation.py's "<=8k")
-    low = torch.fft.rfftfreq(model.config.spectrogram.n_fft, 1 / rate) <= 8000.0
+    freqs = torch.fft.rfftfreq(model.config.spectrogram.n_fft, 1 / rate)
+    low = freqs <= 8000.0
+    # and the model's own mel bands centred at or below 8 kHz (all of them for the 16 kHz model)
+    low_mel = freqs[spec.fbank.argmax(0)] <= 8000.0 if spec.fbank is not None else low
     tops, bottoms = [], []
     maps: dict[str, list[np.ndarray]] = {"top": [], "bottom": []}
     for path in files:
@@ -149,6 +153,10 @@ def recon(args: argparse.Namespace) -> dict:
         active = _db(ref_lin, peak).amax(0) > ACTIVE_DB
         sums["mel"].append(_lsd(ref_mel_db, est_mel_db))
         sums["mel_active"].append(_lsd(ref_mel_db, est_mel_db, (ref_mel_db.amax(0) > ACTIVE_DB)))
+        ref_low, est_low = ref_mel_db[low_mel], est_mel_db[low_mel]
+        top_low = ref_low.max()  # dB against the loudest band in the range, as for the whole image
+        ref_low, est_low = (ref_low - top_low).clamp_min(FLOOR_DB), (est_low - top_low).clamp_min(FLOOR_DB)
+        sums["mel_active_0_8k"].append(_lsd(ref_low, est_low, ref_low.amax(0) > ACTIVE_DB))
         sums["lin"].append(_lsd(_db(ref_lin, peak), _db(est_lin, peak)))
         sums["lin_active"].append(_lsd(_db(ref_lin, peak), _db(est_lin, peak), active))
         peak_low = ref_lin[low].max()
