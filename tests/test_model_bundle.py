@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from specblur import checkpoint, registry
+from tests.conftest import run_cli
+from tests.test_fullband import _band_db, _sound
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "note.wav"
@@ -25,7 +28,9 @@ def test_manifest_lists_a_verified_default() -> None:
     assert path.stat().st_size < 20e6
     assert (registry.bundled_folder() / registry.bundled("runtime")["default"].file).stat().st_size < 20e6
     loaded = checkpoint.load(path)
-    assert set(loaded.prior) == {"top", "bottom"}
+    assert set(loaded.prior) == {"top", "bottom"} and set(loaded.prior_nn) == {"top", "bottom"}
+    spec = loaded.model.config.spectrogram
+    assert (spec.sample_rate, spec.f_min, spec.f_max) == (44100, 0, 22050)  # the whole band (issue 14)
     record = loaded.training
     assert record["heldout"]["lsd_db"] < 0.25 * record["initial"]["lsd_db"]  # it learned
     for level in ("top", "bottom"):
@@ -71,3 +76,25 @@ def test_eight_processes_at_once_on_an_empty_data_dir(tmp_path: Path) -> None:
     assert np.sqrt(np.mean((y[inside] - x[inside]) ** 2)) > 1e-3 * np.sqrt(np.mean(x[inside] ** 2))
     assert np.array_equal(y[: int(0.4 * rate)], x[: int(0.4 * rate)])
     assert np.array_equal(y[int(2.6 * rate) :], x[int(2.6 * rate) :])
+
+
+@pytest.mark.parametrize(("rate", "suffix", "subtype"), [(44100, ".flac", "PCM_24"), (48000, ".wav", "PCM_16")])
+def test_the_default_model_edits_10_to_16_khz(tmp_path: Path, rate: int, suffix: str, subtype: str) -> None:
+    """The bundled default covers the whole band (issue 14): a blur of 10-16 kHz of a 44.1 or 48 kHz
+    file, through the command line, changes that band there and keeps the rest."""
+    x = _sound(2.0, rate, 7)
+    src, out = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    sf.write(src, x, rate, subtype=subtype)
+    x = sf.read(src, dtype="float64")[0]
+    result = run_cli("blur", str(src), str(out), "--time", "0.6-1.4", "--freq", "10k-16k", "--seed", "1")
+    assert result.returncode == 0 and result.stderr == b"", result.stderr
+    info = sf.info(out)
+    assert (info.samplerate, info.subtype, info.frames) == (rate, subtype, len(x))
+    y = sf.read(out, dtype="float64")[0]
+    diff = y - x
+    # inside the region the change is of the order of the band's own content (a redraw, not a nudge)
+    assert _band_db(diff, rate, 10500, 15500, 0.7, 1.3) > _band_db(x, rate, 10500, 15500, 0.7, 1.3) - 10
+    # the tones far below the band are kept, and everything outside the span is bit-identical
+    assert _band_db(diff, rate, 100, 4000, 0.7, 1.3) < _band_db(x, rate, 100, 4000, 0.7, 1.3) - 40
+    assert np.array_equal(y[: int(0.3 * rate)], x[: int(0.3 * rate)])
+    assert np.array_equal(y[int(1.7 * rate) :], x[int(1.7 * rate) :])
