@@ -38,6 +38,9 @@ def _session(data: bytes, threads: int) -> ort.InferenceSession:
     # idle pool threads sleep instead of spinning: the runtime alternates short runs with numpy work,
     # which spinning threads would slow (and under contention spinning costs more than it saves)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # no memory arena: it kept the largest run's buffers for good (a CLI blur of a 4 s 44.1 kHz clip
+    # peaked at 152 MB with it, 135 MB without; in-process time the same, benchmarks/priors.py)
+    options.enable_cpu_mem_arena = False
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 

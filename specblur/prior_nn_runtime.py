@@ -335,6 +335,9 @@ class NeuralPrior(WindowModel):
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # no memory arena: it kept the largest run's buffers for good (a CLI blur of a 4 s 44.1 kHz clip
+        # peaked at 152 MB with it, 135 MB without; in-process time the same, benchmarks/priors.py)
+        options.enable_cpu_mem_arena = False
         self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         meta = self._session.get_modelmeta().custom_metadata_map
         if meta.get("specblur.format") != FORMAT:
