@@ -168,6 +168,12 @@ def locate(
     low, high = freq
     low = 0.0 if low is None else low
     high = top_hz if high is None else high
+    # a start out of reach first: the end's advice (leave it open) would not help then
+    if low >= top_hz:
+        raise UsageError(
+            f"--freq starts at {low:g} Hz; the model covers {spec.f_min:g}-{spec.f_max:g} Hz of this "
+            f"{input_rate:g} Hz file; start below {top_hz:g}"
+        )
     if high > input_rate / 2 + 1e-6:
         raise UsageError(
             f"--freq goes to {high:g} Hz, above the file's Nyquist frequency {input_rate / 2:g} Hz; "
@@ -177,11 +183,6 @@ def locate(
         raise UsageError(
             f"--freq goes to {high:g} Hz; the model covers up to {spec.f_max:g} Hz; "
             f"end at or below {spec.f_max:g} (or leave the end open: {low:g}-)"
-        )
-    if low >= top_hz:
-        raise UsageError(
-            f"--freq starts at {low:g} Hz; the model covers {spec.f_min:g}-{spec.f_max:g} Hz of this "
-            f"{input_rate:g} Hz file; start below {top_hz:g}"
         )
     frame_rate = spec.sample_rate / spec.hop_length
     f0 = int(np.floor(start * frame_rate))

@@ -152,6 +152,9 @@ def test_above_nyquist_and_file_errors(tiny_model: Path, tmp_path: Path) -> None
     _source(src, 44100, 1, "PCM_16", seconds=1.0)
     result = run_cli("blur", str(src), str(tmp_path / "o.wav"), "-m", "tiny", "--freq", "3k-12k")
     assert result.returncode == 1 and b"model covers up to 8000" in result.stderr
+    # wholly above the band: the start is what to change (leaving the end open would not help)
+    result = run_cli("blur", str(src), str(tmp_path / "o.wav"), "-m", "tiny", "--freq", "10k-12k")
+    assert result.returncode == 1 and b"starts at 10000 Hz" in result.stderr and b"start below 8000" in result.stderr
     result = run_cli("blur", str(tmp_path / "missing.wav"), str(tmp_path / "o.wav"), "-m", "tiny")
     assert result.returncode == 2 and b"no such file" in result.stderr
     assert not (tmp_path / "o.wav").exists()
