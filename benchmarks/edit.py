@@ -1,8 +1,8 @@
 """One edit: in-process blur time, and the CLI's wall time and peak memory against references.
 
-Clips: 4 s 16 kHz mono, 4 s 44.1 kHz mono and 10 s 44.1 kHz stereo; region 1.0-2.0 s, 200-2000 Hz. References, measured
-in the same run and taking turns with the CLI: ``python -c "import numpy, soundfile"`` (the least a
-Python audio tool starts with) and ``sox IN OUT lowpass 1000``. Targets, on both 4 s clips: an
+Clips: 4 s 16 kHz mono, 4 s 44.1 kHz mono and 10 s 44.1 kHz stereo; region 1.0-2.0 s, 200-2000 Hz.
+References, measured in the same run and taking turns with the CLI: ``python -c "import numpy,
+soundfile"`` (the least a Python audio tool starts with) and ``sox IN OUT lowpass 1000``. Targets, on both 4 s clips: an
 in-process blur in at most 50 ms with Naive Bayes (issue 11) and 150 ms with the transformer prior
 (issue 12); ``specblur blur`` at most 0.35 s beyond the numpy + soundfile import, peaking under
 150 MB. Each clip is edited with the model's default prior and, on a second row, with the other one.

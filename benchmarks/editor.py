@@ -1,7 +1,7 @@
 """specblur edit: the time from Apply to the new picture, against the in-process blur of the same region.
 
-On 4 s 16 kHz and 44.1 kHz mono clips and a 10 s 44.1 kHz stereo one, blur 1.0-2.0 s x 200-2000 Hz: ``specblur.blur``
-in process (the reference), the session's apply (the edit on the samples in memory, recording
+On 4 s 16 kHz and 44.1 kHz mono clips and a 10 s 44.1 kHz stereo one, blur 1.0-2.0 s x 200-2000 Hz:
+``specblur.blur`` in process (the reference), the session's apply (the edit on the samples in memory, recording
 undo), the new spectrogram, and the whole round trip through the local server as the page does it
 (POST /api/apply, then GET /api/image, over HTTP on 127.0.0.1), each followed by an untimed undo.
 Target (issue 13): the round trip on the 4 s clips within a fraction of a second (<= 300 ms). Run:
@@ -25,6 +25,7 @@ CLIPS = {
     "4 s 44.1 kHz mono": (4.0, 44100, 1),
     "10 s 44.1 kHz stereo": (10.0, 44100, 2),
 }
+TARGET_CLIPS = ("4 s 16 kHz mono", "4 s 44.1 kHz mono")
 REGION = {"time": [1.0, 2.0], "freq": [200, 2000]}
 
 
@@ -107,8 +108,7 @@ def main() -> None:
         for name, r in results.items()
     ]
     text = table("specblur edit: Apply to new picture (median ms; ratio: round trip / in-process blur)", headers, rows)
-    short = [name for name in results if name.startswith("4 s")]
-    ok = all(results[name]["HTTP apply + picture"] <= 300 for name in short)
+    ok = all(results[name]["HTTP apply + picture"] <= 300 for name in TARGET_CLIPS)
     text += f"\n\ntarget: Apply to new picture on the 4 s clips <= 300 ms: {verdict(ok)}"
     report("editor", text, results, args.json)
 
