@@ -184,7 +184,7 @@ _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OG
     show_default=True,
     help=(
         "Named configuration: 'default' is 16 kHz, 0-8 kHz (about an hour on 2 cores); 'fullband' is "
-        "44.1 kHz, 0-22 kHz, what the bundled default model is (about 2.5 h); 'tiny' trains in seconds, "
+        "44.1 kHz, 0-22 kHz, what the bundled default model is (about 2.7 h); 'tiny' trains in seconds, "
         "for tests."
     ),
 )

@@ -442,7 +442,8 @@ def _recipe_fullband(loaded: checkpoint.LoadedModel) -> list[str]:
     return [
         "bash tools/build_fullband_corpus.sh /tmp/fullband              # ~12 min (apt, render, cut the clips)",
         f"bash tools/train_fullband.sh /tmp/fullband --name {name} --cooldown {t.get('cooldown', 0)}"
-        f"   # ~{t.get('wall_seconds', 0) / 3600:.1f} h on 2 cores; rerun to resume",
+        f"   # ~{(t.get('wall_seconds', 0) + t.get('energy', {}).get('prior_s', 0)) / 3600:.1f} h on 2 cores "
+        "(the VQ-VAE, then both priors); rerun to resume",
         f"python tools/bundle_model.py ~/.local/share/specblur/models/{name}.pt {name} --half",
         "D=docs/eval/fullband; cp /tmp/fullband/real/sources.json $D/",
         f"python tools/evaluate.py recon /tmp/fullband/notes --heldout --max-files 2000 --model {name} "
