@@ -27,7 +27,7 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--files", type=int, default=100)
     args = p.parse_args()
-    from specblur import pipeline
+    from specblur.edit import pipeline
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
     src = work / "in"

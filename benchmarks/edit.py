@@ -29,7 +29,7 @@ TARGET_PEAK_MB = 150.0
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     import specblur
-    from specblur import pipeline
+    from specblur.edit import pipeline
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
     work.mkdir(parents=True, exist_ok=True)

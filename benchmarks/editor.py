@@ -84,7 +84,7 @@ def measure(loaded, path: Path, work: Path, rate: int, repeat: int) -> dict[str,
 
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
-    from specblur import pipeline
+    from specblur.edit import pipeline
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ def main() -> None:
     p.add_argument("--rate", type=int, default=44100, help="the clip's sample rate")
     args = p.parse_args()
     import specblur
-    from specblur import pipeline
+    from specblur.edit import pipeline
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
     work.mkdir(parents=True, exist_ok=True)

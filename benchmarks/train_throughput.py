@@ -20,9 +20,9 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
-    from specblur import data
     from specblur.config import PRESETS
-    from specblur.model import VQVAE2
+    from specblur.learn import data
+    from specblur.learn.model import VQVAE2
 
     cfg = PRESETS[args.preset]
     rate = cfg.spectrogram.sample_rate
@@ -39,7 +39,7 @@ def main() -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     crops = data.Crops(waves, (cfg.train.segment_frames - 1) * cfg.spectrogram.hop_length)
     gen = torch.Generator().manual_seed(0)
-    from specblur.train import _train_step
+    from specblur.learn.train import _train_step
 
     for _ in range(3):
         _train_step(model, optimizer, crops, gen, cfg.train, torch.device("cpu"))

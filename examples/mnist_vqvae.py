@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from specblur.config import Config, ModelConfig, QuantizerConfig, SpectrogramConfig, TrainConfig
-from specblur.metrics import usage
-from specblur.model import VQVAE2
+from specblur.learn.metrics import usage
+from specblur.learn.model import VQVAE2
 
 VARIANTS = {
     "plain": {"ema": False, "restart_dead": False, "kmeans_init": False},

@@ -49,7 +49,7 @@ def blur(
     """
     import numpy as np
 
-    from specblur import pipeline, region
+    from specblur.edit import pipeline, region
     from specblur.errors import UsageError
 
     def span(value: Any, parse: Any, what: str) -> tuple[float | None, float | None]:

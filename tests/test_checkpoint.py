@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from specblur import checkpoint
 from specblur.config import PRESETS
 from specblur.errors import CheckpointError
-from specblur.model import VQVAE2
+from specblur.learn import checkpoint
+from specblur.learn.model import VQVAE2
 
 
 def _model() -> VQVAE2:

@@ -11,7 +11,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from specblur import checkpoint
+from specblur.learn import checkpoint
 from tests.conftest import run_cli, sigint_default, tone
 
 

@@ -345,7 +345,7 @@ def test_compressed_wav_is_streamed_and_names_lost_chunks(tiny_model: Path, tmp_
 
 
 def test_non_finite_edits_are_never_written(tiny_model: Path, tmp_path: Path, capsys, monkeypatch) -> None:
-    from specblur import pipeline
+    from specblur.edit import pipeline
 
     real = pipeline.blur_segment
 

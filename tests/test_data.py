@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from specblur import data
+from specblur.learn import data
 from tests.conftest import tone
 
 

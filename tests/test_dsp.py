@@ -1,4 +1,4 @@
-"""specblur.dsp and specblur.resynth_np (numpy only) against the torch implementations they replace.
+"""specblur.runtime.dsp and specblur.runtime.resynth (numpy only) against the torch implementations they replace.
 
 Tolerances are max abs differences, measured first (in comments) and allowed with some margin.
 """
@@ -9,14 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import reference_resynth as resynth
 import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from specblur import dsp, resynth, resynth_np
 from specblur.config import PRESETS, SpectrogramConfig
-from specblur.region import band_centres
-from specblur.spectrogram import Spectrogram
+from specblur.edit.region import band_centres
+from specblur.learn.spectrogram import Spectrogram
+from specblur.runtime import dsp
+from specblur.runtime import resynth as resynth_np
 
 NOTE = Path(__file__).resolve().parent.parent / "examples" / "note.wav"
 

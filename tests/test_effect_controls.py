@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from specblur import pipeline
+from specblur.edit import pipeline
 from tests.conftest import cli_in_process, tone
 
 

@@ -19,8 +19,9 @@ from types import SimpleNamespace
 import pytest
 import soundfile as sf
 
-from specblur import checkpoint, energy
+from specblur.energy import ledger as energy
 from specblur.errors import SpecblurError
+from specblur.learn import checkpoint
 from tests.conftest import run_cli, tone
 
 
@@ -67,7 +68,7 @@ def test_summary_and_context() -> None:
 _WRITER = """
 import json, sys
 from pathlib import Path
-from specblur import energy
+from specblur.energy import ledger as energy
 path, worker, n, template = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
 for i in range(n):
     energy.append([template | {"model": f"w{worker}", "energy_kwh": 1e-6 * (i + 1)}], path)
@@ -76,7 +77,7 @@ for i in range(n):
 
 def _writers(ledger: Path, n: int, workers: int = 8) -> None:
     """``workers`` processes appending ``n`` rows each to ``ledger`` at once (importing only
-    specblur.energy, so they start in a blink and really overlap)."""
+    specblur.energy.ledger, so they start in a blink and really overlap)."""
     template = json.dumps(_row(0) | {"cpu_kwh": 1e-7, "cpu_method": "measured: RAPL", "call": "1-a", "call_kwh": 3e-6})
     root = Path(__file__).resolve().parent.parent
     args = [sys.executable, "-c", _WRITER, str(ledger)]

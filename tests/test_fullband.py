@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import specblur.train
-from specblur import checkpoint, pipeline
+import specblur.learn.train
 from specblur.config import PRESETS
+from specblur.edit import pipeline
 from specblur.errors import UsageError
-from specblur.train import TrainOptions, learning_rate, train
+from specblur.learn import checkpoint
+from specblur.learn.train import TrainOptions, learning_rate, train
 
 
 def _sound(seconds: float, rate: int, seed: int) -> np.ndarray:
@@ -43,7 +44,7 @@ def fullband_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[checkpoint
     config = config.replace("train", eval_every=20)
     opts = TrainOptions([folder], "fullband-tiny", config, preset="tiny", steps=40, cooldown=0.5, seed=2)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(specblur.train, "fit_neural_prior", lambda *args, **kwargs: ({}, {}))
+        patch.setattr(specblur.learn.train, "fit_neural_prior", lambda *args, **kwargs: ({}, {}))
         path = train(opts)
     loaded = checkpoint.load(path)
     return loaded, loaded.training["history"]

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from specblur import labels
+from specblur.edit.region import parse_freq, parse_time
 from specblur.errors import UsageError
-from specblur.region import parse_freq, parse_time
 from tests import containers as B
 from tests.conftest import cli_in_process, tone
 

@@ -7,7 +7,7 @@ import torch
 
 from specblur import cli
 from specblur.config import PRESETS, Config
-from specblur.model import VQVAE2, _steps
+from specblur.learn.model import VQVAE2, _steps
 
 
 @pytest.mark.parametrize("frames", [1, 7, 33, 101])

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from specblur import checkpoint, registry
+from specblur.learn import checkpoint
+from specblur.runtime import registry
 from tests.conftest import run_cli
 from tests.test_fullband import _band_db, _sound
 

@@ -1,4 +1,4 @@
-"""specblur.export + specblur.onnx_model against the torch model: the same codes, the same images.
+"""specblur.learn.export + specblur.runtime.onnx_model against the torch model: the same codes, the same images.
 
 Both the bundled default model and the ``tiny`` fixture are exported once per module; each is checked
 at several widths (in frames, not multiples of a code cell), on real features and on random images.
@@ -17,10 +17,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from specblur import checkpoint, dsp, registry
-from specblur.export import OPSET, export_onnx
-from specblur.model import Codes
-from specblur.onnx_model import OnnxModel
+from specblur.learn import checkpoint
+from specblur.learn.export import OPSET, export_onnx
+from specblur.learn.model import Codes
+from specblur.runtime import dsp, registry
+from specblur.runtime.onnx_model import OnnxModel
 
 NOTE = Path(__file__).resolve().parent.parent / "examples" / "note.wav"
 WIDTHS = [1, 8, 9, 63, 251]
@@ -132,7 +133,7 @@ def test_bad_inputs_are_refused(default_pair) -> None:
 def test_runtime_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "import specblur.dsp, specblur.onnx_model, specblur.resynth_np\n"
+        "import specblur.runtime.dsp, specblur.runtime.onnx_model, specblur.runtime.resynth\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchaudio')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.naive_bayes import CategoricalNB
 
-from specblur.prior import LevelPrior, neighbour_features, offsets
+from specblur.priors.naive_bayes import LevelPrior, neighbour_features, offsets
 
 
 def _maps(n: int, seed: int, k: int = 12, rows: int = 6, cols: int = 20) -> np.ndarray:

@@ -12,8 +12,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxscript")
 
-from specblur import prior_nn  # noqa: E402
-from specblur.prior_nn_runtime import NeuralPrior, window_starts  # noqa: E402
+from specblur.learn import prior_transformer as prior_nn  # noqa: E402
+from specblur.priors.transformer import NeuralPrior, window_starts  # noqa: E402
 
 K = 16
 ROWS = 8
@@ -142,7 +142,7 @@ def test_resume_continues_to_the_same_weights(tmp_path) -> None:
 
 
 def test_runtime_does_not_import_torch() -> None:
-    code = "import sys, specblur.prior_nn_runtime; print('torch' in sys.modules)"
+    code = "import sys, specblur.priors.transformer; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from specblur.config import QuantizerConfig
-from specblur.quantizer import VectorQuantizer
+from specblur.learn.quantizer import VectorQuantizer
 
 PLAIN = QuantizerConfig(num_codes=16, dim=4, ema=False, restart_dead=False, kmeans_init=False)
 

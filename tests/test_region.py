@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from specblur.edit.region import parse_freq, parse_time
 from specblur.errors import UsageError
-from specblur.region import parse_freq, parse_time
 
 
 @pytest.mark.parametrize(

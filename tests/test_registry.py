@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from specblur import checkpoint, registry
 from specblur.config import PRESETS
 from specblur.errors import ChecksumError, ModelNotFoundError, UsageError
-from specblur.model import VQVAE2
+from specblur.learn import checkpoint
+from specblur.learn.model import VQVAE2
+from specblur.runtime import registry
 
 
 @pytest.fixture()

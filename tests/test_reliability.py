@@ -20,7 +20,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from specblur import audio, checkpoint
+from specblur import audio
+from specblur.learn import checkpoint
 from tests.conftest import cli_in_process, run_cli, sigint_default, tone
 
 

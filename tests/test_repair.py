@@ -82,7 +82,7 @@ def test_repair_needs_a_span_and_a_prior_that_exists(tiny_model: Path, tmp_path:
     assert code == 0, err  # the bundled model carries a transformer prior
     import dataclasses
 
-    from specblur import pipeline
+    from specblur.edit import pipeline
     from specblur.errors import UsageError
 
     without = dataclasses.replace(pipeline.load_model("tiny"), prior_nn={})

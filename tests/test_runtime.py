@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from specblur import registry, runtime
 from specblur.errors import CheckpointError, ModelNotFoundError
+from specblur.runtime import model as runtime
+from specblur.runtime import registry
 from tests.conftest import tone
 
 # Run a specblur command with torch, torchaudio and scikit-learn made unimportable, as on a machine
@@ -212,6 +213,6 @@ def test_bundled_default_ships_in_runtime_form() -> None:
     model = runtime.load(path)
     assert model.name == "default" and set(model.prior) == {"top", "bottom"}
     # codes made by the training checkpoint decode with the runtime form: the same weight hash
-    from specblur import checkpoint
+    from specblur.learn import checkpoint
 
     assert checkpoint.load(registry.bundled_folder() / registry.bundled()["default"].file).hash == model.hash

@@ -44,15 +44,17 @@ def main() -> None:
     )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from specblur import checkpoint, export, registry, runtime
+    from specblur.learn import checkpoint, export
+    from specblur.runtime import model as runtime
+    from specblur.runtime import registry
 
     registry.check_name(args.name)
     loaded = checkpoint.load(args.checkpoint)  # refuses anything that would not load for users
     if args.prior_nn:
         import json
 
-        from specblur.prior_nn_runtime import NeuralPrior
-        from specblur.train import better_prior
+        from specblur.learn.train import better_prior
+        from specblur.priors.transformer import NeuralPrior
 
         for item in args.prior_nn:
             level, _, file = item.partition("=")

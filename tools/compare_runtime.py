@@ -1,6 +1,6 @@
 """Compare the runtime path (numpy + onnxruntime) with the torch path, file by file (a developer tool).
 
-Edits run on a model's runtime form (``models/default.onnx.npz``: features by :mod:`specblur.dsp`,
+Edits run on a model's runtime form (``models/default.onnx.npz``: features by :mod:`specblur.runtime.dsp`,
 encoder and decoder by onnxruntime); training keeps torch (``models/default.pt``). For each file,
 mixed to mono and taken at its own rate, this measures how far the two paths part::
 
@@ -17,13 +17,13 @@ only the held-out split is used (``--all-splits`` for every note); ``LABEL=DIR``
    the distance margin of the differing cells in the torch encoder's nearest-codeword search.
 2. **The applied change**: a region (the middle ``--seconds`` of the file, ``--freq``, snapped to
    bottom code cells) is redrawn once by the prior (``prior.resample`` under the same brush, sweeps,
-   temperature and seed as :func:`specblur.pipeline.blur_segment`), and the change
-   ``decode(new) - decode(old)`` in dB is computed by :func:`specblur.pipeline._decoded_change` with
+   temperature and seed as :func:`specblur.edit.pipeline.blur_segment`), and the change
+   ``decode(new) - decode(old)`` in dB is computed by :func:`specblur.edit.pipeline._decoded_change` with
    torch's decoder and with onnxruntime's on the *same* code maps (the runtime path's), and once
    more end to end (each path's own codes, own draw, own decoder). Reported: the absolute
    difference in dB inside the region (max, mean, 99th percentile, pooled over the region's pixels).
-3. **The output**: :func:`specblur.pipeline.blur` (the runtime path) against the same steps on the
-   torch side (torchaudio, torch features, encoder and decoder, :func:`specblur.resynth.apply_change`),
+3. **The output**: :func:`specblur.edit.pipeline.blur` (the runtime path) against the same steps on the
+   torch side (torchaudio, torch features, encoder and decoder, :func:`reference_resynth.apply_change`),
    as ``git show a5a3a9a:specblur/pipeline.py`` did them: the largest sample difference, and the
    difference's RMS as a share of the edit's RMS (the output minus the input), over the edited span.
 
@@ -46,18 +46,24 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the torch resynthesis: the reference the runtime is measured against
 
+import reference_resynth as resynth  # noqa: E402
 import torch  # noqa: E402
 
-from specblur import audio, checkpoint, data, dsp, pipeline, region, resynth, runtime  # noqa: E402
-from specblur.model import Codes as TorchCodes  # noqa: E402
+from specblur import audio  # noqa: E402
+from specblur.edit import pipeline, region  # noqa: E402
+from specblur.learn import checkpoint, data  # noqa: E402
+from specblur.learn.model import Codes as TorchCodes  # noqa: E402
+from specblur.runtime import dsp  # noqa: E402
+from specblur.runtime import model as runtime  # noqa: E402
 
 LEVELS = ("top", "bottom")
 
 
 class TorchDecoder:
     """The torch model with the runtime Engine's decode interface (numpy code maps in, numpy images out),
-    so that :func:`specblur.pipeline._decoded_change` runs the same crop and batch on either side."""
+    so that :func:`specblur.edit.pipeline._decoded_change` runs the same crop and batch on either side."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -117,7 +123,7 @@ def margins(model: Any, image: torch.Tensor, own: runtime.Codes, other: runtime.
 
 
 def cell_weight(pixel: np.ndarray, shape: tuple[int, int], cell: tuple[int, int], reg: region.Region) -> np.ndarray:
-    """The brush seen by cells, as :func:`specblur.pipeline.blur_segment` computes it."""
+    """The brush seen by cells, as :func:`specblur.edit.pipeline.blur_segment` computes it."""
     rows, cols = shape
     fb, tb = cell
     n_bins, n_frames = pixel.shape

@@ -53,8 +53,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur import audio, checkpoint, data, pipeline, region, registry  # noqa: E402
-from specblur.metrics import usage  # noqa: E402
+from specblur import audio  # noqa: E402
+from specblur.edit import pipeline, region
+from specblur.learn import checkpoint, data
+from specblur.learn.metrics import usage  # noqa: E402
+from specblur.runtime import registry
 
 FLOOR_DB = -60.0
 ACTIVE_DB = -30.0
@@ -191,7 +194,7 @@ def recon(args: argparse.Namespace) -> dict:
     if loaded.prior:
         result["prior"] = {level: loaded.prior[level].evaluate(maps[level]) for level in ("top", "bottom")}
     if getattr(loaded, "prior_nn", None):
-        from specblur.prior_nn_runtime import NeuralPrior
+        from specblur.priors.transformer import NeuralPrior
 
         # the transformer on the same maps (the bottom level sees the top codes, all visible)
         result["prior_nn"] = {}
@@ -236,8 +239,8 @@ def _seam_and_distance(
 
 def _baseline(loaded, x: np.ndarray, rate: int, where: pipeline.Plan, method: str, seed: int) -> np.ndarray:
     """The same region edited by a baseline, through the same resynthesis as the blur."""
-    from specblur.model import Codes
-    from specblur.resynth import apply_change
+    from specblur.learn.model import Codes
+    from specblur.runtime.resynth import apply_change
 
     model = loaded.model
     cfg = model.config.spectrogram

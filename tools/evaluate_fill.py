@@ -8,9 +8,9 @@ is cut at the loudest point of the file, over the full band and over 300-3000 Hz
 grid (mel bands x frames, snapped outward to bottom code cells). Methods:
 
 - ``naive-bayes``: the codes inside (both levels) thrown away and filled from the context by the
-  Naive Bayes prior (:meth:`specblur.prior.LevelPrior.fill`), then decoded;
+  Naive Bayes prior (:meth:`specblur.priors.naive_bayes.LevelPrior.fill`), then decoded;
 - ``unigram``: the codes inside drawn from the code frequencies alone, then decoded;
-- ``transformer``: the neural prior (:mod:`specblur.prior_nn_runtime`), where the model has one;
+- ``transformer``: the neural prior (:mod:`specblur.priors.transformer`), where the model has one;
   ``transformer@T`` the same drawn at T times its temperature (``--temperatures``; lower: each cell
   nearer its most likely code);
 - ``interpolation``: the classical baseline, each band's log-magnitude interpolated linearly in
@@ -34,9 +34,10 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur import dsp, pipeline  # noqa: E402
-from specblur.region import band_centres  # noqa: E402
-from specblur.runtime import Codes  # noqa: E402
+from specblur.edit import pipeline
+from specblur.edit.region import band_centres  # noqa: E402
+from specblur.runtime import dsp  # noqa: E402
+from specblur.runtime.model import Codes  # noqa: E402
 
 AUDIO = (".wav", ".flac", ".ogg")
 

@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluate_fill import files_in  # noqa: E402  (tools/ is on the path: this runs as a script)
 
-from specblur import dsp, pipeline  # noqa: E402
+from specblur.edit import pipeline
+from specblur.runtime import dsp  # noqa: E402
 
 OPTIONS = {
     "input": ("input", 0),

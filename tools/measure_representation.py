@@ -36,10 +36,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur import audio, data  # noqa: E402
+from specblur import audio  # noqa: E402
 from specblur.config import PRESETS, SpectrogramConfig  # noqa: E402
-from specblur.model import VQVAE2  # noqa: E402
-from specblur.spectrogram import Spectrogram  # noqa: E402
+from specblur.learn import data
+from specblur.learn.model import VQVAE2  # noqa: E402
+from specblur.learn.spectrogram import Spectrogram  # noqa: E402
 
 FLOOR_DB = -60.0
 ACTIVE_DB = -30.0

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur import checkpoint  # noqa: E402
-from specblur.prior_nn_runtime import NeuralPrior  # noqa: E402
+from specblur.learn import checkpoint  # noqa: E402
+from specblur.priors.transformer import NeuralPrior  # noqa: E402
 
 
 def _load(folder: Path | None, name: str) -> dict | None:

@@ -22,7 +22,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur import dsp, pipeline, region  # noqa: E402
+from specblur.edit import pipeline, region
+from specblur.runtime import dsp  # noqa: E402
 
 
 def _spectra(x: np.ndarray, rate: int, t: tuple[float, float], f: tuple[float, float]) -> np.ndarray:

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 def encode(corpus: Path, target: Path, model_name: str | None, batch: int = 32) -> None:
     import soundfile as sf
 
-    from specblur import dsp, pipeline
+    from specblur.edit import pipeline
+    from specblur.runtime import dsp
 
     m = pipeline.load_model(model_name)
     rate = m.model.config.spectrogram.sample_rate
@@ -109,7 +110,7 @@ def load_cache(path: Path) -> dict[str, dict[str, list[np.ndarray]]]:
 
 
 def train(args: argparse.Namespace) -> None:
-    from specblur import prior_nn
+    from specblur.learn import prior_transformer as prior_nn
 
     data = load_cache(args.cache)
     level = args.level
@@ -148,7 +149,7 @@ def train(args: argparse.Namespace) -> None:
 
 def export_state(args: argparse.Namespace) -> None:
     """A (possibly unfinished) run's saved state → ONNX."""
-    from specblur import prior_nn
+    from specblur.learn import prior_transformer as prior_nn
 
     prior = prior_nn.load_state(args.state)
     prior.record["finished"] = prior.record["steps"] >= prior.config.steps
@@ -159,8 +160,8 @@ def export_state(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    from specblur import pipeline
-    from specblur.prior_nn_runtime import NeuralPrior
+    from specblur.edit import pipeline
+    from specblur.priors.transformer import NeuralPrior
 
     data = load_cache(args.cache)
     m = pipeline.load_model(args.model)
@@ -221,7 +222,7 @@ def hole_fill(m, level: str, nn_prior, nb, maps: dict, hole_cols: int, count: in
     the most likely fill). Measures: code accuracy inside the hole, and the log-spectral distance (dB)
     inside the hole between the decoded fill and the decoded original codes (so the decoder's own
     error cancels)."""
-    from specblur.runtime import Codes
+    from specblur.runtime.model import Codes
 
     rng = np.random.default_rng(seed)
     spec = m.model.spectrogram

@@ -1,7 +1,7 @@
 """The editor's session and its local HTTP server (standard library only, no torch).
 
 :class:`Session` holds IN's samples in memory and a stack of edits: each Apply runs
-:func:`specblur.pipeline.edit_in_place` (the function ``specblur blur --labels`` runs for each region)
+:func:`specblur.edit.pipeline.edit_in_place` (the function ``specblur blur --labels`` runs for each region)
 on the current samples and records the samples it changed, before and after, so undo and redo are
 instant and memory follows the edited spans. Export patches the changed spans into IN's bytes with
 :func:`specblur.audio.write_patches`, as the command line does: format kept, every byte outside
@@ -34,10 +34,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from specblur import audio, labels, pipeline
-from specblur.dsp import resample
+from specblur import audio, labels
+from specblur.edit import pipeline
+from specblur.edit.region import band_centres
 from specblur.errors import AudioError, SpecblurError, UsageError
-from specblur.region import band_centres
+from specblur.runtime.dsp import resample
 
 MAX_BODY = labels.MAX_BYTES + 4096
 """Largest request body accepted (a label file and the options around it)."""

@@ -1,9 +1,9 @@
-""":func:`specblur.resynth.apply_change` in numpy alone (no torch): the same signature, the same steps.
+""":func:`reference_resynth.apply_change` in numpy alone (no torch): the same signature, the same steps.
 
 The change of log-magnitude computed on the model's grid is interpolated onto a float64 STFT of the
-input at its own rate (:func:`specblur.dsp.stft`, the same semantics as the ``torch.stft`` call in
+input at its own rate (:func:`specblur.runtime.dsp.stft`, the same semantics as the ``torch.stft`` call in
 :mod:`specblur.resynth`), applied to the magnitude with the input's phase kept (or rebuilt by a few
-Griffin-Lim iterations on the changed frames), inverted (:func:`specblur.dsp.istft`), and only the
+Griffin-Lim iterations on the changed frames), inverted (:func:`specblur.runtime.dsp.istft`), and only the
 samples that a changed frame touches are replaced. Everything is float64, as in the torch version;
 the two agree to about 1e-15 relative to the signal (``tests/test_dsp.py`` checks 1e-12), and the
 returned span is identical.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from specblur.dsp import istft, stft, window
+from specblur.runtime.dsp import istft, stft, window
 
 __all__ = ["PHASE_STARTS", "apply_change", "stft_size"]
 

@@ -156,8 +156,8 @@ def _converted(checkpoint: Path) -> Path:
     if target.is_file() and target.stat().st_mtime >= checkpoint.stat().st_mtime:
         return target
     try:
-        from specblur import checkpoint as checkpoint_mod
-        from specblur import export
+        from specblur.learn import checkpoint as checkpoint_mod
+        from specblur.learn import export
     except ImportError as exc:
         raise ModelNotFoundError(
             f"{checkpoint}: a training checkpoint without its runtime form {target.name}; converting it needs "

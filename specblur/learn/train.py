@@ -27,12 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from specblur import checkpoint, data, energy, registry
 from specblur.config import Config
+from specblur.energy import ledger as energy
 from specblur.errors import SpecblurError, UsageError
-from specblur.metrics import lsd_db, usage
-from specblur.model import VQVAE2
-from specblur.prior import LevelPrior
+from specblur.learn import checkpoint, data
+from specblur.learn.metrics import lsd_db, usage
+from specblur.learn.model import VQVAE2
+from specblur.priors.naive_bayes import LevelPrior
+from specblur.runtime import registry
 
 
 class Interrupted(SpecblurError):
@@ -57,7 +59,7 @@ class TrainOptions:
     output: Path | None = None
     """Where the finished model goes; ``<data dir>/models/<name>.pt`` when ``None``."""
     country: str | None = None
-    """Country of the grid for the energy ledger's emissions (see :mod:`specblur.energy`)."""
+    """Country of the grid for the energy ledger's emissions (see :mod:`specblur.energy.ledger`)."""
     cooldown: float = 0.0
     """Fraction of the steps, at the end, over which the learning rate falls linearly to zero."""
     log: Callable[[str], None] = field(default=lambda message: None)
@@ -173,13 +175,13 @@ def fit_neural_prior(
     steps: int | None = None,
     log: Any = print,
 ) -> tuple[dict[str, bytes], dict[str, dict[str, float]]]:
-    """Train each level's neural prior (:mod:`specblur.prior_nn`) on the training files' codes, top
+    """Train each level's neural prior (:mod:`specblur.learn.prior_transformer`) on the training files' codes, top
     first (the bottom level's also sees the top codes); returns the ONNX graphs and held-out metrics.
 
     Each level's run saves a resumable state in the data dir (``runs/NAME.prior_nn.LEVEL.pt``);
     ``resume`` continues it. Same seed, data and machine: same priors.
     """
-    from specblur import prior_nn
+    from specblur.learn import prior_transformer as prior_nn
 
     train_maps = code_maps(model, train_waves)
     held_maps = code_maps(model, heldout_waves) if heldout_waves else None
@@ -394,7 +396,7 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     opts.log(f"edits use the {default_prior} prior by default (fewer held-out bits per bottom code)")
     target = opts.output or registry.model_path(opts.name)
     checkpoint.save(target, model, opts.name, info, prior=priors, prior_nn=graphs, default_prior=default_prior)
-    from specblur import export
+    from specblur.learn import export
 
     # the runtime form beside it: what edits load (no torch), graphs exported from the saved file
     export.write_runtime(checkpoint.load(target), export.runtime_path(target))

@@ -22,8 +22,8 @@ from specblur import __version__
 from specblur.audio import atomic_write_bytes
 from specblur.config import Config
 from specblur.errors import CheckpointError
-from specblur.model import VQVAE2
-from specblur.prior import LevelPrior
+from specblur.learn.model import VQVAE2
+from specblur.priors.naive_bayes import LevelPrior
 
 FORMAT = "specblur-checkpoint"
 FORMAT_VERSION = 1
@@ -42,7 +42,7 @@ class LoadedModel:
     prior: dict[str, LevelPrior] = field(default_factory=dict)
     """The fitted prior per level (``"top"``, ``"bottom"``); empty until one is fitted."""
     prior_nn: dict[str, bytes] = field(default_factory=dict)
-    """The neural prior per level, as its ONNX graph (:mod:`specblur.prior_nn`); empty if none."""
+    """The neural prior per level, as its ONNX graph (:mod:`specblur.learn.prior_transformer`); empty if none."""
     default_prior: str = "naive-bayes"
     """The prior edits use unless told otherwise (the one that measured better for this model)."""
 

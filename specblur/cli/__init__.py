@@ -84,13 +84,13 @@ def _import_held(module: str) -> None:
 
 def _import_runtime() -> None:
     """The edit path: numpy, soundfile and onnxruntime (never torch)."""
-    _import_held("specblur.pipeline")
+    _import_held("specblur.edit.pipeline")
 
 
 def _import_training() -> None:
     """The training side (torch, torchaudio, scikit-learn): the ``train`` extra."""
     try:
-        _import_held("specblur.train")
+        _import_held("specblur.learn.train")
     except ImportError as exc:
         from specblur.errors import UsageError
 
@@ -102,7 +102,7 @@ def _load(spec: str | None) -> Any:
     """The model for an edit, loaded with Ctrl-C and SIGTERM held (onnxruntime builds its sessions
     in C++, where an interrupt would surface as a failed load rather than as an interrupt)."""
     _import_runtime()
-    from specblur.pipeline import load_model
+    from specblur.edit.pipeline import load_model
 
     with _signals_held():
         return load_model(spec)
@@ -139,11 +139,11 @@ def _meter(enabled: bool, command: str, model_name: str) -> Any:
     """An energy meter for ``--energy`` (codecarbon is imported only then), else ``None``.
 
     Its rows also carry the whole call's cost: the start-up before each edit, priced as codecarbon
-    priced the edit (see :class:`specblur.energy.Meter`).
+    priced the edit (see :class:`specblur.energy.ledger.Meter`).
     """
     if not enabled:
         return None
-    from specblur.energy import Meter
+    from specblur.energy.ledger import Meter
 
     return Meter(command, model_name, whole_call=True)
 
@@ -245,12 +245,12 @@ def train(
     each stage (training, fitting the prior) is measured with codecarbon and added to the energy
     ledger ('specblur energy --report').
     """
-    from specblur import registry
     from specblur.config import PRESETS
     from specblur.errors import UsageError
+    from specblur.runtime import registry
 
     registry.check_name(name)
-    from specblur.energy import country as check_country
+    from specblur.energy.ledger import country as check_country
 
     check_country(country)
     if steps is not None and epochs is not None:
@@ -264,8 +264,8 @@ def train(
     console = Console(stderr=True)
     log = (lambda m: None) if quiet else (lambda m: console.print(m, highlight=False, markup=False, soft_wrap=True))
     _import_training()
-    from specblur.train import TrainOptions
-    from specblur.train import train as run_training
+    from specblur.learn.train import TrainOptions
+    from specblur.learn.train import train as run_training
 
     opts = TrainOptions(
         roots=list(data),
@@ -330,7 +330,7 @@ def _parse_amount(spec: str) -> float:
 
 
 def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
-    from specblur.region import parse_freq, parse_time
+    from specblur.edit.region import parse_freq, parse_time
 
     return (parse_time(time) if time else (None, None)), (parse_freq(freq) if freq else (None, None))
 
@@ -548,7 +548,7 @@ def _edit(
     for src, dst in jobs:
         _check_output(dst, force, (src,))
     _import_runtime()
-    from specblur import pipeline
+    from specblur.edit import pipeline
 
     loaded = _load(model)
     meter = _meter(energy, mode, loaded.name)
@@ -713,9 +713,10 @@ def fit_prior(
     measured and added to the ledger and to the model's record.
     """
     _import_training()
-    from specblur import checkpoint, export, registry
-    from specblur import data as data_mod
-    from specblur import train as train_mod
+    from specblur.learn import checkpoint, export
+    from specblur.learn import data as data_mod
+    from specblur.learn import train as train_mod
+    from specblur.runtime import registry
 
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     loaded = checkpoint.load(registry.resolve(model))
@@ -724,7 +725,7 @@ def fit_prior(
     rate = loaded.model.config.spectrogram.sample_rate
     waves = data_mod.load_waves(train_items, rate, warn=log)
     held = data_mod.load_waves(held_items, rate, warn=log)
-    from specblur.energy import Meter
+    from specblur.energy.ledger import Meter
 
     meter = Meter("fit-prior", loaded.name, country)
     priors, graphs = loaded.prior, loaded.prior_nn
@@ -779,7 +780,8 @@ def encode(input: str, codes: str, model: str | None, force: bool, energy: bool)
     """
     _check_output(codes, force, (input,))
     _import_runtime()
-    from specblur import audio, pipeline
+    from specblur import audio
+    from specblur.edit import pipeline
 
     sound = audio.read(input)
     if sound.frames == 0:
@@ -806,8 +808,9 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
     """
     _check_output(output, force, (codes,))
     _import_runtime()
-    from specblur import audio, pipeline
+    from specblur import audio
     from specblur.codes import read
+    from specblur.edit import pipeline
 
     code_file = read(codes, sys.stdin.buffer.read() if codes == "-" else None)
     loaded = _load(model or str(code_file.meta.get("model_name") or "default"))
@@ -865,7 +868,7 @@ def energy_command(
     if mode == "measure":
         if as_json or as_csv:
             raise UsageError("--json and --csv go with --report")
-        from specblur import energy
+        from specblur.energy import ledger as energy
 
         energy.country(country)
         loaded = _load(model)
@@ -873,7 +876,7 @@ def energy_command(
         return
     if files or model or country:
         raise UsageError("FILES, --model and --country go with --measure")
-    from specblur import energy
+    from specblur.energy import ledger as energy
 
     energy.show_report(as_json=as_json, as_csv=as_csv)
 

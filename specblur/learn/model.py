@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from specblur.config import Config, ModelConfig
-from specblur.quantizer import Quantized, VectorQuantizer
-from specblur.spectrogram import Spectrogram
+from specblur.learn.quantizer import Quantized, VectorQuantizer
+from specblur.learn.spectrogram import Spectrogram
 
 
 def _steps(factor: tuple[int, int]) -> list[tuple[int, int]]:

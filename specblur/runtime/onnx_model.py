@@ -1,15 +1,15 @@
 """The VQ-VAE's encoder and decoder on onnxruntime: the runtime side, numpy and onnxruntime only (no torch).
 
-:class:`OnnxModel` loads the two graphs written by :func:`specblur.export.export_onnx` and offers
+:class:`OnnxModel` loads the two graphs written by :func:`specblur.learn.export.export_onnx` and offers
 :meth:`~OnnxModel.encode` and :meth:`~OnnxModel.decode` with the semantics of
-:meth:`specblur.model.VQVAE2.encode` and :meth:`~specblur.model.VQVAE2.decode`: images of any width
+:meth:`specblur.learn.model.VQVAE2.encode` and :meth:`~specblur.learn.model.VQVAE2.decode`: images of any width
 are padded here with the floor value to whole top-level code cells (the graphs take padded sizes
 only), and decoded images are cropped back to ``frames``.
 
 Measured against torch (``tests/test_onnx_model.py``): the code maps are identical for the bundled
 default model and the tiny preset at every width tried (1 to 251 frames, real and random images);
 decoded images agree within 2e-6 (the test allows 1e-4). Exporting takes 5-8 s for the default model
-(see :mod:`specblur.export`). Speed on a 4 s clip (251 frames, batch 1), default model, one thread
+(see :mod:`specblur.learn.export`). Speed on a 4 s clip (251 frames, batch 1), default model, one thread
 each, best of 40 on a shared 2-core machine: encode 9.6 ms here against 14 ms with torch, decode
 8.3 ms against 11 ms. With two threads onnxruntime was no faster on that machine, and torch's
 OpenMP threads slowed down badly whenever the other core was busy; onnxruntime's pool threads are
@@ -47,7 +47,7 @@ def _session(data: bytes, threads: int) -> ort.InferenceSession:
 class OnnxModel:
     """Encoder and decoder sessions of one exported model.
 
-    ``encoder`` and ``decoder`` are the serialised graphs (:class:`specblur.export.OnnxExport`'s
+    ``encoder`` and ``decoder`` are the serialised graphs (:class:`specblur.learn.export.OnnxExport`'s
     fields, or the bytes of the ``.onnx`` files); ``threads`` is onnxruntime's intra-op thread count
     (default: up to 4, never more than the machine has).
     """
@@ -84,7 +84,7 @@ class OnnxModel:
 
     @classmethod
     def from_export(cls, export: Any, threads: int | None = None) -> OnnxModel:
-        """From a :class:`specblur.export.OnnxExport` (or anything with ``encoder`` and ``decoder`` bytes)."""
+        """From a :class:`specblur.learn.export.OnnxExport` (or anything with ``encoder`` and ``decoder`` bytes)."""
         return cls(export.encoder, export.decoder, threads)
 
     # -- geometry (as VQVAE2) --------------------------------------------------------------------

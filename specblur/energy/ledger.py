@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from specblur import registry
 from specblur.errors import SpecblurError, UsageError
+from specblur.runtime import registry
 
 COLUMNS = (
     "time",
@@ -879,7 +879,8 @@ def measure_workload(loaded: Any, files: list[str] | None, runs: int, country_co
     One blur before measuring warms the model up, so the rows hold steady-state edits only. Returns
     a one-line summary.
     """
-    from specblur import audio, pipeline
+    from specblur import audio
+    from specblur.edit import pipeline
 
     meter = Meter("energy --measure", loaded.name, country_code)
     paths = files or [str(example_sound())]

@@ -1,7 +1,7 @@
 """The neural prior at edit time: a masked-token Transformer over a window of one code level, run by
 onnxruntime (numpy and onnxruntime only; torch is never imported here).
 
-:func:`specblur.prior_nn.export_prior_nn` writes the graph: inputs ``codes`` ``(B, R, W)`` int64 (a
+:func:`specblur.learn.prior_transformer.export_prior_nn` writes the graph: inputs ``codes`` ``(B, R, W)`` int64 (a
 code, or -1 for a cell outside the map), ``mask`` ``(B, R, W)`` bool (true: hidden, the model sees a
 MASK token there and never the code), and for the bottom level ``top`` ``(B, R/fr, W/fc)`` int64 and
 ``top_mask`` of the same shape (the covering top codes, -1 outside, hidden where true); output
@@ -11,7 +11,7 @@ wider than the window are covered by several windows, each cell's distribution t
 in which it sits most centrally, so every cell sees at least a sixth of a window of context on each side
 (except at the map's ends).
 
-:class:`NeuralPrior` offers what the edit path calls on :class:`specblur.prior.LevelPrior`:
+:class:`NeuralPrior` offers what the edit path calls on :class:`specblur.priors.naive_bayes.LevelPrior`:
 ``resample`` (the blur: rounds of hiding a random part of the region and drawing it from the rest),
 ``fill`` (repair: iterative unmasking, most confident first, the hole's own codes never looked at),
 ``temperature``, ``num_codes``, and ``evaluate`` (bits per code on held-out maps).
@@ -269,9 +269,9 @@ class WindowModel:
         are scored per window (drawn with ``seed``; ``None``: all, every cell). ``bits_half``/
         ``accuracy_half``: each cell of a random half hidden at once, predicted from the other half.
         ``*_varied``: the same on cells whose 8 neighbours are not one repeated code (as
-        :meth:`specblur.prior.LevelPrior.evaluate`). Temperature 1.
+        :meth:`specblur.priors.naive_bayes.LevelPrior.evaluate`). Temperature 1.
         """
-        from specblur.prior import neighbour_features
+        from specblur.priors.naive_bayes import neighbour_features
 
         rng = np.random.default_rng(seed)
         ln2 = np.log(2)
@@ -322,7 +322,7 @@ class WindowModel:
 
 
 class NeuralPrior(WindowModel):
-    """A trained neural prior of one level, from the ONNX bytes :func:`specblur.prior_nn.export_prior_nn`
+    """A trained neural prior of one level, from the ONNX bytes :func:`specblur.learn.prior_transformer.export_prior_nn`
     writes (its metadata says the level, window, sizes and training config)."""
 
     def __init__(self, data: bytes, threads: int | None = None) -> None:

@@ -16,7 +16,7 @@ seeded (numpy generator for the windows and masks, torch's for the weights), res
 saved every ``save_every`` seconds to ``state_path``).
 
 :func:`fit_prior_nn` trains one, :func:`export_prior_nn` writes the ONNX graph that
-:class:`specblur.prior_nn_runtime.NeuralPrior` runs at edit time.
+:class:`specblur.priors.transformer.NeuralPrior` runs at edit time.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from specblur.prior_nn_runtime import FORMAT, FORMAT_VERSION, WindowModel
+from specblur.priors.transformer import FORMAT, FORMAT_VERSION, WindowModel
 
 OPSET = 17
 
@@ -118,7 +118,7 @@ class _Block(nn.Module):
 
 class PriorNN(nn.Module, WindowModel):
     """The Transformer of one level, its :class:`PriorNNConfig` and ``record`` (training and held-out
-    measures). As a :class:`~specblur.prior_nn_runtime.WindowModel` it also offers ``resample``,
+    measures). As a :class:`~specblur.priors.transformer.WindowModel` it also offers ``resample``,
     ``fill`` and ``evaluate`` on numpy maps, computed with torch (the runtime computes the same with
     onnxruntime)."""
 
@@ -282,7 +282,7 @@ class Windows:
 
 
 def _cut(m: np.ndarray, start: int, width: int) -> np.ndarray:
-    from specblur.prior_nn_runtime import cut
+    from specblur.priors.transformer import cut
 
     return cut(m, start, width)
 
@@ -507,12 +507,12 @@ def load_state(state_path: Path) -> PriorNN:
 
 
 # -- export -----------------------------------------------------------------------------------------
-from specblur.export import _quiet_exporter  # noqa: E402  (one way to silence the exporter)
+from specblur.learn.export import _quiet_exporter  # noqa: E402  (one way to silence the exporter)
 
 
 def export_prior_nn(prior: PriorNN) -> bytes:
     """The ONNX graph (opset 17, batch axis dynamic, window fixed) of a trained prior, with metadata
-    ``specblur.format``, ``specblur.format_version`` and ``specblur.prior_nn`` (JSON: level, window,
+    ``specblur.format``, ``specblur.format_version`` and ``specblur.learn.prior_transformer`` (JSON: level, window,
     rows, num_codes, ratio, the config and the training record without its history)."""
     c = prior.config
     was = prior.training

@@ -1,7 +1,7 @@
-"""The signal processing of :mod:`specblur.spectrogram` and of resampling, in numpy alone (no torch).
+"""The signal processing of :mod:`specblur.learn.spectrogram` and of resampling, in numpy alone (no torch).
 
 This is the runtime side of the representation: the same STFT, mel bands, dB normalisation, inverse
-STFT and Griffin-Lim as :class:`specblur.spectrogram.Spectrogram`, and the same windowed-sinc
+STFT and Griffin-Lim as :class:`specblur.learn.spectrogram.Spectrogram`, and the same windowed-sinc
 resampler as ``torchaudio.functional.resample`` (its default ``sinc_interp_hann``,
 ``lowpass_filter_width=6``, ``rolloff=0.99``), so that features computed here match what the model
 was trained on. Each function follows the torch one's semantics step by step:
@@ -227,7 +227,7 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 class Features:
-    """The representation of one :class:`SpectrogramConfig`: :class:`specblur.spectrogram.Spectrogram`
+    """The representation of one :class:`SpectrogramConfig`: :class:`specblur.learn.spectrogram.Spectrogram`
     without torch. Waveforms are ``(..., samples)`` arrays; images ``(..., n_bins, frames)`` float32."""
 
     def __init__(self, config: SpectrogramConfig) -> None:

@@ -1,4 +1,4 @@
-"""Export a model's encoder and decoder to ONNX, for the torch-free runtime (:mod:`specblur.onnx_model`).
+"""Export a model's encoder and decoder to ONNX, for the torch-free runtime (:mod:`specblur.runtime.onnx_model`).
 
 Training side: this module imports torch (and the exporter needs ``onnx`` and ``onnxscript``). Two
 graphs, opset 17, batch and time axes dynamic:
@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from specblur.model import VQVAE2
+from specblur.learn.model import VQVAE2
 
 OPSET = 17
 FORMAT = "specblur-onnx"
@@ -99,7 +99,7 @@ class _Decoder(nn.Module):
 def metadata(model: VQVAE2, model_hash: str | None = None) -> dict[str, str]:
     """What the runtime needs besides the graphs: config, hash and geometry, as strings."""
     if model_hash is None:
-        from specblur.checkpoint import model_hash as compute
+        from specblur.learn.checkpoint import model_hash as compute
 
         model_hash = compute(model)
     cell = model.cell
@@ -140,7 +140,7 @@ def _quiet_exporter():
 
 
 def export_onnx(model: Any, example_top_cells: int = 3) -> OnnxExport:
-    """Export ``model`` (a :class:`VQVAE2` or a :class:`~specblur.checkpoint.LoadedModel`) as two ONNX
+    """Export ``model`` (a :class:`VQVAE2` or a :class:`~specblur.learn.checkpoint.LoadedModel`) as two ONNX
     graphs (see the module docstring). ``example_top_cells`` sets the width of the example input the
     exporter traces with (any width works afterwards; at least 2 keeps the time axis from being
     specialised to 1)."""
@@ -195,9 +195,9 @@ def export_onnx(model: Any, example_top_cells: int = 3) -> OnnxExport:
 
 
 def runtime_bytes(loaded: Any) -> bytes:
-    """A :class:`~specblur.checkpoint.LoadedModel`'s runtime form (:mod:`specblur.runtime`): its
+    """A :class:`~specblur.learn.checkpoint.LoadedModel`'s runtime form (:mod:`specblur.runtime.model`): its
     graphs, prior and record, for edits without torch."""
-    from specblur import runtime
+    from specblur.runtime import model as runtime
 
     graphs = export_onnx(loaded)
     config = loaded.model.config
@@ -216,7 +216,7 @@ def runtime_bytes(loaded: Any) -> bytes:
 
 def runtime_path(checkpoint: Path) -> Path:
     """Where a training checkpoint's runtime form lives: beside it, ``NAME.onnx.npz``."""
-    from specblur.runtime import SUFFIX
+    from specblur.runtime.model import SUFFIX
 
     return checkpoint.with_name(checkpoint.name.removesuffix(".pt") + SUFFIX)
 

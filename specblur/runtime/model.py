@@ -1,7 +1,7 @@
 """A model's runtime form: what an edit needs, loaded without torch.
 
 One ``NAME.onnx.npz`` file (a zip of numpy arrays, read with ``allow_pickle=False``: loading runs
-no code) holds the encoder and decoder as ONNX graphs (:mod:`specblur.export` writes them), the
+no code) holds the encoder and decoder as ONNX graphs (:mod:`specblur.learn.export` writes them), the
 prior's count tables per level, and a JSON record: format version, the model's config, its weight
 hash (what code files are tied to, the same as its training checkpoint's), the prior's scalars,
 what training saw, a sha256 of each array, and a sha256 over the record itself. The record is checked
@@ -11,7 +11,7 @@ reads the other's tables; version 1 files, which carry one hash over everything,
 ``train``, ``fit-prior`` and ``tools/bundle_model.py`` write it beside the training checkpoint
 (``NAME.pt``, which only training reads). :class:`RuntimeModel` offers the attributes the edit
 path uses (``model.encode``, ``model.decode``, ``model.spectrogram``, ``prior``, ``name``,
-``hash``), computed with numpy (:mod:`specblur.dsp`) and onnxruntime (:mod:`specblur.onnx_model`).
+``hash``), computed with numpy (:mod:`specblur.runtime.dsp`) and onnxruntime (:mod:`specblur.runtime.onnx_model`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 from specblur import __version__
 from specblur.config import Config
 from specblur.errors import CheckpointError
-from specblur.prior import LevelPrior
+from specblur.priors.naive_bayes import LevelPrior
 
 FORMAT = "specblur-runtime"
 FORMAT_VERSION = 2
@@ -47,11 +47,11 @@ class Codes:
 
 
 class Engine:
-    """The VQ-VAE at run time: features by :class:`specblur.dsp.Features`, codes by onnxruntime."""
+    """The VQ-VAE at run time: features by :class:`specblur.runtime.dsp.Features`, codes by onnxruntime."""
 
     def __init__(self, encoder: bytes, decoder: bytes) -> None:
-        from specblur.dsp import Features
-        from specblur.onnx_model import OnnxModel
+        from specblur.runtime.dsp import Features
+        from specblur.runtime.onnx_model import OnnxModel
 
         self.onnx = OnnxModel(encoder, decoder)
         self.config: Config = self.onnx.config
@@ -73,7 +73,7 @@ class Engine:
 
 @dataclass
 class RuntimeModel:
-    """A model ready for edits (the runtime counterpart of :class:`specblur.checkpoint.LoadedModel`)."""
+    """A model ready for edits (the runtime counterpart of :class:`specblur.learn.checkpoint.LoadedModel`)."""
 
     model: Engine
     name: str
@@ -82,7 +82,7 @@ class RuntimeModel:
     training: dict[str, Any] = field(default_factory=dict)
     prior: dict[str, LevelPrior] = field(default_factory=dict)
     prior_nn: dict[str, Any] = field(default_factory=dict)
-    """The neural prior per level (:class:`specblur.prior_nn_runtime.NeuralPrior`), where trained."""
+    """The neural prior per level (:class:`specblur.priors.transformer.NeuralPrior`), where trained."""
     default_prior: str = "naive-bayes"
 
 
@@ -126,7 +126,7 @@ class _NeuralPriors(_LazyLevels):
         self._graphs, self._num_codes, self._path = graphs, num_codes, path
 
     def _build(self, level: str) -> Any:
-        from specblur.prior_nn_runtime import NeuralPrior
+        from specblur.priors.transformer import NeuralPrior
 
         try:
             prior = NeuralPrior(self._graphs[level][f"prior_nn.{level}"].tobytes())

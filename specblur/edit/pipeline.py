@@ -16,11 +16,11 @@ import numpy as np
 
 from specblur import audio
 from specblur.codes import CodeFile
-from specblur.dsp import resample
+from specblur.edit.region import Region, band_centres, locate
 from specblur.errors import AudioError, CodesError, UsageError
-from specblur.region import Region, band_centres, locate
-from specblur.resynth_np import apply_change
-from specblur.runtime import Codes, RuntimeModel
+from specblur.runtime.dsp import resample
+from specblur.runtime.model import Codes, RuntimeModel
+from specblur.runtime.resynth import apply_change
 
 _LOADED: dict[str, RuntimeModel] = {}
 
@@ -29,7 +29,7 @@ def load_model(spec: Any = None) -> RuntimeModel:
     """``--model NAME|PATH`` (``None``: the default model) → a model ready to use, loaded once per
     process and file (a batch or a script pays for loading once). Edits run on the model's runtime
     form (numpy and onnxruntime, no torch). A training-side
-    :class:`~specblur.checkpoint.LoadedModel` is converted to it (that needs torch, which it has)."""
+    :class:`~specblur.learn.checkpoint.LoadedModel` is converted to it (that needs torch, which it has)."""
     if isinstance(spec, RuntimeModel):
         return spec
     if spec is not None and not isinstance(spec, str | bytes) and hasattr(spec, "model"):
@@ -37,13 +37,15 @@ def load_model(spec: Any = None) -> RuntimeModel:
         if key not in _LOADED:
             import tempfile
 
-            from specblur import export, runtime
+            from specblur.learn import export
+            from specblur.runtime import model as runtime
 
             with tempfile.TemporaryDirectory() as folder:
                 target = export.write_runtime(spec, Path(folder) / f"{spec.name}.onnx.npz")
                 _LOADED[key] = runtime.load(target)
         return _LOADED[key]
-    from specblur import registry, runtime
+    from specblur.runtime import model as runtime
+    from specblur.runtime import registry
 
     path = registry.resolve_runtime(spec)
     key = f"{path.resolve()}:{path.stat().st_mtime_ns}"
@@ -328,7 +330,7 @@ def blur_segment(
     what was there does not come back; the fine structure within a band stays the input's.
 
     Returns the edited segment; its ``span`` is in the file's samples. ``phase_iters``: see
-    :func:`specblur.resynth_np.apply_change` (0, keeping the input's phase, is what we ship).
+    :func:`specblur.runtime.resynth.apply_change` (0, keeping the input's phase, is what we ship).
     ``strength`` (0 to 1) scales the change in dB: 0 leaves the sound as it is, 1 applies all of it.
     ``linked``: the channels are edited together, one draw of codes from their mean magnitude and
     one change applied to every channel (the stereo image holds); else each channel on its own.
@@ -486,7 +488,7 @@ def blur(
     only the region and its context are encoded and decoded. ``temperature`` multiplies the prior's
     fitted temperature (1: the prior as calibrated; higher strays further from the original).
     ``feather`` is the Gaussian brush's width in code cells. ``phase_iters``: Griffin-Lim iterations
-    on the changed frames (0 keeps the input's phase; see :func:`specblur.resynth_np.apply_change`).
+    on the changed frames (0 keeps the input's phase; see :func:`specblur.runtime.resynth.apply_change`).
     ``strength`` (0 to 1) scales the applied change in dB (0: no change). ``linked`` (default) edits
     all channels with one draw and one change, so the stereo image holds; ``False``: each on its own.
     """
