@@ -405,7 +405,7 @@ def blur_segment(
             inside[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = True
             t = level_prior.temperature * temperature
             # the neural prior's bottom level also sees the top codes (as they are now: filled first)
-            context = {"top": new.top[0]} if level == "bottom" and getattr(level_prior, "has_top", False) else {}
+            context = {"top": new.top[0]} if level == "bottom" and getattr(level_prior, "uses_top", False) else {}
             if mode == "repair":
                 if context and any(r.level == "top" for r in regions):
                     context["top_hole"] = np.zeros_like(new.top[0], dtype=bool)  # the top is filled already

@@ -152,7 +152,7 @@ class PriorNN(nn.Module, WindowModel):
             nn.init.normal_(self.top_tokens.weight, std=0.02)
 
     @property
-    def has_top(self) -> bool:
+    def uses_top(self) -> bool:
         return bool(self.config.top_codes)
 
     def forward(self, codes: Tensor, mask: Tensor, top: Tensor | None = None, top_mask: Tensor | None = None) -> Tensor:
@@ -187,7 +187,7 @@ class PriorNN(nn.Module, WindowModel):
         self.eval()
         with torch.no_grad():
             t = tm = None
-            if self.has_top:
+            if self.uses_top:
                 if top is None:
                     fr, fc = self.ratio
                     top = np.zeros((codes.shape[0], self.rows // fr, self.window // fc), dtype=np.int64)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from specblur.priors.base import unmask
+
 TEMPERATURES = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 MIXES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1)
 
@@ -61,6 +63,9 @@ class LevelPrior:
     temperature: float = 1.0
     mix: float = 0.0
     """Weight of the unigram in the mixture (0: plain Naive Bayes)."""
+
+    uses_top = False
+    """Naive Bayes reads its own level's codes only (see :class:`specblur.priors.base.Prior`)."""
 
     # -- fitting ---------------------------------------------------------------------------------
     @classmethod
@@ -239,9 +244,7 @@ class LevelPrior:
 
         At each of ``steps`` rounds every cell still in the hole gets its Naive Bayes distribution
         from its known neighbours alone (an unknown neighbour's factor is left out, which Naive
-        Bayes allows), and the most confident share of them (the highest top probability; an equal
-        share of what remains per round) is drawn at ``temperature`` and becomes known. Cells next
-        to the context are usually the most confident, so the hole fills from its edges inward.
+        Bayes allows); the schedule is :func:`specblur.priors.base.unmask`, drawing at ``temperature``.
         """
         t = self.temperature if temperature is None else temperature
         out = np.array(codes, dtype=np.int64, copy=True)
@@ -255,24 +258,20 @@ class LevelPrior:
         known = np.ones_like(padded, dtype=bool)
         known[r : r + rows, r : r + cols] = ~unknown
         offs = offsets(r)
-        for step in range(steps):
-            cells = np.argwhere(unknown)
-            if not len(cells):
-                break
-            i, j = cells[:, 0], cells[:, 1]
+
+        def cell_log_probs(unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            i, j = np.nonzero(unknown)
             score = log_prior[None, :] + row_table[i]
             for f, (dr, dc) in enumerate(offs):
                 seen = known[r + i + dr, r + j + dc]
                 score = score + np.where(seen[:, None], neighbour[f][padded[r + i + dr, r + j + dc]], 0.0)
-            log_p = _mix(_log_softmax(score / t), log_unigram[None, :], self.mix)
-            take = int(np.ceil(len(cells) / (steps - step)))
-            chosen = np.argsort(-log_p.max(axis=1), kind="stable")[:take]
-            cdf = np.cumsum(np.exp(log_p[chosen]), axis=1)
-            drawn = (cdf < rng.random(len(chosen))[:, None] * cdf[:, -1:]).sum(axis=1)
-            ci, cj = i[chosen], j[chosen]
+            return i, j, _mix(_log_softmax(score / t), log_unigram[None, :], self.mix)
+
+        def commit(ci: np.ndarray, cj: np.ndarray, drawn: np.ndarray) -> None:
             padded[r + ci, r + cj] = np.minimum(drawn, self.num_codes - 1)
             known[r + ci, r + cj] = True
-            unknown[ci, cj] = False
+
+        unmask(unknown, steps, rng, cell_log_probs, _draw_unshifted, commit)
         return padded[r : r + rows, r : r + cols].copy()
 
     def _scored(self, maps: MapsLike, chunk: int = 20000, sample: int | None = None, rng: Any = None):
@@ -415,6 +414,12 @@ def _compact(counts: np.ndarray) -> np.ndarray:
 def _log_softmax(x: np.ndarray) -> np.ndarray:
     x = x - x.max(axis=1, keepdims=True)
     return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+
+def _draw_unshifted(log_p: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """One code per row of ``(n, K)`` normalised log-probabilities, by inverse CDF at ``uniforms``."""
+    cdf = np.cumsum(np.exp(log_p), axis=1)
+    return (cdf < uniforms[:, None] * cdf[:, -1:]).sum(axis=1)
 
 
 def _mix(log_nb: np.ndarray, log_unigram: np.ndarray, weight: Any) -> np.ndarray:

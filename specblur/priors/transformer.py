@@ -20,11 +20,12 @@ in which it sits most centrally, so every cell sees at least a sixth of a window
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from specblur.priors.base import unmask
 
 FORMAT = "specblur-prior-nn"
 FORMAT_VERSION = 1
@@ -109,7 +110,7 @@ class WindowModel:
         raise NotImplementedError
 
     @property
-    def has_top(self) -> bool:
+    def uses_top(self) -> bool:
         return self.level == "bottom"
 
     def _check(self, codes: np.ndarray, top: Any) -> None:
@@ -117,7 +118,7 @@ class WindowModel:
             raise ValueError(
                 f"expected a ({self.rows}, columns) code map for the {self.level} level, got {codes.shape}"
             )
-        if top is not None and self.has_top:
+        if top is not None and self.uses_top:
             fr, fc = self.ratio
             want = (self.rows // fr, -(-codes.shape[1] // fc))
             if top.shape != want:
@@ -136,11 +137,11 @@ class WindowModel:
         c0, c1 = columns
         cols = codes.shape[1]
         fr, fc = self.ratio
-        starts, owner = window_starts(cols, c0, c1, self.window, fc if self.has_top else 1)
+        starts, owner = window_starts(cols, c0, c1, self.window, fc if self.uses_top else 1)
         batch_codes = np.stack([cut(codes, s, self.window) for s in starts])
         batch_mask = np.stack([cut(mask.astype(np.int64), s, self.window) > 0 for s in starts])
         batch_top = batch_top_mask = None
-        if self.has_top:
+        if self.uses_top:
             tw = self.window // fc
             if top is None:
                 top = np.zeros((self.rows // fr, -(-cols // fc)), dtype=np.int64)
@@ -213,10 +214,9 @@ class WindowModel:
         never looked at): iterative unmasking, most confident first.
 
         At each of ``steps`` rounds the model gives every cell still unknown its distribution given the
-        known cells; the most confident share of them (highest top probability; an equal share of what
-        remains per round) is drawn at ``temperature`` and becomes known. For the bottom level, ``top``
-        is the top code map; the top cells over the hole are hidden too (repair removes their content)
-        unless ``top_hole`` says which top cells to hide (``np.zeros`` to use them all, e.g. after the
+        known cells; the schedule is :func:`specblur.priors.base.unmask`, drawing at ``temperature``.
+        For the bottom level, ``top`` is the top code map; the top cells over the hole are hidden too
+        (repair removes their content) unless ``top_hole`` says which top cells to hide (``np.zeros`` to use them all, e.g. after the
         top level has been filled itself).
         """
         t = self.temperature if temperature is None else temperature
@@ -231,23 +231,21 @@ class WindowModel:
             return out
         columns = (int(live[0]), int(live[-1]) + 1)
         top_mask = None
-        if top is not None and self.has_top:
+        if top is not None and self.uses_top:
             top = np.asarray(top, dtype=np.int64)
             top_mask = (
                 _top_cover(unknown, self.ratio, top.shape) if top_hole is None else np.asarray(top_hole, dtype=bool)
             )
-        for step in range(steps):
-            if not unknown.any():
-                break
+
+        def cell_log_probs(unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             log_p = _log_softmax(self.window_log_probs(out, unknown, columns, top, top_mask) / t)
             i, j = np.nonzero(unknown[:, columns[0] : columns[1]])
-            cell_lp = log_p[i, j]
-            take = int(np.ceil(len(i) / (steps - step)))
-            chosen = np.argsort(-cell_lp.max(axis=1), kind="stable")[:take]
-            drawn = _draw(cell_lp[chosen], rng.random(len(chosen)))
-            ci, cj = i[chosen], j[chosen] + columns[0]
+            return i, j + columns[0], log_p[i, j]
+
+        def commit(ci: np.ndarray, cj: np.ndarray, drawn: np.ndarray) -> None:
             out[ci, cj] = drawn
-            unknown[ci, cj] = False
+
+        unmask(unknown, steps, rng, cell_log_probs, _draw, commit)
         return out
 
     # -- measures ------------------------------------------------------------------------------------
@@ -280,7 +278,7 @@ class WindowModel:
         )
         for index, codes in enumerate(maps):
             codes = np.asarray(codes, dtype=np.int64)
-            top = None if top_maps is None or not self.has_top else np.asarray(top_maps[index], dtype=np.int64)
+            top = None if top_maps is None or not self.uses_top else np.asarray(top_maps[index], dtype=np.int64)
             rows, cols = codes.shape
             feats = neighbour_features(codes[None], 1, self.num_codes)[0]
             varied = (feats != feats[..., :1]).any(axis=-1)
@@ -326,19 +324,9 @@ class NeuralPrior(WindowModel):
     writes (its metadata says the level, window, sizes and training config)."""
 
     def __init__(self, data: bytes, threads: int | None = None) -> None:
-        import onnxruntime as ort
+        from specblur.runtime.session import session
 
-        if threads is None:
-            threads = max(1, min(4, os.cpu_count() or 1))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # no memory arena: it kept the largest run's buffers for good (a CLI blur of a 4 s 44.1 kHz clip
-        # peaked at 152 MB with it, 135 MB without; in-process time the same, benchmarks/priors.py)
-        options.enable_cpu_mem_arena = False
-        self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        self._session = session(data, threads)
         meta = self._session.get_modelmeta().custom_metadata_map
         if meta.get("specblur.format") != FORMAT:
             raise ValueError("not a specblur neural prior (no specblur metadata)")

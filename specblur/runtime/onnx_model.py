@@ -22,26 +22,12 @@ import json
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from specblur.config import Config
+from specblur.runtime.session import default_threads, session
 
 FORMAT = "specblur-onnx"
 FORMAT_VERSION = 1
-
-
-def _session(data: bytes, threads: int) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    # idle pool threads sleep instead of spinning: the runtime alternates short runs with numpy work,
-    # which spinning threads would slow (and under contention spinning costs more than it saves)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # no memory arena: it kept the largest run's buffers for good (a CLI blur of a 4 s 44.1 kHz clip
-    # peaked at 152 MB with it, 135 MB without; in-process time the same, benchmarks/priors.py)
-    options.enable_cpu_mem_arena = False
-    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxModel:
@@ -53,13 +39,9 @@ class OnnxModel:
     """
 
     def __init__(self, encoder: bytes, decoder: bytes, threads: int | None = None) -> None:
-        if threads is None:
-            import os
-
-            threads = max(1, min(4, os.cpu_count() or 1))
-        self.threads = threads
-        self._encoder = _session(encoder, threads)
-        self._decoder = _session(decoder, threads)
+        self.threads = default_threads() if threads is None else threads
+        self._encoder = session(encoder, self.threads)
+        self._decoder = session(decoder, self.threads)
         meta = self._encoder.get_modelmeta().custom_metadata_map
         other = self._decoder.get_modelmeta().custom_metadata_map
         if meta.get("specblur.format") != FORMAT or meta.get("specblur.role") != "encoder":
