@@ -15,7 +15,34 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "blur", "repair"]
+__all__ = ["__version__", "blur", "load_model", "repair"]
+
+
+def load_model(model: Any = None) -> Any:
+    """A model ready to edit with (:class:`specblur.runtime.model.RuntimeModel`), loaded once per
+    process: ``model`` is a name, a path (``.onnx.npz``, or a training checkpoint ``.pt``, converted
+    once beside it where torch is installed), ``None`` for the bundled default, a loaded model, or a
+    trained model held in memory (:class:`specblur.learn.checkpoint.LoadedModel`)."""
+    from specblur.runtime import loader
+    from specblur.runtime.model import RuntimeModel
+
+    if model is not None and not isinstance(model, str | bytes | RuntimeModel) and hasattr(model, "model"):
+        from specblur.learn import convert
+
+        return convert.runtime_of(model)
+    return loader.load_model(model, _converter())
+
+
+def _converter() -> Any:
+    """The training side's checkpoint converter (it imports torch only when a checkpoint needs
+    converting; without torch installed, the registry says what to install)."""
+
+    def convert(source: Any, target: Any) -> Any:
+        from specblur.learn.convert import write_runtime_file
+
+        return write_runtime_file(source, target)
+
+    return convert
 
 
 def blur(
@@ -34,8 +61,6 @@ def blur(
     amount: float = 1.0,
     linked: bool = True,
     prior: str | None = None,
-    mode: str = "blur",
-    steps: int = 8,
 ) -> Any:
     """Blur a time-frequency region of ``audio`` (a numpy array ``(frames,)`` or ``(frames, channels)``).
 
@@ -44,47 +69,14 @@ def blur(
     ``model`` is a name, a checkpoint path or a loaded model (default: the bundled ``default``;
     loaded once per process). Returns a new float64 array of the same shape: the samples outside
     the region's span are the input's, unchanged. ``amount`` (0 to 1) scales the change (0: none);
-    ``linked`` edits all channels with one draw, so the stereo image holds. This is the function
-    ``specblur blur`` runs.
+    ``linked`` edits all channels with one draw, so the stereo image holds. The other settings and
+    their ranges are :class:`specblur.edit.EditOptions`' (``sweeps`` is its ``rounds``). This is the
+    function ``specblur blur`` runs.
     """
-    import numpy as np
+    from specblur.edit.options import EditOptions
 
-    from specblur.edit import pipeline, region
-    from specblur.errors import UsageError
-
-    def span(value: Any, parse: Any, what: str) -> tuple[float | None, float | None]:
-        if value is None:
-            return (None, None)
-        if isinstance(value, str):
-            return parse(value)
-        try:
-            low, high = value
-        except (TypeError, ValueError):
-            raise UsageError(f"{what}: give (low, high), None for an open end, or a string such as '1-2'") from None
-        return (None if low is None else float(low), None if high is None else float(high))
-
-    samples = np.asarray(audio, dtype=np.float64)
-    if samples.ndim not in (1, 2):
-        raise UsageError(f"audio: expected (frames,) or (frames, channels), got shape {samples.shape}")
-    result = pipeline.blur(
-        pipeline.load_model(model),
-        samples,
-        int(sample_rate),
-        time=span(time, region.parse_time, "time"),
-        freq=span(freq, region.parse_freq, "freq"),
-        temperature=temperature,
-        sweeps=sweeps,
-        seed=seed,
-        feather=feather,
-        scale=scale,
-        phase_iters=phase_iters,
-        strength=amount,
-        linked=linked,
-        prior=prior,
-        mode=mode,
-        steps=steps,
-    )
-    return result.samples
+    settings = EditOptions("blur", temperature, amount, sweeps, seed, feather, scale, phase_iters, linked, prior)
+    return _edit(audio, sample_rate, time, freq, model, settings)
 
 
 def repair(
@@ -108,20 +100,38 @@ def repair(
     context around it (``steps`` rounds of unmasking), and the region is brought to the decoder's
     image of the fill. Arguments as for :func:`blur`; this is the function ``specblur repair`` runs.
     """
-    return blur(
-        audio,
-        sample_rate,
-        time,
-        freq,
-        model=model,
-        temperature=temperature,
-        seed=seed,
-        feather=feather,
-        scale=scale,
-        phase_iters=phase_iters,
-        amount=amount,
-        linked=linked,
-        prior=prior,
-        mode="repair",
-        steps=steps,
+    from specblur.edit.options import EditOptions
+
+    settings = EditOptions("repair", temperature, amount, steps, seed, feather, scale, phase_iters, linked, prior)
+    return _edit(audio, sample_rate, time, freq, model, settings)
+
+
+def _edit(audio: Any, sample_rate: int, time: Any, freq: Any, model: Any, settings: Any) -> Any:
+    import numpy as np
+
+    from specblur.edit import region, segment
+    from specblur.errors import UsageError
+
+    def span(value: Any, parse: Any, what: str) -> tuple[float | None, float | None]:
+        if value is None:
+            return (None, None)
+        if isinstance(value, str):
+            return parse(value)
+        try:
+            low, high = value
+        except (TypeError, ValueError):
+            raise UsageError(f"{what}: give (low, high), None for an open end, or a string such as '1-2'") from None
+        return (None if low is None else float(low), None if high is None else float(high))
+
+    samples = np.asarray(audio, dtype=np.float64)
+    if samples.ndim not in (1, 2):
+        raise UsageError(f"audio: expected (frames,) or (frames, channels), got shape {samples.shape}")
+    result = segment.blur(
+        load_model(model),
+        samples,
+        int(sample_rate),
+        span(time, region.parse_time, "time"),
+        span(freq, region.parse_freq, "freq"),
+        settings,
     )
+    return result.samples

@@ -84,7 +84,7 @@ def _import_held(module: str) -> None:
 
 def _import_runtime() -> None:
     """The edit path: numpy, soundfile and onnxruntime (never torch)."""
-    _import_held("specblur.edit.pipeline")
+    _import_held("specblur.edit.on_file")
 
 
 def _import_training() -> None:
@@ -102,7 +102,7 @@ def _load(spec: str | None) -> Any:
     """The model for an edit, loaded with Ctrl-C and SIGTERM held (onnxruntime builds its sessions
     in C++, where an interrupt would surface as a failed load rather than as an interrupt)."""
     _import_runtime()
-    from specblur.edit.pipeline import load_model
+    from specblur import load_model
 
     with _signals_held():
         return load_model(spec)
@@ -139,11 +139,11 @@ def _meter(enabled: bool, command: str, model_name: str) -> Any:
     """An energy meter for ``--energy`` (codecarbon is imported only then), else ``None``.
 
     Its rows also carry the whole call's cost: the start-up before each edit, priced as codecarbon
-    priced the edit (see :class:`specblur.energy.ledger.Meter`).
+    priced the edit (see :class:`specblur.energy.meter.Meter`).
     """
     if not enabled:
         return None
-    from specblur.energy.ledger import Meter
+    from specblur.energy.meter import Meter
 
     return Meter(command, model_name, whole_call=True)
 
@@ -335,8 +335,18 @@ def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
     return (parse_time(time) if time else (None, None)), (parse_freq(freq) if freq else (None, None))
 
 
+def _range(limit: Any) -> click.ParamType:
+    """A click range from one of :mod:`specblur.edit.options`' limits (the library checks the same)."""
+    if limit.whole:
+        return click.IntRange(int(limit.low), int(limit.high))
+    return click.FloatRange(limit.low, limit.high)
+
+
 def _edit_options(mode: str) -> Any:
     """The options ``blur`` and ``repair`` share, and each one's own."""
+    from specblur import priors
+    from specblur.edit import options as limits
+
     shared = [
         click.argument("files", nargs=-1, required=True, metavar="IN... OUT"),
         click.option(
@@ -344,7 +354,8 @@ def _edit_options(mode: str) -> Any:
             "--time",
             "time_spec",
             metavar="START-END",
-            help="Seconds or m:ss (1.0-2.0, 1:02-1:04.5, -2.5, 1.0-).  [default: the whole file]",
+            help="Seconds or m:ss (1.0-2.0, 1:02-1:04.5, -2.5, 1.0-)."
+            + ("  [default: the whole file]" if mode == "blur" else "  [required, unless --labels]"),
         ),
         click.option(
             "-F",
@@ -365,7 +376,7 @@ def _edit_options(mode: str) -> Any:
         click.option(
             "-T",
             "--temperature",
-            type=click.FloatRange(0.05, 20.0),
+            type=_range(limits.TEMPERATURE),
             default=1.0,
             show_default=True,
             help="Temperature: times the prior's calibrated temperature; higher draws stray further from the original.",
@@ -382,7 +393,7 @@ def _edit_options(mode: str) -> Any:
         ),
         click.option(
             "--prior",
-            type=click.Choice(["naive-bayes", "transformer"]),
+            type=click.Choice(priors.NAMES),
             help="The model of code statistics that redraws the codes.  [default: the model's, see its card]",
         ),
         click.option(
@@ -392,18 +403,18 @@ def _edit_options(mode: str) -> Any:
             "for all of them, so the stereo image holds).",
         ),
         click.option(
-            "-s", "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same bytes."
+            "-s", "--seed", type=_range(limits.SEED), default=0, show_default=True, help="Same seed, same bytes."
         ),
         click.option(
             "--feather",
-            type=click.FloatRange(0.0, 8.0),
+            type=_range(limits.FEATHER),
             default=1.0,
             show_default=True,
             help="Width of the brush's soft edge, in code cells (0: a hard rectangle).",
         ),
         click.option(
             "--phase-iters",
-            type=click.IntRange(0, 200),
+            type=_range(limits.PHASE_ITERS),
             default=0,
             show_default=True,
             help="Griffin-Lim iterations on the changed frames (0 keeps the input's phase; 8 lands about 0.5 dB "
@@ -431,7 +442,8 @@ def _edit_options(mode: str) -> Any:
         own = [
             click.option(
                 "--sweeps",
-                type=click.IntRange(1, 50),
+                "rounds",
+                type=_range(limits.SWEEPS),
                 default=3,
                 show_default=True,
                 help="Gibbs sweeps over the region.",
@@ -441,8 +453,8 @@ def _edit_options(mode: str) -> Any:
         own = [
             click.option(
                 "--steps",
-                "sweeps",
-                type=click.IntRange(1, 64),
+                "rounds",
+                type=_range(limits.STEPS),
                 default=8,
                 show_default=True,
                 help="Rounds of unmasking that fill the region, most confident cells first.",
@@ -500,7 +512,7 @@ def _edit(
     amount_spec: str,
     prior: str | None,
     unlinked: bool,
-    sweeps: int,
+    rounds: int,
     seed: int,
     feather: float,
     phase_iters: int,
@@ -530,7 +542,20 @@ def _edit(
     elif mode == "repair" and time_spec is None:
         raise UsageError("repair needs --time: the span to fill from around it, e.g. --time 1.0-1.2")
     time, freq = _parse_region(time_spec, freq_spec)
-    strength = _parse_amount(amount_spec)
+    from specblur.edit.options import EditOptions
+
+    settings = EditOptions(
+        effect=mode,
+        temperature=temperature,
+        amount=_parse_amount(amount_spec),
+        rounds=rounds,
+        seed=seed,
+        feather=feather,
+        scale=scale,
+        phase_iters=phase_iters,
+        linked=not unlinked,
+        prior=prior,
+    )
     if output_dir is None:
         if len(files) != 2:
             raise UsageError("give IN and OUT (or several inputs with --output-dir DIR)")
@@ -548,7 +573,7 @@ def _edit(
     for src, dst in jobs:
         _check_output(dst, force, (src,))
     _import_runtime()
-    from specblur.edit import pipeline
+    from specblur.edit import on_file
 
     loaded = _load(model)
     meter = _meter(energy, mode, loaded.name)
@@ -556,28 +581,8 @@ def _edit(
     for src, dst in _progress(jobs, quiet):
         try:
             with _measured(meter, mode, 0.0) as measured:
-                if regions is None:
-                    call, where = pipeline.blur_file, {"time": time, "freq": freq}
-                else:
-                    call, where = pipeline.blur_file_regions, {"regions": regions}
-                edit = call(
-                    loaded,
-                    src,
-                    dst,
-                    keep_views=plot is not None,
-                    **where,
-                    temperature=temperature,
-                    strength=strength,
-                    prior=prior,
-                    linked=not unlinked,
-                    sweeps=sweeps,
-                    steps=sweeps,
-                    mode=mode,
-                    seed=seed,
-                    feather=feather,
-                    scale=scale,
-                    phase_iters=phase_iters,
-                )
+                jobs_regions = regions if regions is not None else [{"time": time, "freq": freq}]
+                edit = on_file.blur_file_regions(loaded, src, dst, jobs_regions, settings, keep_views=plot is not None)
                 if measured is not None:
                     measured.audio_s = edit.seconds
             result = edit.result
@@ -725,7 +730,7 @@ def fit_prior(
     rate = loaded.model.config.spectrogram.sample_rate
     waves = data_mod.load_waves(train_items, rate, warn=log)
     held = data_mod.load_waves(held_items, rate, warn=log)
-    from specblur.energy.ledger import Meter
+    from specblur.energy.meter import Meter
 
     meter = Meter("fit-prior", loaded.name, country)
     priors, graphs = loaded.prior, loaded.prior_nn
@@ -781,7 +786,7 @@ def encode(input: str, codes: str, model: str | None, force: bool, energy: bool)
     _check_output(codes, force, (input,))
     _import_runtime()
     from specblur import audio
-    from specblur.edit import pipeline
+    from specblur.edit import codec
 
     sound = audio.read(input)
     if sound.frames == 0:
@@ -790,7 +795,7 @@ def encode(input: str, codes: str, model: str | None, force: bool, energy: bool)
         raise AudioError(f"{input}: has no audio frames")
     loaded = _load(model)
     with _measured(_meter(energy, "encode", loaded.name), "encode", sound.seconds):
-        code_file = pipeline.encode(loaded, sound)
+        code_file = codec.encode(loaded, sound)
     _write_bytes(codes, code_file.to_bytes())
 
 
@@ -810,14 +815,14 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
     _import_runtime()
     from specblur import audio
     from specblur.codes import read
-    from specblur.edit import pipeline
+    from specblur.edit import codec
 
     code_file = read(codes, sys.stdin.buffer.read() if codes == "-" else None)
     loaded = _load(model or str(code_file.meta.get("model_name") or "default"))
-    pipeline.check_codes(loaded, code_file, codes)
+    codec.check_codes(loaded, code_file, codes)
     seconds = int(code_file.meta["length"]) / int(code_file.meta["sample_rate"])
     with _measured(_meter(energy, "decode", loaded.name), "decode", seconds):
-        sound = pipeline.decode(loaded, code_file, original_rate=original_rate)
+        sound = codec.decode(loaded, code_file, original_rate=original_rate)
     fmt, subtype = _FORMATS.get(Path(output).suffix.lower(), ("WAV", "PCM_16"))
     sound.format, sound.subtype = fmt, subtype
     audio.write(output, sound)
@@ -868,17 +873,18 @@ def energy_command(
     if mode == "measure":
         if as_json or as_csv:
             raise UsageError("--json and --csv go with --report")
-        from specblur.energy import ledger as energy
+        from specblur.cli import energy as report
+        from specblur.energy.ledger import country as check_country
 
-        energy.country(country)
+        check_country(country)
         loaded = _load(model)
-        click.echo(energy.measure_workload(loaded, list(files) or None, runs, country), err=True)
+        click.echo(report.measure_workload(loaded, list(files) or None, runs, country), err=True)
         return
     if files or model or country:
         raise UsageError("FILES, --model and --country go with --measure")
-    from specblur.energy import ledger as energy
+    from specblur.cli import energy as report
 
-    energy.show_report(as_json=as_json, as_csv=as_csv)
+    report.show_report(as_json=as_json, as_csv=as_csv)
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -1,7 +1,7 @@
 """The editor's session and its local HTTP server (standard library only, no torch).
 
 :class:`Session` holds IN's samples in memory and a stack of edits: each Apply runs
-:func:`specblur.edit.pipeline.edit_in_place` (the function ``specblur blur --labels`` runs for each region)
+:func:`specblur.edit.on_file.edit_in_place` (the function ``specblur blur --labels`` runs for each region)
 on the current samples and records the samples it changed, before and after, so undo and redo are
 instant and memory follows the edited spans. Export patches the changed spans into IN's bytes with
 :func:`specblur.audio.write_patches`, as the command line does: format kept, every byte outside
@@ -34,10 +34,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from specblur import audio, labels
-from specblur.edit import pipeline
+from specblur import audio, labels, priors
+from specblur.edit import on_file, plan, segment
+from specblur.edit.effects import EFFECTS
+from specblur.edit.options import AMOUNT, SCALES, TEMPERATURE, EditOptions
 from specblur.edit.region import band_centres
 from specblur.errors import AudioError, SpecblurError, UsageError
+from specblur.runtime import loader
 from specblur.runtime.dsp import resample
 
 MAX_BODY = labels.MAX_BYTES + 4096
@@ -53,9 +56,8 @@ ASSETS = {
 }
 """Everything the server serves besides its API: the page's own files, by exact path."""
 DYNAMIC_RANGE_DB = 90.0
-MODES = ("blur", "repair")
-DEFAULT_SCALE = {"blur": "micro", "repair": "both"}
-DEFAULT_STEPS = {"blur": 3, "repair": 8}
+MODES = tuple(EFFECTS)
+DEFAULT_SCALE = {name: effect.default_scale for name, effect in EFFECTS.items()}
 
 
 class RequestError(Exception):
@@ -109,19 +111,16 @@ class Options:
     temperature: float = 1.0
     text: str = ""
 
-    def pipeline_options(self) -> dict[str, Any]:
-        return {
-            "time": self.time,
-            "freq": self.freq,
-            "mode": self.mode,
-            "strength": self.strength,
-            "seed": self.seed,
-            "scale": self.scale,
-            "prior": self.prior,
-            "temperature": self.temperature,
-            "sweeps": DEFAULT_STEPS[self.mode],
-            "steps": DEFAULT_STEPS[self.mode],
-        }
+    def edit_options(self) -> EditOptions:
+        """The library's options for this edit (the effect's default rounds and feather)."""
+        return EditOptions(
+            effect=self.mode,
+            temperature=self.temperature,
+            amount=self.strength,
+            seed=self.seed,
+            scale=self.scale,
+            prior=self.prior,
+        )
 
     def shared(self) -> tuple:
         """What must agree for regions to run in one ``--labels`` call."""
@@ -196,11 +195,11 @@ def parse_options(body: Any, with_region: bool = True) -> Options:
     if mode not in MODES:
         raise RequestError(400, f"mode: use {' or '.join(MODES)}")
     scale = body.get("scale") or DEFAULT_SCALE[mode]
-    if scale not in pipeline.SCALES:
-        raise RequestError(400, f"scale: use {', '.join(pipeline.SCALES)}")
+    if scale not in SCALES:
+        raise RequestError(400, f"scale: use {', '.join(SCALES)}")
     prior = body.get("prior") or None
-    if prior is not None and prior not in pipeline.PRIORS:
-        raise RequestError(400, f"prior: use {' or '.join(pipeline.PRIORS)}")
+    if prior is not None and prior not in priors.NAMES:
+        raise RequestError(400, f"prior: use {' or '.join(priors.NAMES)}")
     seed = body.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise RequestError(400, "seed: give a whole number from 0 to 4294967295")
@@ -213,11 +212,11 @@ def parse_options(body: Any, with_region: bool = True) -> Options:
         mode=mode,
         time=(round(time_span[0], 6), round(time_span[1], 6)),
         freq=tuple(None if f is None else round(f, 3) for f in freq),  # type: ignore[arg-type]
-        strength=_number(body, "strength", 1.0, 0.0, 1.0),
+        strength=_number(body, "strength", 1.0, AMOUNT.low, AMOUNT.high),
         seed=seed,
         scale=scale,
         prior=prior,
-        temperature=_number(body, "temperature", 1.0, 0.05, 20.0),
+        temperature=_number(body, "temperature", 1.0, TEMPERATURE.low, TEMPERATURE.high),
     )
 
 
@@ -243,7 +242,7 @@ class Session:
         self.out = Path(out) if out is not None else default_output(self.path)
         if str(path) == "-" or str(self.out) == "-":
             raise UsageError("edit works on files; '-' (a pipe) cannot be edited interactively")
-        self.loaded = pipeline.load_model(loaded)
+        self.loaded = loader.load_model(loaded)
         self.source = audio.Source(self.path)
         head = self.source.info()
         if head.frames == 0:
@@ -280,7 +279,7 @@ class Session:
         with self.lock:
             n = min(self.head.frames, self.head.sample_rate)
             try:
-                pipeline.blur(self.loaded, self.original[:n].copy(), self.head.sample_rate)
+                segment.blur(self.loaded, self.original[:n].copy(), self.head.sample_rate)
             except SpecblurError:
                 pass  # a file too short or silent to edit: the first Apply will say so
 
@@ -307,13 +306,13 @@ class Session:
             snapped: list[dict[str, Any]] = []
             try:
                 for index, options in enumerate(regions):
-                    opts = options.pipeline_options()
                     try:
-                        where = pipeline.plan(
-                            self.loaded, head.frames, head.sample_rate, opts["time"], opts["freq"], scale=options.scale
-                        )
+                        opts = options.edit_options()
+                        where = plan.plan(self.loaded, head.frames, head.sample_rate, options.time, options.freq, opts)
                         before = work[where.start : where.stop].copy()
-                        result = pipeline.edit_in_place(self.loaded, work, head.sample_rate, head.frames, **opts)
+                        result = on_file.edit_in_place(
+                            self.loaded, work, head.sample_rate, head.frames, 0, options.time, options.freq, opts
+                        )
                     except SpecblurError as exc:
                         where_text = f"{name} region {index + 1}: " if len(regions) > 1 or name else ""
                         raise UsageError(f"{where_text}{exc}") from None
@@ -405,8 +404,8 @@ class Session:
 
     def plan(self, options: Options) -> list[dict[str, Any]]:
         """Where an edit of ``options`` would land: the regions snapped to code cells, per level."""
-        where = pipeline.plan(
-            self.loaded, self.head.frames, self.head.sample_rate, options.time, options.freq, scale=options.scale
+        where = plan.plan(
+            self.loaded, self.head.frames, self.head.sample_rate, options.time, options.freq, options.edit_options()
         )
         return [_describe(r) for r in where.regions]
 
@@ -467,9 +466,14 @@ class Session:
                     "top_hz": min(spec.f_max, head.sample_rate / 2),
                     "edges": self.edges,
                     "cells": {level: list(cell) for level, cell in self.loaded.model.cell.items()},
-                    "priors": ["naive-bayes", *(["transformer"] if self.loaded.prior_nn else [])],
+                    "priors": [name for name in priors.NAMES if name != "transformer" or self.loaded.prior_nn],
                     "default_prior": self.loaded.default_prior,
                 },
+                "effects": [
+                    {"name": name, "help": effect.help, "default_scale": effect.default_scale}
+                    for name, effect in EFFECTS.items()
+                ],
+                "limits": {"temperature": [TEMPERATURE.low, TEMPERATURE.high], "amount": [AMOUNT.low, AMOUNT.high]},
                 "image": {"width": image_frames, "height": spec.n_bins, "db_low": self.db_low, "db_high": self.db_high},
                 "version": self.version,
                 "position": self.position,
@@ -502,7 +506,7 @@ class Session:
                     409,
                     f"{self.path}: changed on disk since the editor opened it; nothing written (restart the editor)",
                 )
-            spans = pipeline._clusters(
+            spans = on_file.clusters(
                 [(s, s + len(new)) for e in self.entries[: self.position] for s, _, new in e.patches]
             )
             patches = []

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from specblur import energy
 from specblur.config import Config
-from specblur.energy import ledger as energy
 from specblur.errors import SpecblurError, UsageError
 from specblur.learn import checkpoint, data
 from specblur.learn.metrics import lsd_db, usage

@@ -216,8 +216,8 @@ class WindowModel:
         At each of ``steps`` rounds the model gives every cell still unknown its distribution given the
         known cells; the schedule is :func:`specblur.priors.base.unmask`, drawing at ``temperature``.
         For the bottom level, ``top`` is the top code map; the top cells over the hole are hidden too
-        (repair removes their content) unless ``top_hole`` says which top cells to hide (``np.zeros`` to use them all, e.g. after the
-        top level has been filled itself).
+        (repair removes their content) unless ``top_hole`` says which top cells to hide (``np.zeros``
+        to use them all, e.g. after the top level has been filled itself).
         """
         t = self.temperature if temperature is None else temperature
         out = np.array(codes, dtype=np.int64, copy=True)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from specblur.errors import ChecksumError, ModelNotFoundError, UsageError
 
@@ -113,11 +114,12 @@ def resolve(spec: str | None) -> Path:
     raise ModelNotFoundError(f"model {spec!r} not found ({hint})")
 
 
-def resolve_runtime(spec: str | None) -> Path:
+def resolve_runtime(spec: str | None, convert: Any = None) -> Path:
     """``--model NAME|PATH`` → a runtime model file (what edits load; no torch needed): an explicit
     ``.onnx.npz``, a model trained into the data dir, then a bundled one. A training checkpoint
     (``.pt``, given by path or found in the data dir without its runtime form) is converted once,
-    beside it, which needs the training extra."""
+    beside it, by ``convert(checkpoint, target)`` (the training side's
+    :func:`specblur.learn.convert.write_runtime_file`; ``None`` where torch is missing)."""
     spec = spec or DEFAULT_MODEL
     as_path = Path(spec).expanduser()
     if spec.endswith(RUNTIME_SUFFIX):
@@ -127,11 +129,11 @@ def resolve_runtime(spec: str | None) -> Path:
     if as_path.suffix == ".pt" or os.sep in spec or as_path.is_file():
         if not as_path.is_file():
             raise ModelNotFoundError(f"{spec}: no such model file")
-        return _converted(as_path)
+        return _converted(as_path, convert)
     local = models_dir() / f"{check_name(spec)}{RUNTIME_SUFFIX}"
     trained = model_path(spec)
     if trained.is_file() and (not local.is_file() or local.stat().st_mtime < trained.stat().st_mtime):
-        return _converted(trained)
+        return _converted(trained, convert)
     if local.is_file():
         return local
     entry = bundled("runtime").get(spec)
@@ -150,24 +152,25 @@ def resolve_runtime(spec: str | None) -> Path:
     raise ModelNotFoundError(f"model {spec!r} not found ({hint})")
 
 
-def _converted(checkpoint: Path) -> Path:
+def _converted(checkpoint: Path, convert: Any) -> Path:
     """The runtime form of a training checkpoint, written beside it when missing or older."""
     target = checkpoint.with_name(checkpoint.name.removesuffix(".pt") + RUNTIME_SUFFIX)
     if target.is_file() and target.stat().st_mtime >= checkpoint.stat().st_mtime:
         return target
-    try:
-        from specblur.learn import checkpoint as checkpoint_mod
-        from specblur.learn import export
-    except ImportError as exc:
-        raise ModelNotFoundError(
-            f"{checkpoint}: a training checkpoint without its runtime form {target.name}; converting it needs "
-            "torch: pip install 'specblur[train]', or give the .onnx.npz file"
-        ) from exc
+    missing = ModelNotFoundError(
+        f"{checkpoint}: a training checkpoint without its runtime form {target.name}; converting it needs "
+        "torch: pip install 'specblur[train]', or give the .onnx.npz file"
+    )
+    if convert is None:
+        raise missing
     from filelock import FileLock
 
     with FileLock(str(target) + ".lock", timeout=300):
         if not (target.is_file() and target.stat().st_mtime >= checkpoint.stat().st_mtime):
-            export.write_runtime(checkpoint_mod.load(checkpoint), target)
+            try:
+                convert(checkpoint, target)
+            except ImportError:
+                raise missing from None
     return target
 
 

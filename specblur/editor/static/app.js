@@ -655,7 +655,7 @@ $("load-labels").addEventListener("change", (event) => {
 });
 
 $("mode").addEventListener("change", () => {
-  $("scale").value = $("mode").value === "repair" ? "both" : "micro"; // each effect's own default
+  $("scale").value = $("mode").selectedOptions[0].dataset.scale; // each effect's own default
   snap();
 });
 $("scale").addEventListener("change", snap);
@@ -689,6 +689,17 @@ async function start() {
     $("file").textContent =
       `${state.path}: ${state.seconds.toFixed(3)} s, ${state.rate} Hz, ${state.channels} ch, ` +
       `${state.format} ${state.subtype}; model ${state.model.name}`;
+    $("mode").replaceChildren();
+    for (const effect of state.effects) {
+      const option = document.createElement("option");
+      option.value = effect.name;
+      option.textContent = effect.name;
+      option.title = effect.help;
+      option.dataset.scale = effect.default_scale;
+      $("mode").appendChild(option);
+    }
+    [$("temperature").min, $("temperature").max] = state.limits.temperature;
+    [$("strength").min, $("strength").max] = state.limits.amount;
     for (const name of state.model.priors) {
       const option = document.createElement("option");
       option.value = name;

@@ -1,0 +1,32 @@
+"""The blur: the region's codes redrawn by Gibbs sweeps from the prior given their neighbours (the
+originals included), and ``decode(new) - decode(old)`` applied, so what the decoder gets wrong about
+the input cancels and only the redrawn codes' difference is heard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from specblur.edit.effects import Effect, decoded
+from specblur.edit.options import SWEEPS
+
+
+class Blur(Effect):
+    name = "blur"
+    help = "redraw the region's codes from the prior given their neighbours"
+    default_scale = "micro"
+    rounds = SWEEPS
+    default_rounds = 3
+
+    def redraw(self, prior, maps, inside, weight, rng, rounds, temperature, context, levels) -> np.ndarray:
+        return prior.resample(maps, weight, rng, sweeps=rounds, temperature=temperature, **context)
+
+    def change(self, model: Any, before: Any, after: Any, pixel: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """``decode(after) - decode(before)`` under the brush, zero elsewhere."""
+        change = np.zeros_like(pixel)
+        both = decoded(model, [before, after], pixel)
+        if both is not None:
+            images, window = both
+            change[:, window] = (images[1] - images[0]) * pixel[:, window]
+        return change

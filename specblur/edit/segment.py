@@ -1,0 +1,194 @@
+"""One edit of samples in memory: encode the part the plan names, let the effect redraw the region's
+codes level by level, and apply the change it implies to the input's own STFT, only where the brush
+reaches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from specblur import priors
+from specblur.edit.effects import EFFECTS
+from specblur.edit.options import EditOptions
+from specblur.edit.options import options as make_options
+from specblur.edit.plan import Plan, brush, plan, shift
+from specblur.edit.region import Region, band_centres
+from specblur.errors import AudioError
+from specblur.runtime.dsp import resample
+from specblur.runtime.loader import load_model
+from specblur.runtime.model import Codes, RuntimeModel
+from specblur.runtime.resynth import apply_change
+
+
+@dataclass
+class BlurResult:
+    """The edited samples and what was done."""
+
+    samples: np.ndarray
+    """Same shape and dtype as the samples given."""
+    regions: list[Region]
+    """The region actually edited, per level (snapped outward to whole code cells)."""
+    changed_codes: float
+    """Fraction of the region's codes (all channels, all levels) that were redrawn to another code."""
+    span: tuple[int, int]
+    """Half-open range of the file's samples that may differ from the input; every other sample is
+    identical. Empty (0, 0) when nothing changed."""
+    views: list[dict[str, Any]] = field(default_factory=list)
+    """Per channel: images and code maps before and after, of the part encoded (for ``--plot``)."""
+
+
+def _magnitude(model: Any, segment: np.ndarray, members: list[int], rate: int) -> np.ndarray:
+    """The mean STFT magnitude of ``members``' channels at the model's rate (one channel: its own)."""
+    model_rate = model.config.spectrogram.sample_rate
+    return np.mean(
+        [
+            np.abs(model.spectrogram.stft(resample(segment[:, c].astype(np.float32), rate, model_rate)))
+            for c in members
+        ],
+        axis=0,
+    )
+
+
+def _cell_weight(pixel: np.ndarray, maps: np.ndarray, cell: tuple[int, int], region: Region) -> np.ndarray:
+    """The brush seen by a level's cells: the pixel brush averaged over each cell, 1 in the region."""
+    rows, cols = maps.shape
+    fb, tb = cell
+    n_bins, n_frames = pixel.shape
+    padded = np.zeros((rows * fb, cols * tb))
+    padded[: min(n_bins, rows * fb), : min(n_frames, cols * tb)] = pixel[: rows * fb, : cols * tb]
+    weight = padded.reshape(rows, fb, cols, tb).mean(axis=(1, 3))
+    weight[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = 1.0
+    return weight
+
+
+def edit_segment(
+    loaded: RuntimeModel, segment: np.ndarray, rate: int, where: Plan, options: EditOptions, keep_views: bool = False
+) -> BlurResult:
+    """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``,
+    with ``options`` (the effect, its prior and settings); see :mod:`specblur.edit.effects`.
+
+    Returns the edited segment; its ``span`` is in the file's samples. With ``options.linked`` the
+    channels are edited together, one draw of codes from their mean magnitude and one change applied
+    to every channel (the stereo image holds); else each channel on its own.
+    """
+    effect = EFFECTS[options.effect]
+    level_priors = priors.for_model(loaded, options.prior)
+    bad = ~np.isfinite(segment)
+    if bad.any():
+        first = where.start + int(np.argwhere(bad)[0][0])
+        raise AudioError(
+            f"has NaN or infinite samples (the first at {first / rate:.6g} s) in the part to edit; "
+            "repair the file (e.g. with sox) first"
+        )
+    model = loaded.model
+    spec_cfg = model.config.spectrogram
+    regions = [shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
+    levels = tuple(r.level for r in regions)
+    fine = regions[-1]
+    centres = band_centres(spec_cfg)
+    top_hz = min(spec_cfg.f_max, rate / 2)
+    out = np.array(segment, copy=True)
+    changed = total = 0
+    span = (len(segment), 0)
+    views = []
+    channels = segment.shape[1]
+    groups = [list(range(channels))] if options.linked and channels > 1 else [[c] for c in range(channels)]
+    for ch, members in enumerate(groups):
+        image = model.spectrogram.features_from_magnitude(_magnitude(model, segment, members, rate))[None, None]
+        n_frames = image.shape[-1]
+        pixel = brush(spec_cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
+        codes = model.encode(image)
+        new = Codes(top=codes.top.copy(), bottom=codes.bottom.copy())
+        rng = np.random.default_rng([options.seed, ch])
+        for region in regions:
+            level = region.level
+            maps = getattr(new, level)[0]
+            inside = np.zeros_like(maps, dtype=bool)
+            inside[region.rows[0] : region.rows[1], region.cols[0] : region.cols[1]] = True
+            prior = level_priors[level]
+            # a bottom-level prior that reads the top codes sees them as they are now (filled first)
+            context = {"top": new.top[0]} if level == "bottom" and prior.uses_top else {}
+            weight = _cell_weight(pixel, maps, model.cell[level], region)
+            t = prior.temperature * options.temperature
+            redrawn = effect.redraw(prior, maps, inside, weight, rng, options.rounds, t, context, levels)
+            changed += int((redrawn != maps)[inside].sum())
+            total += int(inside.sum())
+            getattr(new, level)[0] = redrawn
+        change_db = effect.change(model, codes, new, pixel, image[0, 0]) * spec_cfg.norm_std_db * options.amount
+        frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
+        for c in members:
+            edited, s = apply_change(
+                np.asarray(segment[:, c], dtype=np.float64),
+                rate,
+                change_db,
+                frame_times,
+                centres,
+                top_hz,
+                spec_cfg.sample_rate,
+                spec_cfg.n_fft,
+                options.phase_iters,
+                options.phase_start or "input",
+            )
+            out[:, c] = edited.astype(out.dtype)
+            if s[1] > s[0]:
+                span = (min(span[0], s[0]), max(span[1], s[1]))
+        if keep_views:
+            views.append(_view(model, out, members, rate, where, image, codes, new, change_db))
+    span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
+    return BlurResult(out, where.regions, changed / max(total, 1), span, views)
+
+
+def _view(
+    model: Any,
+    out: np.ndarray,
+    members: list[int],
+    rate: int,
+    where: Plan,
+    image: np.ndarray,
+    codes: Codes,
+    new: Codes,
+    change_db: np.ndarray,
+) -> dict[str, Any]:
+    """What ``--plot`` draws of one channel group: the images and code maps before and after."""
+    spec_cfg = model.config.spectrogram
+    heard = _magnitude(model, out, members, rate)
+    after = model.spectrogram.to_db(model.spectrogram.features_from_magnitude(heard))
+    n_frames = image.shape[-1]
+    return {
+        "t0": where.frame0 * spec_cfg.hop_length / spec_cfg.sample_rate,
+        "before": image[0, 0],
+        "after_db": after[:, :n_frames],  # the output's own spectrogram, not the request
+        "requested_db": model.spectrogram.to_db(image[0, 0]) + change_db,
+        "codes_before": codes,
+        "codes_after": new,
+        "change_db": change_db,
+    }
+
+
+def blur(
+    loaded: Any,
+    samples: np.ndarray,
+    rate: int,
+    time: tuple[float | None, float | None] = (None, None),
+    freq: tuple[float | None, float | None] = (None, None),
+    options: EditOptions | None = None,
+    keep_views: bool = False,
+    **changes: Any,
+) -> BlurResult:
+    """Edit a time-frequency region of ``samples`` (``(frames,)`` or ``(frames, channels)``) with
+    ``options`` (default: a blur at the default settings; ``changes`` are :class:`EditOptions` fields
+    to change), encoding and decoding only the region and its context. ``samples`` of the result has
+    the input's shape: the samples outside its ``span`` are the input's.
+    """
+    loaded = load_model(loaded)
+    opts = make_options(options, **changes)
+    mono = samples.ndim == 1
+    data = samples[:, None] if mono else samples
+    where = plan(loaded, data.shape[0], rate, time, freq, opts)
+    part = edit_segment(loaded, data[where.start : where.stop], rate, where, opts, keep_views)
+    out = np.array(data, copy=True)
+    out[where.start : where.stop] = part.samples
+    part.samples = out[:, 0] if mono else out
+    return part
