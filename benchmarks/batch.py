@@ -1,6 +1,6 @@
 """Batch: N files in one ``specblur blur ... --output-dir`` call against the same edits in process.
 
-Each round times, one after the other, the N edits in this process (``pipeline.blur_file``, model
+Each round times, one after the other, the N edits in this process (``on_file.blur_file``, model
 loaded once beforehand), the batch call and a one-file call; figures are medians over the rounds, and
 the ratio checked is the median of each round's own ratio (batch / in-process, measured seconds apart,
 so a change in the shared machine's load touches both). N separate calls and N sox calls are timed
@@ -27,7 +27,8 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--files", type=int, default=100)
     args = p.parse_args()
-    from specblur.edit import pipeline
+    import specblur
+    from specblur.edit import on_file
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
     src = work / "in"
@@ -44,9 +45,9 @@ def main() -> None:
         out.mkdir()
         return out
 
-    loaded = pipeline.load_model(args.model)
+    loaded = specblur.load_model(args.model)
     one = median_time(
-        lambda: pipeline.blur_file(loaded, str(first), str(work / "one.wav"), time=(1.0, 2.0), freq=(200, 2000)),
+        lambda: on_file.blur_file(loaded, str(first), str(work / "one.wav"), time=(1.0, 2.0), freq=(200, 2000)),
         max(args.repeat, 20),
     )
 
@@ -54,7 +55,7 @@ def main() -> None:
         out = fresh("in-process")
         t = time.perf_counter()
         for f in files:
-            pipeline.blur_file(loaded, str(f), str(out / f.name), time=(1.0, 2.0), freq=(200, 2000))
+            on_file.blur_file(loaded, str(f), str(out / f.name), time=(1.0, 2.0), freq=(200, 2000))
         return time.perf_counter() - t
 
     def batch_call() -> float:

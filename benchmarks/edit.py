@@ -29,7 +29,8 @@ TARGET_PEAK_MB = 150.0
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
     import specblur
-    from specblur.edit import pipeline
+    from specblur import priors
+    from specblur.edit import on_file
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -38,12 +39,12 @@ def main() -> None:
         TARGET_CLIPS[1]: tone_file(work / "clip4-44k.wav", 4.0, 44100, 1, seed=2),
         "10 s 44.1 kHz stereo": tone_file(work / "clip10.wav", 10.0, 44100, 2, seed=1),
     }
-    loaded = pipeline.load_model(args.model)
+    loaded = specblur.load_model(args.model)
     exe = str(Path(sys.executable).with_name("specblur"))
     model_args = ["--model", args.model] if args.model else []
     _, import_mb = peak_rss_runs(IMPORT_REF, args.repeat)
     rows, results = [], {}
-    priors = [loaded.default_prior] + [p for p in pipeline.PRIORS if p != loaded.default_prior]
+    priors = [loaded.default_prior] + [p for p in priors.NAMES if p != loaded.default_prior]
     if not loaded.prior_nn:
         priors = ["naive-bayes"]
     cases = [(clip, prior) for clip in clips for prior in priors]
@@ -57,7 +58,7 @@ def main() -> None:
         )
         out = work / f"out-{path.name}"
         file_s = median_time(
-            lambda p=path, o=out, pr=prior: pipeline.blur_file(
+            lambda p=path, o=out, pr=prior: on_file.blur_file(
                 loaded, str(p), str(o), time=(1.0, 2.0), freq=(200, 2000), prior=pr
             ),
             args.repeat,

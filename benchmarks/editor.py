@@ -84,11 +84,11 @@ def measure(loaded, path: Path, work: Path, rate: int, repeat: int) -> dict[str,
 
 def main() -> None:
     args = parser(__doc__.splitlines()[0]).parse_args()
-    from specblur.edit import pipeline
+    import specblur
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    loaded = pipeline.load_model(args.model)
+    loaded = specblur.load_model(args.model)
     results = {
         name: measure(
             loaded, tone_file(work / f"clip{rate}_{channels}.wav", seconds, rate, channels), work, rate, args.repeat

@@ -43,7 +43,7 @@ def main() -> None:
             max(m for _, m in sox_runs),
         )
 
-    _, import_mb = peak_rss_runs([sys.executable, "-c", "import specblur.edit.pipeline"], args.repeat)
+    _, import_mb = peak_rss_runs([sys.executable, "-c", "import specblur.edit.on_file"], args.repeat)
     short = tone_file(work / "short.wav", 1.0, 44100, 2)
     startup, startup_mb = peak_rss_runs(
         [exe, "blur", str(short), str(work / "short-out.wav"), "-f", *model_args], args.repeat
@@ -102,7 +102,7 @@ def main() -> None:
             "file",
             "blur (s)",
             "blur peak (MB)",
-            "above importing specblur.edit.pipeline (MB)",
+            "above importing specblur.edit.on_file (MB)",
             "sox copy (s)",
             "sox peak (MB)",
             "blur / sox",
@@ -113,7 +113,7 @@ def main() -> None:
     )
     text += f"\n\nstart-up (blur of a 1 s file): {startup:.3f} s, {startup_mb:.0f} MB"
     text += (
-        f"\nimporting specblur.edit.pipeline (numpy, soundfile; onnxruntime comes with the model) and doing nothing: "
+        f"\nimporting specblur.edit.on_file (numpy, soundfile; onnxruntime comes with the model) and doing nothing: "
         f"{import_mb:.0f} MB"
     )
     minutes, wall, limit = longest

@@ -23,12 +23,11 @@ def main() -> None:
     p.add_argument("--rate", type=int, default=44100, help="the clip's sample rate")
     args = p.parse_args()
     import specblur
-    from specblur.edit import pipeline
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     samples, rate = sf.read(tone_file(work / "clip4.wav", 4.0, args.rate, 1), dtype="float64")
-    loaded = pipeline.load_model(args.model)
+    loaded = specblur.load_model(args.model)
     priors = ["naive-bayes"] + (["transformer"] if loaded.prior_nn else [])
     results: dict[str, dict[str, float]] = {}
     for prior in priors:

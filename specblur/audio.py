@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ import soundfile as sf
 
 from specblur import container, metadata
 from specblur.errors import AudioError
+from specblur.files import atomic_write, atomic_write_bytes
+from specblur.files import reason as _reason
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
@@ -311,44 +312,6 @@ def write(path: str | Path, audio: Audio, overwrite: bool = True) -> None:
     atomic_write_bytes(Path(name), buffer.getvalue(), overwrite=overwrite)
 
 
-def atomic_write_bytes(path: Path, data: bytes, overwrite: bool = True) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-
-    def produce(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    atomic_write(path, produce, overwrite)
-
-
-def atomic_write(path: Path, produce: Any, overwrite: bool = True) -> None:
-    """``produce(tmp)`` writes a temporary file beside ``path``, which is synced and renamed into
-    place; on any error or Ctrl-C the temporary file is removed and ``path`` is untouched."""
-    folder = path.parent
-    if not folder.is_dir():
-        raise AudioError(f"{path}: folder {folder} does not exist; create it first")
-    if not overwrite and path.exists():
-        raise AudioError(f"{path}: exists; use --force to replace it")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-    except OSError as exc:
-        raise AudioError(f"{path}: cannot write in {folder} ({_reason(exc)})") from exc
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.close(fd)
-        produce(Path(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, (OSError, RuntimeError)):  # libsndfile's errors are RuntimeErrors
-            raise AudioError(f"{path}: cannot write ({_reason(exc)})") from exc
-        raise
-
-
 def fit_subtype(samples: np.ndarray, subtype: str) -> np.ndarray:
     """Clip to [-1, 1] for integer subtypes (libsndfile would wrap around); floats pass as they are."""
     if subtype.startswith("PCM") or subtype in ("ULAW", "ALAW"):
@@ -361,25 +324,8 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=1) if samples.ndim == 2 else samples
 
 
-def resample(wave: Any, rate_in: int, rate_out: int) -> Any:
-    """Resample a float tensor or array along its last axis (torchaudio's windowed sinc)."""
-    if rate_in == rate_out:
-        return wave
-    import torch
-    import torchaudio.functional as AF
-
-    tensor = torch.as_tensor(wave, dtype=torch.float32)
-    out = AF.resample(tensor, rate_in, rate_out)
-    return out if isinstance(wave, torch.Tensor) else out.numpy()
-
-
 def _check_path(name: str) -> None:
     if Path(name).is_dir():
         raise AudioError(f"{name}: is a directory, not an audio file")
     if not Path(name).exists():
         raise AudioError(f"{name}: no such file")
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import specblur
 from specblur.cli import main
-from specblur.edit import pipeline
+from specblur.edit import plan, segment
+from specblur.edit.options import EditOptions
 from specblur.learn import checkpoint
 from tests.conftest import run_cli, tone
 
@@ -70,12 +72,12 @@ def test_outside_the_region_is_bit_identical(
 
 
 def test_bands_outside_the_region_are_preserved(tiny_model: Path) -> None:
-    loaded = checkpoint.load(tiny_model)
+    loaded = specblur.load_model(checkpoint.load(tiny_model))
     rate = 16000
     t = np.arange(int(2.0 * rate)) / rate
     low = 0.3 * np.sin(2 * np.pi * 300 * t)
     high = 0.3 * np.sin(2 * np.pi * 7000 * t)
-    result = pipeline.blur(loaded, low + high, rate, time=(0.8, 1.2), freq=(200, 600), feather=0.5, seed=1)
+    result = segment.blur(loaded, low + high, rate, time=(0.8, 1.2), freq=(200, 600), feather=0.5, seed=1)
     diff = result.samples - (low + high)
     assert np.abs(diff).max() > 1e-3
     spectrum = np.abs(np.fft.rfft(diff * np.hanning(len(diff))))
@@ -94,11 +96,11 @@ def test_seed_and_temperature(tiny_model: Path, tmp_path: Path) -> None:
         assert cli("blur", str(src), str(outs[key]), "-t", "0.5-1.8", "-m", "tiny", *args) == 0
     assert outs["a"].read_bytes() == outs["b"].read_bytes()
     assert outs["a"].read_bytes() != outs["c"].read_bytes()
-    loaded = checkpoint.load(tiny_model)
+    loaded = specblur.load_model(checkpoint.load(tiny_model))
     x = sf.read(src, dtype="float64")[0]
     change = {}
     for temp in (0.2, 3.0):
-        runs = [pipeline.blur(loaded, x, 22050, time=(0.5, 1.8), temperature=temp, seed=s) for s in range(3)]
+        runs = [segment.blur(loaded, x, 22050, time=(0.5, 1.8), temperature=temp, seed=s) for s in range(3)]
         change[temp] = np.mean([r.changed_codes for r in runs])
     assert change[3.0] > change[0.2]
 
@@ -171,15 +173,15 @@ def test_plot_is_written(tiny_model: Path, tmp_path: Path) -> None:
 
 def test_working_on_the_region_only_matches_the_whole_file(tiny_model: Path) -> None:
     """Only the region and its context are encoded; the edit matches encoding the whole file."""
-    loaded = checkpoint.load(tiny_model)
+    loaded = specblur.load_model(checkpoint.load(tiny_model))
     rate = 22050
     x = tone(9.0, rate, (220.0, 445.0, 1200.0), channels=1, seed=5)[:, 0].astype(np.float64)
-    cropped = pipeline.blur(loaded, x, rate, time=(4.0, 5.0), freq=(200, 2000), seed=2)
-    where = pipeline.plan(loaded, len(x), rate, (4.0, 5.0), (200, 2000))
+    cropped = segment.blur(loaded, x, rate, time=(4.0, 5.0), freq=(200, 2000), seed=2)
+    where = plan.plan(loaded, len(x), rate, (4.0, 5.0), (200, 2000))
     assert 0 < where.start and where.stop < len(x)  # it did crop
     assert where.start < cropped.span[0] and cropped.span[1] < where.stop
     whole = dataclasses.replace(where, start=0, stop=len(x), frame0=0)
-    full = pipeline.blur_segment(loaded, x[:, None], rate, whole, seed=2)
+    full = segment.edit_segment(loaded, x[:, None], rate, whole, EditOptions(seed=2))
     # the STFT that applies the change is framed from the part worked on, so the two may differ by a
     # frame at the span's ends and a little inside; the edits themselves agree
     assert abs(full.span[0] - cropped.span[0]) < 2048 and abs(full.span[1] - cropped.span[1]) < 2048
@@ -197,8 +199,8 @@ def test_python_api(tiny_model: Path) -> None:
     out = specblur.blur(x, rate, time=(0.5, 1.2), freq=(200, 2000), model=str(tiny_model), seed=1)
     same = specblur.blur(x, rate, time="0.5-1.2", freq="200-2k", model=str(tiny_model), seed=1)
     assert out.shape == x.shape and np.array_equal(out, same)
-    loaded = checkpoint.load(tiny_model)
-    cli_path = pipeline.blur(loaded, x, rate, time=(0.5, 1.2), freq=(200, 2000), seed=1).samples
+    loaded = specblur.load_model(checkpoint.load(tiny_model))
+    cli_path = segment.blur(loaded, x, rate, time=(0.5, 1.2), freq=(200, 2000), seed=1).samples
     assert np.array_equal(out, cli_path)  # the function the CLI runs
     assert np.abs(out - x).max() > 1e-3 and np.array_equal(out[: int(0.1 * rate)], x[: int(0.1 * rate)])
     for bad in ({"temperature": 0.0}, {"sweeps": 0}, {"feather": -1.0}, {"time": (3.0, 4.0)}, {"time": 5}):

@@ -345,16 +345,16 @@ def test_compressed_wav_is_streamed_and_names_lost_chunks(tiny_model: Path, tmp_
 
 
 def test_non_finite_edits_are_never_written(tiny_model: Path, tmp_path: Path, capsys, monkeypatch) -> None:
-    from specblur.edit import pipeline
+    from specblur.edit import on_file
 
-    real = pipeline.blur_segment
+    real = on_file.edit_segment
 
     def poisoned(*args, **kwargs):
         result = real(*args, **kwargs)
         result.samples[result.span[0]] = np.nan
         return result
 
-    monkeypatch.setattr(pipeline, "blur_segment", poisoned)
+    monkeypatch.setattr(on_file, "edit_segment", poisoned)
     built = B.riff(B.tone(SECONDS, RATE, 1), RATE, "FLOAT")
     src = tmp_path / "in.wav"
     built.write(src)

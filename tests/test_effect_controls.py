@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from specblur.edit import pipeline
+import specblur
+from specblur.edit import segment
 from tests.conftest import cli_in_process, tone
 
 
@@ -28,7 +29,7 @@ def test_strength_starts_at_zero_and_grows(tiny_model: Path) -> None:
     rate = 16000
     x = tone(2.0, rate, (220.0, 440.0, 660.0))[:, 0].astype(np.float64)
     edits = {
-        s: pipeline.blur(tiny_model.name.removesuffix(".pt"), x, rate, time=(0.6, 1.4), strength=s, seed=1)
+        s: segment.blur(specblur.load_model("tiny"), x, rate, time=(0.6, 1.4), amount=s, seed=1)
         for s in (0.0, 0.1, 0.5, 1.0)
     }
     assert np.array_equal(edits[0.0].samples, x) and edits[0.0].span == (0, 0)
@@ -40,8 +41,8 @@ def test_linked_stereo_keeps_identical_channels_identical(tiny_model: Path) -> N
     rate = 22050
     mono = tone(2.0, rate, (196.0, 392.0, 800.0))[:, 0].astype(np.float64)
     x = np.stack([mono, mono], axis=1)
-    linked = pipeline.blur("tiny", x, rate, time=(0.5, 1.5), seed=2).samples
-    independent = pipeline.blur("tiny", x, rate, time=(0.5, 1.5), seed=2, linked=False).samples
+    linked = segment.blur(specblur.load_model("tiny"), x, rate, time=(0.5, 1.5), seed=2).samples
+    independent = segment.blur(specblur.load_model("tiny"), x, rate, time=(0.5, 1.5), seed=2, linked=False).samples
     assert not np.array_equal(linked, x)
     assert np.array_equal(linked[:, 0], linked[:, 1])  # one draw, one change: the image holds
     assert not np.array_equal(independent[:, 0], independent[:, 1])
@@ -54,7 +55,7 @@ def test_linked_stereo_keeps_the_balance(tiny_model: Path) -> None:
     x = np.stack([left, 0.5 * np.roll(left, 7)], axis=1)
     before = 20 * np.log10(np.std(x[8000:24000, 0]) / np.std(x[8000:24000, 1]))
     for seed in range(3):
-        y = pipeline.blur("tiny", x, rate, time=(0.5, 1.5), seed=seed).samples
+        y = segment.blur(specblur.load_model("tiny"), x, rate, time=(0.5, 1.5), seed=seed).samples
         after = 20 * np.log10(np.std(y[8000:24000, 0]) / np.std(y[8000:24000, 1]))
         assert abs(after - before) < 0.5, (seed, before, after)
 

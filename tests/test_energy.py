@@ -19,7 +19,8 @@ from types import SimpleNamespace
 import pytest
 import soundfile as sf
 
-from specblur.energy import ledger as energy
+from specblur import energy
+from specblur.cli import energy as report
 from specblur.errors import SpecblurError
 from specblur.learn import checkpoint
 from tests.conftest import run_cli, tone
@@ -68,7 +69,7 @@ def test_summary_and_context() -> None:
 _WRITER = """
 import json, sys
 from pathlib import Path
-from specblur.energy import ledger as energy
+from specblur import energy
 path, worker, n, template = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
 for i in range(n):
     energy.append([template | {"model": f"w{worker}", "energy_kwh": 1e-6 * (i + 1)}], path)
@@ -404,13 +405,13 @@ def test_an_old_ledger_still_reports(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert lines[("default", "blur")]["runs"] == 3 and lines[("default", "blur")]["cpu_kwh"] is None
     assert data["estimated"] and data["calls"] == []
     assert any("before the CPU/GPU/RAM split" in n for n in data["notes"])
-    energy.show_report(rows=rows)
+    report.show_report(rows=rows)
     shown = " ".join(capsys.readouterr().out.split())
     assert "default" in shown and "Estimated" in shown and "whole call" not in shown
-    energy.show_report(as_csv=True, rows=rows)
+    report.show_report(as_csv=True, rows=rows)
     header, *body = capsys.readouterr().out.splitlines()
     assert header == ",".join(energy.CSV_FIELDS) and len(body) == 2
-    energy.show_report(as_json=True, rows=rows)
+    report.show_report(as_json=True, rows=rows)
     assert json.loads(capsys.readouterr().out)["lines"] == data["lines"]
     # a new row appended to it: the header becomes the current one, the old rows read as before
     new = _row(5) | {"cpu_kwh": 1e-6, "gpu_kwh": 0.0, "ram_kwh": 5e-6, "cpu_method": "measured: RAPL"}
@@ -427,7 +428,7 @@ def test_rows_are_read_by_position_under_an_old_header(tmp_path: Path) -> None:
     ledger = tmp_path / "energy.csv"
     buffer = io.StringIO()
     csv.DictWriter(buffer, fieldnames=energy.COLUMNS, lineterminator="\n").writerow(
-        {k: energy._cell(v) for k, v in (_row(1) | {"call": "7-x", "call_kwh": 9e-6}).items()}
+        {k: ledger._cell(v) for k, v in (_row(1) | {"call": "7-x", "call_kwh": 9e-6}).items()}
     )
     ledger.write_text(OLD_LEDGER + buffer.getvalue())
     rows = energy.read(ledger)

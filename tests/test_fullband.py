@@ -9,7 +9,7 @@ import soundfile as sf
 
 import specblur.learn.train
 from specblur.config import PRESETS
-from specblur.edit import pipeline
+from specblur.edit import segment
 from specblur.errors import UsageError
 from specblur.learn import checkpoint
 from specblur.learn.train import TrainOptions, learning_rate, train
@@ -60,10 +60,10 @@ def _band_db(x: np.ndarray, rate: int, lo: float, hi: float, t0: float, t1: floa
 
 @pytest.mark.parametrize("rate", [44100, 48000])
 def test_a_blur_of_10_to_16_khz_changes_that_band(fullband_model, rate: int) -> None:
-    loaded = fullband_model[0]
+    loaded = specblur.load_model(fullband_model[0])
     x = _sound(2.0, rate, 7)
     # a hot redraw: a model of 40 steps is so sure of its few codes that at T=1 it keeps most of them
-    result = pipeline.blur(loaded, x, rate, time=(0.6, 1.4), freq=(10000, 16000), seed=1, temperature=3.0)
+    result = segment.blur(loaded, x, rate, time=(0.6, 1.4), freq=(10000, 16000), seed=1, temperature=3.0)
     assert result.changed_codes > 0.5
     diff = result.samples - x
     # inside the region the change is of the order of the band's own content

@@ -82,9 +82,10 @@ def test_repair_needs_a_span_and_a_prior_that_exists(tiny_model: Path, tmp_path:
     assert code == 0, err  # the bundled model carries a transformer prior
     import dataclasses
 
-    from specblur.edit import pipeline
+    import specblur
+    from specblur.edit import segment
     from specblur.errors import UsageError
 
-    without = dataclasses.replace(pipeline.load_model("tiny"), prior_nn={})
+    without = dataclasses.replace(specblur.load_model("tiny"), prior_nn={})
     with pytest.raises(UsageError, match="has no transformer prior"):
-        pipeline.blur(without, _with_burst()[:, 0], RATE, time=(0.9, 1.1), prior="transformer", mode="repair")
+        segment.blur(without, _with_burst()[:, 0], RATE, time=(0.9, 1.1), prior="transformer", effect="repair")

@@ -17,12 +17,12 @@ only the held-out split is used (``--all-splits`` for every note); ``LABEL=DIR``
    the distance margin of the differing cells in the torch encoder's nearest-codeword search.
 2. **The applied change**: a region (the middle ``--seconds`` of the file, ``--freq``, snapped to
    bottom code cells) is redrawn once by the prior (``prior.resample`` under the same brush, sweeps,
-   temperature and seed as :func:`specblur.edit.pipeline.blur_segment`), and the change
-   ``decode(new) - decode(old)`` in dB is computed by :func:`specblur.edit.pipeline._decoded_change` with
+   temperature and seed as :func:`specblur.edit.segment.edit_segment`), and the change
+   ``decode(new) - decode(old)`` in dB is computed by :func:`specblur.edit.effects.blur.decoded_change` with
    torch's decoder and with onnxruntime's on the *same* code maps (the runtime path's), and once
    more end to end (each path's own codes, own draw, own decoder). Reported: the absolute
    difference in dB inside the region (max, mean, 99th percentile, pooled over the region's pixels).
-3. **The output**: :func:`specblur.edit.pipeline.blur` (the runtime path) against the same steps on the
+3. **The output**: :func:`specblur.edit.segment.blur` (the runtime path) against the same steps on the
    torch side (torchaudio, torch features, encoder and decoder, :func:`reference_resynth.apply_change`),
    as ``git show a5a3a9a:specblur/pipeline.py`` did them: the largest sample difference, and the
    difference's RMS as a share of the edit's RMS (the output minus the input), over the edited span.
@@ -52,8 +52,11 @@ import reference_resynth as resynth  # noqa: E402
 import torch  # noqa: E402
 
 from specblur import audio  # noqa: E402
-from specblur.edit import pipeline, region  # noqa: E402
+from specblur.edit import plan as edit_plan  # noqa: E402
+from specblur.edit import region, segment  # noqa: E402
+from specblur.edit.effects.blur import decoded_change  # noqa: E402
 from specblur.learn import checkpoint, data  # noqa: E402
+from specblur.learn.data import resample as resample_torch  # noqa: E402
 from specblur.learn.model import Codes as TorchCodes  # noqa: E402
 from specblur.runtime import dsp  # noqa: E402
 from specblur.runtime import model as runtime  # noqa: E402
@@ -63,7 +66,7 @@ LEVELS = ("top", "bottom")
 
 class TorchDecoder:
     """The torch model with the runtime Engine's decode interface (numpy code maps in, numpy images out),
-    so that :func:`specblur.edit.pipeline._decoded_change` runs the same crop and batch on either side."""
+    so that :func:`specblur.edit.effects.blur.decoded_change` runs the same crop and batch on either side."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
@@ -86,7 +89,7 @@ def torch_features(model: Any, wave: np.ndarray, rate: int) -> torch.Tensor:
     """torchaudio resampling to the model's rate, then torch features: ``(1, 1, bins, frames)``."""
     tensor = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
     with torch.no_grad():
-        tensor = audio.resample(tensor, rate, model.config.spectrogram.sample_rate)
+        tensor = resample_torch(tensor, rate, model.config.spectrogram.sample_rate)
         return model.spectrogram.features(tensor)[None, None]
 
 
@@ -123,7 +126,7 @@ def margins(model: Any, image: torch.Tensor, own: runtime.Codes, other: runtime.
 
 
 def cell_weight(pixel: np.ndarray, shape: tuple[int, int], cell: tuple[int, int], reg: region.Region) -> np.ndarray:
-    """The brush seen by cells, as :func:`specblur.edit.pipeline.blur_segment` computes it."""
+    """The brush seen by cells, as :func:`specblur.edit.segment.edit_segment` computes it."""
     rows, cols = shape
     fb, tb = cell
     n_bins, n_frames = pixel.shape
@@ -141,18 +144,18 @@ def redraw(prior: Any, codes: runtime.Codes, weight: np.ndarray, seed: int, swee
 
 
 def torch_blur(
-    pt: Any, rt: Any, mono: np.ndarray, rate: int, where: pipeline.Plan, seed: int, sweeps: int
+    pt: Any, rt: Any, mono: np.ndarray, rate: int, where: edit_plan.Plan, seed: int, sweeps: int
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """The torch path's edit of one mono channel: the steps of blur_segment before the runtime moved
     off torch (``git show a5a3a9a:specblur/pipeline.py``), with the same plan."""
     model = pt.model
     cfg = model.config.spectrogram
     segment = mono[where.start : where.stop]
-    regions = [pipeline._shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
+    regions = [edit_plan.shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
     fine = regions[-1]
     image = torch_features(model, segment, rate)
     n_frames = image.shape[-1]
-    pixel = pipeline.brush(cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
+    pixel = edit_plan.brush(cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
     codes = torch_encode(model, image)
     new = runtime.Codes(top=codes.top.copy(), bottom=codes.bottom.copy())
     rng = np.random.default_rng([seed, 0])
@@ -161,7 +164,7 @@ def torch_blur(
         weight = cell_weight(pixel, maps.shape, model.cell[reg.level], reg)
         prior = pt.prior[reg.level]
         getattr(new, reg.level)[0] = prior.resample(maps, weight, rng, sweeps=sweeps, temperature=prior.temperature)
-    change = pipeline._decoded_change(TorchDecoder(model), codes, new, pixel) * cfg.norm_std_db
+    change = decoded_change(TorchDecoder(model), codes, new, pixel) * cfg.norm_std_db
     frame_times = np.arange(n_frames) * cfg.hop_length / cfg.sample_rate
     edited, span = resynth.apply_change(
         np.asarray(segment, dtype=np.float64),
@@ -213,7 +216,7 @@ def compare_file(path: Path, pt: Any, rt: Any, args: argparse.Namespace) -> tupl
     n_frames = image_r.shape[-1]
     cell = engine.cell["bottom"]
     reg = region.locate(cfg, cell, "bottom", seconds, n_frames, time_range, freq, rate)
-    pixel = pipeline.brush(cfg.n_bins, n_frames, reg.bins, reg.frames, (cell[0] * 1.0, cell[1] * 1.0))
+    pixel = edit_plan.brush(cfg.n_bins, n_frames, reg.bins, reg.frames, (cell[0] * 1.0, cell[1] * 1.0))
     weight = cell_weight(pixel, codes_r.bottom.shape[1:], cell, reg)
     new_r = redraw(rt.prior["bottom"], codes_r, weight, args.seed, args.sweeps)
     new_check = redraw(pt.prior["bottom"], codes_r, weight, args.seed, args.sweeps)
@@ -227,8 +230,8 @@ def compare_file(path: Path, pt: Any, rt: Any, args: argparse.Namespace) -> tupl
     rec["redrawn_share"] = float((reg_cells != old_cells).mean())
     torch_cells = codes_t.bottom[0][reg.rows[0] : reg.rows[1], reg.cols[0] : reg.cols[1]]
     rec["bottom_differing_in_region"] = int((torch_cells != old_cells).sum())
-    change_r = pipeline._decoded_change(engine, codes_r, new_r, pixel) * cfg.norm_std_db
-    change_t = pipeline._decoded_change(TorchDecoder(pt.model), codes_r, new_r, pixel) * cfg.norm_std_db
+    change_r = decoded_change(engine, codes_r, new_r, pixel) * cfg.norm_std_db
+    change_t = decoded_change(TorchDecoder(pt.model), codes_r, new_r, pixel) * cfg.norm_std_db
     diff = np.abs(change_r - change_t)
     pooled["same"] = diff[inside]
     rec["change_mean_abs_db"] = float(np.abs(change_r[inside]).mean())
@@ -237,7 +240,7 @@ def compare_file(path: Path, pt: Any, rt: Any, args: argparse.Namespace) -> tupl
     rec["same_codes_mean_db"] = float(diff[inside].mean())
     rec["same_codes_max_db_brush"] = float(diff.max())  # the whole brush, soft edges included
     new_t = redraw(pt.prior["bottom"], codes_t, weight, args.seed, args.sweeps)
-    own_t = pipeline._decoded_change(TorchDecoder(pt.model), codes_t, new_t, pixel) * cfg.norm_std_db
+    own_t = decoded_change(TorchDecoder(pt.model), codes_t, new_t, pixel) * cfg.norm_std_db
     own = np.abs(change_r - own_t)
     pooled["own"] = own[inside]
     rec["own_codes_max_db"] = float(own[inside].max())
@@ -245,9 +248,9 @@ def compare_file(path: Path, pt: Any, rt: Any, args: argparse.Namespace) -> tupl
 
     # 3. the output
     if not args.no_output:
-        options = {"time": time_range, "freq": freq, "seed": args.seed, "sweeps": args.sweeps}
-        result = pipeline.blur(rt, mono, rate, **options)
-        where = pipeline.plan(rt, len(mono), rate, time_range, freq)
+        options = {"time": time_range, "freq": freq, "seed": args.seed, "rounds": args.sweeps}
+        result = segment.blur(rt, mono, rate, **options)
+        where = edit_plan.plan(rt, len(mono), rate, time_range, freq)
         out_t, span_t = torch_blur(pt, rt, mono, rate, where, args.seed, args.sweeps)
         out_r = result.samples
         spans = [s for s in (result.span, span_t) if s[1] > s[0]]

@@ -53,9 +53,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur import audio  # noqa: E402
-from specblur.edit import pipeline, region
+import specblur
+from specblur import (
+    audio,  # noqa: E402
+)
+from specblur.edit import plan as edit_plan
+from specblur.edit import region, segment
+from specblur.edit.options import EditOptions
 from specblur.learn import checkpoint, data
+from specblur.learn.data import resample as resample_torch
 from specblur.learn.metrics import usage  # noqa: E402
 from specblur.runtime import registry
 
@@ -95,7 +101,7 @@ def _alter(wave: torch.Tensor, rate: int, args: argparse.Namespace, files: list[
     rms = float(np.sqrt(np.mean(x**2))) or 1.0
     if args.mix:
         other = audio.read(files[(files.index(path) + 1) % len(files)])
-        y = np.asarray(audio.resample(audio.to_mono(other.samples), other.sample_rate, rate), dtype=np.float64)
+        y = np.asarray(resample_torch(audio.to_mono(other.samples), other.sample_rate, rate), dtype=np.float64)
         y = np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)]
         y_rms = float(np.sqrt(np.mean(y**2)))
         if y_rms > 0:
@@ -134,7 +140,7 @@ def recon(args: argparse.Namespace) -> dict:
     maps: dict[str, list[np.ndarray]] = {"top": [], "bottom": []}
     for path in files:
         sound = audio.read(path)
-        wave = torch.from_numpy(np.asarray(audio.resample(audio.to_mono(sound.samples), sound.sample_rate, rate)))
+        wave = torch.from_numpy(np.asarray(resample_torch(audio.to_mono(sound.samples), sound.sample_rate, rate)))
         wave = wave[: int(args.seconds * rate)].float()
         if len(wave) < model.config.spectrogram.n_fft:
             continue
@@ -206,14 +212,14 @@ def recon(args: argparse.Namespace) -> dict:
 
 
 def _seam_and_distance(
-    loaded, original: np.ndarray, edited: np.ndarray, rate: int, where: pipeline.Plan
+    loaded, original: np.ndarray, edited: np.ndarray, rate: int, where: edit_plan.Plan
 ) -> tuple[float, float]:
     """(seam dB, inside LSD dB) of one mono edit, on the log-mel image at the model's rate."""
     spec = loaded.model.spectrogram
     sr = loaded.model.config.spectrogram.sample_rate
 
     def image(x: np.ndarray) -> torch.Tensor:
-        wave = torch.from_numpy(np.asarray(audio.resample(x.astype(np.float32), rate, sr)))
+        wave = torch.from_numpy(np.asarray(resample_torch(x.astype(np.float32), rate, sr)))
         return spec.to_db(spec.features(wave))
 
     before, after = image(original), image(edited)
@@ -237,7 +243,7 @@ def _seam_and_distance(
     return steps[1] - steps[0], inside
 
 
-def _baseline(loaded, x: np.ndarray, rate: int, where: pipeline.Plan, method: str, seed: int) -> np.ndarray:
+def _baseline(loaded, x: np.ndarray, rate: int, where: edit_plan.Plan, method: str, seed: int) -> np.ndarray:
     """The same region edited by a baseline, through the same resynthesis as the blur."""
     from specblur.learn.model import Codes
     from specblur.runtime.resynth import apply_change
@@ -245,12 +251,12 @@ def _baseline(loaded, x: np.ndarray, rate: int, where: pipeline.Plan, method: st
     model = loaded.model
     cfg = model.config.spectrogram
     seg = x[where.start : where.stop]
-    wave = torch.from_numpy(np.asarray(audio.resample(seg.astype(np.float32), rate, cfg.sample_rate)))
+    wave = torch.from_numpy(np.asarray(resample_torch(seg.astype(np.float32), rate, cfg.sample_rate)))
     image = model.spectrogram.features(wave)[None, None]
     n_frames = image.shape[-1]
-    shifted = [pipeline._shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
+    shifted = [edit_plan.shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
     fine = shifted[-1]
-    pixel = pipeline.brush(cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
+    pixel = edit_plan.brush(cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
     if method == "gaussian":
         from scipy.ndimage import gaussian_filter
 
@@ -287,7 +293,7 @@ def _baseline(loaded, x: np.ndarray, rate: int, where: pipeline.Plan, method: st
 
 
 def edits(args: argparse.Namespace) -> dict:
-    loaded = pipeline.load_model(args.model)  # the edit path (runtime form)
+    loaded = specblur.load_model(args.model)  # the edit path (runtime form)
     measured = _training_model(args.model)  # torch features for the measures and the baselines
     time_span = region.parse_time(args.time)
     freq_span = region.parse_freq(args.freq)
@@ -297,10 +303,10 @@ def edits(args: argparse.Namespace) -> dict:
         sound = audio.read(path, dtype="float64")
         x = audio.to_mono(sound.samples)
         rate = sound.sample_rate
-        where = pipeline.plan(loaded, len(x), rate, time_span, freq_span)
+        where = edit_plan.plan(loaded, len(x), rate, time_span, freq_span)
         for seed in range(args.seeds):
             outs = {
-                "prior": pipeline.blur(loaded, x, rate, time_span, freq_span, seed=seed).samples,
+                "prior": segment.blur(loaded, x, rate, time_span, freq_span, seed=seed).samples,
                 "gaussian": _baseline(measured, x, rate, where, "gaussian", seed),
                 "unigram": _baseline(measured, x, rate, where, "unigram", seed),
             }
@@ -322,7 +328,7 @@ def edits(args: argparse.Namespace) -> dict:
 def resynth(args: argparse.Namespace) -> dict:
     import time
 
-    loaded = pipeline.load_model(args.model)
+    loaded = specblur.load_model(args.model)
     measured = _training_model(args.model)
     spec = measured.model.spectrogram
     sr = measured.model.config.spectrogram.sample_rate
@@ -332,15 +338,16 @@ def resynth(args: argparse.Namespace) -> dict:
         sound = audio.read(path, dtype="float64")
         x = audio.to_mono(sound.samples)[:, None]
         rate = sound.sample_rate
-        where = pipeline.plan(loaded, len(x), rate, time_span, freq_span)
+        where = edit_plan.plan(loaded, len(x), rate, time_span, freq_span)
         seg = x[where.start : where.stop]
         for seed in range(args.seeds):
             for n in args.iters:
                 t = time.perf_counter()
-                r = pipeline.blur_segment(loaded, seg, rate, where, seed=seed, keep_views=True, phase_iters=n)
+                settings = EditOptions(seed=seed, phase_iters=n)
+                r = segment.edit_segment(loaded, seg, rate, where, settings, keep_views=True)
                 out[str(n)]["ms"].append((time.perf_counter() - t) * 1000)
                 view = r.views[0]
-                wave = torch.from_numpy(np.asarray(audio.resample(r.samples[:, 0].astype(np.float32), rate, sr)))
+                wave = torch.from_numpy(np.asarray(resample_torch(r.samples[:, 0].astype(np.float32), rate, sr)))
                 got = spec.to_db(spec.features(wave)).numpy()
                 want = view["requested_db"]
                 frames = min(got.shape[1], want.shape[1])

@@ -34,7 +34,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur.edit import pipeline
+import specblur
 from specblur.edit.region import band_centres  # noqa: E402
 from specblur.runtime import dsp  # noqa: E402
 from specblur.runtime.model import Codes  # noqa: E402
@@ -99,7 +99,7 @@ def main() -> None:
     p.add_argument("--json", type=Path)
     p.add_argument("--temperatures", type=float, nargs="*", default=[], help="extra transformer temperatures")
     args = p.parse_args()
-    loaded = pipeline.load_model(args.model)
+    loaded = specblur.load_model(args.model)
     model = loaded.model
     cfg = model.config.spectrogram
     neural = getattr(loaded, "prior_nn", None) or {}

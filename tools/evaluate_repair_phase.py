@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluate_fill import files_in  # noqa: E402  (tools/ is on the path: this runs as a script)
 
-from specblur.edit import pipeline
+import specblur
+from specblur.edit import segment
 from specblur.runtime import dsp  # noqa: E402
 
 OPTIONS = {
@@ -87,7 +88,7 @@ def main() -> None:
     p.add_argument("--prior", default=None)
     p.add_argument("--json", type=Path)
     args = p.parse_args()
-    loaded = pipeline.load_model(args.model)
+    loaded = specblur.load_model(args.model)
     rng = np.random.default_rng(0)
     results: dict[str, dict] = {}
     started = time.perf_counter()
@@ -136,13 +137,13 @@ def main() -> None:
                 row.setdefault("damaged:lsd_db", []).append(float(np.sqrt(np.mean((dmg_db - ref_db)[cell] ** 2))))
                 row.setdefault("damaged:burst_db", []).append(energy(dmg_db) - energy(ref_db))
                 for name, (start, iters) in OPTIONS.items():
-                    out = pipeline.blur(
+                    out = segment.blur(
                         loaded,
                         damaged,
                         rate,
                         span,
                         BAND,
-                        mode="repair",
+                        effect="repair",
                         prior=args.prior,
                         phase_iters=iters,
                         phase_start=start,

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from specblur import audio  # noqa: E402
 from specblur.config import PRESETS, SpectrogramConfig  # noqa: E402
 from specblur.learn import data
+from specblur.learn.data import resample as resample_torch
 from specblur.learn.model import VQVAE2  # noqa: E402
 from specblur.learn.spectrogram import Spectrogram  # noqa: E402
 
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
             sound = audio.read(item.path)
             mono = audio.to_mono(sound.samples)[: int(args.seconds * sound.sample_rate)]
             for r in rates:
-                w = np.asarray(audio.resample(mono, sound.sample_rate, r), dtype=np.float32)
+                w = np.asarray(resample_torch(mono, sound.sample_rate, r), dtype=np.float32)
                 if len(w) >= 2048:
                     sets[name][r].append(w)
         print(f"{name}: {len(sets[name][rates[0]])} files from {where}", file=sys.stderr)

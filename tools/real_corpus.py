@@ -58,7 +58,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur import audio  # noqa: E402
+from specblur.learn.data import resample as resample_torch
 
 HYDROGEN = Path("/usr/share/hydrogen/data/drumkits")
 AVL = {
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
 
     pending: list[tuple[Recording, list[tuple[float, np.ndarray]]]] = []
     for rec in itertools.chain(hydrogen(), avldrums(args.rate), grandorgue(), sonic_pi()):
-        wave = np.asarray(audio.resample(rec.wave, rec.rate, args.rate), dtype=np.float32)
+        wave = np.asarray(resample_torch(rec.wave, rec.rate, args.rate), dtype=np.float32)
         pending.append((rec, clips(wave, args.rate, args.clip, args.max_per_file)))
         rec.wave = np.empty(0, dtype=np.float32)  # the clips hold what is kept
 

@@ -22,7 +22,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specblur.edit import pipeline, region
+import specblur
+from specblur.edit import region, segment
 from specblur.runtime import dsp  # noqa: E402
 
 
@@ -68,16 +69,16 @@ def main() -> None:
     if x.shape[1] != 2:
         raise SystemExit(f"{args.file}: needs a stereo file")
     t, f = region.parse_time(args.time), region.parse_freq(args.freq)
-    loaded = pipeline.load_model(args.model)
+    loaded = specblur.load_model(args.model)
 
     def edit(seed: int = 0, **options) -> np.ndarray:
-        return pipeline.blur(loaded, x, rate, time=t, freq=f, seed=seed, **options).samples
+        return segment.blur(loaded, x, rate, time=t, freq=f, seed=seed, **options).samples
 
     result = {"file": str(args.file), "time": args.time, "freq": args.freq, "input": image(x, rate, t, f)}
     for mode in ("linked", "independent"):
         runs = [image(edit(s, linked=mode == "linked"), rate, t, f) for s in range(args.seeds)]
         result[mode] = {key: {"min": min(r[key] for r in runs), "max": max(r[key] for r in runs)} for key in runs[0]}
-    result["strength_lsd_db"] = {f"{p}%": lsd(x, edit(strength=p / 100), rate, t, f) for p in (0, 10, 25, 50, 100)}
+    result["strength_lsd_db"] = {f"{p}%": lsd(x, edit(amount=p / 100), rate, t, f) for p in (0, 10, 25, 50, 100)}
     result["temperature_lsd_db"] = {str(T): lsd(x, edit(temperature=T), rate, t, f) for T in (0.1, 1.0, 2.0)}
     print(json.dumps(result, indent=1))
     if args.json:

@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 def encode(corpus: Path, target: Path, model_name: str | None, batch: int = 32) -> None:
     import soundfile as sf
 
-    from specblur.edit import pipeline
+    import specblur
     from specblur.runtime import dsp
 
-    m = pipeline.load_model(model_name)
+    m = specblur.load_model(model_name)
     rate = m.model.config.spectrogram.sample_rate
     examples = json.loads((corpus / "examples.json").read_text())
     names = sorted(examples)
@@ -160,11 +160,11 @@ def export_state(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    from specblur.edit import pipeline
+    import specblur
     from specblur.priors.transformer import NeuralPrior
 
     data = load_cache(args.cache)
-    m = pipeline.load_model(args.model)
+    m = specblur.load_model(args.model)
     rng = np.random.default_rng(2)
     held = data["heldout"]
     pick = rng.choice(len(held["bottom"]), size=min(args.maps, len(held["bottom"])), replace=False)

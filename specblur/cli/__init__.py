@@ -130,7 +130,7 @@ def _write_bytes(out: str, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    from specblur.audio import atomic_write_bytes
+    from specblur.files import atomic_write_bytes
 
     atomic_write_bytes(Path(out), data)
 
@@ -308,7 +308,7 @@ def train(
     else:
         path = run_training(opts)
     if output is not None:
-        from specblur.audio import atomic_write_bytes
+        from specblur.files import atomic_write_bytes
 
         atomic_write_bytes(output, path.read_bytes())
     log(f"saved {path}")
@@ -718,58 +718,24 @@ def fit_prior(
     measured and added to the ledger and to the model's record.
     """
     _import_training()
-    from specblur.learn import checkpoint, export
-    from specblur.learn import data as data_mod
-    from specblur.learn import train as train_mod
-    from specblur.runtime import registry
+    from specblur.learn.fit_prior import refit
 
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
-    loaded = checkpoint.load(registry.resolve(model))
-    items = data_mod.collect(list(data), families, sources)
-    train_items, held_items = data_mod.split(items, loaded.model.config.train.holdout_fraction)
-    rate = loaded.model.config.spectrogram.sample_rate
-    waves = data_mod.load_waves(train_items, rate, warn=log)
-    held = data_mod.load_waves(held_items, rate, warn=log)
-    from specblur.energy.meter import Meter
-
-    meter = Meter("fit-prior", loaded.name, country)
-    priors, graphs = loaded.prior, loaded.prior_nn
-    with meter.measure("prior", audio_s=sum(len(w) for w in waves) / rate) as measured:
-        if which == "transformer":
-            graphs, metrics = train_mod.fit_neural_prior(
-                loaded.model,
-                waves,
-                held,
-                name=loaded.name,
-                preset=str(loaded.training.get("preset") or "default"),
-                seed=seed,
-                resume=resume,
-                steps=steps,
-                log=log,
-            )
-        else:
-            priors, metrics = train_mod.fit_prior(loaded.model, waves, held, radius=radius, alpha=alpha)
-    if metrics and which == "naive-bayes":
-        log(train_mod.describe_prior(metrics))
-    spent = dict(loaded.training.get("energy") or {})
-    meter.add_to(spent, measured)  # what producing this model cost, refits included
-    key = "prior_nn" if which == "transformer" else "prior"
-    training = dict(loaded.training, **{key: metrics}, prior_data=[str(d) for d in data], energy=spent)
-    default_prior = train_mod.better_prior(training.get("prior") or {}, training.get("prior_nn") or {})
-    log(f"edits use the {default_prior} prior by default (fewer held-out bits per bottom code)")
-    target = output or registry.model_path(loaded.name)
-    checkpoint.save(
-        target,
-        loaded.model,
-        loaded.name,
-        training,
-        loaded.extra,
-        priors,
-        prior_nn=graphs,
-        default_prior=default_prior,
+    refit(
+        list(data),
+        model,
+        which,
+        radius=radius,
+        alpha=alpha,
+        steps=steps,
+        seed=seed,
+        resume=resume,
+        families=families,
+        sources=sources,
+        output=output,
+        country=country,
+        log=log,
     )
-    runtime = export.write_runtime(checkpoint.load(target), export.runtime_path(target))
-    log(f"saved {target} and its runtime form {runtime.name}")
 
 
 @cli.command()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from specblur.errors import SpecblurError, UsageError
+from specblur.files import atomic_write_bytes, locked
 from specblur.runtime import registry
 
 COLUMNS = (
@@ -107,15 +108,13 @@ def append(rows: list[dict[str, Any]], path: Path | None = None) -> None:
     A ledger written by an older specblur (its header a shorter prefix of :data:`COLUMNS`) gets the
     current header first, so every line matches the header again; its rows are kept as they are.
     """
-    from filelock import FileLock
-
     path = path or ledger_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     for row in rows:
         writer.writerow({k: _cell(row.get(k, "")) for k in COLUMNS})
-    with FileLock(str(path) + ".lock", timeout=60):
+    with locked(path, timeout=60):
         new = not path.exists() or path.stat().st_size == 0
         if not new:
             _upgrade_header(path)
@@ -139,13 +138,7 @@ def _upgrade_header(path: Path) -> None:
         if not (len(names) < len(COLUMNS) and tuple(names) == COLUMNS[: len(names)]):
             return
         rest = f.read()
-    tmp = path.with_name(path.name + ".upgrade")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(",".join(COLUMNS) + "\n")
-        f.write(rest)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, (",".join(COLUMNS) + "\n" + rest).encode("utf-8"))
 
 
 def read(path: Path | None = None) -> list[dict[str, Any]]:

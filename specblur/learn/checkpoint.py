@@ -19,9 +19,9 @@ from typing import Any
 import torch
 
 from specblur import __version__
-from specblur.audio import atomic_write_bytes
 from specblur.config import Config
 from specblur.errors import CheckpointError
+from specblur.files import atomic_write_bytes
 from specblur.learn.model import VQVAE2
 from specblur.priors.naive_bayes import LevelPrior
 

@@ -16,6 +16,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,7 @@ def load_waves(items: list[Item], sample_rate: int, warn=None) -> list[np.ndarra
                 warn(str(exc))
             return None
         mono = audio.to_mono(a.samples)
-        return np.asarray(audio.resample(mono, a.sample_rate, sample_rate), dtype=np.float32)
+        return np.asarray(resample(mono, a.sample_rate, sample_rate), dtype=np.float32)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         waves = [w for w in pool.map(one, items) if w is not None and len(w)]
@@ -131,3 +132,15 @@ class Crops:
             start = int(torch.randint(0, len(wave) - self.samples + 1, (1,), generator=generator))
             out[row] = wave[start : start + self.samples]
         return torch.from_numpy(out)
+
+
+def resample(wave: Any, rate_in: int, rate_out: int) -> Any:
+    """Resample a float tensor or array along its last axis (torchaudio's windowed sinc)."""
+    if rate_in == rate_out:
+        return wave
+    import torch
+    import torchaudio.functional as AF
+
+    tensor = torch.as_tensor(wave, dtype=torch.float32)
+    out = AF.resample(tensor, rate_in, rate_out)
+    return out if isinstance(wave, torch.Tensor) else out.numpy()

@@ -223,7 +223,7 @@ def runtime_path(checkpoint: Path) -> Path:
 
 def write_runtime(loaded: Any, target: Path) -> Path:
     """Write ``loaded``'s runtime form to ``target`` atomically; returns ``target``."""
-    from specblur.audio import atomic_write_bytes
+    from specblur.files import atomic_write_bytes
 
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, runtime_bytes(loaded))

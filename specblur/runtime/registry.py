@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from specblur.errors import ChecksumError, ModelNotFoundError, UsageError
+from specblur.files import atomic_write_bytes, locked
 
 DEFAULT_MODEL = "default"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -163,9 +164,7 @@ def _converted(checkpoint: Path, convert: Any) -> Path:
     )
     if convert is None:
         raise missing
-    from filelock import FileLock
-
-    with FileLock(str(target) + ".lock", timeout=300):
+    with locked(target, timeout=300):
         if not (target.is_file() and target.stat().st_mtime >= checkpoint.stat().st_mtime):
             try:
                 convert(checkpoint, target)
@@ -176,13 +175,11 @@ def _converted(checkpoint: Path, convert: Any) -> Path:
 
 def _install_bundled(entry: BundledModel, target: Path) -> Path:
     """Verify a bundled model and copy it into the data dir, once, under a lock."""
-    from filelock import FileLock
-
     source = bundled_folder() / entry.file
     if not source.is_file():
         raise ModelNotFoundError(f"bundled model {entry.name!r}: file {source} is missing; reinstall specblur")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock", timeout=120):
+    with locked(target, timeout=120):
         if target.is_file():
             return target
         data = source.read_bytes()
@@ -192,7 +189,5 @@ def _install_bundled(entry: BundledModel, target: Path) -> Path:
                 f"bundled model {entry.name!r}: {source} has sha256 {digest[:12]}…, MANIFEST says "
                 f"{entry.sha256[:12]}…; reinstall specblur"
             )
-        from specblur.audio import atomic_write_bytes
-
         atomic_write_bytes(target, data)
     return target

@@ -23,10 +23,15 @@ class Blur(Effect):
         return prior.resample(maps, weight, rng, sweeps=rounds, temperature=temperature, **context)
 
     def change(self, model: Any, before: Any, after: Any, pixel: np.ndarray, image: np.ndarray) -> np.ndarray:
-        """``decode(after) - decode(before)`` under the brush, zero elsewhere."""
-        change = np.zeros_like(pixel)
-        both = decoded(model, [before, after], pixel)
-        if both is not None:
-            images, window = both
-            change[:, window] = (images[1] - images[0]) * pixel[:, window]
-        return change
+        return decoded_change(model, before, after, pixel)
+
+
+def decoded_change(model: Any, before: Any, after: Any, pixel: np.ndarray) -> np.ndarray:
+    """``decode(after) - decode(before)`` (normalised image units) under the brush ``pixel``, zero
+    elsewhere."""
+    change = np.zeros_like(pixel)
+    both = decoded(model, [before, after], pixel)
+    if both is not None:
+        images, window = both
+        change[:, window] = (images[1] - images[0]) * pixel[:, window]
+    return change
