@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from specblur.version import __version__
 
 __all__ = ["__version__", "blur", "load_model", "repair"]
 

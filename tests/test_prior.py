@@ -76,13 +76,12 @@ def test_back_off_rescues_codes_in_unseen_contexts() -> None:
 def test_round_trip_as_arrays() -> None:
     prior = LevelPrior.fit(_maps(5, 0), 12, radius=2)
     prior.temperature, prior.mix = 2.5, 0.01
-    back = LevelPrior.from_dict(prior.to_dict())
+    scalars, tables = prior.to_arrays()
+    back = LevelPrior.from_arrays(scalars, tables)
     assert back.radius == 2 and back.rows == prior.rows and (back.temperature, back.mix) == (2.5, 0.01)
     assert np.array_equal(back.neighbour_count, prior.neighbour_count)
-    bad = prior.to_dict()
-    bad["rows"] = 3
     with pytest.raises(ValueError):
-        LevelPrior.from_dict(bad)
+        LevelPrior.from_arrays(scalars | {"rows": 3}, tables)
 
 
 def test_gibbs_resampling_is_seeded_local_and_follows_temperature() -> None:

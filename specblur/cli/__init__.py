@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from specblur import __version__
+from specblur.version import __version__
 
 PRESET_NAMES = ("default", "tiny", "fullband")  # kept in step with specblur.config.PRESETS (a test checks)
 
@@ -345,7 +345,7 @@ def _range(limit: Any) -> click.ParamType:
 def _edit_options(mode: str) -> Any:
     """The options ``blur`` and ``repair`` share, and each one's own."""
     from specblur import priors
-    from specblur.edit import options as limits
+    from specblur.edit import limits
 
     shared = [
         click.argument("files", nargs=-1, required=True, metavar="IN... OUT"),

@@ -1,52 +1,18 @@
-"""An edit's settings as one frozen value, validated once, with the limits every face uses.
-
-The command line (click ranges), the editor (its request checks) and the Python API all read the
-limits below, so they can never disagree; everything under :mod:`specblur.edit` takes an
-:class:`EditOptions` whole instead of loose keywords.
-"""
+"""An edit's settings as one frozen value, validated once against the limits every face uses
+(:mod:`specblur.edit.limits`); everything under :mod:`specblur.edit` takes an :class:`EditOptions`
+whole instead of loose keywords."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from specblur import priors
+from specblur.edit.effects import EFFECTS
+from specblur.edit.limits import AMOUNT, FEATHER, PHASE_ITERS, SCALES, SEED, TEMPERATURE
 from specblur.errors import UsageError
-
-
-@dataclass(frozen=True)
-class Limit:
-    """The range of one setting (both ends included) and how it is named on the command line."""
-
-    low: float
-    high: float
-    flag: str
-    whole: bool = False
-
-    def check(self, value: Any) -> None:
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        ok = ok and self.low <= value <= self.high and (not self.whole or int(value) == value)
-        if not ok:
-            kind = "a whole number" if self.whole else "a number"
-            raise UsageError(f"{self.flag} {value!r}: use {kind} from {self.low:g} to {self.high:g}")
-
-
-TEMPERATURE = Limit(0.05, 20.0, "--temperature")
-"""Times the prior's calibrated temperature (1: the prior as fitted)."""
-AMOUNT = Limit(0.0, 1.0, "--amount")
-"""The share of the change applied, in dB (0: none, the output is the input)."""
-FEATHER = Limit(0.0, 8.0, "--feather")
-"""The brush's soft edge, in code cells (0: a hard rectangle)."""
-PHASE_ITERS = Limit(0, 200, "--phase-iters", whole=True)
-"""Griffin-Lim iterations on the changed frames (0 keeps the input's phase)."""
-SEED = Limit(0, 2**63 - 1, "--seed", whole=True)
-SWEEPS = Limit(1, 50, "--sweeps", whole=True)
-"""The blur's Gibbs sweeps over the region."""
-STEPS = Limit(1, 64, "--steps", whole=True)
-"""Repair's rounds of unmasking."""
-SCALES = {"micro": ("bottom",), "macro": ("top",), "both": ("top", "bottom")}
-"""Which code levels a scale redraws, in order (coarse first)."""
+from specblur.runtime.resynth import PHASE_STARTS
 
 
 @dataclass(frozen=True)
@@ -75,10 +41,6 @@ class EditOptions:
     """Where Griffin-Lim starts (see :data:`specblur.runtime.resynth.PHASE_STARTS`; ``None``: the input)."""
 
     def __post_init__(self) -> None:
-        from specblur import priors
-        from specblur.edit.effects import EFFECTS
-        from specblur.runtime.resynth import PHASE_STARTS
-
         if self.effect not in EFFECTS:
             raise UsageError(f"effect {self.effect!r}: use {' or '.join(EFFECTS)}")
         effect = EFFECTS[self.effect]

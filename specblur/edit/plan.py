@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specblur.edit.options import SCALES, EditOptions
+from specblur.edit.limits import SCALES
+from specblur.edit.options import EditOptions
 from specblur.edit.region import Region, locate
 from specblur.errors import AudioError
 from specblur.runtime.model import RuntimeModel
@@ -18,9 +19,7 @@ from specblur.runtime.model import RuntimeModel
 # those of the whole file; the decoder reaches about as far again, so the brush's pixels see the same
 # codes, and so the same change, as when the whole file is processed.
 CONTEXT_TOP_CELLS = 6
-DECODER_CONTEXT_TOP_CELLS = 3
-"""Of those, what the decoder needs around the brush (measured: decoding with 3 top cells on each side
-matches decoding everything to within 0.07 dB, 4 to within 0.004 dB, before the two decodes cancel)."""
+# Of those, what the decoder needs around the brush: specblur.edit.effects.base.DECODER_CONTEXT_TOP_CELLS.
 
 
 @dataclass
@@ -66,7 +65,8 @@ def plan(
     options: EditOptions | None = None,
 ) -> Plan:
     """Locate the region on ``loaded``'s grid and choose the samples to work on, for an edit with
-    ``options`` (its scale and feather; default: a blur's).
+    ``options`` (an :class:`~specblur.edit.options.EditOptions`: its scale and feather; default: a
+    blur's).
 
     Raises :class:`~specblur.errors.UsageError` for a region outside the file, empty, or above what
     the model covers.

@@ -37,7 +37,8 @@ import numpy as np
 from specblur import audio, labels, priors
 from specblur.edit import on_file, plan, segment
 from specblur.edit.effects import EFFECTS
-from specblur.edit.options import AMOUNT, SCALES, TEMPERATURE, EditOptions
+from specblur.edit.limits import AMOUNT, SCALES, TEMPERATURE
+from specblur.edit.options import EditOptions
 from specblur.edit.region import band_centres
 from specblur.errors import AudioError, SpecblurError, UsageError
 from specblur.runtime import loader

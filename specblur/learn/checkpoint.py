@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 
-from specblur import __version__
 from specblur.config import Config
 from specblur.errors import CheckpointError
 from specblur.files import atomic_write_bytes
 from specblur.learn.model import VQVAE2
 from specblur.priors.naive_bayes import LevelPrior
+from specblur.version import __version__
 
 FORMAT = "specblur-checkpoint"
 FORMAT_VERSION = 1
@@ -95,7 +95,7 @@ def to_bytes(
         "model_hash": model_hash(model),
         "training": _plain(training),
         "extra": extra or {},
-        "prior": {level: p.to_dict() for level, p in (prior or {}).items()},
+        "prior": {level: _prior_tensors(p) for level, p in (prior or {}).items()},
         "prior_nn": {level: torch.frombuffer(bytearray(g), dtype=torch.uint8) for level, g in (prior_nn or {}).items()},
         "prior_nn_sha256": {level: hashlib.sha256(g).hexdigest() for level, g in (prior_nn or {}).items()},
         "default_prior": default_prior,
@@ -158,7 +158,7 @@ def load(path: Path | str) -> LoadedModel:
     if digest != payload.get("model_hash"):
         raise CheckpointError(f"{path}: weights do not match the hash recorded in the file; the file is damaged")
     try:
-        prior = {level: LevelPrior.from_dict(data) for level, data in (payload.get("prior") or {}).items()}
+        prior = {level: LevelPrior.from_arrays(data, data) for level, data in (payload.get("prior") or {}).items()}
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(
             f"{path}: malformed prior ({_first_line(exc)}); refit it with 'specblur fit-prior'"
@@ -201,3 +201,9 @@ def _plain(value: Any) -> Any:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
+
+
+def _prior_tensors(prior: LevelPrior) -> dict[str, Any]:
+    """A Naive Bayes prior as numbers and tensors (a checkpoint that ``weights_only`` loads)."""
+    scalars, tables = prior.to_arrays()
+    return {**scalars, **{k: torch.from_numpy(v) for k, v in tables.items()}}

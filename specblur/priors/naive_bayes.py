@@ -366,17 +366,6 @@ class LevelPrior:
             raise ValueError("prior tables do not match their sizes")
         return prior
 
-    def to_dict(self) -> dict[str, Any]:
-        """Numbers and tensors (stored in a training checkpoint; ``weights_only`` loads it)."""
-        import torch
-
-        scalars, tables = self.to_arrays()
-        return {**scalars, **{k: torch.from_numpy(v) for k, v in tables.items()}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LevelPrior:
-        return cls.from_arrays(data, data)
-
 
 MapsLike = Any
 """An ``(n, rows, cols)`` integer array, or a sequence of ``(rows, cols)`` maps."""

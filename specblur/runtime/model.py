@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from specblur import __version__
 from specblur.config import Config
 from specblur.errors import CheckpointError
 from specblur.priors.naive_bayes import LevelPrior
+from specblur.version import __version__
 
 FORMAT = "specblur-runtime"
 FORMAT_VERSION = 2

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from specblur.edit.effects import Effect, decoded
-from specblur.edit.options import SWEEPS
+from specblur.edit.effects.base import Effect, decoded
+from specblur.edit.limits import SWEEPS
 
 
 class Blur(Effect):

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from specblur.edit.effects import Effect, decoded
-from specblur.edit.options import STEPS
+from specblur.edit.effects.base import Effect, decoded
+from specblur.edit.limits import STEPS
 
 
 class Repair(Effect):
