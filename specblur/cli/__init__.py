@@ -337,9 +337,10 @@ def _parse_region(time: str | None, freq: str | None) -> tuple[tuple, tuple]:
 
 def _range(limit: Any) -> click.ParamType:
     """A click range from one of :mod:`specblur.edit.options`' limits (the library checks the same)."""
+    high = None if limit.high == float("inf") else limit.high
     if limit.whole:
-        return click.IntRange(int(limit.low), int(limit.high))
-    return click.FloatRange(limit.low, limit.high)
+        return click.IntRange(int(limit.low), None if high is None else int(high))
+    return click.FloatRange(limit.low, high)
 
 
 def _edit_options(mode: str) -> Any:

@@ -25,7 +25,8 @@ class Limit:
         ok = ok and self.low <= value <= self.high and (not self.whole or int(value) == value)
         if not ok:
             kind = "a whole number" if self.whole else "a number"
-            raise UsageError(f"{self.flag} {value!r}: use {kind} from {self.low:g} to {self.high:g}")
+            span = f"{self.low:g} or more" if math.isinf(self.high) else f"from {self.low:g} to {self.high:g}"
+            raise UsageError(f"{self.flag} {value!r}: use {kind} {span}")
 
 
 TEMPERATURE = Limit(0.05, 20.0, "--temperature")
@@ -36,7 +37,7 @@ FEATHER = Limit(0.0, 8.0, "--feather")
 """The brush's soft edge, in code cells (0: a hard rectangle)."""
 PHASE_ITERS = Limit(0, 200, "--phase-iters", whole=True)
 """Griffin-Lim iterations on the changed frames (0 keeps the input's phase)."""
-SEED = Limit(0, 2**63 - 1, "--seed", whole=True)
+SEED = Limit(0, math.inf, "--seed", whole=True)
 SWEEPS = Limit(1, 50, "--sweeps", whole=True)
 """The blur's Gibbs sweeps over the region."""
 STEPS = Limit(1, 64, "--steps", whole=True)
