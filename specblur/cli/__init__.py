@@ -169,6 +169,12 @@ def _progress(jobs: list[tuple[str, str]], quiet: bool) -> Any:
             bar.advance(task)
 
 
+def _model_option(default: str = "default", prefix: str = "") -> Any:
+    """``-m/--model NAME|PATH``: declared here once for every command that loads a model."""
+    what = "model name or checkpoint path" if prefix else "Model name or checkpoint path"
+    return click.option("-m", "--model", help=f"{prefix}{what}.  [default: {default}]")
+
+
 _ENERGY_HELP = "Measure this run's energy with codecarbon and add it to the ledger ('specblur energy')."
 
 _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
@@ -421,7 +427,7 @@ def _edit_options(mode: str) -> Any:
             help="Griffin-Lim iterations on the changed frames (0 keeps the input's phase; 8 lands about 0.5 dB "
             "closer to the decoder's request, at about 3x the time).",
         ),
-        click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]"),
+        _model_option(),
         click.option(
             "-o",
             "--output-dir",
@@ -625,7 +631,7 @@ def _edit(
     help="Port on 127.0.0.1 (0: any free one).  [default: the first free one from 8765]",
 )
 @click.option("--no-browser", is_flag=True, help="Only print the URL; do not open a browser.")
-@click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]")
+@_model_option()
 @click.option("-f", "--force", is_flag=True, help="Let Export replace an existing OUT.")
 def edit(input: str, out: str | None, port: int | None, no_browser: bool, model: str | None, force: bool) -> None:
     """Edit IN in the browser: see its spectrogram, drag a region, apply blur or repair, listen
@@ -656,7 +662,7 @@ def edit(input: str, out: str | None, port: int | None, no_browser: bool, model:
 
 @cli.command("fit-prior")
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]")
+@_model_option()
 @click.option(
     "--radius",
     type=click.IntRange(1, 4),
@@ -742,7 +748,7 @@ def fit_prior(
 @cli.command()
 @click.argument("input", metavar="IN")
 @click.argument("codes", metavar="CODES")
-@click.option("-m", "--model", help="Model name or checkpoint path.  [default: default]")
+@_model_option()
 @click.option("-f", "--force", is_flag=True, help="Replace CODES if it exists.")
 @click.option("--energy", is_flag=True, help=_ENERGY_HELP)
 def encode(input: str, codes: str, model: str | None, force: bool, energy: bool) -> None:
@@ -769,7 +775,7 @@ def encode(input: str, codes: str, model: str | None, force: bool, energy: bool)
 @cli.command()
 @click.argument("codes", metavar="CODES")
 @click.argument("output", metavar="OUT")
-@click.option("-m", "--model", help="Model name or checkpoint path.  [default: the one named in CODES]")
+@_model_option("the one named in CODES")
 @click.option("--original-rate", is_flag=True, help="Resample to the encoded file's rate instead of the model's.")
 @click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--energy", is_flag=True, help=_ENERGY_HELP)
@@ -803,7 +809,7 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
 )
 @click.option("--json", "as_json", is_flag=True, help="Report as JSON on stdout.")
 @click.option("--csv", "as_csv", is_flag=True, help="Report as CSV on stdout.")
-@click.option("-m", "--model", help="--measure: model name or checkpoint path.  [default: default]")
+@_model_option(prefix="--measure: ")
 @click.option(
     "-n",
     "--runs",
