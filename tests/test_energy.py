@@ -21,6 +21,7 @@ import soundfile as sf
 
 from specblur import energy
 from specblur.cli import energy as report
+from specblur.energy import ledger as ledger_module
 from specblur.errors import SpecblurError
 from specblur.learn import checkpoint
 from tests.conftest import run_cli, tone
@@ -428,7 +429,7 @@ def test_rows_are_read_by_position_under_an_old_header(tmp_path: Path) -> None:
     ledger = tmp_path / "energy.csv"
     buffer = io.StringIO()
     csv.DictWriter(buffer, fieldnames=energy.COLUMNS, lineterminator="\n").writerow(
-        {k: ledger._cell(v) for k, v in (_row(1) | {"call": "7-x", "call_kwh": 9e-6}).items()}
+        {k: ledger_module._cell(v) for k, v in (_row(1) | {"call": "7-x", "call_kwh": 9e-6}).items()}
     )
     ledger.write_text(OLD_LEDGER + buffer.getvalue())
     rows = energy.read(ledger)
