@@ -47,8 +47,9 @@ METHODS = ("auto", "interpolate", "envelope", "ar", "texture")
 CONTEXT_FRAMES = 4  # whole frames per side averaged by ``envelope``
 WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells
-AR_MAX_SECONDS = 0.1  # ``auto`` uses ``ar`` up to this hole length (see docs/REPAIR.md)
+AR_MAX_SECONDS = 0.05  # ``auto`` uses ``ar`` up to this hole length (see docs/REPAIR.md)
 AR_ITERS = 3
+AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
 
 
 @dataclass(frozen=True)
@@ -188,29 +189,46 @@ def _carried_phase(spec: np.ndarray, grid: Grid, rng: np.random.Generator) -> np
     return out
 
 
-def _synthesise(segment: np.ndarray, spec: np.ndarray, grid: Grid, target_db: np.ndarray, rng) -> np.ndarray:
-    """The segment (channels, samples) with the hole's in-band cells given magnitude ``target_db`` and a phase carried
-    on from the context, refined by Griffin-Lim with every other cell held."""
+def _synthesise(
+    segment: np.ndarray,
+    spec: np.ndarray,
+    grid: Grid,
+    target_db: np.ndarray,
+    rng: np.random.Generator,
+    known: np.ndarray | None = None,
+) -> np.ndarray:
+    """The segment (channels, samples) with the hole's in-band cells given magnitude ``target_db``
+    and a phase carried on from the context, refined by fast Griffin-Lim with every other cell held.
+
+    ``known`` (bool per sample of the segment, or None): the samples outside the hole. When given,
+    each iteration first puts them back in the time domain (what is known is not re-synthesised:
+    the hole's fill is made consistent with the real signal around it), and the result keeps them.
+    """
     win = window("hann", grid.n_fft, np.float64)
     hf = grid.hole_frames
     cells = np.zeros(spec.shape[-2:], dtype=bool)
     cells[np.ix_(grid.band_bins, hf)] = True
     target = np.zeros(spec.shape)
     target[..., hf] = 10.0 ** (target_db / 20.0)
-    new = spec.copy()
-    sub = new[..., hf]
     start_phase = np.exp(1j * np.stack([_carried_phase(s, grid, rng) for s in spec]))
-    new[..., hf] = np.where(grid.band_bins[:, None], target[..., hf] * start_phase, sub)
+    new = spec.copy()
+    new[..., hf] = np.where(grid.band_bins[:, None], target[..., hf] * start_phase, spec[..., hf])
     previous = np.zeros_like(new)
     factor = 0.99 / 1.99
     length = segment.shape[-1]
     for _ in range(GL_ITERS):
-        rebuilt = stft(istft(new, grid.n_fft, grid.hop, win, length), grid.n_fft, grid.hop, win)
+        wave = istft(new, grid.n_fft, grid.hop, win, length)
+        if known is not None:
+            wave[..., known] = segment[..., known]
+        rebuilt = stft(wave, grid.n_fft, grid.hop, win)
         accelerated = rebuilt - factor * previous
         previous = rebuilt
         unit = accelerated / np.maximum(np.abs(accelerated), 1e-30)
-        new = np.where(cells, target * unit, new)
-    return istft(new, grid.n_fft, grid.hop, win, length)
+        new = np.where(cells, target * unit, spec)
+    wave = istft(new, grid.n_fft, grid.hop, win, length)
+    if known is not None:
+        wave[..., known] = segment[..., known]
+    return wave
 
 
 # -- Janssen's AR interpolation ------------------------------------------------------------------------
@@ -248,16 +266,27 @@ def _solve_toeplitz(t: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x
 
 
+def _autocorrelation(x: np.ndarray, order: int) -> np.ndarray:
+    """Biased autocorrelation, lags 0..order, of ``x`` under a Hann taper."""
+    if len(x) < 2:
+        return np.zeros(order + 1)
+    w = x * window("hann", len(x), np.float64)
+    spec = np.fft.rfft(w, 2 * len(w))
+    r = np.fft.irfft(np.abs(spec) ** 2)[: order + 1]
+    return np.pad(r, (0, max(0, order + 1 - len(r))))
+
+
 def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int) -> np.ndarray:
-    """``x`` (one channel's stretch) with samples ``[g0, g1)`` replaced by Janssen's AR interpolation."""
+    """``x`` (one channel's stretch) with samples ``[g0, g1)`` replaced by Janssen's AR interpolation:
+    the AR model estimated from the whole stretch (the hole zero at first, then as last filled),
+    the hole solved for, :data:`AR_ITERS` times."""
     y = x.copy()
     y[g0:g1] = 0.0
     n_gap = g1 - g0
-    taper = window("hann", len(y), np.float64) if len(y) > 1 else np.ones(1)
     for _ in range(AR_ITERS):
-        w = y * taper
-        spec = np.fft.rfft(w, 2 * len(w))
-        r = np.fft.irfft(np.abs(spec) ** 2)[: order + 1]
+        # (estimating the first model from the two sides alone, without the zeroed hole, measured
+        # worse: 6.2 against 5.2 dB mel LSD on 32 ms dropouts)
+        r = _autocorrelation(y, order)
         if r[0] <= 0:
             return y
         c = _levinson_durbin(r, order)
@@ -277,7 +306,7 @@ def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int) -> np.ndarray:
 
 
 def _ar_order(n_gap: int, rate: int) -> int:
-    return int(min(3 * n_gap + 2, round(0.02 * rate)))
+    return int(min(3 * n_gap + 2, round(AR_MAX_ORDER_SECONDS * rate)))
 
 
 # -- entry point ---------------------------------------------------------------------------------------
@@ -330,6 +359,9 @@ def restore(
             tex = np.asarray(texture_db, dtype=np.float64)
             tex = np.broadcast_to(tex, env.shape) if tex.ndim == 2 else tex
             env = np.stack([texture_on_envelope(e, t) for e, t in zip(env, tex, strict=True)])
+        # the hole frames re-synthesised whole (holding the known samples outside the hole in the
+        # time domain during Griffin-Lim, ``_synthesise(known=...)``, measured worse: 8.4 against
+        # 5.0 dB mel LSD on 32 ms dropouts, the hard seam at the hole's edges)
         rebuilt = _synthesise(segment, spec, grid, env, rng)
         s0, s1 = _frame_span(grid)
         out[grid.start + s0 : grid.start + s1] = rebuilt[:, s0:s1].T
