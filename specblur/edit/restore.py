@@ -49,6 +49,7 @@ WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells
 AR_MAX_SECONDS = 0.05  # ``auto`` uses ``ar`` up to this hole length (see docs/REPAIR.md)
 AR_ITERS = 3
+AR_MIN_ORDER = 16
 AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
 
 
@@ -347,9 +348,10 @@ def restore(
     if method == "texture" and texture_db is None:
         raise ValueError("method 'texture' needs the model's texture_db on the hole's grid (see plan())")
     out = x.copy()
-    if method == "ar":
-        span = _restore_ar(x, out, rate, h0, h1, band)
-    else:
+    span = _restore_ar(x, out, rate, h0, h1, band) if method == "ar" else None
+    if span is None:  # (``ar`` falls back to ``envelope`` where the hole has no context on one side)
+        if method == "ar":
+            method = "envelope"
         grid = plan(n, rate, (h0, h1), band)
         win = window("hann", grid.n_fft, np.float64)
         segment = np.ascontiguousarray(x[grid.start : grid.stop].T)  # (channels, samples)
@@ -377,15 +379,18 @@ def _frame_span(grid: Grid) -> tuple[int, int]:
     return int(s0), int(s1)
 
 
-def _restore_ar(x: np.ndarray, out: np.ndarray, rate: int, h0: int, h1: int, band) -> tuple[int, int]:
+def _restore_ar(x: np.ndarray, out: np.ndarray, rate: int, h0: int, h1: int, band) -> tuple[int, int] | None:
     n = x.shape[0]
     order = _ar_order(h1 - h0, rate)
     context = max(3 * order, int(0.05 * rate))
     a = max(0, h0 - context)
     b = min(n, h1 + context)
+    order = min(order, h0 - a, b - h1)  # the solve needs ``order`` known samples on both sides
+    if order < AR_MIN_ORDER:  # a hole at the file's very start or end: nothing to interpolate between
+        return None
     filled = x.copy()
     for ch in range(x.shape[1]):
-        filled[a:b, ch] = _ar_fill(x[a:b, ch], h0 - a, h1 - a, min(order, max(1, (b - a) // 4)))
+        filled[a:b, ch] = _ar_fill(x[a:b, ch], h0 - a, h1 - a, order)
     if band is None:
         out[h0:h1] = filled[h0:h1]
         return h0, h1
