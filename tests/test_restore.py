@@ -115,6 +115,7 @@ def test_choose_method_rule() -> None:
     assert R.choose_method(0.016) == "ar"
     assert R.choose_method(R.AR_MAX_SECONDS) == "ar"
     assert R.choose_method(R.AR_MAX_SECONDS, (1000.0, 4000.0)) == "ar"
+    assert R.choose_method(0.048) == "envelope"
     assert R.choose_method(0.1) == "envelope"
     assert R.choose_method(1.0, (1000.0, 4000.0)) == "envelope"
     assert R.choose_method(0.3, texture=True) == "texture"
