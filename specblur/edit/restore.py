@@ -20,9 +20,12 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
 - ``auto``: :func:`choose_method`.
 
 The single entry point is :func:`restore`; :func:`plan` gives the STFT grid a model-side texture
-must be computed on. Channels are restored each from its own context (that keeps the stereo image);
-``linked`` only makes ``auto`` pick one method for all channels (it always does: the rule depends on
-the region alone).
+must be computed on. The STFT methods restore each channel from its own context (that keeps the
+stereo image); ``ar`` with ``linked`` (the default) fits one AR model to all the channels together
+(one Toeplitz system, one right-hand side per channel: half the time of two), unlinked one each.
+``auto``'s rule depends on the region alone, so linked or not it picks one method for all channels.
+
+Cost (a 4 s 44.1 kHz stereo clip, in process, one core): see ``docs/REPAIR.md``.
 """
 
 from __future__ import annotations
@@ -332,8 +335,12 @@ def restore(
     ``texture_db``: for ``texture`` (and ``auto`` on long holes), the model's detail, bins x hole
     frames of :func:`plan`'s grid, the same for every channel or (channels, bins, hole frames).
     Returns the edited copy and the half-open span of frames that may differ; every frame outside it
-    is bit-identical to the input. The span is the hole for ``ar`` over the whole band, else the hole
-    plus the STFT window (:data:`WINDOW_SECONDS`) on each side.
+    is bit-identical to the input. The span: the hole for ``ar`` over the whole band; the hole plus
+    :data:`CROSSFADE_SECONDS` on each side for ``envelope`` and ``texture`` (what lies outside the
+    hole is kept, a short raised-cosine crossfade joins it to the fill); the hole plus up to the STFT
+    window (:data:`WINDOW_SECONDS`) on each side for ``interpolate`` (an editor's replace re-synthesises
+    every frame that touches the hole) and for ``ar`` with a band. ``ar`` where the hole has fewer
+    than :data:`AR_MIN_ORDER` samples of context on a side (the file's ends) does ``envelope``.
     """
     if method not in METHODS:
         raise ValueError(f"unknown repair method {method!r}; choose one of: {', '.join(METHODS)}")
