@@ -286,6 +286,14 @@ def report(cache: dict, kinds: list[str], methods: list[str], out: Path) -> None
                 f"{kind:12s} {method:12s} {e['n']:3d} {e['lsd']:7.2f} {e['level_abs']:8.2f} {e['level_max']:8.2f} "
                 f"{e.get('visqol', float('nan')):7.2f} {e['ms']:7.0f}"
             )
+    print("\n| damage | method | n | mel LSD dB | mean abs level error dB | max abs level error dB | ViSQOL | ms |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for kind, rows in table.items():
+        for method, e in rows.items():
+            print(
+                f"| {kind} | {method} | {e['n']} | {e['lsd']:.2f} | {e['level_abs']:.2f} | {e['level_max']:.1f} | "
+                f"{e.get('visqol', float('nan')):.2f} | {e['ms']:.0f} |"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"table": table, "cases": cache}, indent=1, sort_keys=True) + "\n")
 
