@@ -1,0 +1,432 @@
+"""Classical restoration of a time-frequency hole from its context (numpy only, no torch, no model).
+
+Every method reads the context around the hole and *synthesises* what goes in it (magnitude and
+phase), so a hole of digital silence is filled at the level the context implies; nothing here is a
+change applied in dB to what the hole holds. Methods (:data:`METHODS`):
+
+- ``interpolate``: what a spectral editor's "replace" does, the baseline: each STFT bin's
+  log-magnitude interpolated linearly across the hole between the last whole frame before it and
+  the first whole frame after it; phase carried on from the context (phase vocoder, forward from the
+  left, backward from the right) and refined by Griffin-Lim on the hole's cells only.
+- ``envelope``: the same synthesis on a better envelope: each side's spectrum is the *power* mean of
+  its :data:`CONTEXT_FRAMES` nearest whole frames (one frame of a noisy sound is a noisy estimate,
+  and the mean of log-magnitudes reads 2.5 dB low on noise), interpolated in dB across the hole.
+- ``ar``: Janssen's iterative autoregressive interpolation in the time domain (the samples in the
+  hole that minimise the AR prediction error of the whole stretch, the AR model re-estimated from
+  the filled stretch a few times). Best for short holes; cost grows with the square of the hole. For
+  a band-limited region its result replaces only the STFT cells inside the band.
+- ``texture``: :func:`texture_on_envelope`: the ``envelope`` with a model-provided detail in dB
+  added (zero-mean per bin over the hole, so the level stays the envelope's). Needs ``texture_db``.
+- ``auto``: :func:`choose_method`.
+
+The single entry point is :func:`restore`; :func:`plan` gives the STFT grid a model-side texture
+must be computed on. The STFT methods restore each channel from its own context (that keeps the
+stereo image); ``ar`` with ``linked`` (the default) fits one AR model to all the channels together
+(one Toeplitz system, one right-hand side per channel: half the time of two), unlinked one each.
+``auto``'s rule depends on the region alone, so linked or not it picks one method for all channels.
+
+Cost (a 4 s 44.1 kHz stereo clip, in process, one core): see ``docs/REPAIR.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from specblur.runtime.dsp import istft, stft, window
+
+__all__ = [
+    "AR_MAX_SECONDS",
+    "METHODS",
+    "Grid",
+    "choose_method",
+    "plan",
+    "restore",
+    "texture_on_envelope",
+]
+
+METHODS = ("auto", "interpolate", "envelope", "ar", "texture")
+CONTEXT_FRAMES = 4  # whole frames per side averaged by ``envelope``
+WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
+GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells
+AR_MAX_SECONDS = 0.04  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
+AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)
+CROSSFADE_SECONDS = 0.003  # known samples kept up to this far outside the hole (measured: 3 ms better than 10)
+AR_MIN_ORDER = 16
+AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The STFT grid a restoration works on (per channel, one segment of the file).
+
+    ``start``/``stop``: the segment of samples analysed; frame ``j`` is centred on sample
+    ``start + j * hop``; ``hole_frames``: the frames whose window touches the hole (these are
+    rebuilt); ``left``/``right``: the whole context frames used on either side (possibly empty);
+    ``bins_hz``: each bin's centre; ``band_bins``: true for the bins the region covers.
+    """
+
+    n_fft: int
+    hop: int
+    start: int
+    stop: int
+    hole_frames: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    bins_hz: np.ndarray
+    band_bins: np.ndarray
+
+    @property
+    def frame_times(self) -> np.ndarray:
+        """Centre of each frame of the segment, in samples of the file."""
+        n_frames = (self.stop - self.start) // self.hop + 1
+        return self.start + np.arange(n_frames) * self.hop
+
+
+def _sizes(rate: int) -> tuple[int, int]:
+    n_fft = max(16, 2 * round(WINDOW_SECONDS * rate / 2))
+    return n_fft, n_fft // 4
+
+
+def plan(n_samples: int, rate: int, hole: tuple[int, int], band: tuple[float, float] | None) -> Grid:
+    """The grid for a hole of samples ``[hole[0], hole[1])`` of a file of ``n_samples``."""
+    h0, h1 = hole
+    n_fft, hop = _sizes(rate)
+    margin = (CONTEXT_FRAMES + 2) * hop + n_fft
+    start = max(0, h0 - margin)
+    start -= start % hop if start else 0
+    stop = min(n_samples, h1 + margin)
+    n_frames = (stop - start) // hop + 1
+    centre = start + np.arange(n_frames) * hop
+    half = n_fft // 2
+    touches = (centre + half > h0) & (centre - half < h1)
+    hole_frames = np.nonzero(touches)[0]
+    # whole context frames: the window lies in the file, inside the segment (or at the file's own ends)
+    lo_ok = (centre - half >= start) | (start == 0)
+    hi_ok = (centre + half <= stop) | (stop == n_samples)
+    ok = lo_ok & hi_ok & ~touches
+    before = np.nonzero(ok & (np.arange(n_frames) < hole_frames[0]))[0][-CONTEXT_FRAMES:]
+    after = np.nonzero(ok & (np.arange(n_frames) > hole_frames[-1]))[0][:CONTEXT_FRAMES]
+    bins_hz = np.arange(n_fft // 2 + 1) * rate / n_fft
+    if band is None:
+        band_bins = np.ones(len(bins_hz), dtype=bool)
+    else:
+        lo, hi = band
+        band_bins = (bins_hz >= lo) & (bins_hz <= hi)
+    return Grid(n_fft, hop, start, stop, hole_frames, before, after, bins_hz, band_bins)
+
+
+def choose_method(hole_seconds: float, band: tuple[float, float] | None = None, texture: bool = False) -> str:
+    """The method ``auto`` uses: ``ar`` for holes up to :data:`AR_MAX_SECONDS` (whole band or not:
+    a band-limited region takes the AR result inside its band only), else ``texture`` when the model
+    provides one, else ``envelope``. Measured on held-out recordings in ``docs/REPAIR.md``."""
+    if hole_seconds <= AR_MAX_SECONDS:
+        return "ar"
+    return "texture" if texture else "envelope"
+
+
+# -- envelopes ---------------------------------------------------------------------------------------
+
+
+def _side_db(power: np.ndarray, frames: np.ndarray, single: bool, nearest_last: bool) -> np.ndarray | None:
+    if not len(frames):
+        return None
+    if single:
+        pick = frames[-1] if nearest_last else frames[0]
+        return 10.0 * np.log10(power[:, pick] + 1e-20)
+    return 10.0 * np.log10(power[:, frames].mean(axis=1) + 1e-20)
+
+
+def envelope_db(spec: np.ndarray, grid: Grid, single: bool = False) -> np.ndarray:
+    """Interpolated magnitude (dB, bins x hole frames) across the hole, from ``spec`` (one channel's
+    STFT of the segment). ``single``: from one frame per side (the ``interpolate`` baseline)."""
+    power = np.abs(spec) ** 2
+    left = _side_db(power, grid.left, single, nearest_last=True)
+    right = _side_db(power, grid.right, single, nearest_last=False)
+    if left is None and right is None:
+        return np.full((spec.shape[0], len(grid.hole_frames)), -200.0)
+    if left is None:
+        left = right
+    if right is None:
+        right = left
+    a = grid.left[-1] if len(grid.left) else grid.hole_frames[0] - 1
+    b = grid.right[0] if len(grid.right) else grid.hole_frames[-1] + 1
+    w = (grid.hole_frames - a) / max(b - a, 1)
+    return left[:, None] * (1.0 - w)[None, :] + right[:, None] * w[None, :]
+
+
+def texture_on_envelope(env_db: np.ndarray, texture_db: np.ndarray) -> np.ndarray:
+    """The model's detail on the context's envelope: ``env_db + (texture_db - its mean over the hole
+    per bin)``. Both are bins x hole frames of :func:`plan`'s grid; the detail's own level is dropped
+    (the context sets the level, the model only the texture: onsets, fluctuation, partials)."""
+    texture_db = np.asarray(texture_db, dtype=np.float64)
+    if texture_db.shape != env_db.shape:
+        raise ValueError(f"texture of shape {texture_db.shape}: the hole's grid is {env_db.shape}")
+    return env_db + texture_db - texture_db.mean(axis=1, keepdims=True)
+
+
+# -- phase -------------------------------------------------------------------------------------------
+
+
+def _carried_phase(spec: np.ndarray, grid: Grid, rng: np.random.Generator) -> np.ndarray:
+    """Phase for the hole frames (bins x hole frames): carried on from the two frames before the hole
+    at each bin's measured frequency (first half), and backward from the two after (second half)."""
+    n_bins = spec.shape[0]
+    phase = np.angle(spec)
+    expected = 2.0 * np.pi * np.arange(n_bins) * grid.hop / grid.n_fft
+    hf = grid.hole_frames
+    n_frames = spec.shape[1]
+    out = rng.uniform(-np.pi, np.pi, size=(n_bins, len(hf)))
+    r_left = hf[0] - 1
+    r_right = hf[-1] + 1
+    have_left = r_left >= 1
+    have_right = r_right + 1 < n_frames
+    mid = len(hf) // 2 if (have_left and have_right) else (len(hf) if have_left else 0)
+    if have_left:
+        dev = np.angle(np.exp(1j * (phase[:, r_left] - phase[:, r_left - 1] - expected)))
+        steps = hf[:mid] - r_left
+        out[:, :mid] = phase[:, r_left, None] + (expected + dev)[:, None] * steps[None, :]
+    if have_right:
+        dev = np.angle(np.exp(1j * (phase[:, r_right + 1] - phase[:, r_right] - expected)))
+        steps = hf[mid:] - r_right
+        out[:, mid:] = phase[:, r_right, None] + (expected + dev)[:, None] * steps[None, :]
+    return out
+
+
+def _synthesise(
+    segment: np.ndarray,
+    spec: np.ndarray,
+    grid: Grid,
+    target_db: np.ndarray,
+    rng: np.random.Generator,
+    known: np.ndarray | None = None,
+) -> np.ndarray:
+    """The segment (channels, samples) with the hole's in-band cells given magnitude ``target_db``
+    and a phase carried on from the context, refined by fast Griffin-Lim with every other cell held.
+
+    ``known`` (bool per sample of the segment, or None): the samples outside the hole. When given,
+    each iteration first puts them back in the time domain (what is known is not re-synthesised:
+    the hole's fill is made consistent with the real signal around it), and the result keeps them.
+    """
+    win = window("hann", grid.n_fft, np.float64)
+    hf = grid.hole_frames
+    cells = np.zeros(spec.shape[-2:], dtype=bool)
+    cells[np.ix_(grid.band_bins, hf)] = True
+    target = np.zeros(spec.shape)
+    target[..., hf] = 10.0 ** (target_db / 20.0)
+    start_phase = np.exp(1j * np.stack([_carried_phase(s, grid, rng) for s in spec]))
+    new = spec.copy()
+    new[..., hf] = np.where(grid.band_bins[:, None], target[..., hf] * start_phase, spec[..., hf])
+    previous = np.zeros_like(new)
+    factor = 0.99 / 1.99
+    length = segment.shape[-1]
+    for _ in range(GL_ITERS):
+        wave = istft(new, grid.n_fft, grid.hop, win, length)
+        if known is not None:
+            wave[..., known] = segment[..., known]
+        rebuilt = stft(wave, grid.n_fft, grid.hop, win)
+        accelerated = rebuilt - factor * previous
+        previous = rebuilt
+        unit = accelerated / np.maximum(np.abs(accelerated), 1e-30)
+        new = np.where(cells, target * unit, spec)
+    wave = istft(new, grid.n_fft, grid.hop, win, length)
+    if known is not None:
+        wave[..., known] = segment[..., known]
+    return wave
+
+
+# -- Janssen's AR interpolation ------------------------------------------------------------------------
+
+
+def _levinson_durbin(r: np.ndarray, order: int) -> np.ndarray:
+    """AR coefficients ``a`` (x[n] ~ sum_k a[k] x[n-k], k = 1..order) from autocorrelation ``r``."""
+    a = np.zeros(order + 1)
+    a[0] = 1.0
+    err = r[0] * (1.0 + 1e-9) + 1e-30
+    for i in range(1, order + 1):
+        k = -(r[1 : i + 1][::-1] @ a[:i]) / err
+        a[: i + 1] = a[: i + 1] + k * a[: i + 1][::-1]
+        err *= 1.0 - k * k
+        if err <= 0:
+            break
+    return a  # prediction-error filter [1, -a1, ..., -ap]
+
+
+def _solve_toeplitz(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Solve ``T x = y`` for symmetric positive definite Toeplitz ``T`` (first column ``t``) by
+    Levinson's recursion (O(n^2), a forward vector ``f`` with ``T f = e_1`` grown with ``x``).
+    ``y``: (n,) or (n, k) for k right-hand sides at once."""
+    n = len(y)
+    f = np.zeros(n)
+    x = np.zeros(y.shape)
+    f[0] = 1.0 / t[0]
+    x[0] = y[0] / t[0]
+    for m in range(1, n):
+        tr = t[m:0:-1]
+        eps = tr @ f[:m]
+        theta = tr @ x[:m]
+        fm = f[: m + 1].copy()
+        f[: m + 1] = (fm - eps * fm[::-1]) / (1.0 - eps * eps)
+        x[: m + 1] += f[m::-1, None] * (y[m] - theta) if x.ndim == 2 else f[m::-1] * (y[m] - theta)
+    return x
+
+
+def _autocorrelation(x: np.ndarray, order: int) -> np.ndarray:
+    """Biased autocorrelation, lags 0..order, of ``x`` under a Hann taper."""
+    if len(x) < 2:
+        return np.zeros(order + 1)
+    w = x * window("hann", len(x), np.float64)
+    spec = np.fft.rfft(w, 1 << int(2 * len(w) - 1).bit_length())  # zero-padded: no circular wrap
+    r = np.fft.irfft(np.abs(spec) ** 2)[: order + 1]
+    return np.pad(r, (0, max(0, order + 1 - len(r))))
+
+
+def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int) -> np.ndarray:
+    """``x`` ((samples, channels), one stretch) with samples ``[g0, g1)`` replaced by Janssen's AR
+    interpolation: one AR model for all the channels given (their autocorrelations summed), estimated
+    from the whole stretch (the hole zero at first, then as last filled), the hole solved for,
+    :data:`AR_ITERS` times."""
+    y = x.copy()
+    y[g0:g1] = 0.0
+    n_gap = g1 - g0
+    for _ in range(AR_ITERS):
+        # (estimating the first model from the two sides alone, without the zeroed hole, measured
+        # worse: 6.2 against 5.2 dB mel LSD on 32 ms dropouts)
+        r = sum(_autocorrelation(y[:, ch], order) for ch in range(y.shape[1]))
+        if r[0] <= 0:
+            return y
+        c = _levinson_durbin(r, order)
+        rhs = np.empty((n_gap, y.shape[1]))
+        for ch in range(y.shape[1]):
+            known = y[:, ch].copy()
+            known[g0:g1] = 0.0
+            e = np.convolve(known, c)[: len(known)]  # e[n] = sum_k c[k] known[n-k]
+            e[:order] = 0.0  # (A^T e)_i over the gap, from the rows n = p..N-1 of the prediction error
+            rhs[:, ch] = -np.correlate(e[g0 : g1 + order], c, mode="valid")[:n_gap]
+        rc = np.correlate(c, c, mode="full")[order:]
+        t = np.zeros(n_gap)
+        t[: min(n_gap, order + 1)] = rc[: min(n_gap, order + 1)]
+        t[0] *= 1.0 + 1e-9
+        y[g0:g1] = _solve_toeplitz(t, rhs)
+    return y
+
+
+def _ar_order(n_gap: int, rate: int) -> int:
+    return int(min(3 * n_gap + 2, round(AR_MAX_ORDER_SECONDS * rate)))
+
+
+# -- entry point ---------------------------------------------------------------------------------------
+
+
+def restore(
+    samples: np.ndarray,
+    rate: int,
+    hole: tuple[float, float],
+    band: tuple[float, float] | None,
+    method: str,
+    rng: np.random.Generator,
+    linked: bool = True,
+    texture_db: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Fill ``hole`` (seconds) of ``samples`` ((frames, channels) float64) from its context.
+
+    ``band``: (low, high) Hz or None for the whole band. ``method``: one of :data:`METHODS`.
+    ``texture_db``: for ``texture`` (and ``auto`` on long holes), the model's detail, bins x hole
+    frames of :func:`plan`'s grid, the same for every channel or (channels, bins, hole frames).
+    Returns the edited copy and the half-open span of frames that may differ; every frame outside it
+    is bit-identical to the input. The span: the hole for ``ar`` over the whole band; the hole plus
+    :data:`CROSSFADE_SECONDS` on each side for ``envelope`` and ``texture`` (what lies outside the
+    hole is kept, a short raised-cosine crossfade joins it to the fill); the hole plus up to the STFT
+    window (:data:`WINDOW_SECONDS`) on each side for ``interpolate`` (an editor's replace re-synthesises
+    every frame that touches the hole) and for ``ar`` with a band. ``ar`` where the hole has fewer
+    than :data:`AR_MIN_ORDER` samples of context on a side (the file's ends) does ``envelope``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown repair method {method!r}; choose one of: {', '.join(METHODS)}")
+    x = np.asarray(samples, dtype=np.float64)
+    squeeze = x.ndim == 1
+    if squeeze:
+        x = x[:, None]
+    n = x.shape[0]
+    h0 = max(0, int(round(hole[0] * rate)))
+    h1 = min(n, int(round(hole[1] * rate)))
+    if h1 <= h0:
+        raise ValueError(f"empty hole {hole} in {n / rate:.3f} s of audio")
+    if method == "auto":
+        method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None)
+    if method == "texture" and texture_db is None:
+        raise ValueError("method 'texture' needs the model's texture_db on the hole's grid (see plan())")
+    out = x.copy()
+    span = _restore_ar(x, out, rate, h0, h1, band, linked) if method == "ar" else None
+    if span is None:  # (``ar`` falls back to ``envelope`` where the hole has no context on one side)
+        if method == "ar":
+            method = "envelope"
+        grid = plan(n, rate, (h0, h1), band)
+        win = window("hann", grid.n_fft, np.float64)
+        segment = np.ascontiguousarray(x[grid.start : grid.stop].T)  # (channels, samples)
+        spec = stft(segment, grid.n_fft, grid.hop, win)
+        env = np.stack([envelope_db(s, grid, single=method == "interpolate") for s in spec])
+        if method == "texture":
+            tex = np.asarray(texture_db, dtype=np.float64)
+            tex = np.broadcast_to(tex, env.shape) if tex.ndim == 2 else tex
+            env = np.stack([texture_on_envelope(e, t) for e, t in zip(env, tex, strict=True)])
+        # the hole frames re-synthesised whole (holding the known samples outside the hole in the
+        # time domain during Griffin-Lim, ``_synthesise(known=...)``, measured worse: 8.4 against
+        # 5.0 dB mel LSD on 32 ms dropouts, the hard seam at the hole's edges)
+        rebuilt = _synthesise(segment, spec, grid, env, rng)
+        s0, s1 = _frame_span(grid)
+        fade = int(CROSSFADE_SECONDS * rate) if method != "interpolate" else None
+        if fade is not None:  # keep the known samples up to a short crossfade just outside the hole
+            s0 = max(s0, h0 - grid.start - fade)
+            s1 = min(s1, h1 - grid.start + fade)
+            w = np.ones(s1 - s0)
+            left = h0 - grid.start - s0
+            right = s1 - (h1 - grid.start)
+            if left > 0:
+                w[:left] = 0.5 - 0.5 * np.cos(np.pi * (np.arange(left) + 0.5) / left)
+            if right > 0:
+                w[len(w) - right :] = 0.5 + 0.5 * np.cos(np.pi * (np.arange(right) + 0.5) / right)
+            rebuilt[:, s0:s1] = w * rebuilt[:, s0:s1] + (1 - w) * segment[:, s0:s1]
+        out[grid.start + s0 : grid.start + s1] = rebuilt[:, s0:s1].T
+        span = (grid.start + s0, grid.start + s1)
+    return (out[:, 0] if squeeze else out), span
+
+
+def _frame_span(grid: Grid) -> tuple[int, int]:
+    """Samples of the segment that the hole frames touch."""
+    half = grid.n_fft // 2
+    s0 = max(0, grid.hole_frames[0] * grid.hop - half + 1)
+    s1 = min(grid.stop - grid.start, grid.hole_frames[-1] * grid.hop + half)
+    return int(s0), int(s1)
+
+
+def _restore_ar(
+    x: np.ndarray, out: np.ndarray, rate: int, h0: int, h1: int, band, linked: bool
+) -> tuple[int, int] | None:
+    n = x.shape[0]
+    order = _ar_order(h1 - h0, rate)
+    context = max(3 * order, int(0.05 * rate))
+    a = max(0, h0 - context)
+    b = min(n, h1 + context)
+    order = min(order, h0 - a, b - h1)  # the solve needs ``order`` known samples on both sides
+    if order < AR_MIN_ORDER:  # a hole at the file's very start or end: nothing to interpolate between
+        return None
+    filled = x.copy()
+    groups = [list(range(x.shape[1]))] if linked else [[ch] for ch in range(x.shape[1])]
+    for g in groups:
+        filled[a:b, g] = _ar_fill(x[a:b, g], h0 - a, h1 - a, order)
+    if band is None:
+        out[h0:h1] = filled[h0:h1]
+        return h0, h1
+    grid = plan(n, rate, (h0, h1), band)
+    win = window("hann", grid.n_fft, np.float64)
+    s0, s1 = _frame_span(grid)
+    cells = np.zeros((len(grid.bins_hz), (grid.stop - grid.start) // grid.hop + 1), dtype=bool)
+    cells[np.ix_(grid.band_bins, grid.hole_frames)] = True
+    for ch in range(x.shape[1]):
+        orig = stft(x[grid.start : grid.stop, ch], grid.n_fft, grid.hop, win)
+        fill = stft(filled[grid.start : grid.stop, ch], grid.n_fft, grid.hop, win)
+        rebuilt = istft(np.where(cells, fill, orig), grid.n_fft, grid.hop, win, grid.stop - grid.start)
+        out[grid.start + s0 : grid.start + s1, ch] = rebuilt[s0:s1]
+    return grid.start + s0, grid.start + s1
