@@ -95,14 +95,21 @@ def repair(
     amount: float = 1.0,
     linked: bool = True,
     prior: str | None = None,
+    method: str = "auto",
 ) -> Any:
-    """Repair a time-frequency region of ``audio``: its codes are thrown away and filled from the
-    context around it (``steps`` rounds of unmasking), and the region is brought to the decoder's
-    image of the fill. Arguments as for :func:`blur`; this is the function ``specblur repair`` runs.
+    """Repair a time-frequency region of ``audio``: fill it from the context around it. ``method``
+    (:data:`specblur.edit.limits.REPAIR_METHODS`): ``envelope`` synthesises the region from the
+    context's spectrum, ``interpolate`` draws each bin's level straight across, ``ar`` predicts the
+    samples from both sides (short gaps), ``texture`` puts the model's fill on the context's
+    envelope, ``model`` is the model's fill alone (``steps`` rounds of unmasking, the region brought
+    to the decoder's image of it), ``auto`` picks by the hole's length. Other arguments as for
+    :func:`blur`; this is the function ``specblur repair`` runs.
     """
     from specblur.edit.options import EditOptions
 
-    settings = EditOptions("repair", temperature, amount, steps, seed, feather, scale, phase_iters, linked, prior)
+    settings = EditOptions(
+        "repair", temperature, amount, steps, seed, feather, scale, phase_iters, linked, prior, method=method
+    )
     return _edit(audio, sample_rate, time, freq, model, settings)
 
 

@@ -459,6 +459,19 @@ def _edit_options(mode: str) -> Any:
     else:
         own = [
             click.option(
+                "--method",
+                type=click.Choice(limits.REPAIR_METHODS),
+                default="auto",
+                show_default=True,
+                help="How the region is filled: 'envelope' synthesises it from the context's spectrum on both "
+                "sides (magnitude and phase: a dropout comes back at the level around it), 'interpolate' is a "
+                "spectral editor's replace (each bin's level drawn straight across), 'ar' predicts the samples "
+                "from both sides (Janssen's method; short gaps), 'texture' puts the model's fill on the "
+                "context's envelope, 'model' is the model's fill alone (levels follow the decoder), 'auto' "
+                f"takes 'ar' up to {limits.AR_AUTO_SECONDS * 1000:g} ms and 'envelope' beyond (measured; "
+                "docs/REPAIR.md). -v says which it used.",
+            ),
+            click.option(
                 "--steps",
                 "rounds",
                 type=_range(limits.STEPS),
@@ -483,6 +496,18 @@ def _edit_options(mode: str) -> Any:
         return command
 
     return apply
+
+
+def _describe_part(src: str, part: Any) -> None:
+    """``-v``: what one region's edit did."""
+    if part.method in ("envelope", "interpolate", "ar"):
+        (t0, t1), band = part.hole, part.band
+        where = "" if band is None else f", {band[0]:.0f}-{band[1]:.0f} Hz"
+        click.echo(f"{src}: repaired {t0:.3f}-{t1:.3f} s{where} with method {part.method}", err=True)
+        return
+    how = f" (method {part.method})" if part.method else ""
+    for region in part.regions:
+        click.echo(f"{src}: edited {region.describe()}; {part.changed_codes:.0%} of codes redrawn{how}", err=True)
 
 
 @cli.command()
@@ -531,6 +556,7 @@ def _edit(
     energy: bool,
     verbose: bool,
     quiet: bool,
+    method: str | None = None,
 ) -> None:
     from specblur.errors import SpecblurError, UsageError
 
@@ -562,6 +588,7 @@ def _edit(
         phase_iters=phase_iters,
         linked=not unlinked,
         prior=prior,
+        method=method,
     )
     if output_dir is None:
         if len(files) != 2:
@@ -595,10 +622,7 @@ def _edit(
             result = edit.result
             if verbose:
                 for part in edit.parts or [result]:
-                    for region in part.regions:
-                        click.echo(
-                            f"{src}: edited {region.describe()}; {part.changed_codes:.0%} of codes redrawn", err=True
-                        )
+                    _describe_part(src, part)
             if not quiet:
                 for warning in edit.warnings:
                     _err(f"warning: {warning}")

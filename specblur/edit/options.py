@@ -10,7 +10,7 @@ from typing import Any
 
 from specblur import priors
 from specblur.edit.effects import EFFECTS
-from specblur.edit.limits import AMOUNT, FEATHER, PHASE_ITERS, SCALES, SEED, TEMPERATURE
+from specblur.edit.limits import AMOUNT, FEATHER, PHASE_ITERS, REPAIR_METHODS, SCALES, SEED, TEMPERATURE
 from specblur.errors import UsageError
 from specblur.runtime.resynth import PHASE_STARTS
 
@@ -39,6 +39,9 @@ class EditOptions:
     """A name of :data:`specblur.priors.NAMES` (``None``: the model's default)."""
     phase_start: str | None = None
     """Where Griffin-Lim starts (see :data:`specblur.runtime.resynth.PHASE_STARTS`; ``None``: the input)."""
+    method: str | None = None
+    """Repair only: how the region is filled, one of :data:`specblur.edit.limits.REPAIR_METHODS`
+    (``None``: ``auto``)."""
 
     def __post_init__(self) -> None:
         if self.effect not in EFFECTS:
@@ -55,6 +58,10 @@ class EditOptions:
             raise UsageError(f"--scale {self.scale!r}: use micro, macro or both")
         if self.prior is not None and self.prior not in priors.NAMES:
             raise UsageError(f"--prior {self.prior!r}: use {' or '.join(priors.NAMES)}")
+        if self.method is not None and self.effect != "repair":
+            raise UsageError(f"--method {self.method!r}: only repair has methods")
+        if self.method is not None and self.method not in REPAIR_METHODS:
+            raise UsageError(f"--method {self.method!r}: use one of {', '.join(REPAIR_METHODS)}")
         if self.phase_start is not None and self.phase_start not in PHASE_STARTS:
             raise UsageError(f"phase start {self.phase_start!r}: use one of {', '.join(PHASE_STARTS)}")
         # the effect's defaults made explicit, so two equal edits compare equal
@@ -62,12 +69,14 @@ class EditOptions:
         object.__setattr__(self, "scale", self.scale or effect.default_scale)
         object.__setattr__(self, "phase_iters", int(self.phase_iters))
         object.__setattr__(self, "seed", int(self.seed))
+        if self.effect == "repair" and self.method is None:
+            object.__setattr__(self, "method", "auto")
 
     def replace(self, **changes: Any) -> EditOptions:
         """A copy with ``changes`` (checked again)."""
         if "effect" in changes and changes["effect"] != self.effect:
             # the old effect's defaults do not carry over to another effect
-            base = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("rounds", "scale")}
+            base = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("rounds", "scale", "method")}
             return EditOptions(**{**base, **changes})
         return dataclasses.replace(self, **changes)
 

@@ -37,6 +37,11 @@ class Plan:
     frame0: int
     sigma: tuple[float, float]
     """The brush's Gaussian shoulders (bins, frames) on the model's image grid."""
+    hole: tuple[float, float] = (0.0, 0.0)
+    """The time span asked for (s, in the file; open ends resolved), before snapping to cells."""
+    band: tuple[float, float] | None = None
+    """The band asked for (Hz, open ends resolved to 0 and the file's Nyquist frequency); ``None``:
+    the whole band."""
 
 
 def brush(
@@ -93,7 +98,10 @@ def plan(
     samples_per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate
     start = int(round(frame0 * samples_per_frame))
     stop = frames if frame1 >= n_frames else min(frames, int(round(frame1 * samples_per_frame)) + 1)
-    return Plan(regions, start, stop, frame0, sigma)
+    seconds = frames / rate
+    hole = (0.0 if time[0] is None else time[0], seconds if time[1] is None else min(time[1], seconds))
+    band = None if freq == (None, None) else (freq[0] or 0.0, rate / 2 if freq[1] is None else freq[1])
+    return Plan(regions, start, stop, frame0, sigma, hole, band)
 
 
 def shift(region: Region, frame0: int, cell: tuple[int, int]) -> Region:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from specblur.edit.limits import AR_AUTO_SECONDS
 from specblur.runtime.dsp import istft, stft, window
 
 __all__ = [
@@ -50,7 +51,7 @@ METHODS = ("auto", "interpolate", "envelope", "ar", "texture")
 CONTEXT_FRAMES = 4  # whole frames per side averaged by ``envelope``
 WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells
-AR_MAX_SECONDS = 0.04  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
+AR_MAX_SECONDS = AR_AUTO_SECONDS  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
 AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)
 CROSSFADE_SECONDS = 0.003  # known samples kept up to this far outside the hole (measured: 3 ms better than 10)
 AR_MIN_ORDER = 16

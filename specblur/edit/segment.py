@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from specblur import priors
+from specblur.edit import restore
 from specblur.edit.effects import EFFECTS
+from specblur.edit.effects.repair import SAMPLE_METHODS, texture_db
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
 from specblur.edit.plan import Plan, brush, plan, shift
@@ -37,6 +39,12 @@ class BlurResult:
     identical. Empty (0, 0) when nothing changed."""
     views: list[dict[str, Any]] = field(default_factory=list)
     """Per channel: images and code maps before and after, of the part encoded (for ``--plot``)."""
+    method: str | None = None
+    """How the effect was done, where it has several ways (repair's method, ``auto`` resolved)."""
+    hole: tuple[float, float] = (0.0, 0.0)
+    """The time span asked for (s, in the file), before snapping to code cells."""
+    band: tuple[float, float] | None = None
+    """The band asked for (Hz; ``None``: the whole band), before snapping to code cells."""
 
 
 def _magnitude(model: Any, segment: np.ndarray, members: list[int], rate: int) -> np.ndarray:
@@ -74,7 +82,8 @@ def edit_segment(
     to every channel (the stereo image holds); else each channel on its own.
     """
     effect = EFFECTS[options.effect]
-    level_priors = priors.for_model(loaded, options.prior)
+    method = effect.method(options, where)
+    level_priors = priors.for_model(loaded, options.prior) if method not in SAMPLE_METHODS else None
     bad = ~np.isfinite(segment)
     if bad.any():
         first = where.start + int(np.argwhere(bad)[0][0])
@@ -82,6 +91,11 @@ def edit_segment(
             f"has NaN or infinite samples (the first at {first / rate:.6g} s) in the part to edit; "
             "repair the file (e.g. with sox) first"
         )
+    hole = (where.hole[0] - where.start / rate, where.hole[1] - where.start / rate)  # in the segment
+    if method in SAMPLE_METHODS:
+        out, span = _restored(segment, rate, hole, where.band, method, options, list(range(segment.shape[1])), 0)
+        span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
+        return BlurResult(out, where.regions, float("nan"), span, [], method, where.hole, where.band)
     model = loaded.model
     spec_cfg = model.config.spectrogram
     regions = [shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
@@ -116,6 +130,14 @@ def edit_segment(
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
             getattr(new, level)[0] = redrawn
+        if method == "texture":
+            grid = restore.plan(len(segment), rate, (round(hole[0] * rate), round(hole[1] * rate)), where.band)
+            detail = texture_db(model, new, pixel, grid, rate, centres)
+            edited, s = _restored(segment, rate, hole, where.band, method, options, members, ch, detail)
+            out[:, members] = edited[:, members]
+            if s[1] > s[0]:
+                span = (min(span[0], s[0]), max(span[1], s[1]))
+            continue
         change_db = effect.change(model, codes, new, pixel, image[0, 0]) * spec_cfg.norm_std_db * options.amount
         frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
         for c in members:
@@ -137,7 +159,33 @@ def edit_segment(
         if keep_views:
             views.append(_view(model, out, members, rate, where, image, codes, new, change_db))
     span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
-    return BlurResult(out, where.regions, changed / max(total, 1), span, views)
+    return BlurResult(out, where.regions, changed / max(total, 1), span, views, method, where.hole, where.band)
+
+
+def _restored(
+    segment: np.ndarray,
+    rate: int,
+    hole: tuple[float, float],
+    band: tuple[float, float] | None,
+    method: str,
+    options: EditOptions,
+    members: list[int],
+    group: int,
+    detail: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """``members``' channels of ``segment`` with the hole filled by ``method`` of
+    :mod:`specblur.edit.restore` (``--amount`` mixes the fill with what was there); the other
+    channels as they were. Returns them and the span (in the segment) that may differ."""
+    out = np.array(segment, copy=True)
+    if options.amount == 0:
+        return out, (len(segment), 0)
+    x = np.asarray(segment[:, members], dtype=np.float64)
+    rng = np.random.default_rng([options.seed, group])
+    filled, span = restore.restore(x, rate, hole, band, method, rng, options.linked, detail)
+    if options.amount < 1:
+        filled = x + options.amount * (filled - x)
+    out[:, members] = filled.astype(out.dtype)
+    return out, span
 
 
 def _view(

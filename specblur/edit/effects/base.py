@@ -43,6 +43,11 @@ class Effect:
         for a bottom-level prior that reads them; ``levels`` are all the levels this edit redraws."""
         raise NotImplementedError
 
+    def method(self, options: Any, where: Any) -> str | None:
+        """How this edit of ``where`` (a :class:`~specblur.edit.plan.Plan`) is done, where the effect
+        has several ways (``None``: it has one)."""
+        return None
+
     def change(self, model: Any, before: Any, after: Any, pixel: np.ndarray, image: np.ndarray) -> np.ndarray:
         """The change of the image (normalised units, bands x frames) under the brush ``pixel``,
         from the codes ``before`` and ``after`` and the input's own ``image``; zero outside."""

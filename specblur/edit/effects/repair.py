@@ -1,7 +1,14 @@
-"""Repair: the region's codes thrown away and filled from the context only (the prior's fill,
-rounds of unmasking), then each model band of the region brought to the decoder's image of the
-fill, ``decode(new)`` against the input's own image, not its decoding, so the level of what was there
-does not come back; the fine structure within a band stays the input's."""
+"""Repair: the region filled from its context.
+
+By default (``auto``) and with ``envelope``, ``interpolate`` or ``ar`` the filling is classical
+restoration (:mod:`specblur.edit.restore`): magnitude and phase synthesised from the context, so a
+dropout of digital silence comes back at the level around it. ``model`` is the model's own fill:
+the region's codes thrown away and filled from the context only (the prior's fill, rounds of
+unmasking), then each model band of the region brought to the decoder's image of the fill,
+``decode(new)`` against the input's own image, not its decoding; the fine structure within a band
+stays the input's (so a region of silence stays silent). ``texture`` puts the model's fill, less its
+own level per band, on the context's envelope (:func:`specblur.edit.restore.texture_on_envelope`).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,20 @@ from typing import Any
 
 import numpy as np
 
+from specblur.edit import restore
 from specblur.edit.effects.base import Effect, decoded
 from specblur.edit.limits import STEPS
+
+SAMPLE_METHODS = ("envelope", "interpolate", "ar")
+"""The methods that need no model: the region is synthesised from its context alone."""
+TEXTURE_IN_AUTO = False
+"""Whether ``auto`` uses ``texture`` on holes too long for ``ar`` (else ``envelope``); set by the
+measurement in docs/REPAIR.md."""
+
+
+def choose(hole_seconds: float, band: tuple[float, float] | None) -> str:
+    """The method ``auto`` uses for a hole of ``hole_seconds`` (see :func:`restore.choose_method`)."""
+    return restore.choose_method(hole_seconds, band, texture=TEXTURE_IN_AUTO)
 
 
 class Repair(Effect):
@@ -19,6 +38,10 @@ class Repair(Effect):
     default_scale = "both"
     rounds = STEPS
     default_rounds = 8
+
+    def method(self, options: Any, where: Any) -> str:
+        method = options.method or "auto"
+        return choose(where.hole[1] - where.hole[0], where.band) if method == "auto" else method
 
     def redraw(self, prior, maps, inside, weight, rng, rounds, temperature, context, levels) -> np.ndarray:
         if context and "top" in levels:
@@ -34,3 +57,20 @@ class Repair(Effect):
             images, window = filled
             change[:, window] = (images[0] - image[:, window]) * pixel[:, window]
         return change
+
+
+def texture_db(
+    model: Any, after: Any, pixel: np.ndarray, grid: restore.Grid, rate: int, centres: np.ndarray
+) -> np.ndarray:
+    """The decoder's image of the filled codes in dB (``after``), on ``grid``'s bins and hole frames
+    (the segment's own STFT grid at ``rate``): what ``texture`` puts on the context's envelope."""
+    spec_cfg = model.config.spectrogram
+    filled = decoded(model, [after], pixel)
+    if filled is None:
+        return np.zeros((len(grid.bins_hz), len(grid.hole_frames)))
+    images, window = filled
+    image_db = images[0] * spec_cfg.norm_std_db  # (bands, frames); its mean per bin is dropped later
+    model_t = (window.start + np.arange(image_db.shape[1])) * spec_cfg.hop_length / spec_cfg.sample_rate
+    by_bin = np.stack([np.interp(grid.bins_hz, centres, column) for column in image_db.T], axis=1)
+    hole_t = grid.frame_times[grid.hole_frames] / rate
+    return np.stack([np.interp(hole_t, model_t, row) for row in by_bin])
