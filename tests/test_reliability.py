@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from specblur import audio
+from specblur import audio, files
 from specblur.learn import checkpoint
 from tests.conftest import cli_in_process, run_cli, sigint_default, tone
 
@@ -428,8 +428,8 @@ def test_audio_helpers_never_leave_temporary_files(tmp_path: Path) -> None:
         tmp.write_bytes(b"half")
         raise OSError(errno.EIO, "I/O error")
 
-    with pytest.raises(audio.AudioError, match="I/O error"):
-        audio.atomic_write(target, fail)
+    with pytest.raises(files.WriteError, match="I/O error"):
+        files.atomic_write(target, fail)
     assert list(tmp_path.iterdir()) == []
 
 

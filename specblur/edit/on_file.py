@@ -57,6 +57,7 @@ def blur_file(
 
 # -- several regions in one call -----------------------------------------------------------------
 
+
 def edit_in_place(
     loaded: Any,
     buffer: np.ndarray,
