@@ -90,10 +90,9 @@ def check_output_name(dst: str | Path, head: Info, src: str) -> None:
     if formats is not None and head.format in formats and (suffix != ".opus" or head.subtype == "OPUS"):
         return
     fits = _suffix_for(head, src)
-    what = f"{head.format} ({head.subtype})"
     target = Path(dst).with_suffix(fits) if fits else Path(dst).with_suffix("")
     raise UsageError(
-        f"{src}: a {what} file cannot be written as {dst}: the output keeps the input's format; "
+        f"{src}: {head.format} ({head.subtype}) audio cannot be written as {dst}: the output keeps the input's format; "
         f"name it {target}, or convert that afterwards (e.g. sox {target} {dst})"
     )
 

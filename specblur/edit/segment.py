@@ -43,10 +43,7 @@ def _magnitude(model: Any, segment: np.ndarray, members: list[int], rate: int) -
     """The mean STFT magnitude of ``members``' channels at the model's rate (one channel: its own)."""
     model_rate = model.config.spectrogram.sample_rate
     return np.mean(
-        [
-            np.abs(model.spectrogram.stft(resample(segment[:, c].astype(np.float32), rate, model_rate)))
-            for c in members
-        ],
+        [np.abs(model.spectrogram.stft(resample(segment[:, c].astype(np.float32), rate, model_rate))) for c in members],
         axis=0,
     )
 
