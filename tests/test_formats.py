@@ -431,12 +431,14 @@ def test_tags_come_back_through_pipes(tiny_model: Path) -> None:
 
     data = io.BytesIO()
     sf.write(data, B.tone(1.0, RATE, 1), RATE, format="FLAC")
+    data.seek(0)
     meta = FLAC(data)
     if meta.tags is None:
         meta.add_tags()
     del meta.tags[:]
     meta.tags.extend(TAGS)
     meta.add_picture(_picture())
+    data.seek(0)
     meta.save(data)
     result = run_cli("blur", "-", "-", "-m", "tiny", *REGION, stdin=data.getvalue())
     assert result.returncode == 0 and b"not kept" not in result.stderr, result.stderr
