@@ -18,6 +18,7 @@ import struct
 from typing import Any, BinaryIO
 
 from specblur import container
+from specblur.errors import AudioError
 
 _FLAC_BLOCKS = {2: "APPLICATION block", 5: "CUESHEET block", 6: "PICTURE block"}
 _SAMPLE_CHUNKS = {"fmt ", "data", "fact", "PEAK", "COMM", "SSND", "FVER"}
@@ -53,7 +54,7 @@ def carry(src: BinaryIO, dst: BinaryIO) -> None:
     if new.tags is None:
         new.add_tags()
     del new.tags[:]
-    new.tags.extend(old.tags)
+    new.tags.extend((key, value) for key, value in old.tags if _writable(key, value))
     if isinstance(old, FLAC) and isinstance(new, FLAC):
         new.clear_pictures()
         for picture in old.pictures:
@@ -61,8 +62,22 @@ def carry(src: BinaryIO, dst: BinaryIO) -> None:
         new.metadata_blocks = [b for b in new.metadata_blocks if b.code not in _FLAC_CARRIED]
         new.metadata_blocks += [b for b in old.metadata_blocks if b.code in _FLAC_CARRIED]
     dst.seek(0)
-    new.save(dst)
+    try:
+        new.save(dst)
+    except (mutagen.MutagenError, ValueError) as exc:
+        raise AudioError(f"cannot write the tags of the output ({exc})") from exc
     dst.flush()
+
+
+def _writable(key: Any, value: Any) -> bool:
+    """A Vorbis comment mutagen writes back: a key of printable ASCII other than ``=`` (a damaged
+    input's other keys are left out, and then named as lost), a text value."""
+    return (
+        isinstance(key, str)
+        and isinstance(value, str)
+        and key != ""
+        and all(0x20 <= ord(c) <= 0x7D and c != "=" for c in key)
+    )
 
 
 def describe(f: BinaryIO, size: int) -> set[str]:
