@@ -290,7 +290,8 @@ def test_decode_refuses_an_audio_extension_it_does_not_write(tiny_model: Path, t
 def test_samples_a_patch_does_not_change_keep_their_bytes(tmp_path: Path, subtype: str) -> None:
     """A patch over frames 4000-12000 that changes 6000-8000 only: the samples around, whose values it
     gives back nudged (mu-law, A-law: by less than a step) or as +0.0 for -0.0 (float), keep their
-    bytes; mu-law's -0 (0x7F) and a float's -0.0 were rewritten as +0 before."""
+    bytes; mu-law's -0 (0x7F) and a float's -0.0 were rewritten as +0 before. (A-law has one code per
+    value: its case holds the rule for an encoding without twins.)"""
     if subtype == "FLOAT":
         x = B.tone(1.0, RATE, 1)
         x[::5] = -0.0
@@ -315,7 +316,8 @@ def test_samples_a_patch_does_not_change_keep_their_bytes(tmp_path: Path, subtyp
 
 @pytest.mark.parametrize("subtype", ["ULAW", "ALAW"])
 def test_mu_law_edit_keeps_every_byte_of_unchanged_samples(tiny_model: Path, tmp_path: Path, capsys, subtype) -> None:
-    """Was: a mu-law WAV came back with bytes flipped between +0 and -0 where nothing changed."""
+    """Was: a mu-law WAV came back with bytes flipped between +0 and -0 where nothing changed (A-law,
+    one code per value, holds the same rule)."""
     built, zeros = mu_law_with_both_zeros(subtype=subtype)
     src, out = tmp_path / "in.wav", tmp_path / "out.wav"
     built.write(src)
