@@ -17,6 +17,7 @@ import numpy as np
 from specblur import audio
 from specblur.codes import CodeFile
 from specblur.dsp import resample
+from specblur.edit.shape import keep_shape
 from specblur.errors import AudioError, CodesError, UsageError
 from specblur.region import Region, band_centres, locate
 from specblur.resynth_np import apply_change
@@ -418,6 +419,8 @@ def blur_segment(
         else:
             change = _decoded_change(model, codes, new, pixel)
         change_db = change * spec_cfg.norm_std_db * strength
+        if mode == "blur":  # issue 18: keep the region's level and coarse envelope, change the detail
+            change_db = keep_shape(change_db, pixel, centres, spec_cfg.hop_length / spec_cfg.sample_rate)
         frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
         for c in members:
             edited, s = apply_change(
