@@ -420,7 +420,8 @@ def blur_segment(
             change = _decoded_change(model, codes, new, pixel)
         change_db = change * spec_cfg.norm_std_db * strength
         if mode == "blur":  # issue 18: keep the region's level and coarse envelope, change the detail
-            change_db = keep_shape(change_db, pixel, centres, spec_cfg.hop_length / spec_cfg.sample_rate)
+            frame_s = spec_cfg.hop_length / spec_cfg.sample_rate
+            change_db = keep_shape(change_db, pixel, centres, frame_s, model.spectrogram.to_db(image[0, 0]))
         frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
         for c in members:
             edited, s = apply_change(

@@ -132,13 +132,14 @@ def run(loaded, x, rate, span, band, seed, prior, shaped: bool) -> np.ndarray:
         pipeline.keep_shape = saved
 
 
-def table(loaded, seeds: int, prior: str | None) -> dict:
+def table(loaded, seeds: int, prior: str | None, names: list[str], versions: list[str], bands: list[str]) -> dict:
     results: dict = {}
-    for name in MATERIALS:
+    for name in names:
         x, rate, span = load(name)
         x = x / np.max(np.abs(x)) * 10 ** (-12 / 20)  # peak at -12 dBFS, so +10 dB stays under full scale
-        for band_name, band in BANDS.items():
-            for version in ("before", "after"):
+        for band_name in bands:
+            band = BANDS[band_name]
+            for version in versions:
                 rows = []
                 for seed in range(seeds):
                     y = run(loaded, x, rate, span, band, seed, prior, version == "after")
@@ -211,6 +212,9 @@ def main() -> None:
     ap.add_argument("--prior", default=None)
     ap.add_argument("--model", default=None)
     ap.add_argument("--json", default="docs/eval/blur.json")
+    ap.add_argument("--materials", nargs="*", default=list(MATERIALS), choices=list(MATERIALS))
+    ap.add_argument("--versions", nargs="*", default=["before", "after"], choices=["before", "after"])
+    ap.add_argument("--bands", nargs="*", default=list(BANDS), choices=list(BANDS))
     ap.add_argument("--causes", action="store_true", help="measure where the level goes wrong (no table)")
     args = ap.parse_args()
     loaded = pipeline.load_model(args.model)
@@ -225,7 +229,7 @@ def main() -> None:
     if args.causes:
         report["causes"] = causes(loaded, args.prior)
     else:
-        report["table"] = table(loaded, args.seeds, args.prior)
+        report["table"] = table(loaded, args.seeds, args.prior, args.materials, args.versions, args.bands)
     report["seconds"] = round(time.time() - started, 1)
     if args.json:
         path = Path(args.json)

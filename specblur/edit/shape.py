@@ -25,6 +25,8 @@ COARSE_SECONDS = 0.2
 """Time scale of the coarse envelope a blur keeps (s): the width of a box of the same variance."""
 COARSE_OCTAVES = 1.0 / 3.0
 """Frequency scale of the coarse envelope a blur keeps (octaves), likewise."""
+ITERATIONS = 4
+"""Rounds of taking the coarse gain out (see :func:`coarse`)."""
 _LOW_HZ = 50.0  # below this, bands are treated as at 50 Hz on the log-frequency axis
 
 
@@ -60,12 +62,15 @@ def coarse(
     brush: np.ndarray,
     band_hz: np.ndarray,
     frame_s: float,
+    level_db: np.ndarray | None = None,
     seconds: float = COARSE_SECONDS,
     octaves: float = COARSE_OCTAVES,
 ) -> np.ndarray:
-    """The coarse component of a brushed change: at each cell, the brush-weighted mean of the
-    unbrushed change around it (``change_db = brush * raw``) over about ``seconds`` and ``octaves``;
-    0 where the brush is 0."""
+    """The coarse component (dB) of a brushed change ``change_db = brush * raw``: at each cell under
+    the brush, the mean of ``raw`` around it over about ``seconds`` and ``octaves``, weighted by the
+    brush. With ``level_db`` (the input's own image in dB, same shape) the mean is of power: the gain
+    in dB that the change makes to the input's power around the cell (so removing it keeps the power
+    level, which the loudest cells set, and not only the mean of dB). 0 where the brush is 0."""
     change_db = np.asarray(change_db, dtype=np.float64)
     brush = np.asarray(brush, dtype=np.float64)
     out = np.zeros_like(change_db)
@@ -74,16 +79,27 @@ def coarse(
     if not len(cols):
         return out
     kernel = _time_kernel(frame_s, seconds)
-    half = len(kernel) // 2
-    # work on the brush's bounding box (plus the kernels' reach in time, which only sees zeros)
-    c0, c1 = cols[0], cols[-1] + 1
-    r0, r1 = rows[0], rows[-1] + 1
-    freq = _freq_matrix(np.asarray(band_hz)[r0:r1], octaves)
-    num = _smooth(change_db[r0:r1, c0:c1], freq, kernel)
-    den = _smooth(brush[r0:r1, c0:c1], freq, kernel)
-    del half
-    w = brush[r0:r1, c0:c1]
-    out[r0:r1, c0:c1] = np.where(w > 0, num / np.maximum(den, 1e-12), 0.0)
+    # work on the brush's bounding box (the kernels see zeros beyond it)
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    freq = _freq_matrix(np.asarray(band_hz)[box[0]], octaves)
+    w = brush[box]
+    if level_db is None:
+        num = _smooth(change_db[box], freq, kernel)
+        den = _smooth(w, freq, kernel)
+        out[box] = np.where(w > 0, num / np.maximum(den, 1e-300), 0.0)
+        return out
+    raw = np.where(w > 0, change_db[box] / np.where(w > 0, w, 1.0), 0.0)
+    level = np.asarray(level_db, dtype=np.float64)[box]
+    power = w * 10.0 ** ((level - level[w > 0].max()) / 10.0)
+    den = _smooth(power, freq, kernel)
+    total = np.zeros_like(raw)
+    for _ in range(ITERATIONS):
+        # the change's gain of the input's power around each cell, taken out; again, as what is left
+        # around a quiet cell (a pause) is dominated by its loud neighbours the first time
+        num = _smooth(power * 10.0 ** ((raw - total) / 10.0), freq, kernel)
+        ok = (w > 0) & (den > 0) & (num > 0)
+        total += np.where(ok, 10.0 * np.log10(np.where(ok, num, 1.0) / np.where(ok, den, 1.0)), 0.0)
+    out[box] = total
     return out
 
 
@@ -92,6 +108,7 @@ def keep_shape(
     brush: np.ndarray,
     band_hz: np.ndarray,
     frame_s: float,
+    level_db: np.ndarray | None = None,
     wash: float = 0.0,
     seconds: float = COARSE_SECONDS,
     octaves: float = COARSE_OCTAVES,
@@ -99,7 +116,8 @@ def keep_shape(
     """A blur's change with its coarse component removed: ``change_db - (1 - wash) * brush * coarse``.
 
     ``change_db``: dB, bands x frames, already multiplied by ``brush`` (0 to 1, same shape);
-    ``band_hz``: each band's centre; ``frame_s``: the frame step (s). ``wash`` (0 to 1) is the share
+    ``band_hz``: each band's centre; ``frame_s``: the frame step (s); ``level_db``: the input's image
+    in dB (the coarse part is then a gain of power, see :func:`coarse`). ``wash`` (0 to 1) is the share
     of the coarse change let through: 0 (the default) keeps the region's level and envelope, 1 is the
     change as decoded (the region's level and envelope follow the decoder: the old "wash").
     Cells where the brush is 0 stay 0.
@@ -108,7 +126,7 @@ def keep_shape(
         raise ValueError(f"wash {wash!r}: use 0 to 1")
     if wash == 1.0:
         return np.asarray(change_db, dtype=np.float64).copy()
-    low = coarse(change_db, brush, band_hz, frame_s, seconds, octaves)
+    low = coarse(change_db, brush, band_hz, frame_s, level_db, seconds, octaves)
     return np.asarray(change_db, dtype=np.float64) - (1.0 - wash) * np.asarray(brush, dtype=np.float64) * low
 
 
