@@ -175,8 +175,16 @@ def causes(loaded, prior: str | None) -> dict:
         for g in (-30.0, 0.0, 10.0):
             rows = []
             for seed in range(3):
-                res = pipeline.blur(loaded, x[:, None] * 10 ** (g / 20), rate, span, (1000.0, 8000.0), seed=seed,
-                                    keep_views=True, prior=prior)
+                res = pipeline.blur(
+                    loaded,
+                    x[:, None] * 10 ** (g / 20),
+                    rate,
+                    span,
+                    (1000.0, 8000.0),
+                    seed=seed,
+                    keep_views=True,
+                    prior=prior,
+                )
                 saved = pipeline.keep_shape
                 view = res.views[0]
                 image = view["before"]
@@ -185,24 +193,33 @@ def causes(loaded, prior: str | None) -> dict:
                 f1 = f0 + region.frames[1] - region.frames[0]
                 sl = (slice(*region.bins), slice(max(f0, 0), f1))
                 n = image.shape[-1]
-                dec = model.decode(pipeline.Codes(top=np.concatenate([view["codes_before"].top, view["codes_after"].top]),
-                                                  bottom=np.concatenate([view["codes_before"].bottom,
-                                                                         view["codes_after"].bottom])), n)[:, 0]
+                dec = model.decode(
+                    pipeline.Codes(
+                        top=np.concatenate([view["codes_before"].top, view["codes_after"].top]),
+                        bottom=np.concatenate([view["codes_before"].bottom, view["codes_after"].bottom]),
+                    ),
+                    n,
+                )[:, 0]
                 old, new = dec[0] * cfg.norm_std_db, dec[1] * cfg.norm_std_db
                 xi = image * cfg.norm_std_db
                 del saved
-                rows.append({
-                    "input_db": float(np.mean(model.spectrogram.to_db(image)[sl])),
-                    "input_norm": float(np.mean(image[sl])),
-                    "bias_old_db": float(np.mean((old - xi)[sl])),
-                    "bias_new_db": float(np.mean((new - xi)[sl])),
-                    "change_mean_db": float(np.mean((new - old)[sl])),
-                })
+                rows.append(
+                    {
+                        "input_db": float(np.mean(model.spectrogram.to_db(image)[sl])),
+                        "input_norm": float(np.mean(image[sl])),
+                        "bias_old_db": float(np.mean((old - xi)[sl])),
+                        "bias_new_db": float(np.mean((new - xi)[sl])),
+                        "change_mean_db": float(np.mean((new - old)[sl])),
+                    }
+                )
             med = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
             out.setdefault(name, {})[f"{g:+.0f} dB"] = med
-            print(f"{name:15s} gain {g:+5.0f}  input {med['input_db']:7.1f} dB ({med['input_norm']:+5.2f})  "
-                  f"decode(old)-x {med['bias_old_db']:+6.2f}  decode(new)-x {med['bias_new_db']:+6.2f}  "
-                  f"change mean {med['change_mean_db']:+6.2f}", flush=True)
+            print(
+                f"{name:15s} gain {g:+5.0f}  input {med['input_db']:7.1f} dB ({med['input_norm']:+5.2f})  "
+                f"decode(old)-x {med['bias_old_db']:+6.2f}  decode(new)-x {med['bias_new_db']:+6.2f}  "
+                f"change mean {med['change_mean_db']:+6.2f}",
+                flush=True,
+            )
     return out
 
 
