@@ -421,7 +421,8 @@ def blur_segment(
         change_db = change * spec_cfg.norm_std_db * strength
         if mode == "blur":  # issue 18: keep the region's level and coarse envelope, change the detail
             frame_s = spec_cfg.hop_length / spec_cfg.sample_rate
-            change_db = keep_shape(change_db, pixel, centres, frame_s, model.spectrogram.to_db(image[0, 0]))
+            level_db = model.spectrogram.to_db(image[0, 0])
+            change_db = keep_shape(change_db, pixel, centres, frame_s, level_db, floor_db=spec_cfg.floor_db)
         frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
         for c in members:
             edited, s = apply_change(

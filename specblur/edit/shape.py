@@ -30,6 +30,11 @@ SHAPE_SECONDS = 0.1
 """Time scale below which the change's mean in dB is also taken out (s), before the power level: at
 0.2 s a pause shorter than that filled up by up to +9 dB (speech); at 0.1 s +2 dB, at 0.05 s +0.2 dB
 but the blur then changes little (fine-detail change 4.6 dB against 8.2 dB at 0.1 s, 14 dB at 0.2 s)."""
+SPREAD = 2.0
+"""The detail change at a cell is held within this many times the input's own detail around it (the
+standard deviation of its dB over ``SHAPE_SECONDS`` and ``COARSE_OCTAVES``): a blur redraws the detail
+that is there. Where the model sees nothing (a pause, at the model's floor) the decoder invents
+sound, +40 to +60 dB over the input; this keeps it out."""
 ROUNDS = 4
 """Rounds of taking the power gain out (see :func:`coarse`)."""
 _LOW_HZ = 50.0  # below this, bands are treated as at 50 Hz on the log-frequency axis
@@ -71,6 +76,8 @@ def coarse(
     seconds: float = COARSE_SECONDS,
     octaves: float = COARSE_OCTAVES,
     shape_seconds: float = SHAPE_SECONDS,
+    spread: float = SPREAD,
+    floor_db: float | None = None,
 ) -> np.ndarray:
     """The coarse component (dB) of a brushed change ``change_db = brush * raw`` (bands x frames):
     what :func:`keep_shape` takes out. 0 where the brush is 0.
@@ -108,13 +115,30 @@ def coarse(
     level = np.asarray(level_db, dtype=np.float64)[box]
     power = w * 10.0 ** ((level - level[on].max()) / 10.0)
     den = _smooth(power, freq, kernel)
-    total = mean_db(_time_kernel(frame_s, shape_seconds)) if shape_seconds > 0 else np.zeros_like(raw)
+    short = _time_kernel(frame_s, shape_seconds) if shape_seconds > 0 else np.ones(1)
+    total = mean_db(short) if shape_seconds > 0 else np.zeros_like(raw)
+    bound = None
+    if spread > 0:
+        # the input's own detail around each cell: the spread of its dB about their local mean
+        weight = _smooth(w, freq, short)
+        mean = _smooth(w * level, freq, short) / np.maximum(weight, 1e-300)
+        var = _smooth(w * level**2, freq, short) / np.maximum(weight, 1e-300) - mean**2
+        bound = spread * np.sqrt(np.maximum(var, 0.0))
+        total = raw - np.clip(raw - total, -bound, bound)
+    if floor_db is not None:
+        # at the model's floor the input is below what the model sees: nothing to redraw, nothing to raise
+        at_floor = level <= floor_db + 0.5
+        total = np.where(at_floor, np.maximum(total, raw), total)
     for _ in range(ROUNDS):
         # again, as around a quiet cell the gain left is set by its loud neighbours the first time
         num = _smooth(power * 10.0 ** ((raw - total) / 10.0), freq, kernel)
         ok = on & (den > 0) & (num > 0)
         total += np.where(ok, 10.0 * np.log10(np.where(ok, num, 1.0) / np.where(ok, den, 1.0)), 0.0)
-    out[box] = total
+    if bound is not None:
+        total = raw - np.clip(raw - total, -bound, bound)
+    if floor_db is not None:
+        total = np.where(at_floor, np.maximum(total, raw), total)
+    out[box] = np.where(on, total, 0.0)
     return out
 
 
@@ -128,6 +152,8 @@ def keep_shape(
     seconds: float = COARSE_SECONDS,
     octaves: float = COARSE_OCTAVES,
     shape_seconds: float = SHAPE_SECONDS,
+    spread: float = SPREAD,
+    floor_db: float | None = None,
 ) -> np.ndarray:
     """A blur's change with its coarse component removed: ``change_db - (1 - wash) * brush * coarse``.
 
@@ -142,7 +168,7 @@ def keep_shape(
         raise ValueError(f"wash {wash!r}: use 0 to 1")
     if wash == 1.0:
         return np.asarray(change_db, dtype=np.float64).copy()
-    low = coarse(change_db, brush, band_hz, frame_s, level_db, seconds, octaves, shape_seconds)
+    low = coarse(change_db, brush, band_hz, frame_s, level_db, seconds, octaves, shape_seconds, spread, floor_db)
     return np.asarray(change_db, dtype=np.float64) - (1.0 - wash) * np.asarray(brush, dtype=np.float64) * low
 
 
