@@ -134,7 +134,9 @@ def test_a_blur_does_not_depend_on_the_input_gain(default_model) -> None:
     moves = []
     for gain_db in (-30.0, 10.0):
         g = 10 ** (gain_db / 20)
-        moves.append(_level(x * g, _blur(default_model, x * g, (0.3, 1.4), (1000, 8000), seed=2), (0.3, 1.4), (1000, 8000)))
+        moves.append(
+            _level(x * g, _blur(default_model, x * g, (0.3, 1.4), (1000, 8000), seed=2), (0.3, 1.4), (1000, 8000))
+        )
     assert abs(moves[0] - moves[1]) <= 1.0, f"level change {moves[0]:+.2f} dB at -30 dB, {moves[1]:+.2f} dB at +10 dB"
 
 
