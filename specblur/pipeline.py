@@ -17,7 +17,7 @@ import numpy as np
 from specblur import audio
 from specblur.codes import CodeFile
 from specblur.dsp import resample
-from specblur.edit.shape import keep_shape
+from specblur.edit.shape import encoder_gain, keep_shape
 from specblur.errors import AudioError, CodesError, UsageError
 from specblur.region import Region, band_centres, locate
 from specblur.resynth_np import apply_change
@@ -383,6 +383,8 @@ def blur_segment(
             ],
             axis=0,
         )
+        if mode == "blur":  # issue 18: the encoder sees the part at one level, whatever the input's gain
+            magnitude = magnitude * encoder_gain(segment[:, members])
         image = model.spectrogram.features_from_magnitude(magnitude)[None, None]
         n_frames = image.shape[-1]
         pixel = brush(n_bins, n_frames, fine.bins, fine.frames, where.sigma)

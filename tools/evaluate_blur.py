@@ -6,8 +6,9 @@ Held-out material (never in training; installed system files, mono mix): speech 
 Front_Center.wav: two words and a pause), a plucked string (Sonic Pi guit_em9), piano (ambi_piano), a
 choir (ambi_choir) and a dense orchestral mix (4 s of Wesnoth's battle.ogg). Each is blurred over 1 s
 at 1-8 kHz and over the whole band, at the default settings of :func:`specblur.blur`, for ``--seeds``
-seeds, ``before`` (the change as decoded: ``keep_shape`` bypassed) and ``after`` (issue 18's
-:func:`specblur.edit.shape.keep_shape`). Measures, on the input's and the output's own STFT (46 ms
+seeds, ``before`` (the change as decoded, the input encoded at its own level: ``keep_shape`` and
+``encoder_gain`` bypassed) and ``after`` (issue 18's :func:`specblur.edit.shape.encoder_gain` and
+:func:`specblur.edit.shape.keep_shape`, as shipped). Measures, on the input's and the output's own STFT (46 ms
 window, 75 % overlap, at the file's rate), inside the region (its time span x its band):
 
 - ``level_db``: band level change, 10 log10 of output power over input power;
@@ -86,7 +87,7 @@ def third_octaves(lo: float, hi: float) -> list[tuple[float, float]]:
 
 
 def measures(x: np.ndarray, y: np.ndarray, rate: int, span: tuple[float, float], band: tuple) -> dict[str, float]:
-    lo = 1000.0 if band[0] is None and False else (band[0] or 50.0)
+    lo = band[0] or 50.0
     hi = band[1] or rate / 2
     px, f, t = power_spec(x, rate)
     py, _, _ = power_spec(y, rate)
@@ -122,14 +123,19 @@ def measures(x: np.ndarray, y: np.ndarray, rate: int, span: tuple[float, float],
     return {"level_db": float(level), "envelope_db": envelope, "quiet_db": float(quiet_db), "detail_db": fine}
 
 
+TEMPERATURE = 1.0
+
+
 def run(loaded, x, rate, span, band, seed, prior, shaped: bool) -> np.ndarray:
-    saved = pipeline.keep_shape
+    """The blur, ``shaped`` (issue 18's keep_shape, as shipped) or as before (the change as decoded)."""
+    saved = pipeline.keep_shape, pipeline.encoder_gain
     if not shaped:
         pipeline.keep_shape = lambda change, *a, **k: change
+        pipeline.encoder_gain = lambda *a, **k: 1.0
     try:
-        return specblur.blur(x, rate, span, band, model=loaded, seed=seed, prior=prior)
+        return specblur.blur(x, rate, span, band, model=loaded, seed=seed, prior=prior, temperature=TEMPERATURE)
     finally:
-        pipeline.keep_shape = saved
+        pipeline.keep_shape, pipeline.encoder_gain = saved
 
 
 def table(loaded, seeds: int, prior: str | None, names: list[str], versions: list[str], bands: list[str]) -> dict:
@@ -155,8 +161,9 @@ def table(loaded, seeds: int, prior: str | None, names: list[str], versions: lis
                 med["gain_abs_db"] = float(np.median([abs(r["gain_db"]) for r in rows]))
                 results.setdefault(name, {}).setdefault(band_name, {})[version] = med
                 print(
-                    f"{name:15s} {band_name:10s} {version:6s} level {med['level_db']:+6.2f}  envelope {med['envelope_db']:5.2f}"
-                    f"  quiet {med['quiet_db']:+6.2f}  gain {med['gain_db']:+6.2f}  detail {med['detail_db']:5.2f}",
+                    f"{name:15s} {band_name:10s} {version:6s} level {med['level_db']:+6.2f}"
+                    f"  envelope {med['envelope_db']:5.2f}  quiet {med['quiet_db']:+6.2f}"
+                    f"  gain {med['gain_db']:+6.2f}  detail {med['detail_db']:5.2f}",
                     flush=True,
                 )
     return results
@@ -185,7 +192,6 @@ def causes(loaded, prior: str | None) -> dict:
                     keep_views=True,
                     prior=prior,
                 )
-                saved = pipeline.keep_shape
                 view = res.views[0]
                 image = view["before"]
                 region = res.regions[-1]
@@ -202,7 +208,6 @@ def causes(loaded, prior: str | None) -> dict:
                 )[:, 0]
                 old, new = dec[0] * cfg.norm_std_db, dec[1] * cfg.norm_std_db
                 xi = image * cfg.norm_std_db
-                del saved
                 rows.append(
                     {
                         "input_db": float(np.mean(model.spectrogram.to_db(image)[sl])),
@@ -223,17 +228,40 @@ def causes(loaded, prior: str | None) -> dict:
     return out
 
 
+def markdown(report: dict) -> str:
+    """The table as Markdown: per material and band, before and after."""
+    lines = [
+        f"Blur, default settings (`specblur.blur`, -T {report.get('temperature', 1.0):g}), model `{report['model']}` "
+        f"({report['model_hash']}), prior {report['prior']}, median of {report['seeds']} seeds, {report['date']}.",
+        "",
+        "| material | band | version | level change (dB) | envelope distance (dB) | quietest fifth (dB) "
+        "| gain dependence (dB) | fine-detail change (dB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, bands in report["table"].items():
+        for band, versions in bands.items():
+            for version, m in versions.items():
+                lines.append(
+                    f"| {name} | {band} | {version} | {m['level_db']:+.2f} | {m['envelope_db']:.2f} | "
+                    f"{m['quiet_db']:+.2f} | {m['gain_db']:+.2f} | {m['detail_db']:.2f} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--prior", default=None)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--temperature", type=float, default=1.0, help="-T of every blur (default 1)")
     ap.add_argument("--json", default="docs/eval/blur.json")
     ap.add_argument("--materials", nargs="*", default=list(MATERIALS), choices=list(MATERIALS))
     ap.add_argument("--versions", nargs="*", default=["before", "after"], choices=["before", "after"])
     ap.add_argument("--bands", nargs="*", default=list(BANDS), choices=list(BANDS))
     ap.add_argument("--causes", action="store_true", help="measure where the level goes wrong (no table)")
     args = ap.parse_args()
+    global TEMPERATURE
+    TEMPERATURE = args.temperature
     loaded = pipeline.load_model(args.model)
     started = time.time()
     report = {
@@ -242,6 +270,7 @@ def main() -> None:
         "model_hash": loaded.hash[:12],
         "prior": args.prior or loaded.default_prior,
         "seeds": args.seeds,
+        "temperature": args.temperature,
     }
     if args.causes:
         report["causes"] = causes(loaded, args.prior)
@@ -251,10 +280,16 @@ def main() -> None:
     if args.json:
         path = Path(args.json)
         old = json.loads(path.read_text()) if path.is_file() else {}
-        key = "causes" if args.causes else f"table:{report['prior']}"
+        key = (
+            "causes"
+            if args.causes
+            else f"table:{report['prior']}" + (f"@T{args.temperature:g}" if args.temperature != 1 else "")
+        )
         old[key] = report
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(old, indent=1) + "\n")
+        if "table" in report:
+            path.with_name(f"blur-{key.split(':', 1)[1]}.md").write_text(markdown(report))
 
 
 if __name__ == "__main__":
