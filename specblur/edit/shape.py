@@ -138,9 +138,12 @@ def coarse(
         return out
     raw = np.where(on, change_db[box] / np.where(on, w, 1.0), 0.0)
     level = np.asarray(level_db, dtype=np.float64)[box]
-    power = w * 10.0 ** ((level - level[on].max()) / 10.0)
-    den = _smooth(power, freq, kernel)
     short = _time_kernel(frame_s, shape_seconds) if shape_seconds > 0 else np.ones(1)
+    # each cell's power relative to its surroundings' mean dB (over the short scale): a quiet stretch
+    # weighs as much in its own neighbourhood as a loud one does in its own
+    around = _smooth(w * level, freq, short) / np.maximum(_smooth(w, freq, short), 1e-300)
+    power = w * 10.0 ** (np.clip(level - around, -60.0, 60.0) / 10.0)
+    den = _smooth(power, freq, kernel)
     total = mean_db(short) if shape_seconds > 0 else np.zeros_like(raw)
     bound = None
     if spread > 0:
