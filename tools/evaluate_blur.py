@@ -172,7 +172,9 @@ def table(loaded, seeds: int, prior: str | None, names: list[str], versions: lis
 def causes(loaded, prior: str | None) -> dict:
     """Per material and input gain: the encoder's input level in the region (dB, and in the model's
     normalised units), the decoder's bias there (decode(encode(x)) - x, dB), decode(new) - x, and the
-    change's brush-weighted mean (dB) over the region, median of 3 seeds."""
+    change's brush-weighted mean (dB) over the region, median of 3 seeds. As before issue 18's fix:
+    the input encoded at its own level (``encoder_gain`` bypassed)."""
+    pipeline.encoder_gain = lambda *a, **k: 1.0
     model = loaded.model
     cfg = model.config.spectrogram
     out: dict = {}
@@ -228,6 +230,45 @@ def causes(loaded, prior: str | None) -> dict:
     return out
 
 
+def spill(loaded, seeds: int, prior: str | None) -> dict:
+    """Issue 18's edge case: ``-F 10k-16k`` over 1.5-2.5 s of the dense mix (44.1 kHz), before and
+    after. Per frequency range, the level change (dB) over the feather's time span: within the snapped
+    band, in the feather above it, and beyond the stated extent (:func:`band_extent`), where nothing may
+    change (per STFT bin, the largest |change|)."""
+    from specblur.edit.shape import band_extent
+
+    x, rate, _ = load("dense mix")
+    x = x / np.max(np.abs(x)) * 10 ** (-12 / 20)
+    span, band = (1.5, 2.5), (10000.0, 16000.0)
+    where = pipeline.plan(loaded, len(x), rate, span, band)
+    ext = band_extent(loaded.model.config.spectrogram, where.regions[-1], where.sigma, rate, len(x) / rate)
+    px, f, t = power_spec(x, rate)
+    cols = (t >= ext.feather_start) & (t <= ext.feather_end)
+    ranges = {
+        "snapped band": (ext.low, ext.high),
+        f"{ext.high / 1000:.1f}-17.6 kHz": (ext.high, 17600.0),
+        "17.6-20 kHz": (17600.0, 20000.0),
+        "20-22 kHz": (20000.0, 22050.0),
+    }
+    out: dict = {"extent": ext.describe()}
+    for version in ("before", "after"):
+        rows = []
+        for seed in range(seeds):
+            py, _, _ = power_spec(run(loaded, x, rate, span, band, seed, prior, version == "after"), rate)
+            row = {}
+            for name, (a, b) in ranges.items():
+                r = (f >= a) & (f < b)
+                row[name] = float(10 * np.log10(py[np.ix_(r, cols)].sum() / px[np.ix_(r, cols)].sum()))
+            per_bin = 10 * np.log10((py[:, cols].sum(1) + 1e-30) / (px[:, cols].sum(1) + 1e-30))
+            beyond = (f < ext.feather_low) | (f > ext.feather_high)
+            row["beyond extent, max per bin"] = float(np.abs(per_bin[beyond]).max()) if beyond.any() else 0.0
+            rows.append(row)
+        out[version] = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
+        print(f"spill {version}: " + ", ".join(f"{k} {v:+.2f} dB" for k, v in out[version].items()), flush=True)
+    print(f"spill: {ext.describe()}")
+    return out
+
+
 def markdown(report: dict) -> str:
     """The table as Markdown: per material and band, before and after."""
     lines = [
@@ -258,6 +299,7 @@ def main() -> None:
     ap.add_argument("--materials", nargs="*", default=list(MATERIALS), choices=list(MATERIALS))
     ap.add_argument("--versions", nargs="*", default=["before", "after"], choices=["before", "after"])
     ap.add_argument("--bands", nargs="*", default=list(BANDS), choices=list(BANDS))
+    ap.add_argument("--spill", action="store_true", help="measure a 10k-16k band edit's spill (no table)")
     ap.add_argument("--causes", action="store_true", help="measure where the level goes wrong (no table)")
     args = ap.parse_args()
     global TEMPERATURE
@@ -272,7 +314,9 @@ def main() -> None:
         "seeds": args.seeds,
         "temperature": args.temperature,
     }
-    if args.causes:
+    if args.spill:
+        report["spill"] = spill(loaded, args.seeds, args.prior)
+    elif args.causes:
         report["causes"] = causes(loaded, args.prior)
     else:
         report["table"] = table(loaded, args.seeds, args.prior, args.materials, args.versions, args.bands)
