@@ -299,6 +299,19 @@ def _priors(loaded: RuntimeModel, name: str | None) -> Any:
     return _EditPriors(loaded.prior_nn, loaded.prior)
 
 
+def _level_window(model: Any, regions: list[Region], sigma: tuple[float, float], rate: int) -> slice:
+    """The samples of the part worked on that set :func:`encoder_gain`: the regions, the brush's
+    shoulders and :data:`CONTEXT_TOP_CELLS` of context, as :func:`plan` crops them, so that working
+    on the region only and on the whole file see the same samples (``regions`` on the part's grid)."""
+    spec_cfg = model.config.spectrogram
+    top_t = model.cell["top"][1]
+    reach = int(np.ceil(3 * sigma[1])) + CONTEXT_TOP_CELLS * top_t
+    lo = max(0, min(r.frames[0] for r in regions) - reach)
+    hi = max(r.frames[1] for r in regions) + reach
+    per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate
+    return slice(int(round(lo * per_frame)), int(round(hi * per_frame)))
+
+
 def blur_segment(
     loaded: Any,
     segment: np.ndarray,
@@ -384,7 +397,7 @@ def blur_segment(
             axis=0,
         )
         if mode == "blur":  # issue 18: the encoder sees the part at one level, whatever the input's gain
-            magnitude = magnitude * encoder_gain(segment[:, members])
+            magnitude = magnitude * encoder_gain(segment[_level_window(model, regions, where.sigma, rate), members])
         image = model.spectrogram.features_from_magnitude(magnitude)[None, None]
         n_frames = image.shape[-1]
         pixel = brush(n_bins, n_frames, fine.bins, fine.frames, where.sigma)
