@@ -1,16 +1,21 @@
 """Keep a blur's shape: of a change in dB on the model's grid, only the detail below the blur's scale.
 
 A blur applies ``decode(new) - decode(old)`` (dB, model bands x frames, under the brush) to the input's
-own magnitude. Left as it is, that change carries a coarse part (issue 18): a level offset over the
-region and a smooth envelope, which moved a 1 s x 1-8 kHz region by -13 to +4 dB depending on the
-material and on the input's gain, and filled pauses. :func:`keep_shape` removes the change's coarse
-component, its local mean over about 0.2 s and a third of an octave weighted by the brush, so the
-region keeps its level and its coarse envelope and only finer detail changes. Nothing is added outside
-the brush: the result is the change minus ``brush * coarse``, and the brush is 0 there.
+own magnitude. Left as it is, that change carries a coarse part (issue 18): the redrawn codes decode
+to another level (the prior fills quiet cells, by +40 to +60 dB where the image is at the model's
+floor, and lowers loud ones), which moved a 1 s x 1-8 kHz region of speech by -7 dB and filled its
+pause, and the model's image is normalised to fixed dB, so what a blur did followed the input's gain.
 
-:func:`band_extent` states where a band edit reaches: the band snapped to code cells and the brush's
-feather (its Gaussian shoulders, cut at 3 sigma) in Hz and seconds, which is what ``-v`` prints.
-numpy only.
+* :func:`encoder_gain`: the part that is encoded is seen at one peak level, whatever the input's gain.
+* :func:`keep_shape`: the change's coarse component (:func:`coarse`: its mean in dB over 0.1 s and a
+  third of an octave, then its gain of the input's power over 0.2 s and a third of an octave) is taken
+  out, so the region keeps its level and its coarse envelope and only finer detail changes. Nothing
+  is added outside the brush: the result is ``brush * (raw - coarse)``.
+* :func:`band_extent`: where a band edit reaches, the band snapped to code cells and the brush's
+  feather (Gaussian shoulders cut at 3 sigma) in Hz and seconds, which is what ``-v`` prints.
+
+numpy only (and no BLAS: on a shared machine a small matmul took 10 ms). Measured in
+``docs/eval/blur.md`` (``tools/evaluate_blur.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["COARSE_OCTAVES", "COARSE_SECONDS", "SHAPE_SECONDS", "Extent", "band_extent", "coarse", "keep_shape"]
+__all__ = [
+    "COARSE_OCTAVES",
+    "COARSE_SECONDS",
+    "ENCODER_PEAK_DBFS",
+    "SHAPE_SECONDS",
+    "Extent",
+    "band_extent",
+    "coarse",
+    "encoder_gain",
+    "keep_shape",
+]
 
 COARSE_SECONDS = 0.2
 """Time scale of the coarse envelope a blur keeps (s): the width of a box of the same variance as
