@@ -468,6 +468,15 @@ def _edit_options(mode: str) -> Any:
     if mode == "blur":
         own = [
             click.option(
+                "--wash",
+                type=_range(limits.WASH),
+                default=0.0,
+                show_default=True,
+                help="Share of the redrawn codes' coarse change let through: 0 keeps the region's level and "
+                "envelope (pauses stay pauses; only the detail below the blur's scale changes, as an image "
+                "blur keeps a picture's shape), 1 lets the region's level and envelope follow the codes.",
+            ),
+            click.option(
                 "--sweeps",
                 "rounds",
                 type=_range(limits.SWEEPS),
@@ -528,6 +537,8 @@ def _describe_part(src: str, part: Any) -> None:
     how = f" (method {part.method})" if part.method else ""
     for region in part.regions:
         click.echo(f"{src}: edited {region.describe()}; {part.changed_codes:.0%} of codes redrawn{how}", err=True)
+    if part.extent is not None:
+        click.echo(f"{src}: may change {part.extent.describe()}", err=True)
 
 
 @cli.command()
@@ -579,6 +590,7 @@ def _edit(
     verbose: bool,
     quiet: bool,
     method: str | None = None,
+    wash: float = 0.0,
 ) -> None:
     from specblur.errors import SpecblurError, UsageError
 
@@ -611,6 +623,7 @@ def _edit(
         linked=not unlinked,
         prior=prior,
         method=method,
+        wash=wash,
     )
     if output_dir is None:
         if len(files) != 2:
