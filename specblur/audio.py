@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import soundfile as sf
 
-from specblur import container, metadata
+from specblur import _testhooks, container, metadata
 from specblur.errors import AudioError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -201,6 +201,7 @@ def write_patches(src: Source | str | Path, dst: str | Path, patches: list[tuple
             with open(tmp, "wb") as out:
                 for piece in pieces:
                     out.write(piece)
+                    _testhooks.pause_point("writing")  # tests: a signal while the output is half written
 
         atomic_write(Path(dst), produce_bytes)
         return []
@@ -339,6 +340,7 @@ def atomic_write(path: Path, produce: Any, overwrite: bool = True) -> None:
         os.chmod(tmp, 0o666 & ~umask)
         os.close(fd)
         produce(Path(tmp))
+        _testhooks.pause_point("renaming")  # tests: a signal after the write, before the rename
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import soundfile as sf
 import torch
 
 from specblur import audio, checkpoint
-from tests.conftest import cli_in_process, run_cli, sigint_default, tone
+from tests.conftest import Paused, cli_in_process, run_cli, tone
 
 
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
@@ -279,10 +278,13 @@ def test_full_disk_leaves_nothing(tiny_model: Path, tmp_path: Path, capsys, monk
 
 
 class _Payload:
-    """An object whose unpickling would run code."""
+    """An object whose unpickling would run code (it would create ``marker``)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
 
     def __reduce__(self):
-        return (os.system, ("touch /tmp/specblur-pwned",))
+        return (os.system, (f"touch '{self.marker}'",))
 
 
 def _corrupt(d: Path, model: Path) -> Path:
@@ -305,7 +307,7 @@ def _wrong_version(d: Path, model: Path) -> Path:
 
 
 def _pickle(d: Path, model: Path) -> Path:
-    torch.save({"format": "specblur-checkpoint", "evil": _Payload()}, d / "evil.pt")
+    torch.save({"format": "specblur-checkpoint", "evil": _Payload(d / "pwned")}, d / "evil.pt")
     return d / "evil.pt"
 
 
@@ -321,14 +323,13 @@ BAD_MODELS = [
 def test_untrusted_models_are_refused(
     tiny_model: Path, tmp_path: Path, capsys, case: str, make: Callable, messages: tuple[str, ...]
 ) -> None:
-    Path("/tmp/specblur-pwned").unlink(missing_ok=True)
     bad = make(tmp_path, tiny_model)
     src = _write(tmp_path / "in.wav", _noise(16000))
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", str(bad))
     assert code == 2 and err.count("\n") == 1 and bad.name in err, err
     assert any(m in err for m in messages), err
     assert not (tmp_path / "out.wav").exists()
-    assert not Path("/tmp/specblur-pwned").exists()  # the pickle's code never ran
+    assert not (tmp_path / "pwned").exists()  # the pickle's code never ran
 
 
 def test_code_files_of_another_version_or_garbage(tiny_model: Path, tmp_path: Path, capsys) -> None:
@@ -368,28 +369,38 @@ def test_interrupt_while_writing_leaves_nothing(tiny_model: Path, tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
 
 
+@pytest.mark.parametrize("point", ["writing", "renaming"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_during_blur_leaves_no_partial_output(tiny_model: Path, tmp_path: Path, sig: int) -> None:
-    """Whenever the signal lands, OUT is either absent or complete, and no temporary file is left."""
-    src = tmp_path / "long.wav"
-    with sf.SoundFile(src, "w", 44100, 2, "PCM_16") as f:
-        for i in range(30):
-            f.write(tone(2.0, 44100, (220.0 + i, 330.0), channels=2, seed=i))
+def test_signal_during_the_write_leaves_no_partial_output(tiny_model: Path, tmp_path: Path, sig: int, point: str):
+    """The command is held at a known point (specblur._testhooks): with the output half written to its
+    temporary file, or written whole and not yet renamed. A signal there: exit 130, "interrupted", no
+    output and no temporary file."""
+    src = _write(tmp_path / "in.wav", _noise(48000, 2))
+    before = src.read_bytes()
     out = tmp_path / "out.wav"
-    args = [sys.executable, "-m", "specblur", "blur", str(src), str(out), "-m", "tiny"]
-    for delay in (0.3, 0.8, 2.0, 4.0):  # while importing torch, loading the model, editing
-        proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=os.environ.copy(), preexec_fn=sigint_default)
-        time.sleep(delay)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=300)
-        leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.wav")]
-        assert leftovers == [], leftovers
-        if proc.returncode == 0:
-            assert sf.info(out).frames == sf.info(src).frames
-            out.unlink()
-        else:
-            assert proc.returncode == 130 and b"interrupted" in err, err
-            assert not out.exists()
+    paused = Paused(point, "blur", str(src), str(out), "-m", "tiny", "-t", "1-2")
+    partial = [p for p in tmp_path.iterdir() if p.name.startswith(".out.wav.")]
+    assert len(partial) == 1 and not out.exists()  # it is indeed mid-write
+    size = partial[0].stat().st_size
+    assert size < len(before) if point == "writing" else size == len(before)
+    paused.proc.send_signal(sig)
+    code, err = paused.finish()
+    assert code == 130 and "interrupted" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("point", ["writing", "renaming"])
+def test_a_paused_write_resumed_completes(tiny_model: Path, tmp_path: Path, point: str) -> None:
+    """The pause itself changes nothing: let go, the command writes the whole file."""
+    src = _write(tmp_path / "in.wav", _noise(48000, 2))
+    out = tmp_path / "out.wav"
+    paused = Paused(point, "blur", str(src), str(out), "-m", "tiny", "-t", "1-2")
+    paused.resume()
+    code, err = paused.finish()
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav"]
+    assert len(out.read_bytes()) == len(src.read_bytes()) and out.read_bytes() != src.read_bytes()
 
 
 def test_sigterm_during_training_saves_a_resumable_run(tones_dir: Path, data_dir: Path) -> None:
