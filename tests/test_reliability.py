@@ -139,16 +139,46 @@ def test_odd_but_valid_audio_is_edited(
     assert (b.frames, b.channels, b.samplerate, b.subtype) == (a.frames, a.channels, a.samplerate, a.subtype)
 
 
+def _clipped_input() -> np.ndarray:
+    """A tone driven well past full scale and clipped: a third of its samples sit at +-1."""
+    x = np.clip(8 * tone(1.5, 16000, (200.0, 400.0)), -1.0, 1.0)
+    assert np.mean(np.abs(x) == 1.0) > 0.3
+    return x
+
+
 def test_clipped_input_is_edited_with_a_warning(tiny_model: Path, tmp_path: Path, capsys) -> None:
-    x = np.clip(3 * tone(1.5, 16000, (200.0, 400.0)), -1.0, 1.0)
+    """An integer file cannot hold the edit's overshoot past full scale: those samples are clipped,
+    and one warning line counts them (as many as the library's edit puts past +-1)."""
+    from specblur import pipeline
+
+    x = _clipped_input()
     src = _write(tmp_path / "loud.wav", x)
+    decoded = sf.read(src, dtype="float64", always_2d=True)[0]
+    edit = pipeline.blur("tiny", decoded, 16000, time=(0.3, 1.0), temperature=4.0).samples
+    over = int(np.sum(np.abs(edit) > 1.0))
+    assert over > 0
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4")
     assert code == 0
-    assert all(line.startswith("specblur: warning: ") and "loud.wav" in line for line in err.splitlines())
+    assert err.splitlines() == [f"specblur: warning: {src}: {over} edited samples clipped at full scale"], err
     y = sf.read(tmp_path / "out.wav", dtype="float64")[0]
     assert len(y) == len(x) and np.abs(y).max() <= 1.0
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "q.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4", "-q")
     assert code == 0 and err == ""  # -q silences warnings
+    assert (tmp_path / "q.wav").read_bytes() == (tmp_path / "out.wav").read_bytes()
+
+
+def test_clipped_input_in_a_float_file_keeps_the_overshoot(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    """A float file holds samples past +-1: the edit is written as it is, nothing clipped, no warning."""
+    from specblur import pipeline
+
+    src = _write(tmp_path / "loud.wav", _clipped_input(), subtype="FLOAT")
+    decoded = sf.read(src, dtype="float64", always_2d=True)[0]
+    edit = pipeline.blur("tiny", decoded, 16000, time=(0.3, 1.0), temperature=4.0).samples
+    assert np.abs(edit).max() > 1.0
+    code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4")
+    assert code == 0 and err == "", err
+    y = sf.read(tmp_path / "out.wav", dtype="float64", always_2d=True)[0]
+    assert np.array_equal(y, edit.astype(np.float32))
 
 
 def test_truncated_wav_warns_and_keeps_what_is_there(tiny_model: Path, tmp_path: Path, capsys) -> None:
