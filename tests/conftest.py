@@ -76,7 +76,16 @@ def run_cli(*args: str, stdin: bytes | None = None, env: dict[str, str] | None =
 
 @pytest.fixture(scope="session")
 def tiny_model(tones_dir: Path, data_dir: Path) -> Path:
-    """A ``tiny`` model trained end to end through the CLI, saved as ``tiny`` in the data dir."""
+    """A ``tiny`` model trained end to end through the CLI, saved as ``tiny`` in the data dir.
+
+    ``SPECBLUR_TEST_MODELS``, a folder holding such a model (``tiny.pt`` and what goes with it), is
+    copied instead: tools/mutation.sh trains it once and runs the tests once per mutant."""
+    trained = os.environ.get("SPECBLUR_TEST_MODELS")
+    if trained:
+        import shutil
+
+        shutil.copytree(trained, data_dir / "models", dirs_exist_ok=True)
+        return data_dir / "models" / "tiny.pt"
     result = run_cli("train", str(tones_dir), "--name", "tiny", "--preset", "tiny", "--steps", "300", "--seed", "1")
     assert result.returncode == 0, result.stderr.decode()
     path = data_dir / "models" / "tiny.pt"
