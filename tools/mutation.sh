@@ -2,6 +2,8 @@
 # Mutation testing of the code that keeps specblur's promises (docs/MUTATION.md), with mutmut.
 #
 #   tools/mutation.sh [GROUP...]     GROUP: patching plan linked editor (default: all four)
+#   MUTATION_TESTS_REV=main tools/mutation.sh patching    the same mutants against main's tests
+#   MUTATION_TESTS=tests/test_patching.py tools/mutation.sh patching    other test files
 #
 # Each group mutates a few functions and runs only the test files that cover them. The run happens
 # in a scratch copy of the tracked files ($MUTATION_DIR, default /tmp/specblur-mutation), so the
@@ -21,13 +23,13 @@ groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(patching plan linked editor)
 mkdir -p "$work"
 
-# group -> "file to mutate|mutant name patterns|test files"
+# group -> "files to mutate|mutant name patterns|test files"
 spec() {
     case $1 in
-    patching) echo "specblur/audio.py|specblur.audio.x_write_patches* specblur.audio.x__patched_bytes* specblur.audio.x__copy_range* specblur.audio.x__stream_patched* specblur.audio.x_atomic_write*|tests/test_patching.py tests/test_container.py" ;;
-    plan) echo "specblur/pipeline.py|specblur.pipeline.x_plan__* specblur.pipeline.x__clusters* specblur.pipeline.x_edit_in_place*|tests/test_blur.py tests/test_region.py tests/test_container.py" ;;
-    linked) echo "specblur/cli.py specblur/pipeline.py|specblur.cli.x__parse_amount* specblur.pipeline.x_blur_segment*|tests/test_effect_controls.py" ;;
-    editor) echo "specblur/editor/server.py|specblur.editor.server.x_Server* specblur.editor.server.xǁServerǁ* specblur.editor.server.xǁHandlerǁ*|tests/test_editor.py" ;;
+    patching) echo "specblur/audio.py|specblur.audio.x_write_patche* specblur.audio.x__patched_bytes__* specblur.audio.x__copy_range__*|tests/test_patching.py tests/test_container.py" ;;
+    plan) echo "specblur/pipeline.py specblur/region.py|specblur.pipeline.x_plan__* specblur.pipeline.x_edit_in_place__* specblur.region.x_locate__*|tests/test_region.py tests/test_blur.py" ;;
+    linked) echo "specblur/cli.py specblur/pipeline.py|specblur.cli.x__parse_amount__* specblur.pipeline.x_blur_segment__*|tests/test_effect_controls.py" ;;
+    editor) echo "specblur/editor/server.py|specblur.editor.server.xǁServerǁ__init____* specblur.editor.server.xǁHandlerǁ*|tests/test_editor.py" ;;
     *) echo "unknown group $1: use patching, plan, linked or editor" >&2; exit 1 ;;
     esac
 }
@@ -53,9 +55,21 @@ fi
 
 for group in "${groups[@]}"; do
     IFS='|' read -r files names tests <<<"$(spec "$group")"
+    tests=${MUTATION_TESTS:-$tests}
     dir=$work/$group
     rm -rf "$dir" && mkdir -p "$dir"
     (cd "$repo" && git ls-files -z | xargs -0 cp --parents -t "$dir")
+    if [ -n "${MUTATION_TESTS_REV:-}" ]; then
+        # the score "before": the group's test files as they were at that revision (those that
+        # existed), with this checkout's conftest (which can reuse the trained model)
+        for t in $tests; do
+            rm -f "$dir/$t"
+            (cd "$repo" && git show "$MUTATION_TESTS_REV:$t" >"$dir/$t" 2>/dev/null) || rm -f "$dir/$t"
+        done
+        present=""
+        for t in $tests; do [ -f "$dir/$t" ] && present="$present $t"; done
+        tests=$present
+    fi
     {
         echo "[mutmut]"
         echo "source_paths=specblur"
