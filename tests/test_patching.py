@@ -104,6 +104,61 @@ def test_patches_land_on_their_frames_in_a_streamed_flac(tmp_path: Path) -> None
     assert np.array_equal(got, expected)
 
 
+def test_a_source_object_and_stdout(tmp_path: Path, capsysbinary) -> None:
+    """An open :class:`specblur.audio.Source` (what the pipeline passes) patches the same, and ``-``
+    writes the very bytes of the file to stdout."""
+    build = CASES[0][1]
+    built = build(_signal(2, seed=7))
+    patches = _patches(built, build, 2)
+    src = tmp_path / "in.wav"
+    built.write(src)
+    audio.write_patches(audio.Source(src), tmp_path / "file.wav", patches)
+    capsysbinary.readouterr()
+    assert audio.write_patches(audio.Source(src), "-", patches) == []
+    assert capsysbinary.readouterr().out == (tmp_path / "file.wav").read_bytes()
+    check_patching(tmp_path, built, patches)
+
+
+def test_touching_patches_are_written_and_overlapping_ones_refused(tmp_path: Path) -> None:
+    build = CASES[0][1]
+    built = build(_signal(2, seed=8))
+    other = _patches(built, build, 2)[1][1]
+    src = tmp_path / "in.wav"
+    built.write(src)
+    # given out of order, touching end to start: both written
+    check_patching(tmp_path, built, [(1000 + len(other), other[:100]), (1000, other)])
+    for starts in ((1000, 1000 + len(other) - 1), (1000, 1000), (5, 1000, 1000 + len(other) - 1)):
+        with pytest.raises(ValueError, match=r"^patches at frames \d+ and \d+ overlap$"):
+            audio.write_patches(src, tmp_path / "x.wav", [(s, other) for s in starts])
+    bad = other.copy()
+    bad[7, 1] = np.nan
+    with pytest.raises(audio.AudioError, match="^the edited samples are not all finite; nothing written$"):
+        audio.write_patches(src, tmp_path / "x.wav", [(10, bad)])
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("kind", ["RIFF", "W64"])
+def test_a_file_cut_short_gets_true_sizes_and_its_patch(tmp_path: Path, kind: str) -> None:
+    """The samples there (whole frames) are kept and patched; the size fields say so; the data ends
+    the file, padded as the container wants."""
+    x = _signal(1, seed=9)[:, :1]
+    built = B.w64(x, RATE, "PCM_24") if kind == "W64" else B.riff(x, RATE, "PCM_24")
+    kept = 20_001  # frames left whole (an odd count of 3-byte frames: an odd data size)
+    src, dst = tmp_path / f"cut{built.suffix}", tmp_path / f"out{built.suffix}"
+    src.write_bytes(built.data[: built.offset + kept * 3 + 2])  # and two bytes of a frame
+    patch = _decoded(built.data)[20_500:20_600]  # (beyond the cut: not in the file)
+    assert audio.write_patches(src, dst, [(9_000, patch)]) == []
+    out = dst.read_bytes()
+    assert len(out) == built.offset + kept * 3 + (1 if kind == "RIFF" else -(kept * 3) % 8)
+    assert out[built.offset + kept * 3 :] == bytes(len(out) - built.offset - kept * 3)  # pad bytes zero
+    got = _decoded(out)
+    expected = _decoded(built.data)[:kept].copy()
+    expected[9_000:9_100] = patch
+    # (libsndfile reads the pad bytes of a Wave64 as one more frame; specblur reads its own header)
+    assert len(got) == kept + (kind == "W64") and np.array_equal(got[:kept], expected)
+    assert audio.info(dst).frames == kept and not audio.info(dst).truncated
+
+
 # -- a fixed set of mutants of the patching code: each must make the checks above fail ------------
 
 
