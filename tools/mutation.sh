@@ -2,7 +2,7 @@
 # Mutation testing of the code that keeps specblur's promises (docs/MUTATION.md), with mutmut.
 #
 #   tools/mutation.sh [GROUP...]     GROUP: patching plan linked editor (default: all four)
-#   MUTATION_TESTS_REV=main tools/mutation.sh patching    the same mutants against main's tests
+#   MUTATION_TESTS_REV=fc8d53e tools/mutation.sh patching    the same mutants against older tests
 #   MUTATION_TESTS=tests/test_patching.py tools/mutation.sh patching    other test files
 #
 # Each group mutates a few functions and runs only the test files that cover them. The run happens
@@ -76,6 +76,8 @@ for group in "${groups[@]}"; do
         echo "only_mutate="
         for f in $files; do echo "    $f"; done
         echo "pytest_add_cli_args=-p no:cacheprovider -x -q"
+        # workers forked from a process that ran the tests (onnxruntime's and torch's threads) hang
+        echo "process_isolation=forkserver"
         echo "pytest_add_cli_args_test_selection="
         for t in $tests; do echo "    $t"; done
     } >"$dir/setup.cfg"
