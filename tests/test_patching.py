@@ -119,6 +119,19 @@ def test_a_source_object_and_stdout(tmp_path: Path, capsysbinary) -> None:
     check_patching(tmp_path, built, patches)
 
 
+def test_one_patch(tmp_path: Path) -> None:
+    """:func:`specblur.audio.write_patched`: the one-patch form."""
+    build = CASES[2][1]
+    built = build(_signal(3, seed=4))
+    start, x = _patches(built, build, 3)[1]
+    src = tmp_path / "in.wav"
+    built.write(src)
+    assert audio.write_patched(src, tmp_path / "one.wav", start, x) == []
+    audio.write_patches(src, tmp_path / "many.wav", [(start, x)])
+    assert (tmp_path / "one.wav").read_bytes() == (tmp_path / "many.wav").read_bytes() != built.data
+    check_patching(tmp_path, built, [(start, x)])
+
+
 def test_touching_patches_are_written_and_overlapping_ones_refused(tmp_path: Path) -> None:
     build = CASES[0][1]
     built = build(_signal(2, seed=8))
@@ -129,7 +142,7 @@ def test_touching_patches_are_written_and_overlapping_ones_refused(tmp_path: Pat
     check_patching(tmp_path, built, [(1000 + len(other), other[:100]), (1000, other)])
     for starts in ((1000, 1000 + len(other) - 1), (1000, 1000), (5, 1000, 1000 + len(other) - 1)):
         with pytest.raises(ValueError, match=r"^patches at frames \d+ and \d+ overlap$"):
-            audio.write_patches(src, tmp_path / "x.wav", [(s, other) for s in starts])
+            audio.write_patches(src, tmp_path / "x.wav", [(s, other.copy()) for s in starts])
     bad = other.copy()
     bad[7, 1] = np.nan
     with pytest.raises(audio.AudioError, match="^the edited samples are not all finite; nothing written$"):
