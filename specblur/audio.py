@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import soundfile as sf
 
-from specblur import container, metadata
+from specblur import _testhooks, container, metadata
 from specblur.errors import AudioError, UsageError
 from specblur.files import atomic_write, atomic_write_bytes
 from specblur.files import reason as _reason
@@ -305,6 +305,7 @@ def _write_pieces(dst: str | Path, pieces: Iterator[bytes]) -> None:
         with open(tmp, "wb") as out:
             for piece in pieces:
                 out.write(piece)
+                _testhooks.pause_point("writing")  # tests: a signal while the output is half written
 
     atomic_write(Path(dst), produce_bytes)
 

@@ -14,7 +14,7 @@ RATE = 44100
 
 def _grid(n_bins: int = 40, n_frames: int = 120) -> tuple[np.ndarray, np.ndarray]:
     """A brush (ones inside, Gaussian shoulders) and log-spaced band centres."""
-    from specblur.pipeline import brush
+    from specblur.edit.plan import brush
 
     return brush(n_bins, n_frames, (10, 30), (30, 90), (2.0, 3.0)), np.geomspace(500, 12000, n_bins)
 
@@ -80,13 +80,13 @@ def test_wash_lets_the_coarse_change_through() -> None:
 
 @pytest.fixture(scope="module")
 def default_model():
-    from specblur import pipeline
+    import specblur
 
-    return pipeline.load_model("default")
+    return specblur.load_model("default")
 
 
 def _power(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from specblur import dsp
+    from specblur.runtime import dsp
 
     n_fft = 2048
     p = np.abs(dsp.stft(np.asarray(x, dtype=np.float64), n_fft, 512, dsp.window("hann", n_fft, np.float64))) ** 2
@@ -143,10 +143,11 @@ def test_a_blur_does_not_depend_on_the_input_gain(default_model) -> None:
 @pytest.mark.parametrize("feather", [1.0, 1.0 / 3.0])
 def test_a_band_edit_changes_nothing_beyond_band_and_feather(default_model, feather: float) -> None:
     import specblur
-    from specblur import pipeline
+    from specblur.edit import plan
+    from specblur.edit.options import EditOptions
 
     x = np.random.default_rng(3).standard_normal(3 * RATE) * 0.05
-    where = pipeline.plan(default_model, len(x), RATE, (1.0, 2.0), (10000, 16000), feather)
+    where = plan.plan(default_model, len(x), RATE, (1.0, 2.0), (10000, 16000), EditOptions(feather=feather))
     extent = band_extent(default_model.model.config.spectrogram, where.regions[-1], where.sigma, RATE, 3.0)
     assert extent.feather_low < extent.low <= 10000 and 16000 <= extent.high < extent.feather_high + 1e-9
     assert extent.feather_start < extent.start <= 1.0 and 2.0 <= extent.end < extent.feather_end
