@@ -321,7 +321,8 @@ class Session:
                     s0, s1 = result.span
                     if s1 > s0:
                         patches.append((s0, before[s0 - where.start : s1 - where.start], work[s0:s1].copy()))
-                    snapped.append({**_describe(result.regions[-1]), "changed_codes": result.changed_codes})
+                    redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
+                    snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
             except BaseException:
                 for start, old, _ in reversed(patches):  # leave the samples as they were
                     work[start : start + len(old)] = old
