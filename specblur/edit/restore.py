@@ -54,6 +54,9 @@ GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells
 AR_MAX_SECONDS = AR_AUTO_SECONDS  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
 REFINE = 4  # rounds of iterative refinement of the fast Toeplitz solve
 AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)
+ENVELOPE_POWER = False  # envelope: the two sides interpolated in power (else in dB)
+TEXTURE_DEPTH = 1.0  # the model's detail, times this (measured: docs/REPAIR.md)
+TEXTURE_POWER = True  # the textured hole's power per bin brought to the envelope's
 CROSSFADE_SECONDS = 0.003  # known samples kept up to this far outside the hole (measured: 3 ms better than 10)
 AR_MIN_ORDER = 16
 AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
@@ -155,17 +158,29 @@ def envelope_db(spec: np.ndarray, grid: Grid, single: bool = False) -> np.ndarra
     a = grid.left[-1] if len(grid.left) else grid.hole_frames[0] - 1
     b = grid.right[0] if len(grid.right) else grid.hole_frames[-1] + 1
     w = (grid.hole_frames - a) / max(b - a, 1)
+    if ENVELOPE_POWER and not single:
+        mixed = 10.0 ** (left[:, None] / 10.0) * (1.0 - w)[None, :] + 10.0 ** (right[:, None] / 10.0) * w[None, :]
+        return 10.0 * np.log10(mixed + 1e-20)
     return left[:, None] * (1.0 - w)[None, :] + right[:, None] * w[None, :]
 
 
 def texture_on_envelope(env_db: np.ndarray, texture_db: np.ndarray) -> np.ndarray:
-    """The model's detail on the context's envelope: ``env_db + (texture_db - its mean over the hole
-    per bin)``. Both are bins x hole frames of :func:`plan`'s grid; the detail's own level is dropped
-    (the context sets the level, the model only the texture: onsets, fluctuation, partials)."""
+    """The model's detail on the context's envelope. Both are bins x hole frames of :func:`plan`'s
+    grid. The detail's own level is dropped (the context sets the level, the model only the texture:
+    onsets, fluctuation, partials): its per-bin mean over the hole removed, scaled by
+    :data:`TEXTURE_DEPTH`, then, with :data:`TEXTURE_POWER`, each bin shifted so that its *power*
+    over the hole is the envelope's (a zero-mean fluctuation in dB raises the power mean: Jensen)."""
     texture_db = np.asarray(texture_db, dtype=np.float64)
     if texture_db.shape != env_db.shape:
         raise ValueError(f"texture of shape {texture_db.shape}: the hole's grid is {env_db.shape}")
-    return env_db + texture_db - texture_db.mean(axis=1, keepdims=True)
+    detail = TEXTURE_DEPTH * (texture_db - texture_db.mean(axis=1, keepdims=True))
+    out = env_db + detail
+    if TEXTURE_POWER:
+        ref = env_db.max(axis=1, keepdims=True)  # (powers relative to each bin's peak: no overflow)
+        env_power = np.mean(10.0 ** ((env_db - ref) / 10.0), axis=1, keepdims=True)
+        out_power = np.mean(10.0 ** ((out - ref) / 10.0), axis=1, keepdims=True)
+        out -= 10.0 * np.log10(out_power / env_power)
+    return out
 
 
 # -- phase -------------------------------------------------------------------------------------------
@@ -249,8 +264,11 @@ def _levinson_durbin(r: np.ndarray, order: int) -> tuple[np.ndarray, float]:
     a[0] = 1.0
     err = float(r[0]) * (1.0 + 1e-9) + 1e-30
     rr = np.ascontiguousarray(r[: order + 1][::-1])  # rr[order - j] = r[j]
+    nonzero = np.flatnonzero(r[: order + 1])
+    last = int(nonzero[-1]) if len(nonzero) else 0  # r[j] = 0 beyond: a banded T (the AR solve's)
     for i in range(1, order + 1):
-        k = -float(rr[order - i : order] @ a[:i]) / err
+        lo = max(0, i - last)
+        k = -float(rr[order - i + lo : order] @ a[lo:i]) / err
         step = a[i::-1] * k
         a[: i + 1] += step
         err *= 1.0 - k * k
