@@ -338,7 +338,7 @@ def report(cache: dict, kinds: list[str], out: Path) -> None:
                     "ms": float(np.median([r["ms"] for r in rows])),
                 }
                 vis = [r["visqol"] for r in rows if "visqol" in r]
-                if vis:
+                if vis and len(vis) == len(rows):  # (a mean over some of the cases would mislead)
                     entry["visqol"] = float(np.mean(vis))
                 summary.setdefault(placement, {}).setdefault(kind, {})[method] = entry
                 e = entry
