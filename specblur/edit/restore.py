@@ -16,7 +16,9 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
   the filled stretch a few times). Best for short holes; cost grows with the square of the hole. For
   a band-limited region its result replaces only the STFT cells inside the band.
 - ``texture``: :func:`texture_on_envelope`: the ``envelope`` with a model-provided detail in dB
-  added (zero-mean per bin over the hole, so the level stays the envelope's). Needs ``texture_db``.
+  added (zero-mean per bin over the hole, at :data:`TEXTURE_DEPTH`, the power per bin brought to the
+  envelope's). Needs ``texture_db``. Measured farther than ``envelope`` on held-out recordings, so
+  ``auto`` does not use it (``docs/REPAIR.md``).
 - ``auto``: :func:`choose_method`.
 
 The single entry point is :func:`restore`; :func:`plan` gives the STFT grid a model-side texture
@@ -25,7 +27,7 @@ stereo image); ``ar`` with ``linked`` (the default) fits one AR model to all the
 (one Toeplitz system, one right-hand side per channel: half the time of two), unlinked one each.
 ``auto``'s rule depends on the region alone, so linked or not it picks one method for all channels.
 
-Cost (a 4 s 44.1 kHz stereo clip, in process, one core): see ``docs/REPAIR.md``.
+Cost (a 4 s 44.1 kHz clip, in process, against a blur of it): see ``docs/REPAIR.md``.
 """
 
 from __future__ import annotations
