@@ -61,6 +61,7 @@ def blur(
     amount: float = 1.0,
     linked: bool = True,
     prior: str | None = None,
+    wash: float = 0.0,
 ) -> Any:
     """Blur a time-frequency region of ``audio`` (a numpy array ``(frames,)`` or ``(frames, channels)``).
 
@@ -69,13 +70,16 @@ def blur(
     ``model`` is a name, a checkpoint path or a loaded model (default: the bundled ``default``;
     loaded once per process). Returns a new float64 array of the same shape: the samples outside
     the region's span are the input's, unchanged. ``amount`` (0 to 1) scales the change (0: none);
-    ``linked`` edits all channels with one draw, so the stereo image holds. The other settings and
+    ``linked`` edits all channels with one draw, so the stereo image holds; ``wash`` (0 to 1) lets the
+    region's level and envelope follow the redrawn codes (0: they are kept). The other settings and
     their ranges are :class:`specblur.edit.EditOptions`' (``sweeps`` is its ``rounds``). This is the
     function ``specblur blur`` runs.
     """
     from specblur.edit.options import EditOptions
 
-    settings = EditOptions("blur", temperature, amount, sweeps, seed, feather, scale, phase_iters, linked, prior)
+    settings = EditOptions(
+        "blur", temperature, amount, sweeps, seed, feather, scale, phase_iters, linked, prior, wash=wash
+    )
     return _edit(audio, sample_rate, time, freq, model, settings)
 
 

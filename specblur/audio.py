@@ -18,12 +18,93 @@ from typing import Any, BinaryIO
 import numpy as np
 import soundfile as sf
 
-from specblur import container, metadata
-from specblur.errors import AudioError
+from specblur import _testhooks, container, metadata
+from specblur.errors import AudioError, UsageError
 from specblur.files import atomic_write, atomic_write_bytes
 from specblur.files import reason as _reason
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+FORMAT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    ".wav": ("WAV", "WAVEX", "RF64"),
+    ".wave": ("WAV", "WAVEX", "RF64"),
+    ".bwf": ("WAV", "WAVEX", "RF64"),
+    ".rf64": ("RF64",),
+    ".w64": ("W64",),
+    ".aif": ("AIFF",),
+    ".aiff": ("AIFF",),
+    ".aifc": ("AIFF",),
+    ".caf": ("CAF",),
+    ".au": ("AU",),
+    ".snd": ("AU",),
+    ".flac": ("FLAC",),
+    ".ogg": ("OGG",),
+    ".oga": ("OGG",),
+    ".opus": ("OGG",),
+    ".mp3": ("MP3",),
+    ".paf": ("PAF",),
+    ".svx": ("SVX",),
+    ".8svx": ("SVX",),
+    ".nist": ("NIST",),
+    ".sph": ("NIST",),
+    ".voc": ("VOC",),
+    ".ircam": ("IRCAM",),
+    ".sf": ("IRCAM",),
+    ".mat": ("MAT4", "MAT5"),
+    ".pvf": ("PVF",),
+    ".xi": ("XI",),
+    ".htk": ("HTK",),
+    ".sds": ("SDS",),
+    ".avr": ("AVR",),
+    ".sd2": ("SD2",),
+    ".wve": ("WVE",),
+    ".mpc": ("MPC2K",),
+}
+"""The audio formats (soundfile's names) a file name's extension may hold: an output named so must
+hold one of them."""
+OTHER_AUDIO_SUFFIXES = tuple(
+    ".aac .ac3 .aiffc .alac .amr .ape .dts .m4a .m4b .mka .mp2 .mp4 .mpga .ra .spx .tta .webm .wma .wv".split()
+)
+"""Audio extensions of formats specblur never writes: an output so named would lie."""
+
+
+def names_audio(path: str | Path) -> bool:
+    """Whether ``path``'s extension names an audio format (one specblur writes or not)."""
+    suffix = Path(path).suffix.lower()
+    return suffix in FORMAT_SUFFIXES or suffix in OTHER_AUDIO_SUFFIXES
+
+
+def check_output_name(dst: str | Path, head: Info, src: str) -> None:
+    """Refuse (:class:`UsageError`) an output ``dst`` whose extension names another format than its
+    input's (``head``, of file ``src``): an output keeps its input's format, so ``.flac`` for a WAV
+    input would be a WAV file under a FLAC name. ``-`` (stdout) and extensions that name no audio
+    format (none, ``.out``, ``.tmp``) take the input's format without a word; ``.opus`` wants Ogg Opus.
+    """
+    if str(dst) == "-":
+        return
+    suffix = Path(dst).suffix.lower()
+    if not names_audio(dst):
+        return
+    formats = FORMAT_SUFFIXES.get(suffix)
+    if formats is not None and head.format in formats and (suffix != ".opus" or head.subtype == "OPUS"):
+        return
+    fits = _suffix_for(head, src)
+    target = Path(dst).with_suffix(fits) if fits else Path(dst).with_suffix("")
+    raise UsageError(
+        f"{src}: {head.format} ({head.subtype}) audio cannot be written as {dst}: the output keeps the input's format; "
+        f"name it {target}, or convert that afterwards (e.g. sox {target} {dst})"
+    )
+
+
+def _suffix_for(head: Info, src: str) -> str:
+    """The extension an output of ``head``'s format takes: the input's own where it fits."""
+    own = Path(src).suffix.lower() if src not in ("-", "stdin") else ""
+    if head.format in FORMAT_SUFFIXES.get(own, ()) and (own != ".opus" or head.subtype == "OPUS"):
+        return Path(src).suffix
+    if head.format == "OGG" and head.subtype == "OPUS":
+        return ".opus"
+    return next((suffix for suffix, formats in FORMAT_SUFFIXES.items() if head.format in formats), "")
 
 
 @dataclass
@@ -173,14 +254,21 @@ def write_patches(src: Source | str | Path, dst: str | Path, patches: list[tuple
     ``patches``, frames ``[start, start + len(samples))`` replaced by ``samples`` (the patches must
     not overlap); returns warnings (one line each) about anything that could not be kept.
 
+    ``dst`` must be named for ``src``'s format (:func:`check_output_name`): the output keeps it.
+    A patch changes only the samples whose stored value it changes: every other sample keeps the
+    input's bytes (mu-law's two codes for zero, a float's -0.0). When no sample changes at all, the
+    output is an exact copy of the input, whatever its format (nothing is re-encoded).
+
     An uncompressed file whose layout :mod:`specblur.container` understands is copied byte for byte
     and only the changed samples' bytes are written, in the file's own encoding: header, metadata
     chunks, chunks after the data, pad bytes and every other sample stay the input's. A file cut
     short gets its size fields corrected to what is there (nothing else changes). Other files (FLAC,
-    OGG, compressed WAV) are streamed through libsndfile in blocks of their own sample type with the
-    metadata it knows (title, artist, ...); what is lost is named in the returned warning. Memory
-    stays bounded by the patch and one block whatever the file's length. Files are written to a
-    temporary file beside ``dst`` and renamed. Non-finite samples are refused.
+    OGG, compressed WAV) are streamed through libsndfile in blocks of their own sample type; a FLAC
+    or Ogg file then gets every Vorbis comment and picture of the input back
+    (:func:`specblur.metadata.carry`), other files the metadata libsndfile knows (title, artist,
+    ...); what is lost is named in the returned warning. Memory stays bounded by the patch and one
+    block whatever the file's length. Files are written to a temporary file beside ``dst`` and
+    renamed. Non-finite samples are refused.
     """
     source = src if isinstance(src, Source) else Source(src)
     patches = sorted(((int(start), np.asarray(samples, dtype=np.float64)) for start, samples in patches), key=_first)
@@ -189,38 +277,88 @@ def write_patches(src: Source | str | Path, dst: str | Path, patches: list[tuple
             raise ValueError(f"patches at frames {a} and {b} overlap")
     if not all(np.all(np.isfinite(x)) for _, x in patches):
         raise AudioError("the edited samples are not all finite; nothing written")
-    if source.layout is not None:
-        layout = source.layout
-        pieces = _patched_bytes(source, layout, [(start, container.encode(x, layout)) for start, x in patches])
-        if str(dst) == "-":
-            for piece in pieces:
-                sys.stdout.buffer.write(piece)
-            sys.stdout.buffer.flush()
-            return []
-
-        def produce_bytes(tmp: Path) -> None:
-            with open(tmp, "wb") as out:
-                for piece in pieces:
-                    out.write(piece)
-
-        atomic_write(Path(dst), produce_bytes)
+    head = source.info()
+    check_output_name(dst, head, source.label)
+    layout = source.layout
+    if layout is not None:
+        encoded = [(start, _patch_bytes(source, layout, start, x)) for start, x in patches]
+        changed = [(start, data) for start, data in encoded if data is not None]
+        _write_pieces(dst, _patched_bytes(source, layout if changed else None, changed))
         return []
-    return _stream_patched(source, dst, patches)
+    native = [(start, _native(x, head.subtype)) for start, x in patches]
+    native = [(start, x) for start, x in native if _changes(source, start, x, head.subtype)]
+    if not native:
+        _write_pieces(dst, _patched_bytes(source, None, []))
+        return []
+    return _stream_patched(source, dst, native)
+
+
+def _write_pieces(dst: str | Path, pieces: Iterator[bytes]) -> None:
+    """Write ``pieces`` to stdout (``-``) or, atomically, to file ``dst``."""
+    if str(dst) == "-":
+        for piece in pieces:
+            sys.stdout.buffer.write(piece)
+        sys.stdout.buffer.flush()
+        return
+
+    def produce_bytes(tmp: Path) -> None:
+        with open(tmp, "wb") as out:
+            for piece in pieces:
+                out.write(piece)
+                _testhooks.pause_point("writing")  # tests: a signal while the output is half written
+
+    atomic_write(Path(dst), produce_bytes)
+
+
+def _patch_bytes(source: Source, layout: container.Layout, start: int, samples: np.ndarray) -> bytes | None:
+    """The bytes of a patch in ``layout``'s encoding, every sample it does not change keeping the
+    input's own bytes; ``None`` when it changes no sample."""
+    with source.open() as f:
+        f.seek(layout.data_offset + start * layout.frame_bytes)
+        old = f.read(len(samples) * layout.frame_bytes)
+    new = container.keep_unchanged(old, container.encode(samples, layout), layout, samples)
+    return None if new == old else new
+
+
+def _native(samples: np.ndarray, subtype: str) -> np.ndarray:
+    """Samples in the dtype and scale libsndfile reads ``subtype`` in (:func:`_native_dtype`: an
+    integer of ``b`` bits in the top bits of an int16 or int32), rounded and clipped as
+    :mod:`specblur.container` does, so that whether a patch changes a sample is decided on the
+    values the file stores, and what is written is exactly that."""
+    bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(subtype)
+    dtype = _native_dtype(subtype)
+    if bits is None:
+        return samples.astype(dtype)
+    top = float(1 << (bits - 1))
+    ints = np.clip(np.round(samples * top), -top, top - 1).astype(np.int64)
+    container_bits = 16 if dtype == "int16" else 32
+    return (ints << (container_bits - bits)).astype(dtype)
+
+
+def _changes(source: Source, start: int, native: np.ndarray, subtype: str) -> bool:
+    """Whether writing ``native`` at frame ``start`` would change any sample of the input."""
+    with source.soundfile() as f:
+        f.seek(start)
+        old = f.read(len(native), dtype=_native_dtype(subtype), always_2d=True)
+    return old.shape != native.shape or not np.array_equal(old, native)
 
 
 def _first(patch: tuple[int, Any]) -> int:
     return patch[0]
 
 
-def _patched_bytes(source: Source, layout: container.Layout, patches: list[tuple[int, bytes]]) -> Iterator[bytes]:
+def _patched_bytes(
+    source: Source, layout: container.Layout | None, patches: list[tuple[int, bytes]]
+) -> Iterator[bytes]:
     """The output's bytes, in blocks: the input's, with each patch's bytes at its frame (and, for a
-    file cut short, its size fields corrected and the data ending the file)."""
+    file cut short, its size fields corrected and the data ending the file). With no ``layout`` (and
+    no patches): the input's bytes, all of them, as they are."""
     end = source.size
     fixes = []
-    if layout.truncated:
+    if layout is not None and layout.truncated:
         end = layout.data_offset + layout.data_bytes
         fixes = container.corrected_sizes(layout)
-    new = [(layout.data_offset + start * layout.frame_bytes, data) for start, data in patches]
+    new = [] if layout is None else [(layout.data_offset + start * layout.frame_bytes, data) for start, data in patches]
     edits = sorted([*fixes, *new], key=_first)
     with source.open() as f:
         pos = 0
@@ -229,7 +367,7 @@ def _patched_bytes(source: Source, layout: container.Layout, patches: list[tuple
             yield data
             pos = offset + len(data)
         yield from _copy_range(f, pos, end)
-    if layout.truncated:
+    if layout is not None and layout.truncated:
         yield container.end_padding(layout)
 
 
@@ -244,7 +382,8 @@ def _copy_range(f: BinaryIO, lo: int, hi: int) -> Iterator[bytes]:
 
 
 def _stream_patched(source: Source, dst: str | Path, patches: list[tuple[int, np.ndarray]]) -> list[str]:
-    """The patches for files that cannot be patched in place: re-encoded through libsndfile."""
+    """The patches (in the file's own sample type, :func:`_native`) for files that cannot be
+    patched in place: re-encoded through libsndfile, then the input's tags carried over."""
     head = source.info()
     dtype = _native_dtype(head.subtype)
 
@@ -277,6 +416,8 @@ def _stream_patched(source: Source, dst: str | Path, patches: list[tuple[int, np
     if str(dst) == "-":
         buffer = io.BytesIO()
         produce(buffer)
+        with source.open() as original:
+            metadata.carry(original, buffer)
         kept = metadata.describe(buffer, len(buffer.getvalue()))
         sys.stdout.buffer.write(buffer.getvalue())
         sys.stdout.buffer.flush()
@@ -285,8 +426,9 @@ def _stream_patched(source: Source, dst: str | Path, patches: list[tuple[int, np
         def produce_file(tmp: Path) -> None:
             nonlocal kept
             produce(str(tmp))
-            with open(tmp, "rb") as f:
-                kept = metadata.describe(f, tmp.stat().st_size)
+            with source.open() as original, open(tmp, "rb+") as f:
+                metadata.carry(original, f)
+                kept = metadata.describe(f, os.fstat(f.fileno()).st_size)
 
         kept: set[str] = set()
         atomic_write(Path(dst), produce_file)

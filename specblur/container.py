@@ -562,3 +562,23 @@ def corrected_sizes(layout: Layout) -> list[tuple[int, bytes]]:
             value = sf_.base + n
         out.append((sf_.offset, value.to_bytes(sf_.width, "little" if sf_.byteorder == "<" else "big")))
     return out
+
+
+def keep_unchanged(old: bytes, new: bytes, layout: Layout, samples: np.ndarray | None = None) -> bytes:
+    """``new`` (bytes of whole frames, :func:`encode`'s output) with every sample whose value does not
+    change taking ``old``'s bytes back: a sample that decodes the same from ``old`` and ``new``, or whose
+    ``samples`` value (what :func:`encode` was given) is what ``old`` decodes to. Some values have
+    several encodings (mu-law's +0 and -0, a float's -0.0, bits beyond a sample's valid ones), and an
+    unchanged sample must keep the input's."""
+    if len(old) != len(new):
+        raise ValueError(f"{len(old)} bytes to keep from, {len(new)} written")
+    before = decode(old, layout).reshape(-1)
+    same = before == decode(new, layout).reshape(-1)
+    if samples is not None:
+        same |= before == np.asarray(samples, dtype=np.float64).reshape(-1)
+    if not same.any():
+        return new
+    keep = np.repeat(same, layout.width)
+    out = np.frombuffer(new, dtype=np.uint8).copy()
+    out[keep] = np.frombuffer(old, dtype=np.uint8)[keep]
+    return out.tobytes()

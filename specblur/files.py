@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from specblur import _testhooks
 from specblur.errors import SpecblurError
 
 
@@ -45,6 +46,7 @@ def atomic_write(path: Path, produce: Callable[[Path], None], overwrite: bool = 
         os.chmod(tmp, 0o666 & ~umask)
         os.close(fd)
         produce(Path(tmp))
+        _testhooks.pause_point("renaming")  # tests: a signal after the write, before the rename
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

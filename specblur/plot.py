@@ -7,9 +7,13 @@ from typing import Any
 
 import numpy as np
 
+SUFFIXES = (".png", ".pdf", ".svg")
+"""What ``--plot`` may be named: the file's format follows its extension."""
+
 
 def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: dict[str, tuple[int, int]]) -> None:
-    """Write a PNG of one channel's edit (matplotlib, no display needed)."""
+    """Write a PNG (or PDF, SVG: ``path``'s extension says which) of one channel's edit (matplotlib, no
+    display needed), atomically (:func:`specblur.files.atomic_write`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,5 +85,9 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
         )
         ax.set_xlabel("time (s)")
         ax.set_ylabel("code row")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    from specblur.files import atomic_write
+
+    try:
+        atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=90, format=Path(path).suffix.lower()[1:] or "png"))
+    finally:
+        plt.close(fig)

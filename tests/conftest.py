@@ -76,7 +76,16 @@ def run_cli(*args: str, stdin: bytes | None = None, env: dict[str, str] | None =
 
 @pytest.fixture(scope="session")
 def tiny_model(tones_dir: Path, data_dir: Path) -> Path:
-    """A ``tiny`` model trained end to end through the CLI, saved as ``tiny`` in the data dir."""
+    """A ``tiny`` model trained end to end through the CLI, saved as ``tiny`` in the data dir.
+
+    ``SPECBLUR_TEST_MODELS``, a folder holding such a model (``tiny.pt`` and what goes with it), is
+    copied instead: tools/mutation.sh trains it once and runs the tests once per mutant."""
+    trained = os.environ.get("SPECBLUR_TEST_MODELS")
+    if trained:
+        import shutil
+
+        shutil.copytree(trained, data_dir / "models", dirs_exist_ok=True)
+        return data_dir / "models" / "tiny.pt"
     result = run_cli("train", str(tones_dir), "--name", "tiny", "--preset", "tiny", "--steps", "300", "--seed", "1")
     assert result.returncode == 0, result.stderr.decode()
     path = data_dir / "models" / "tiny.pt"
@@ -91,3 +100,45 @@ def sigint_default() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class Paused:
+    """The CLI in a subprocess, stopped at ``specblur._testhooks.pause_point(point)``: the test acts
+    (sends a signal, looks at the folder) while the command is known to be there, then lets it go on
+    with :meth:`resume` and collects it with :meth:`finish`."""
+
+    def __init__(self, point: str, *args: str) -> None:
+        import select
+
+        reached_r, reached_w = os.pipe()
+        resume_r, self._resume_w = os.pipe()
+        env = {**os.environ, "SPECBLUR_TEST_PAUSE": f"{point}:{reached_w}:{resume_r}"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "specblur", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            pass_fds=(reached_w, resume_r),
+            preexec_fn=sigint_default,
+        )
+        os.close(reached_w)
+        os.close(resume_r)
+        try:
+            # a safety net against a hung child, not a timing: the line comes, or EOF when it exits
+            ready, _, _ = select.select([reached_r], [], [], 600)
+            line = os.read(reached_r, 100) if ready else b""
+        finally:
+            os.close(reached_r)
+        if line != f"{point}\n".encode():
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            os.close(self._resume_w)
+            raise AssertionError(f"the command never reached {point!r}: {err.decode()}")
+
+    def resume(self) -> None:
+        os.write(self._resume_w, b"x")
+
+    def finish(self) -> tuple[int, str]:
+        os.close(self._resume_w)  # EOF resumes it too, if it is still waiting
+        _, err = self.proc.communicate(timeout=300)
+        return self.proc.returncode, err.decode()

@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import os
+import queue
 import re
 import signal
 import socket
@@ -260,8 +261,9 @@ def test_output_rules(tiny_model: Path, stereo: Path, tmp_path: Path) -> None:
     with pytest.raises(S.RequestError, match="is the input now"):
         session.export()
     session = S.Session(stereo, tmp_path / "o2.wav", "tiny")
-    time.sleep(0.01)
+    stamp = stereo.stat().st_mtime_ns
     stereo.write_bytes(stereo.read_bytes())
+    os.utime(stereo, ns=(stamp + 1_000_000_000, stamp + 1_000_000_000))  # rewritten a second later, on any clock
     with pytest.raises(S.RequestError, match="changed on disk"):
         session.export()
     assert not (tmp_path / "o2.wav").exists()
@@ -276,18 +278,34 @@ def _start_editor(args: list[str], env: dict | None = None) -> tuple[subprocess.
         env={**os.environ, **(env or {})},
         preexec_fn=sigint_default,
     )
-    deadline = time.time() + 120
-    lines = []
-    while time.time() < deadline:
-        line = proc.stdout.readline()
+    # a reader thread, so that waiting for the URL can give up (a safety net, not a timing): a
+    # readline on the pipe itself would block for as long as the child prints nothing
+    url = re.compile(r"http://127\.0\.0\.1:\d+/\?token=\S+")
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:  # up to the URL; the rest is left to communicate()
+        for line in proc.stdout:
+            lines.put(line)
+            if url.search(line):
+                return
+        lines.put("")
+
+    threading.Thread(target=read, daemon=True).start()
+    seen = []
+    while True:
+        try:
+            line = lines.get(timeout=300)
+        except queue.Empty:
+            break
         if not line:
             break
-        lines.append(line)
-        match = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", line)
+        seen.append(line)
+        match = url.search(line)
         if match:
             return proc, match.group(0)
     proc.kill()
-    raise AssertionError("no URL printed: " + "".join(lines) + proc.stderr.read())
+    _, err = proc.communicate()
+    raise AssertionError("no URL printed: " + "".join(seen) + err)
 
 
 # `specblur edit` with torch made unimportable, reporting at exit whether anything heavy was loaded
@@ -354,19 +372,35 @@ def test_a_signal_only_asks_the_serving_loop_to_stop(tiny_model: Path, stereo: P
                 except OSError:
                     time.sleep(0.001)
 
+        # the signal goes once the loop has taken in some connections (more each round): never
+        # before serve() has put its handlers in place (announce runs after that), never after a guess
+        accepted = threading.Semaphore(0)
+        real_process = srv.process_request
+
+        def counted(request, address, real=real_process, accepted=accepted) -> None:
+            real(request, address)
+            accepted.release()
+
+        srv.process_request = counted
+        sent: list[bool] = []
+
+        def signal_when_busy(n: int = 10 + 20 * round, accepted=accepted, sent: list = sent) -> None:
+            sent.append(all(accepted.acquire(timeout=300) for _ in range(n)))  # (a safety net, not a timing)
+            signal.pthread_kill(threading.main_thread().ident, sig)
+
+        sender = threading.Thread(target=signal_when_busy)
         knockers = [threading.Thread(target=knock) for _ in range(4)]
         for thread in knockers:
             thread.start()
-        main = threading.main_thread().ident
-        timer = threading.Timer(0.05 + 0.05 * round, signal.pthread_kill, (main, sig))
-        timer.start()
         try:
-            S.serve(srv, lambda url: None, open_browser=False)  # returns, no exception
+            S.serve(srv, lambda url, sender=sender: sender.start(), open_browser=False)  # returns, no exception
         finally:
             stop.set()
-            timer.join()
+            if sender.is_alive() or sent:
+                sender.join()
             for thread in knockers:
                 thread.join()
+        assert sent == [True]
         assert not [t for t in srv._threads if t.is_alive()]
         assert {s: signal.getsignal(s) for s in before} == before
 
@@ -408,12 +442,38 @@ def test_command_line_errors_before_serving(tiny_model: Path, stereo: Path, tmp_
     assert proc.returncode == 1 and f"--port {busy.port}: cannot listen there" in proc.stderr
 
 
+MARGIN = 0.45
+"""Seconds around a region that an edit may change (the brush's feather and the STFT window), as in
+tests/test_container.py."""
+
+
 def test_apply_keeps_the_samples_outside_each_span(tiny_model: Path, tmp_path: Path) -> None:
+    """Checked against the region asked for plus the margin, not against the span the session reports
+    (a patch as long as the file must fail)."""
+    rate = 16000
     src = tmp_path / "mono.wav"
-    sf.write(src, tone(3.0, 16000, (330.0,)), 16000, subtype="FLOAT")
+    sf.write(src, tone(6.0, rate, (330.0,)), rate, subtype="FLOAT")
     session = S.Session(src, tmp_path / "o.wav", "tiny")
-    entry = session.apply([S.parse_options({"time": [1.0, 1.5]})])
+    entry = session.apply([S.parse_options({"time": [2.0, 2.5]})])
+    lo, hi = int((2.0 - MARGIN) * rate), int((2.5 + MARGIN) * rate)
     ((start, old, new),) = entry.patches
-    assert np.array_equal(session.current[:start], session.original[:start])
-    assert np.array_equal(session.current[start + len(new) :], session.original[start + len(new) :])
+    assert lo <= start and start + len(new) <= hi  # what an export rewrites stays near the region
+    assert np.array_equal(session.current[:lo], session.original[:lo])
+    assert np.array_equal(session.current[hi:], session.original[hi:])
     assert np.array_equal(old, session.original[start : start + len(old)]) and not np.array_equal(old, new)
+    assert np.array_equal(session.current[start : start + len(new)], new)
+    session.export()
+    written = sf.read(tmp_path / "o.wav", dtype="float64", always_2d=True)[0]
+    original = sf.read(src, dtype="float64", always_2d=True)[0]
+    assert np.array_equal(written[:lo], original[:lo]) and np.array_equal(written[hi:], original[hi:])
+    assert np.array_equal(written, session.current.astype(np.float32))
+
+
+def test_the_server_listens_on_loopback_only() -> None:
+    """The page can change files on disk: no other machine may reach it."""
+    for srv in (S.Server(0, None, "t"), S.open_server(0, None)):
+        try:
+            assert srv.socket.getsockname()[0] == "127.0.0.1"
+            assert srv.url.startswith(f"http://127.0.0.1:{srv.port}/")
+        finally:
+            srv.server_close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +61,48 @@ def test_linked_stereo_keeps_the_balance(tiny_model: Path) -> None:
         assert abs(after - before) < 0.5, (seed, before, after)
 
 
+def test_linked_stereo_draws_from_both_channels(tiny_model: Path) -> None:
+    """Different content per channel: the one draw comes from the channels' mean magnitude, which does
+    not depend on their order, so swapping the input's channels swaps the output's, exactly. A draw
+    from one channel only (the first, the last) breaks that."""
+    rate = 16000
+    x = np.stack(
+        [tone(2.0, rate, (220.0, 440.0), seed=1)[:, 0], tone(2.0, rate, (587.0, 1175.0, 2350.0), seed=2)[:, 0]], axis=1
+    ).astype(np.float64)
+    for seed in (1, 2):
+        edit = segment.blur(specblur.load_model("tiny"), x, rate, time=(0.5, 1.5), seed=seed)
+        swapped = segment.blur(specblur.load_model("tiny"), x[:, ::-1].copy(), rate, time=(0.5, 1.5), seed=seed)
+        assert edit.changed_codes > 0 and not np.array_equal(edit.samples, x)
+        assert np.array_equal(swapped.samples, edit.samples[:, ::-1]), seed
+        # one draw, one change: the first channel's own draw (as a mono file) is not it
+        alone = segment.blur(specblur.load_model("tiny"), x[:, :1].copy(), rate, time=(0.5, 1.5), seed=seed)
+        assert not np.array_equal(alone.samples[:, 0], edit.samples[:, 0])
+
+
 def test_amount_and_linking_from_the_command_line(tiny_model: Path, tmp_path: Path, capsys) -> None:
     src = tmp_path / "in.wav"
-    sf.write(src, tone(2.0, 16000, (220.0, 330.0), channels=2), 16000)
-    for args in (("--amount", "0.5"), ("-a", "50%"), ("--unlinked",)):
-        code, err = cli(capsys, "blur", str(src), str(tmp_path / "o.wav"), "-m", "tiny", "-t", "0.5-1.5", "-f", *args)
+    sf.write(src, tone(2.0, 16000, (220.0, 330.0), channels=2), 16000, subtype="FLOAT")
+    outs = {}
+    for args in (("--amount", "0.5"), ("-a", "50%"), ("--amount", "1"), ("--unlinked",)):
+        out = tmp_path / f"o{len(outs)}.wav"
+        code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny", "-t", "0.5-1.5", *args)
         assert code == 0, err
-    assert not np.array_equal(sf.read(tmp_path / "o.wav")[0], sf.read(src)[0])
-    code, _ = cli(capsys, "blur", str(src), str(tmp_path / "z.wav"), "-m", "tiny", "--amount", "0")
-    assert code == 0 and np.array_equal(sf.read(tmp_path / "z.wav")[0], sf.read(src)[0])
+        outs[args] = out.read_bytes()
+    raw = src.read_bytes()
+    assert outs[("--amount", "0.5")] == outs[("-a", "50%")] != raw  # the same amount, written twice
+    assert len({raw, outs[("--amount", "0.5")], outs[("--amount", "1")], outs[("--unlinked",)]}) == 4
+    # half the change in dB: between the input and the whole edit
+    x, half, whole = (
+        sf.read(io.BytesIO(b), dtype="float64")[0] for b in (raw, outs[("--amount", "0.5")], outs[("--amount", "1")])
+    )
+    assert 0 < _distance(x[:, 0], half[:, 0]) < _distance(x[:, 0], whole[:, 0])
+    # amount 0 on a float file: every byte the input's (a change of 1e-5 would show in thousands)
+    for zero in ("0", "0%"):
+        code, err = cli(
+            capsys, "blur", str(src), str(tmp_path / "z.wav"), "-m", "tiny", "-t", "0.5-1.5", "-a", zero, "-f"
+        )
+        assert code == 0, err
+        assert (tmp_path / "z.wav").read_bytes() == raw
     for bad in ("1.5", "150%", "-1", "half", "nan"):
         code, err = cli(capsys, "blur", str(src), str(tmp_path / "b.wav"), "-m", "tiny", "--amount", bad)
         assert code == 1 and "from 0 to 1" in err and err.count("\n") == 1

@@ -66,8 +66,9 @@ def test_a_blur_of_10_to_16_khz_changes_that_band(fullband_model, rate: int) -> 
     result = segment.blur(loaded, x, rate, time=(0.6, 1.4), freq=(10000, 16000), seed=1, temperature=3.0)
     assert result.changed_codes > 0.5
     diff = result.samples - x
-    # inside the region the change is of the order of the band's own content
-    assert _band_db(diff, rate, 10500, 15500, 0.7, 1.3) > _band_db(x, rate, 10500, 15500, 0.7, 1.3) - 15
+    # inside the region the change is of the order of the band's own content; since issue 18 the detail's
+    # only (the band's level and coarse envelope are kept): -16.5 dB (44.1 kHz), -17.2 dB (48 kHz) under it
+    assert _band_db(diff, rate, 10500, 15500, 0.7, 1.3) > _band_db(x, rate, 10500, 15500, 0.7, 1.3) - 20
     # far below it (the tones' band) the output keeps the input
     assert _band_db(diff, rate, 100, 4000, 0.7, 1.3) < _band_db(x, rate, 100, 4000, 0.7, 1.3) - 40
     assert result.regions[-1].low <= 10000 and result.regions[-1].high >= 16000

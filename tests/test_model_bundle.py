@@ -93,8 +93,10 @@ def test_the_default_model_edits_10_to_16_khz(tmp_path: Path, rate: int, suffix:
     assert (info.samplerate, info.subtype, info.frames) == (rate, subtype, len(x))
     y = sf.read(out, dtype="float64")[0]
     diff = y - x
-    # inside the region the change is of the order of the band's own content (a redraw, not a nudge)
-    assert _band_db(diff, rate, 10500, 15500, 0.7, 1.3) > _band_db(x, rate, 10500, 15500, 0.7, 1.3) - 10
+    # inside the region the change is of the order of the band's own content (a redraw, not a nudge);
+    # since issue 18 a blur keeps the band's level and coarse envelope and redraws the detail only: on
+    # this stationary noise the change measured -11.0 dB (44.1 kHz) and -8.2 dB (48 kHz) under it
+    assert _band_db(diff, rate, 10500, 15500, 0.7, 1.3) > _band_db(x, rate, 10500, 15500, 0.7, 1.3) - 14
     # the tones far below the band are kept, and everything outside the span is bit-identical
     assert _band_db(diff, rate, 100, 4000, 0.7, 1.3) < _band_db(x, rate, 100, 4000, 0.7, 1.3) - 40
     assert np.array_equal(y[: int(0.3 * rate)], x[: int(0.3 * rate)])

@@ -37,7 +37,9 @@ def test_wheel_contains_models_and_manifest(tmp_path: Path) -> None:
     for file in listed:
         assert f"specblur/_models/{file}" in names
     assert "specblur/_examples/note.wav" in names  # the example 'specblur energy --measure' blurs
-    assert "specblur/cli.py" in names and "specblur/py.typed" in names
+    assert "specblur/cli/__init__.py" in names and "specblur/py.typed" in names
+    for room in ("runtime", "priors", "edit", "edit/effects", "energy", "learn"):
+        assert f"specblur/{room}/__init__.py" in names, room
     for name in ("index.html", "app.js", "style.css"):  # specblur edit's page
         assert f"specblur/editor/static/{name}" in names
     # `pip install specblur` is the runtime; torch and the export tools come only with [train]

@@ -147,12 +147,26 @@ def test_runtime_does_not_import_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_deadline_brings_the_cool_down_forward() -> None:
-    import time
+class _Clock:
+    """A clock that moves 10 ms each time it is read, whatever the machine's load: the deadline
+    arrives after a fixed number of reads, not after a share of a busy CPU."""
 
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        self.now += 0.01
+        return self.now
+
+    perf_counter = time
+
+
+def test_deadline_brings_the_cool_down_forward(monkeypatch) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(prior_nn, "time", clock)
     maps = _row_maps(16, 12, seed=6)
     prior = prior_nn.fit_prior_nn(
-        maps, K, level="top", preset="tiny", steps=1_000_000, stop_at=time.time() + 4.0, log=lambda _: None, threads=1
+        maps, K, level="top", preset="tiny", steps=1_000_000, stop_at=clock.now + 4.0, log=lambda _: None, threads=1
     )
     assert 0 < prior.record["steps"] < 1_000_000
     assert not prior.record["finished"]  # (cooled_down too, unless the last step overran the deadline)

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,9 +19,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from specblur import audio
+from specblur import audio, files
 from specblur.learn import checkpoint
-from tests.conftest import cli_in_process, run_cli, sigint_default, tone
+from tests.conftest import Paused, cli_in_process, run_cli, tone
 
 
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
@@ -141,16 +140,48 @@ def test_odd_but_valid_audio_is_edited(
     assert (b.frames, b.channels, b.samplerate, b.subtype) == (a.frames, a.channels, a.samplerate, a.subtype)
 
 
+def _clipped_input() -> np.ndarray:
+    """A tone driven well past full scale and clipped: a third of its samples sit at +-1."""
+    x = np.clip(8 * tone(1.5, 16000, (200.0, 400.0)), -1.0, 1.0)
+    assert np.mean(np.abs(x) == 1.0) > 0.3
+    return x
+
+
 def test_clipped_input_is_edited_with_a_warning(tiny_model: Path, tmp_path: Path, capsys) -> None:
-    x = np.clip(3 * tone(1.5, 16000, (200.0, 400.0)), -1.0, 1.0)
+    """An integer file cannot hold the edit's overshoot past full scale: those samples are clipped,
+    and one warning line counts them (as many as the library's edit puts past +-1)."""
+    import specblur
+    from specblur.edit import segment
+
+    x = _clipped_input()
     src = _write(tmp_path / "loud.wav", x)
+    decoded = sf.read(src, dtype="float64", always_2d=True)[0]
+    edit = segment.blur(specblur.load_model("tiny"), decoded, 16000, time=(0.3, 1.0), temperature=4.0).samples
+    over = int(np.sum(np.abs(edit) > 1.0))
+    assert over > 0
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4")
     assert code == 0
-    assert all(line.startswith("specblur: warning: ") and "loud.wav" in line for line in err.splitlines())
+    assert err.splitlines() == [f"specblur: warning: {src}: {over} edited samples clipped at full scale"], err
     y = sf.read(tmp_path / "out.wav", dtype="float64")[0]
     assert len(y) == len(x) and np.abs(y).max() <= 1.0
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "q.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4", "-q")
     assert code == 0 and err == ""  # -q silences warnings
+    assert (tmp_path / "q.wav").read_bytes() == (tmp_path / "out.wav").read_bytes()
+
+
+def test_clipped_input_in_a_float_file_keeps_the_overshoot(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    """A float file holds samples past +-1: the edit is written as it is, nothing clipped, no warning."""
+    import specblur
+    from specblur.edit import segment
+
+    src = _write(tmp_path / "loud.wav", _clipped_input(), subtype="FLOAT")
+    decoded = sf.read(src, dtype="float64", always_2d=True)[0]
+    edit = segment.blur(specblur.load_model("tiny"), decoded, 16000, time=(0.3, 1.0), temperature=4.0).samples
+    assert np.abs(edit).max() > 1.0
+    code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4")
+    assert code == 0 and err == "", err
+    y = sf.read(tmp_path / "out.wav", dtype="float64", always_2d=True)[0]
+    assert np.array_equal(y, edit.astype(np.float32))
 
 
 def test_truncated_wav_warns_and_keeps_what_is_there(tiny_model: Path, tmp_path: Path, capsys) -> None:
@@ -280,10 +311,13 @@ def test_full_disk_leaves_nothing(tiny_model: Path, tmp_path: Path, capsys, monk
 
 
 class _Payload:
-    """An object whose unpickling would run code."""
+    """An object whose unpickling would run code (it would create ``marker``)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
 
     def __reduce__(self):
-        return (os.system, ("touch /tmp/specblur-pwned",))
+        return (os.system, (f"touch '{self.marker}'",))
 
 
 def _corrupt(d: Path, model: Path) -> Path:
@@ -306,7 +340,7 @@ def _wrong_version(d: Path, model: Path) -> Path:
 
 
 def _pickle(d: Path, model: Path) -> Path:
-    torch.save({"format": "specblur-checkpoint", "evil": _Payload()}, d / "evil.pt")
+    torch.save({"format": "specblur-checkpoint", "evil": _Payload(d / "pwned")}, d / "evil.pt")
     return d / "evil.pt"
 
 
@@ -322,14 +356,13 @@ BAD_MODELS = [
 def test_untrusted_models_are_refused(
     tiny_model: Path, tmp_path: Path, capsys, case: str, make: Callable, messages: tuple[str, ...]
 ) -> None:
-    Path("/tmp/specblur-pwned").unlink(missing_ok=True)
     bad = make(tmp_path, tiny_model)
     src = _write(tmp_path / "in.wav", _noise(16000))
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", str(bad))
     assert code == 2 and err.count("\n") == 1 and bad.name in err, err
     assert any(m in err for m in messages), err
     assert not (tmp_path / "out.wav").exists()
-    assert not Path("/tmp/specblur-pwned").exists()  # the pickle's code never ran
+    assert not (tmp_path / "pwned").exists()  # the pickle's code never ran
 
 
 def test_code_files_of_another_version_or_garbage(tiny_model: Path, tmp_path: Path, capsys) -> None:
@@ -369,28 +402,38 @@ def test_interrupt_while_writing_leaves_nothing(tiny_model: Path, tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
 
 
+@pytest.mark.parametrize("point", ["writing", "renaming"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_during_blur_leaves_no_partial_output(tiny_model: Path, tmp_path: Path, sig: int) -> None:
-    """Whenever the signal lands, OUT is either absent or complete, and no temporary file is left."""
-    src = tmp_path / "long.wav"
-    with sf.SoundFile(src, "w", 44100, 2, "PCM_16") as f:
-        for i in range(30):
-            f.write(tone(2.0, 44100, (220.0 + i, 330.0), channels=2, seed=i))
+def test_signal_during_the_write_leaves_no_partial_output(tiny_model: Path, tmp_path: Path, sig: int, point: str):
+    """The command is held at a known point (specblur._testhooks): with the output half written to its
+    temporary file, or written whole and not yet renamed. A signal there: exit 130, "interrupted", no
+    output and no temporary file."""
+    src = _write(tmp_path / "in.wav", _noise(48000, 2))
+    before = src.read_bytes()
     out = tmp_path / "out.wav"
-    args = [sys.executable, "-m", "specblur", "blur", str(src), str(out), "-m", "tiny"]
-    for delay in (0.3, 0.8, 2.0, 4.0):  # while importing torch, loading the model, editing
-        proc = subprocess.Popen(args, stderr=subprocess.PIPE, env=os.environ.copy(), preexec_fn=sigint_default)
-        time.sleep(delay)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=300)
-        leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.wav")]
-        assert leftovers == [], leftovers
-        if proc.returncode == 0:
-            assert sf.info(out).frames == sf.info(src).frames
-            out.unlink()
-        else:
-            assert proc.returncode == 130 and b"interrupted" in err, err
-            assert not out.exists()
+    paused = Paused(point, "blur", str(src), str(out), "-m", "tiny", "-t", "1-2")
+    partial = [p for p in tmp_path.iterdir() if p.name.startswith(".out.wav.")]
+    assert len(partial) == 1 and not out.exists()  # it is indeed mid-write
+    size = partial[0].stat().st_size
+    assert size < len(before) if point == "writing" else size == len(before)
+    paused.proc.send_signal(sig)
+    code, err = paused.finish()
+    assert code == 130 and "interrupted" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("point", ["writing", "renaming"])
+def test_a_paused_write_resumed_completes(tiny_model: Path, tmp_path: Path, point: str) -> None:
+    """The pause itself changes nothing: let go, the command writes the whole file."""
+    src = _write(tmp_path / "in.wav", _noise(48000, 2))
+    out = tmp_path / "out.wav"
+    paused = Paused(point, "blur", str(src), str(out), "-m", "tiny", "-t", "1-2")
+    paused.resume()
+    code, err = paused.finish()
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "out.wav"]
+    assert len(out.read_bytes()) == len(src.read_bytes()) and out.read_bytes() != src.read_bytes()
 
 
 def test_sigterm_during_training_saves_a_resumable_run(tones_dir: Path, data_dir: Path) -> None:
@@ -428,8 +471,8 @@ def test_audio_helpers_never_leave_temporary_files(tmp_path: Path) -> None:
         tmp.write_bytes(b"half")
         raise OSError(errno.EIO, "I/O error")
 
-    with pytest.raises(audio.AudioError, match="I/O error"):
-        audio.atomic_write(target, fail)
+    with pytest.raises(files.WriteError, match="I/O error"):
+        files.atomic_write(target, fail)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -3,6 +3,7 @@ blur guarantees still holds (bit-identical outside, format kept, pipes, seeds, t
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -61,16 +62,23 @@ def test_repair_seeds_api_and_pipes(tiny_model: Path, tmp_path: Path) -> None:
     y = sf.read(__import__("io").BytesIO(a.stdout), dtype="float64")[0]
     api = specblur.repair(sf.read(src, dtype="float64")[0], RATE, "0.9-1.1", seed=3, model="tiny")
     assert np.array_equal(np.float32(api), np.float32(y))
-    other = specblur.repair(x, RATE, "0.9-1.1", seed=4, model="tiny")
-    assert not np.array_equal(other, api)
+    # the model's fill is a draw: another seed, another fill
+    model = specblur.repair(x, RATE, "0.9-1.1", seed=3, model="tiny", method="model")
+    other = specblur.repair(x, RATE, "0.9-1.1", seed=4, model="tiny", method="model")
+    assert not np.array_equal(other, model)
 
 
 def test_both_priors_drive_blur_and_repair(tiny_model: Path) -> None:
     x = _with_burst(2)
-    for edit in (specblur.blur, specblur.repair):
+    model_repair = functools.partial(specblur.repair, method="model")
+    for edit in (specblur.blur, model_repair):
         nb = edit(x, RATE, "0.8-1.2", seed=0, model="tiny", prior="naive-bayes")
         nn = edit(x, RATE, "0.8-1.2", seed=0, model="tiny", prior="transformer")
         assert not np.array_equal(nb, x) and not np.array_equal(nn, x) and not np.array_equal(nb, nn)
+    # the classical methods use no prior: the same fill whichever is named
+    nb = specblur.repair(x, RATE, "0.8-1.2", seed=0, model="tiny", prior="naive-bayes", method="envelope")
+    nn = specblur.repair(x, RATE, "0.8-1.2", seed=0, model="tiny", prior="transformer", method="envelope")
+    assert np.array_equal(nb, nn) and not np.array_equal(nb, x)
 
 
 def test_repair_needs_a_span_and_a_prior_that_exists(tiny_model: Path, tmp_path: Path, capsys) -> None:
@@ -88,4 +96,6 @@ def test_repair_needs_a_span_and_a_prior_that_exists(tiny_model: Path, tmp_path:
 
     without = dataclasses.replace(specblur.load_model("tiny"), prior_nn={})
     with pytest.raises(UsageError, match="has no transformer prior"):
-        segment.blur(without, _with_burst()[:, 0], RATE, time=(0.9, 1.1), prior="transformer", effect="repair")
+        segment.blur(
+            without, _with_burst()[:, 0], RATE, time=(0.9, 1.1), prior="transformer", effect="repair", method="model"
+        )

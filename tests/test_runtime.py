@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import specblur
 from specblur.errors import CheckpointError, ModelNotFoundError
 from specblur.runtime import model as runtime
 from specblur.runtime import registry
@@ -110,10 +111,19 @@ def test_a_checkpoint_without_torch_is_a_clear_error(tiny_model: Path, tmp_path:
 def test_a_checkpoint_is_converted_once_where_torch_is(tiny_model: Path, tmp_path: Path) -> None:
     copy = tmp_path / "old.pt"
     copy.write_bytes(tiny_model.read_bytes())
-    path = registry.resolve_runtime(str(copy))
+    from specblur.learn.convert import write_runtime_file
+
+    path = registry.resolve_runtime(str(copy), write_runtime_file)
     assert path == tmp_path / "old.onnx.npz"
     mtime = path.stat().st_mtime_ns
-    assert registry.resolve_runtime(str(copy)) == path and path.stat().st_mtime_ns == mtime
+    assert registry.resolve_runtime(str(copy), write_runtime_file) == path and path.stat().st_mtime_ns == mtime
+    # the API passes the training side's converter where torch is installed
+    assert specblur.load_model(str(copy)).hash == runtime.load(path).hash
+    # the runtime alone never converts: without a converter it says what to install
+    again = tmp_path / "again.pt"
+    again.write_bytes(tiny_model.read_bytes())
+    with pytest.raises(ModelNotFoundError, match="specblur.train"):
+        registry.resolve_runtime(str(again))
     assert runtime.load(path).hash == runtime.load(tiny_model.with_name("tiny.onnx.npz")).hash
 
 

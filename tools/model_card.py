@@ -253,8 +253,8 @@ def card(path: Path, evals: Path | None, bench: Path | None = None, note: str = 
             "",
             "## The neural prior, and which prior edits use",
             "",
-            "A masked-token Transformer per level (`specblur/learn/prior_transformer.py`) that predicts hidden cells from "
-            "the visible ones of a window of the map (the bottom level also sees the top codes), run by "
+            "A masked-token Transformer per level (`specblur/learn/prior_transformer.py`) that predicts hidden "
+            "cells from the visible ones of a window of the map (the bottom level also sees the top codes), run by "
             f"onnxruntime at edit time. Edits use the **{loaded.default_prior}** prior unless told `--prior`. "
             + (
                 _bits_claim(neural, naive, sets, profile["prior_maps"])

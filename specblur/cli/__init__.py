@@ -125,6 +125,26 @@ def _check_output(out: str, force: bool, inputs: tuple[str, ...] = ()) -> None:
         raise UsageError(f"{out}: folder {path.parent} does not exist; create it first")
 
 
+def _check_plot(plot: Path, force: bool, job: tuple[str, str]) -> None:
+    """``--plot PNG``: a file that can be written (as OUT is checked), not OUT nor IN, named for a
+    format it is drawn in."""
+    from specblur.errors import UsageError
+    from specblur.plot import SUFFIXES
+
+    name = str(plot)
+    if name == "-":
+        raise UsageError("--plot -: the plot cannot go to stdout; give a file name, e.g. --plot edit.png")
+    src, dst = job
+    if dst != "-" and Path(dst).resolve() == plot.resolve():
+        raise UsageError(f"--plot {name}: is OUT too; give the plot another name")
+    try:
+        _check_output(name, force, (src,))
+    except UsageError as exc:
+        raise UsageError(f"--plot {exc}") from None
+    if plot.suffix.lower() not in SUFFIXES:
+        raise UsageError(f"--plot {name}: name it {' or '.join(SUFFIXES)} (the format it is drawn in)")
+
+
 def _write_bytes(out: str, data: bytes) -> None:
     if out == "-":
         sys.stdout.buffer.write(data)
@@ -439,7 +459,7 @@ def _edit_options(mode: str) -> Any:
             "--plot",
             type=click.Path(path_type=Path),
             metavar="PNG",
-            help="Also draw before/after spectrograms and code maps (first channel).",
+            help="Also draw before/after spectrograms and code maps (first channel); .png, .pdf or .svg.",
         ),
         click.option("--energy", is_flag=True, help=_ENERGY_HELP),
         click.option("-v", "--verbose", is_flag=True, help="Print the region actually edited."),
@@ -447,6 +467,15 @@ def _edit_options(mode: str) -> Any:
     ]
     if mode == "blur":
         own = [
+            click.option(
+                "--wash",
+                type=_range(limits.WASH),
+                default=0.0,
+                show_default=True,
+                help="Share of the redrawn codes' coarse change let through: 0 keeps the region's level and "
+                "envelope (pauses stay pauses; only the detail below the blur's scale changes, as an image "
+                "blur keeps a picture's shape), 1 lets the region's level and envelope follow the codes.",
+            ),
             click.option(
                 "--sweeps",
                 "rounds",
@@ -508,6 +537,8 @@ def _describe_part(src: str, part: Any) -> None:
     how = f" (method {part.method})" if part.method else ""
     for region in part.regions:
         click.echo(f"{src}: edited {region.describe()}; {part.changed_codes:.0%} of codes redrawn{how}", err=True)
+    if part.extent is not None:
+        click.echo(f"{src}: may change {part.extent.describe()}", err=True)
 
 
 @cli.command()
@@ -516,7 +547,8 @@ def blur(**options: Any) -> None:
     """Blur a time-frequency region: redraw its codes from the prior, resynthesise only the region.
 
     Everything outside the region's time span (widened by the feather and the STFT window) is
-    bit-identical to IN; the output keeps IN's rate, channels, length, format and subtype.
+    bit-identical to IN; the output keeps IN's rate, channels, length, format and subtype, so OUT's
+    extension must name IN's format (a WAV IN and a .flac OUT are refused: convert with sox after).
     '-' reads stdin / writes stdout.
     """
     _edit("blur", **options)
@@ -529,7 +561,8 @@ def repair(**options: Any) -> None:
     and bring the region to the decoder's image of the fill (a cough, a click, a dropout gone).
 
     Everything outside the region's time span is bit-identical to IN, as with blur; the output keeps
-    IN's rate, channels, length, format and subtype. '-' reads stdin / writes stdout.
+    IN's rate, channels, length, format and subtype (OUT's extension must name it). '-' reads stdin /
+    writes stdout.
     """
     _edit("repair", **options)
 
@@ -557,6 +590,7 @@ def _edit(
     verbose: bool,
     quiet: bool,
     method: str | None = None,
+    wash: float = 0.0,
 ) -> None:
     from specblur.errors import SpecblurError, UsageError
 
@@ -589,6 +623,7 @@ def _edit(
         linked=not unlinked,
         prior=prior,
         method=method,
+        wash=wash,
     )
     if output_dir is None:
         if len(files) != 2:
@@ -606,6 +641,8 @@ def _edit(
         raise UsageError("--plot works on one file at a time")
     for src, dst in jobs:
         _check_output(dst, force, (src,))
+    if plot is not None:
+        _check_plot(plot, force, jobs[0])
     _import_runtime()
     from specblur.edit import on_file
 
@@ -647,7 +684,8 @@ def _edit(
     "-o",
     "--out",
     metavar="OUT",
-    help="Where Export writes (IN's format; never IN).  [default: IN's name with .edited before the suffix]",
+    help="Where Export writes (IN's format, so named for it; never IN).  [default: IN's name with .edited "
+    "before the suffix]",
 )
 @click.option(
     "--port",
@@ -806,11 +844,19 @@ def encode(input: str, codes: str, model: str | None, force: bool, energy: bool)
 def decode(codes: str, output: str, model: str | None, original_rate: bool, force: bool, energy: bool) -> None:
     """Resynthesise audio OUT from a code file CODES (phase by Griffin-Lim); '-' for stdin/stdout.
 
-    OUT's format follows its suffix (.wav, .flac, .ogg; WAV for stdout).
+    OUT's format follows its suffix (.wav, .flac, .ogg; WAV for stdout or a name with no audio
+    suffix; another audio suffix, e.g. .mp3, is refused).
     """
     _check_output(output, force, (codes,))
     _import_runtime()
     from specblur import audio
+    from specblur.errors import UsageError
+
+    if output != "-" and Path(output).suffix.lower() not in _FORMATS and audio.names_audio(output):
+        raise UsageError(
+            f"{output}: decode writes WAV, FLAC or OGG; name it {Path(output).with_suffix('.wav')} (or .flac, .ogg), "
+            f"or convert that afterwards (e.g. sox {Path(output).with_suffix('.wav')} {output})"
+        )
     from specblur.codes import read
     from specblur.edit import codec
 

@@ -38,6 +38,9 @@ FEATHER = Limit(0.0, 8.0, "--feather")
 PHASE_ITERS = Limit(0, 200, "--phase-iters", whole=True)
 """Griffin-Lim iterations on the changed frames (0 keeps the input's phase)."""
 SEED = Limit(0, math.inf, "--seed", whole=True)
+WASH = Limit(0.0, 1.0, "--wash")
+"""The blur's share of the coarse change let through (0: the region keeps its level and envelope,
+only the detail changes; 1: the level and envelope follow the redrawn codes, the wash it once was)."""
 SWEEPS = Limit(1, 50, "--sweeps", whole=True)
 """The blur's Gibbs sweeps over the region."""
 STEPS = Limit(1, 64, "--steps", whole=True)

@@ -57,6 +57,7 @@ def blur_file(
 
 # -- several regions in one call -----------------------------------------------------------------
 
+
 def edit_in_place(
     loaded: Any,
     buffer: np.ndarray,
@@ -115,10 +116,13 @@ def blur_file_regions(
     Each item of ``regions`` holds a region's ``time`` and ``freq`` (and may override any field of
     ``options``, which ``changes`` change for all); ``name`` (optional) is put before its error messages,
     e.g. the label file and line it came from. A region sees the edits of the ones before it where
-    they overlap. Every region is located before any audio is read, so one that does not fit the file
-    fails the call with nothing written. Only the regions' parts of the file are read (overlapping
-    parts once), and the output is the input with each changed span patched in
-    (:func:`specblur.audio.write_patches`): every byte outside them is the input's.
+    they overlap. ``dst`` must be named for ``src``'s format (the output keeps it, see
+    :func:`specblur.audio.check_output_name`), and every region is located before any audio is read,
+    so a name that lies or a region that does not fit the file fails the call with nothing written.
+    Only the regions' parts of the file are read (overlapping parts once), and the output is the
+    input with each changed span patched in (:func:`specblur.audio.write_patches`): every byte outside
+    them is the input's, and an edit that changes no sample (``amount=0``) writes an exact copy of
+    the input.
     """
     loaded = load_model(loaded)
     name = "stdin" if src == "-" else src
@@ -129,6 +133,7 @@ def blur_file_regions(
         opts = make_options(options, **changes)
         source = audio.Source(src)
         head = source.info()
+        audio.check_output_name(dst, head, name)
         if head.truncated:
             warnings.append(
                 f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "

@@ -10,7 +10,7 @@ from typing import Any
 
 from specblur import priors
 from specblur.edit.effects import EFFECTS
-from specblur.edit.limits import AMOUNT, FEATHER, PHASE_ITERS, REPAIR_METHODS, SCALES, SEED, TEMPERATURE
+from specblur.edit.limits import AMOUNT, FEATHER, PHASE_ITERS, REPAIR_METHODS, SCALES, SEED, TEMPERATURE, WASH
 from specblur.errors import UsageError
 from specblur.runtime.resynth import PHASE_STARTS
 
@@ -39,6 +39,8 @@ class EditOptions:
     """A name of :data:`specblur.priors.NAMES` (``None``: the model's default)."""
     phase_start: str | None = None
     """Where Griffin-Lim starts (see :data:`specblur.runtime.resynth.PHASE_STARTS`; ``None``: the input)."""
+    wash: float = 0.0
+    """Blur: the share of the change's coarse part let through (:data:`specblur.edit.limits.WASH`)."""
     method: str | None = None
     """Repair only: how the region is filled, one of :data:`specblur.edit.limits.REPAIR_METHODS`
     (``None``: ``auto``)."""
@@ -51,6 +53,7 @@ class EditOptions:
         AMOUNT.check(self.amount)
         FEATHER.check(self.feather)
         PHASE_ITERS.check(self.phase_iters)
+        WASH.check(self.wash)
         SEED.check(self.seed)
         if self.rounds is not None:
             effect.rounds.check(self.rounds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,10 @@ class Plan:
     band: tuple[float, float] | None = None
     """The band asked for (Hz, open ends resolved to 0 and the file's Nyquist frequency); ``None``:
     the whole band."""
+    seconds: float = 0.0
+    """The file's length."""
+    rate: int = 0
+    """The file's sample rate."""
 
 
 def brush(
@@ -101,7 +106,16 @@ def plan(
     seconds = frames / rate
     hole = (0.0 if time[0] is None else time[0], seconds if time[1] is None else min(time[1], seconds))
     band = None if freq == (None, None) else (freq[0] or 0.0, rate / 2 if freq[1] is None else freq[1])
-    return Plan(regions, start, stop, frame0, sigma, hole, band)
+    return Plan(regions, start, stop, frame0, sigma, hole, band, seconds, rate)
+
+
+def extent(loaded: RuntimeModel, where: Plan) -> Any:
+    """Where the edit ``where`` may change the file: the snapped region and how far the brush's
+    feather reaches, in Hz and seconds (:class:`specblur.edit.shape.Extent`; ``-v`` prints it)."""
+    from specblur.edit.shape import band_extent
+
+    spec = loaded.model.config.spectrogram
+    return band_extent(spec, where.regions[-1], where.sigma, where.rate, where.seconds)
 
 
 def shift(region: Region, frame0: int, cell: tuple[int, int]) -> Region:

@@ -15,7 +15,7 @@ from specblur.edit.effects import EFFECTS
 from specblur.edit.effects.repair import SAMPLE_METHODS, texture_db
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
-from specblur.edit.plan import Plan, brush, plan, shift
+from specblur.edit.plan import CONTEXT_TOP_CELLS, Plan, brush, extent, plan, shift
 from specblur.edit.region import Region, band_centres
 from specblur.errors import AudioError
 from specblur.runtime.dsp import resample
@@ -45,16 +45,15 @@ class BlurResult:
     """The time span asked for (s, in the file), before snapping to code cells."""
     band: tuple[float, float] | None = None
     """The band asked for (Hz; ``None``: the whole band), before snapping to code cells."""
+    extent: Any = None
+    """Where the edit may change the sound (:func:`specblur.edit.plan.extent`), for ``-v``."""
 
 
 def _magnitude(model: Any, segment: np.ndarray, members: list[int], rate: int) -> np.ndarray:
     """The mean STFT magnitude of ``members``' channels at the model's rate (one channel: its own)."""
     model_rate = model.config.spectrogram.sample_rate
     return np.mean(
-        [
-            np.abs(model.spectrogram.stft(resample(segment[:, c].astype(np.float32), rate, model_rate)))
-            for c in members
-        ],
+        [np.abs(model.spectrogram.stft(resample(segment[:, c].astype(np.float32), rate, model_rate))) for c in members],
         axis=0,
     )
 
@@ -109,8 +108,10 @@ def edit_segment(
     views = []
     channels = segment.shape[1]
     groups = [list(range(channels))] if options.linked and channels > 1 else [[c] for c in range(channels)]
+    near = _near(model, regions, where.sigma, rate)
     for ch, members in enumerate(groups):
-        image = model.spectrogram.features_from_magnitude(_magnitude(model, segment, members, rate))[None, None]
+        magnitude = _magnitude(model, segment, members, rate) * effect.input_gain(segment[near][:, members])
+        image = model.spectrogram.features_from_magnitude(magnitude)[None, None]
         n_frames = image.shape[-1]
         pixel = brush(spec_cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
         codes = model.encode(image)
@@ -138,8 +139,12 @@ def edit_segment(
             if s[1] > s[0]:
                 span = (min(span[0], s[0]), max(span[1], s[1]))
             continue
-        change_db = effect.change(model, codes, new, pixel, image[0, 0]) * spec_cfg.norm_std_db * options.amount
-        frame_times = np.arange(n_frames) * spec_cfg.hop_length / spec_cfg.sample_rate
+        change_db = effect.change(model, codes, new, pixel, image[0, 0]) * spec_cfg.norm_std_db
+        frame_s = spec_cfg.hop_length / spec_cfg.sample_rate
+        level_db = model.spectrogram.to_db(image[0, 0])
+        change_db = effect.shaped(change_db, pixel, centres, frame_s, level_db, spec_cfg.floor_db, options)
+        change_db = change_db * options.amount
+        frame_times = np.arange(n_frames) * frame_s
         for c in members:
             edited, s = apply_change(
                 np.asarray(segment[:, c], dtype=np.float64),
@@ -159,7 +164,8 @@ def edit_segment(
         if keep_views:
             views.append(_view(model, out, members, rate, where, image, codes, new, change_db))
     span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
-    return BlurResult(out, where.regions, changed / max(total, 1), span, views, method, where.hole, where.band)
+    reach = extent(loaded, where)
+    return BlurResult(out, where.regions, changed / max(total, 1), span, views, method, where.hole, where.band, reach)
 
 
 def _restored(
@@ -186,6 +192,19 @@ def _restored(
         filled = x + options.amount * (filled - x)
     out[:, members] = filled.astype(out.dtype)
     return out, span
+
+
+def _near(model: Any, regions: list[Region], sigma: tuple[float, float], rate: int) -> slice:
+    """The samples of the part worked on around its regions (on the part's grid): the regions, the
+    brush's shoulders and the context :func:`~specblur.edit.plan.plan` keeps, as it crops them, so
+    an edit of the region alone and of the whole file see the same samples."""
+    spec_cfg = model.config.spectrogram
+    top_t = model.cell["top"][1]
+    reach = int(np.ceil(3 * sigma[1])) + CONTEXT_TOP_CELLS * top_t
+    lo = max(0, min(r.frames[0] for r in regions) - reach)
+    hi = max(r.frames[1] for r in regions) + reach
+    per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate
+    return slice(int(round(lo * per_frame)), int(round(hi * per_frame)))
 
 
 def _view(

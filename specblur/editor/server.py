@@ -249,6 +249,7 @@ class Session:
         if head.frames == 0:
             raise AudioError(f"{self.path}: has no audio frames; nothing to edit")
         self._check_out(force)
+        audio.check_output_name(self.out, head, str(self.path))
         self.force = force
         self.head = head
         self.fingerprint = _fingerprint(self.path)

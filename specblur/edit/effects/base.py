@@ -43,6 +43,24 @@ class Effect:
         for a bottom-level prior that reads them; ``levels`` are all the levels this edit redraws."""
         raise NotImplementedError
 
+    def input_gain(self, part: np.ndarray) -> float:
+        """The gain at which the encoder sees the part worked on (``part``: its samples around the
+        region, the channels drawn together); the change is applied to the input as it is."""
+        return 1.0
+
+    def shaped(
+        self,
+        change_db: np.ndarray,
+        pixel: np.ndarray,
+        centres: np.ndarray,
+        frame_s: float,
+        level_db: np.ndarray,
+        floor_db: float,
+        options: Any,
+    ) -> np.ndarray:
+        """The change in dB (bands x frames) as this effect applies it (default: as decoded)."""
+        return change_db
+
     def method(self, options: Any, where: Any) -> str | None:
         """How this edit of ``where`` (a :class:`~specblur.edit.plan.Plan`) is done, where the effect
         has several ways (``None``: it has one)."""
