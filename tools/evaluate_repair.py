@@ -36,9 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -67,9 +65,23 @@ SOURCES = [
 ]
 DAMAGE = ["dropout32", "dropout100", "dropout300", "dropout1000", "clicks", "noise"]
 NOISE_BAND = (1000.0, 4000.0)
-METHODS = ["damaged", "interpolate", "envelope", "ar", "auto", "naive-bayes", "transformer"]
+METHODS = [
+    "damaged",
+    "interpolate",
+    "envelope",
+    "ar",
+    "auto",
+    "texture-nb",
+    "texture-tf",
+    "model-nb",
+    "model-tf",
+]
+PRIORS = {"nb": "naive-bayes", "tf": "transformer"}
+PLACEMENTS = ["loudest", "random"]
+VISQOL_FOR = ["damaged", "interpolate", "envelope", "auto", "texture-tf"]
+"""ViSQOL costs 5-9 s a call on the shared machine: it is run for the methods the targets and the
+auto rule compare (``auto``'s row is its chosen method's, copied: the same call, the same seed)."""
 N_FFT, HOP, N_MELS = 1024, 256, 64
-CLI = str(Path(sys.executable).parent / "specblur")
 
 
 def excerpt(path: str, start: float) -> np.ndarray:
@@ -80,7 +92,12 @@ def excerpt(path: str, start: float) -> np.ndarray:
     return x[: 4 * RATE]  # short samples (choir 1.6 s, piano 2.8 s) whole
 
 
-def hole_centre(x: np.ndarray) -> int:
+def hole_centre(x: np.ndarray, placement: str = "loudest", seed: int = 0) -> int:
+    """``loudest``: the centre of the loudest 50 ms in the middle quarter of ``x``; ``random``: a
+    seeded uniform draw in the middle half (the hole and 0.6 s of context on each side inside)."""
+    if placement == "random":
+        lo, hi = int(0.25 * len(x)), int(0.75 * len(x))
+        return int(np.random.default_rng(50000 + seed).integers(lo, hi))
     k = int(0.05 * RATE)
     env = np.convolve(x**2, np.ones(k) / k, mode="same")
     lo, hi = int(0.375 * len(x)), int(0.625 * len(x))
@@ -106,10 +123,12 @@ def band_rms(x: np.ndarray, band: tuple[float, float]) -> float:
     return float(np.sqrt(np.mean(np.fft.irfft(spec, len(x)) ** 2)))
 
 
-def damage(x: np.ndarray, kind: str, seed: int) -> tuple[np.ndarray, tuple[int, int], tuple | None]:
+def damage(
+    x: np.ndarray, kind: str, seed: int, placement: str = "loudest"
+) -> tuple[np.ndarray, tuple[int, int], tuple | None]:
     """The damaged excerpt, the hole (samples) and the band (None: whole band)."""
     rng = np.random.default_rng(seed)
-    c = hole_centre(x)
+    c = hole_centre(x, placement, seed)
     y = x.copy()
     if kind.startswith("dropout"):
         half = int(int(kind[7:]) / 2000 * RATE)
@@ -191,44 +210,58 @@ def visqol(ref: np.ndarray, out: np.ndarray, hole: tuple[int, int]) -> float:
 # -- methods ------------------------------------------------------------------------------------------
 
 
-def run_method(method: str, damaged: np.ndarray, hole: tuple[int, int], band, tmp: Path) -> tuple[np.ndarray, float]:
-    seconds = (hole[0] / RATE, hole[1] / RATE)
+def run_method(method: str, damaged: np.ndarray, hole: tuple[int, int], band, model) -> tuple[np.ndarray, float]:
+    """``method`` through the library as ``specblur repair`` runs it (``specblur.repair``, the model
+    loaded once; ``texture-nb``/``model-tf``: the method with the naive-Bayes/transformer prior)."""
+    import specblur
+
     if method == "damaged":
         return damaged, 0.0
-    if method in ("naive-bayes", "transformer"):
-        src, dst = tmp / "damaged.wav", tmp / f"{method}.wav"
-        sf.write(src, damaged, RATE, subtype="FLOAT")
-        cmd = [CLI, "repair", str(src), str(dst), "-t", f"{seconds[0]:.6f}-{seconds[1]:.6f}", "--prior", method, "-f"]
-        if band is not None:
-            cmd += ["-F", f"{band[0]:.0f}-{band[1]:.0f}"]
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        ms = 1000 * (time.perf_counter() - t0)
-        y, _ = sf.read(dst, dtype="float64")
-        return y, ms
+    name, _, prior = method.partition("-")
+    seconds = (hole[0] / RATE, hole[1] / RATE)
     t0 = time.perf_counter()
-    y, _ = R.restore(damaged, RATE, seconds, band, method, np.random.default_rng(0))
-    return y, 1000 * (time.perf_counter() - t0)
+    y = specblur.repair(damaged, RATE, seconds, band, model=model, method=name, prior=PRIORS.get(prior))
+    return np.asarray(y, dtype=np.float64), 1000 * (time.perf_counter() - t0)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "specblur" / "evaluate_repair.json")
+    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "specblur" / "evaluate_repair_lib.json")
     p.add_argument("--json", type=Path, default=Path("docs/eval/repair.json"))
     p.add_argument("--redo", nargs="*", default=[])
     p.add_argument("--only", nargs="*", default=None, help="damage kinds")
     p.add_argument("--methods", nargs="*", default=METHODS)
+    p.add_argument("--placements", nargs="*", default=PLACEMENTS)
+    p.add_argument("--sources", nargs="*", default=None, help="source names (default: all)")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variant: constants of specblur.edit.restore set (e.g. TEXTURE_DEPTH=0.5); give it a --tag",
+    )
+    p.add_argument("--tag", default="", help="appended to the method names of a variant's rows")
     p.add_argument("--no-visqol", action="store_true")
+    p.add_argument("--visqol-methods", nargs="*", default=VISQOL_FOR)
+    p.add_argument("--no-report", action="store_true")
     args = p.parse_args()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        old = getattr(R, key)
+        setattr(R, key, value.lower() in ("1", "true") if isinstance(old, bool) else type(old)(float(value)))
+    import specblur
+
+    model = specblur.load_model()
     cache: dict = json.loads(args.cache.read_text()) if args.cache.is_file() else {}
     for key in list(cache):
         if key.split("|")[-1] in args.redo:
             del cache[key]
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     kinds = args.only or DAMAGE
-    with tempfile.TemporaryDirectory() as td:
-        tmp = Path(td)
+    for placement in args.placements:
         for si, (name, path, start) in enumerate(SOURCES):
+            if args.sources and name not in args.sources:
+                continue
             if not os.path.exists(path):
                 print(f"skip {name}: {path} missing", file=sys.stderr)
                 continue
@@ -236,19 +269,32 @@ def main() -> None:
             for kind in kinds:
                 if kind == "dropout1000" and len(x) < 2.5 * RATE:
                     continue
-                damaged, hole, band = damage(x, kind, seed=1000 * si + DAMAGE.index(kind))
+                damaged, hole, band = damage(x, kind, 1000 * si + DAMAGE.index(kind), placement)
                 for method in args.methods:
                     if method == "ar" and hole[1] - hole[0] > 0.35 * RATE:
                         continue
-                    key = f"{name}|{kind}|{method}"
-                    if key in cache and ("visqol" in cache[key] or args.no_visqol):
+                    tagged = method + args.tag if method != "damaged" else method
+                    key = f"{placement}|{name}|{kind}|{tagged}"
+                    want_visqol = not args.no_visqol and method in args.visqol_methods
+                    if key in cache and ("visqol" in cache[key] or not want_visqol):
                         continue
-                    y, ms = run_method(method, damaged, hole, band, tmp)
+                    chose = None
+                    if method == "auto":
+                        from specblur.edit.effects import repair
+
+                        chose = repair.choose((hole[1] - hole[0]) / RATE, band)
+                        same = cache.get(f"{placement}|{name}|{kind}|{chose}{args.tag}")
+                        if same is not None and ("visqol" in same or not want_visqol):
+                            cache[key] = {**same, "chose": chose}
+                            args.cache.write_text(json.dumps(cache))
+                            continue
+                    y, ms = run_method(method, damaged, hole, band, model)
                     row = scores(x, y, hole, band)
                     row["ms"] = ms
-                    if method == "auto":
-                        row["chose"] = R.choose_method((hole[1] - hole[0]) / RATE, band)
-                    if not args.no_visqol:
+                    row["hole"] = [int(hole[0]), int(hole[1])]
+                    if chose:
+                        row["chose"] = chose
+                    if want_visqol:
                         row["visqol"] = visqol(x, y, hole)
                     cache[key] = row
                     args.cache.write_text(json.dumps(cache))
@@ -257,45 +303,53 @@ def main() -> None:
                         f"visqol {row.get('visqol', float('nan')):.2f} {ms:.0f} ms",
                         flush=True,
                     )
-    report(cache, kinds, args.methods, args.json)
+    if not args.no_report:
+        report(cache, kinds, args.json)
 
 
-def report(cache: dict, kinds: list[str], methods: list[str], out: Path) -> None:
+def report(cache: dict, kinds: list[str], out: Path) -> None:
+    """The table per placement, damage and method (every method in the cache), and the JSON."""
     table: dict = {}
-    for kind in kinds:
-        for method in methods:
-            rows = [v for k, v in cache.items() if k.split("|")[1] == kind and k.split("|")[2] == method]
-            if not rows:
-                continue
-            entry = {
-                "n": len(rows),
-                "lsd": float(np.mean([r["lsd"] for r in rows])),
-                "level_abs": float(np.mean([r["level_abs"] for r in rows])),
-                "level_max": float(np.max([r["level_max"] for r in rows])),
-                "ms": float(np.median([r["ms"] for r in rows])),
-            }
-            vis = [r["visqol"] for r in rows if "visqol" in r]
-            if vis:
-                entry["visqol"] = float(np.mean(vis))
-            table.setdefault(kind, {})[method] = entry
-    head = ("damage", "method", "n", "LSD dB", "|lvl| dB", "max lvl", "ViSQOL", "ms")
-    print("\n{:12s} {:12s} {:>3s} {:>7s} {:>8s} {:>8s} {:>7s} {:>7s}".format(*head))
-    for kind, rows in table.items():
-        for method, e in rows.items():
-            print(
-                f"{kind:12s} {method:12s} {e['n']:3d} {e['lsd']:7.2f} {e['level_abs']:8.2f} {e['level_max']:8.2f} "
-                f"{e.get('visqol', float('nan')):7.2f} {e['ms']:7.0f}"
-            )
-    print("\n| damage | method | n | mel LSD dB | mean abs level error dB | max abs level error dB | ViSQOL | ms |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for kind, rows in table.items():
-        for method, e in rows.items():
-            print(
-                f"| {kind} | {method} | {e['n']} | {e['lsd']:.2f} | {e['level_abs']:.2f} | {e['level_max']:.1f} | "
-                f"{e.get('visqol', float('nan')):.2f} | {e['ms']:.0f} |"
-            )
+    for key in cache:
+        placement, _, kind, method = key.split("|")
+        if kind not in kinds:
+            continue
+        group = table.setdefault(placement, {}).setdefault(kind, {})
+        group.setdefault(method, []).append(cache[key])
+    summary: dict = {}
+    lines = [
+        "| placement | damage | method | n | mel LSD dB | mean abs level error dB | signed level error dB | "
+        "max abs level error dB | ViSQOL | ms |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    order = {m: i for i, m in enumerate(METHODS)}
+    for placement in sorted(table):
+        for kind in kinds:
+            rows_by = table[placement].get(kind, {})
+            for method in sorted(rows_by, key=lambda m: (order.get(m, 99), m)):
+                rows = rows_by[method]
+                signed = [e for r in rows for e in r["level"]]
+                entry = {
+                    "n": len(rows),
+                    "lsd": float(np.mean([r["lsd"] for r in rows])),
+                    "level_abs": float(np.mean([r["level_abs"] for r in rows])),
+                    "level_signed": float(np.mean(signed)) if signed else 0.0,
+                    "level_max": float(np.max([r["level_max"] for r in rows])),
+                    "ms": float(np.median([r["ms"] for r in rows])),
+                }
+                vis = [r["visqol"] for r in rows if "visqol" in r]
+                if vis and len(vis) == len(rows):  # (a mean over some of the cases would mislead)
+                    entry["visqol"] = float(np.mean(vis))
+                summary.setdefault(placement, {}).setdefault(kind, {})[method] = entry
+                e = entry
+                lines.append(
+                    f"| {placement} | {kind} | {method} | {e['n']} | {e['lsd']:.2f} | {e['level_abs']:.2f} | "
+                    f"{e['level_signed']:+.2f} | {e['level_max']:.1f} | {e.get('visqol', float('nan')):.2f} | "
+                    f"{e['ms']:.0f} |"
+                )
+    print("\n".join(lines))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"table": table, "cases": cache}, indent=1, sort_keys=True) + "\n")
+    out.write_text(json.dumps({"table": summary, "cases": cache}, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
   the filled stretch a few times). Best for short holes; cost grows with the square of the hole. For
   a band-limited region its result replaces only the STFT cells inside the band.
 - ``texture``: :func:`texture_on_envelope`: the ``envelope`` with a model-provided detail in dB
-  added (zero-mean per bin over the hole, so the level stays the envelope's). Needs ``texture_db``.
+  added (zero-mean per bin over the hole, at :data:`TEXTURE_DEPTH`, the power per bin brought to the
+  envelope's). Needs ``texture_db``. Measured farther than ``envelope`` on held-out recordings, so
+  ``auto`` does not use it (``docs/REPAIR.md``).
 - ``auto``: :func:`choose_method`.
 
 The single entry point is :func:`restore`; :func:`plan` gives the STFT grid a model-side texture
@@ -25,7 +27,7 @@ stereo image); ``ar`` with ``linked`` (the default) fits one AR model to all the
 (one Toeplitz system, one right-hand side per channel: half the time of two), unlinked one each.
 ``auto``'s rule depends on the region alone, so linked or not it picks one method for all channels.
 
-Cost (a 4 s 44.1 kHz stereo clip, in process, one core): see ``docs/REPAIR.md``.
+Cost (a 4 s 44.1 kHz clip, in process, against a blur of it): see ``docs/REPAIR.md``.
 """
 
 from __future__ import annotations
@@ -50,9 +52,14 @@ __all__ = [
 METHODS = ("auto", "interpolate", "envelope", "ar", "texture")
 CONTEXT_FRAMES = 4  # whole frames per side averaged by ``envelope``
 WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
-GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells
+GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells (8, 12: a synthetic noise floor 2.8 dB low)
 AR_MAX_SECONDS = AR_AUTO_SECONDS  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
+REFINE = 4  # rounds of iterative refinement of the fast Toeplitz solve
+AR_NOISE = False  # ar's last round adds a draw of the hole's conditional spread (see _ar_fill)
 AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)
+ENVELOPE_POWER = False  # envelope: the two sides interpolated in power (else in dB)
+TEXTURE_DEPTH = 0.5  # the model's detail, times this (0.5 measured closer than 1 everywhere: docs/REPAIR.md)
+TEXTURE_POWER = True  # the textured hole's power per bin brought to the envelope's
 CROSSFADE_SECONDS = 0.003  # known samples kept up to this far outside the hole (measured: 3 ms better than 10)
 AR_MIN_ORDER = 16
 AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
@@ -154,17 +161,29 @@ def envelope_db(spec: np.ndarray, grid: Grid, single: bool = False) -> np.ndarra
     a = grid.left[-1] if len(grid.left) else grid.hole_frames[0] - 1
     b = grid.right[0] if len(grid.right) else grid.hole_frames[-1] + 1
     w = (grid.hole_frames - a) / max(b - a, 1)
+    if ENVELOPE_POWER and not single:
+        mixed = 10.0 ** (left[:, None] / 10.0) * (1.0 - w)[None, :] + 10.0 ** (right[:, None] / 10.0) * w[None, :]
+        return 10.0 * np.log10(mixed + 1e-20)
     return left[:, None] * (1.0 - w)[None, :] + right[:, None] * w[None, :]
 
 
 def texture_on_envelope(env_db: np.ndarray, texture_db: np.ndarray) -> np.ndarray:
-    """The model's detail on the context's envelope: ``env_db + (texture_db - its mean over the hole
-    per bin)``. Both are bins x hole frames of :func:`plan`'s grid; the detail's own level is dropped
-    (the context sets the level, the model only the texture: onsets, fluctuation, partials)."""
+    """The model's detail on the context's envelope. Both are bins x hole frames of :func:`plan`'s
+    grid. The detail's own level is dropped (the context sets the level, the model only the texture:
+    onsets, fluctuation, partials): its per-bin mean over the hole removed, scaled by
+    :data:`TEXTURE_DEPTH`, then, with :data:`TEXTURE_POWER`, each bin shifted so that its *power*
+    over the hole is the envelope's (a zero-mean fluctuation in dB raises the power mean: Jensen)."""
     texture_db = np.asarray(texture_db, dtype=np.float64)
     if texture_db.shape != env_db.shape:
         raise ValueError(f"texture of shape {texture_db.shape}: the hole's grid is {env_db.shape}")
-    return env_db + texture_db - texture_db.mean(axis=1, keepdims=True)
+    detail = TEXTURE_DEPTH * (texture_db - texture_db.mean(axis=1, keepdims=True))
+    out = env_db + detail
+    if TEXTURE_POWER:
+        ref = env_db.max(axis=1, keepdims=True)  # (powers relative to each bin's peak: no overflow)
+        env_power = np.mean(10.0 ** ((env_db - ref) / 10.0), axis=1, keepdims=True)
+        out_power = np.mean(10.0 ** ((out - ref) / 10.0), axis=1, keepdims=True)
+        out -= 10.0 * np.log10(out_power / env_power)
+    return out
 
 
 # -- phase -------------------------------------------------------------------------------------------
@@ -210,28 +229,32 @@ def _synthesise(
     each iteration first puts them back in the time domain (what is known is not re-synthesised:
     the hole's fill is made consistent with the real signal around it), and the result keeps them.
     """
-    win = window("hann", grid.n_fft, np.float64)
+    # single precision (complex64: half the memory traffic, the FFTs twice as fast), and the
+    # element-wise work on the hole's frames only (the others are held as they are)
+    win = window("hann", grid.n_fft, np.float32)
     hf = grid.hole_frames
-    cells = np.zeros(spec.shape[-2:], dtype=bool)
-    cells[np.ix_(grid.band_bins, hf)] = True
-    target = np.zeros(spec.shape)
-    target[..., hf] = 10.0 ** (target_db / 20.0)
-    start_phase = np.exp(1j * np.stack([_carried_phase(s, grid, rng) for s in spec]))
-    new = spec.copy()
-    new[..., hf] = np.where(grid.band_bins[:, None], target[..., hf] * start_phase, spec[..., hf])
-    previous = np.zeros_like(new)
-    factor = 0.99 / 1.99
+    lo, hi = int(hf[0]), int(hf[-1]) + 1  # (the hole's frames are contiguous)
+    band = grid.band_bins[:, None]
+    fixed = spec.astype(np.complex64)
+    held = fixed[..., lo:hi]
+    target = (10.0 ** (np.asarray(target_db) / 20.0)).astype(np.float32)
+    start_phase = np.exp(1j * np.stack([_carried_phase(s, grid, rng) for s in spec])).astype(np.complex64)
+    new = fixed.copy()
+    new[..., lo:hi] = np.where(band, target * start_phase, held)
+    previous = np.zeros_like(held)
+    factor = np.float32(0.99 / 1.99)
     length = segment.shape[-1]
+    known_part = None if known is None else segment[..., known].astype(np.float32)
     for _ in range(GL_ITERS):
         wave = istft(new, grid.n_fft, grid.hop, win, length)
         if known is not None:
-            wave[..., known] = segment[..., known]
-        rebuilt = stft(wave, grid.n_fft, grid.hop, win)
+            wave[..., known] = known_part
+        rebuilt = stft(wave, grid.n_fft, grid.hop, win)[..., lo:hi]
         accelerated = rebuilt - factor * previous
         previous = rebuilt
-        unit = accelerated / np.maximum(np.abs(accelerated), 1e-30)
-        new = np.where(cells, target * unit, spec)
-    wave = istft(new, grid.n_fft, grid.hop, win, length)
+        unit = accelerated / np.maximum(np.abs(accelerated), np.float32(1e-30))
+        new[..., lo:hi] = np.where(band, target * unit, held)
+    wave = istft(new, grid.n_fft, grid.hop, win, length).astype(np.float64)
     if known is not None:
         wave[..., known] = segment[..., known]
     return wave
@@ -240,37 +263,77 @@ def _synthesise(
 # -- Janssen's AR interpolation ------------------------------------------------------------------------
 
 
-def _levinson_durbin(r: np.ndarray, order: int) -> np.ndarray:
-    """AR coefficients ``a`` (x[n] ~ sum_k a[k] x[n-k], k = 1..order) from autocorrelation ``r``."""
+def _levinson_durbin(r: np.ndarray, order: int) -> tuple[np.ndarray, float]:
+    """The prediction-error filter ``[1, c1, ..., cp]`` of ``order`` from autocorrelation ``r``
+    (``x[n] + sum_k c[k] x[n-k]`` is the prediction error) and that error's power. One loop over the
+    order, three numpy calls an iteration (the reversed ``r`` taken once)."""
     a = np.zeros(order + 1)
     a[0] = 1.0
-    err = r[0] * (1.0 + 1e-9) + 1e-30
+    err = float(r[0]) * (1.0 + 1e-9) + 1e-30
+    rr = np.ascontiguousarray(r[: order + 1][::-1])  # rr[order - j] = r[j]
+    nonzero = np.flatnonzero(r[: order + 1])
+    last = int(nonzero[-1]) if len(nonzero) else 0  # r[j] = 0 beyond: a banded T (the AR solve's)
     for i in range(1, order + 1):
-        k = -(r[1 : i + 1][::-1] @ a[:i]) / err
-        a[: i + 1] = a[: i + 1] + k * a[: i + 1][::-1]
+        lo = max(0, i - last)
+        k = -float(rr[order - i + lo : order] @ a[lo:i]) / err
+        step = a[i::-1] * k
+        a[: i + 1] += step
         err *= 1.0 - k * k
         if err <= 0:
             break
-    return a  # prediction-error filter [1, -a1, ..., -ap]
+    return a, err
+
+
+def _fft_size(n: int) -> int:
+    return 1 << int(n - 1).bit_length()
 
 
 def _solve_toeplitz(t: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Solve ``T x = y`` for symmetric positive definite Toeplitz ``T`` (first column ``t``) by
-    Levinson's recursion (O(n^2), a forward vector ``f`` with ``T f = e_1`` grown with ``x``).
-    ``y``: (n,) or (n, k) for k right-hand sides at once."""
+    """Solve ``T x = y`` for symmetric positive definite Toeplitz ``T`` (first column ``t``).
+
+    Levinson-Durbin on ``t`` gives the first column ``u`` of ``T^-1`` (the order n-1 prediction-error
+    filter over its error power), and the Gohberg-Semencul formula writes the whole inverse with it,
+    ``T^-1 = (L(u) L(u)^T - L(Z J u) L(Z J u)^T) / u0`` (``L(w)``: lower triangular Toeplitz with
+    first column ``w``; ``J`` reverses, ``Z`` shifts down one), four triangular Toeplitz products done
+    as FFT convolutions: one Python loop of n short steps, where Levinson's own solve took two
+    vectors through each step (half the time again per right-hand side). ``y``: (n,) or (n, k)."""
     n = len(y)
-    f = np.zeros(n)
-    x = np.zeros(y.shape)
-    f[0] = 1.0 / t[0]
-    x[0] = y[0] / t[0]
-    for m in range(1, n):
-        tr = t[m:0:-1]
-        eps = tr @ f[:m]
-        theta = tr @ x[:m]
-        fm = f[: m + 1].copy()
-        f[: m + 1] = (fm - eps * fm[::-1]) / (1.0 - eps * eps)
-        x[: m + 1] += f[m::-1, None] * (y[m] - theta) if x.ndim == 2 else f[m::-1] * (y[m] - theta)
-    return x
+    two_d = y.ndim == 2
+    ys = y if two_d else y[:, None]
+    a, err = _levinson_durbin(t, n - 1)
+    u = a / err
+    v = np.zeros(n)
+    v[1:] = u[:0:-1]  # Z J u
+    size = _fft_size(2 * n)
+    fu = np.fft.rfft(u, size)
+    fv = np.fft.rfft(v, size)
+    # L(w)^T y: correlation, the reversed y convolved with w, reversed back
+
+    def inverse(b: np.ndarray) -> np.ndarray:
+        fb = np.fft.rfft(b[::-1], size, axis=0)  # L(w)^T b: the reversed b convolved with w, reversed
+        lu_t = np.fft.irfft(fu[:, None] * fb, size, axis=0)[:n][::-1]
+        lv_t = np.fft.irfft(fv[:, None] * fb, size, axis=0)[:n][::-1]
+        both = fu[:, None] * np.fft.rfft(lu_t, size, axis=0) - fv[:, None] * np.fft.rfft(lv_t, size, axis=0)
+        return np.fft.irfft(both, size, axis=0)[:n] / u[0]
+
+    column = np.zeros(size)  # T as a circulant of ``size``: T b by FFT
+    column[:n] = t
+    column[size - n + 1 :] = t[1:][::-1]
+    ft = np.fft.rfft(column)[:, None]
+    x = inverse(ys)
+    # the formula's two terms cancel where T is ill-conditioned (a strongly tonal context: cond 1e9,
+    # residual 1e-7); iterative refinement, each round a product by T and one by the formula again,
+    # brings it to Levinson's own accuracy (residual 1e-12)
+    for _ in range(REFINE):
+        residual = ys - np.fft.irfft(ft * np.fft.rfft(x, size, axis=0), size, axis=0)[:n]
+        x = x + inverse(residual)
+    return x if two_d else x[:, 0]
+
+
+def _convolve(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``np.convolve(x, c)`` (full) by FFT."""
+    size = _fft_size(len(x) + len(c) - 1)
+    return np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(c, size), size)[: len(x) + len(c) - 1]
 
 
 def _autocorrelation(x: np.ndarray, order: int) -> np.ndarray:
@@ -283,32 +346,42 @@ def _autocorrelation(x: np.ndarray, order: int) -> np.ndarray:
     return np.pad(r, (0, max(0, order + 1 - len(r))))
 
 
-def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int) -> np.ndarray:
+def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int, rng: np.random.Generator | None = None) -> np.ndarray:
     """``x`` ((samples, channels), one stretch) with samples ``[g0, g1)`` replaced by Janssen's AR
     interpolation: one AR model for all the channels given (their autocorrelations summed), estimated
     from the whole stretch (the hole zero at first, then as last filled), the hole solved for,
-    :data:`AR_ITERS` times."""
+    :data:`AR_ITERS` times. With ``rng`` (and :data:`AR_NOISE`) the last round adds a draw from the
+    fill's conditional spread: the solve gives the conditional *mean* of the hole under the AR model,
+    which lacks what the model cannot predict (a noise floor came back 2-2.6 dB low); ``T^-1 A_g^T w``
+    for white ``w`` of the model's prediction-error power has covariance ``s^2 T^-1``, the conditional
+    covariance, so the sum is a draw of the hole given its context."""
     y = x.copy()
     y[g0:g1] = 0.0
     n_gap = g1 - g0
-    for _ in range(AR_ITERS):
+    for step in range(AR_ITERS):
         # (estimating the first model from the two sides alone, without the zeroed hole, measured
         # worse: 6.2 against 5.2 dB mel LSD on 32 ms dropouts)
         r = sum(_autocorrelation(y[:, ch], order) for ch in range(y.shape[1]))
         if r[0] <= 0:
             return y
-        c = _levinson_durbin(r, order)
+        c, _ = _levinson_durbin(r, order)
         rhs = np.empty((n_gap, y.shape[1]))
         for ch in range(y.shape[1]):
             known = y[:, ch].copy()
             known[g0:g1] = 0.0
-            e = np.convolve(known, c)[: len(known)]  # e[n] = sum_k c[k] known[n-k]
+            e = _convolve(known, c)[: len(known)]  # e[n] = sum_k c[k] known[n-k]
             e[:order] = 0.0  # (A^T e)_i over the gap, from the rows n = p..N-1 of the prediction error
-            rhs[:, ch] = -np.correlate(e[g0 : g1 + order], c, mode="valid")[:n_gap]
-        rc = np.correlate(c, c, mode="full")[order:]
+            rhs[:, ch] = -_convolve(e[g0 : g1 + order], c[::-1])[order : order + n_gap]
+        rc = _convolve(c, c[::-1])[order:]
         t = np.zeros(n_gap)
         t[: min(n_gap, order + 1)] = rc[: min(n_gap, order + 1)]
         t[0] *= 1.0 + 1e-9
+        if step == AR_ITERS - 1 and AR_NOISE and rng is not None:
+            keep = np.r_[order:g0, g1 + order : len(y)]  # the prediction error where no hole sample enters
+            for ch in range(y.shape[1]):
+                e = _convolve(y[:, ch], c)[: len(y)][keep] if len(keep) else np.zeros(1)
+                w = rng.standard_normal(n_gap + order) * float(np.sqrt(np.mean(e**2)))
+                rhs[:, ch] += _convolve(w, c[::-1])[order : order + n_gap]
         y[g0:g1] = _solve_toeplitz(t, rhs)
     return y
 
@@ -359,7 +432,7 @@ def restore(
     if method == "texture" and texture_db is None:
         raise ValueError("method 'texture' needs the model's texture_db on the hole's grid (see plan())")
     out = x.copy()
-    span = _restore_ar(x, out, rate, h0, h1, band, linked) if method == "ar" else None
+    span = _restore_ar(x, out, rate, h0, h1, band, linked, rng) if method == "ar" else None
     if span is None:  # (``ar`` falls back to ``envelope`` where the hole has no context on one side)
         if method == "ar":
             method = "envelope"
@@ -403,7 +476,7 @@ def _frame_span(grid: Grid) -> tuple[int, int]:
 
 
 def _restore_ar(
-    x: np.ndarray, out: np.ndarray, rate: int, h0: int, h1: int, band, linked: bool
+    x: np.ndarray, out: np.ndarray, rate: int, h0: int, h1: int, band, linked: bool, rng: np.random.Generator
 ) -> tuple[int, int] | None:
     n = x.shape[0]
     order = _ar_order(h1 - h0, rate)
@@ -416,7 +489,7 @@ def _restore_ar(
     filled = x.copy()
     groups = [list(range(x.shape[1]))] if linked else [[ch] for ch in range(x.shape[1])]
     for g in groups:
-        filled[a:b, g] = _ar_fill(x[a:b, g], h0 - a, h1 - a, order)
+        filled[a:b, g] = _ar_fill(x[a:b, g], h0 - a, h1 - a, order, rng)
     if band is None:
         out[h0:h1] = filled[h0:h1]
         return h0, h1
