@@ -123,6 +123,48 @@ def _fill_claim(fill: dict | None) -> str:
     )
 
 
+REPAIR_COLUMNS = ("damaged", "interpolate", "envelope", "ar", "auto", "texture-tf", "model-nb", "model-tf")
+
+
+def _edits_on_held_out() -> list[str]:
+    """Repair and blur on held-out real recordings (issue 18): docs/eval/repair.json (tools/evaluate_repair.py)
+    and docs/eval/blur-transformer.md (tools/evaluate_blur.py), where they exist."""
+    root = Path(__file__).resolve().parent.parent / "docs" / "eval"
+    out: list[str] = []
+    repair = root / "repair.json"
+    if repair.exists():
+        table = json.loads(repair.read_text())["table"]
+        out += [
+            "",
+            "## Repair and blur on held-out recordings",
+            "",
+            "Repair (`tools/evaluate_repair.py`, `docs/eval/repair.json`, `docs/REPAIR.md`): 8 recordings never",
+            "trained on, holes on each excerpt's loudest 50 ms and at random places; inside the hole against the",
+            "undamaged original, mel log-spectral distance (dB) / mean level error per band (dB) / ViSQOL where run;",
+            "`-tf` the transformer prior, `-nb` Naive Bayes, `auto` what `repair` does by default.",
+            "",
+        ]
+        for placement, kinds in table.items():
+            methods = [m for m in REPAIR_COLUMNS if any(m in row for row in kinds.values())]
+            out += [f"Holes placed: {placement}", "", "| damage | " + " | ".join(methods) + " |"]
+            out += ["|---" * (len(methods) + 1) + "|"]
+            for kind, row in kinds.items():
+                cells = []
+                for m in methods:
+                    r = row.get(m)
+                    if r is None:
+                        cells.append("-")
+                        continue
+                    cell = f"{r['lsd']:.2f} / {r['level_abs']:.1f}"
+                    cells.append(cell + (f" / {r['visqol']:.2f}" if "visqol" in r else ""))
+                out.append(f"| {kind} | " + " | ".join(cells) + " |")
+            out.append("")
+    blur = root / "blur-transformer.md"
+    if blur.exists():
+        out += ["Blur (`tools/evaluate_blur.py`, `docs/eval/blur.md`):", "", *blur.read_text().strip().splitlines()]
+    return out
+
+
 def card(path: Path, evals: Path | None, bench: Path | None = None, note: str = "") -> str:
     loaded = checkpoint.load(path)
     t = loaded.training
@@ -341,6 +383,7 @@ def card(path: Path, evals: Path | None, bench: Path | None = None, note: str = 
             r = edits["methods"][method]
             lines.append(f"| {label} | {r['seam_db']:.2f} | {r['inside_lsd_db']:.2f} |")
     lines += profile["extra"](loaded, evals)
+    lines += _edits_on_held_out()
     lines += ["", "## Recipe", "", "```sh", *profile["recipe"](loaded), "```", "", "## Limits", "", *profile["limits"]]
     return "\n".join(lines) + "\n"
 
