@@ -221,6 +221,8 @@ def test_token_host_origin_and_paths(running: S.Server) -> None:
         ("/api/apply", "{}", {"Content-Length": str(10**12)}, 413, "the most accepted is"),
         ("/api/apply", "{}", {"Content-Length": "ten"}, 400, "bad Content-Length"),
         ("/api/labels", '{"text": 5}', {}, 400, 'give {"text"'),
+        ("/api/apply", "[" * 20000 + "]" * 20000, {}, 400, "nested too deep"),
+        ("/api/apply", '{"time": [0, 1], "seed": ' + "9" * 5000 + "}", {}, 400, "body is not JSON this editor reads"),
         ("/api/image?which=middle", None, {}, 400, "which: use before or after"),
     ],
 )
@@ -231,6 +233,23 @@ def test_bad_requests_get_a_4xx_and_a_message(running: S.Server, path, body, hea
     error = json.loads(payload)["error"]
     assert message in error and "Traceback" not in error and "\n" not in error
     assert api(running, "/api/state")["version"] == 0  # nothing applied
+
+
+def test_a_body_shorter_than_its_length_gets_a_4xx(running: S.Server, monkeypatch) -> None:
+    """A client that promises more than it sends is answered (once the connection stalls), not left
+    with a 500 or a hang; the connection's own timeout bounds the wait (shortened here)."""
+    monkeypatch.setattr(S.Handler, "timeout", 1)
+    conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+    conn.putrequest("POST", "/api/apply", skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", f"127.0.0.1:{running.port}")
+    conn.putheader(S.TOKEN_HEADER, running.token)
+    conn.putheader("Content-Length", "100")
+    conn.endheaders(b'{"time": [0, 1]}')
+    response = conn.getresponse()
+    error = json.loads(response.read())["error"]
+    assert response.status == 400 and "ended after 16 of the 100 bytes" in error
+    conn.close()
+    assert api(running, "/api/state")["version"] == 0
 
 
 def test_a_post_without_a_length_is_refused(running: S.Server) -> None:

@@ -686,8 +686,22 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError(400, "bad Content-Length")
         if size > MAX_BODY:
             raise RequestError(413, f"request body of {size} bytes; the most accepted is {MAX_BODY}")
-        data = self.rfile.read(size)
+        chunks, got = [], 0
+        try:
+            while got < size:
+                chunk = self.rfile.read1(size - got)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+        except TimeoutError:
+            pass  # the client stalled: answered below, like a body that ended early
+        data = b"".join(chunks)
         self._body_read = True
+        if len(data) < size:
+            raise RequestError(
+                400, f"request body ended after {len(data)} of the {size} bytes its Content-Length promised"
+            )
         return data
 
     def _json_body(self) -> Any:
@@ -698,6 +712,10 @@ class Handler(BaseHTTPRequestHandler):
             return json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RequestError(400, f"body is not JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+        except RecursionError:
+            raise RequestError(400, "body is not JSON this editor reads: nested too deep") from None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            raise RequestError(400, f"body is not JSON this editor reads ({str(exc)[:80]})") from None
 
     def finish(self) -> None:
         """Close as usual; after a refused request whose body was not read, first stop sending and
