@@ -252,6 +252,18 @@ def test_a_body_shorter_than_its_length_gets_a_4xx(running: S.Server, monkeypatc
     assert api(running, "/api/state")["version"] == 0
 
 
+def test_the_port_can_be_reused_at_once_after_a_stop_but_never_shared(running: S.Server) -> None:
+    port = running.port
+    with pytest.raises(OSError):  # another server still listens there
+        S.Server(port, None, "t")
+    assert api(running, "/api/state")["version"] == 0  # a connection: the stop leaves it in TIME_WAIT
+    running.shutdown()
+    running.server_close()
+    again = S.Server(port, None, "t")  # at once, as after Ctrl-C and a restart
+    assert again.port == port
+    again.server_close()
+
+
 def test_a_post_without_a_length_is_refused(running: S.Server) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
     conn.putrequest("POST", "/api/undo", skip_host=True)

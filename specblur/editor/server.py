@@ -552,7 +552,10 @@ class Server(ThreadingHTTPServer):
 
     daemon_threads = False
     block_on_close = True
-    allow_reuse_address = False
+    allow_reuse_address = True
+    """SO_REUSEADDR: a restart on the same ``--port`` right after Ctrl-C binds at once instead of
+    waiting a minute for the old connections' TIME_WAIT; a port another server listens on is still
+    refused (SO_REUSEPORT, which would share it, stays off)."""
 
     def __init__(self, port: int, session: Session, token: str) -> None:
         self.waiting: set[Any] = set()  # connections waiting for a request line (a browser's spare ones)
