@@ -28,7 +28,9 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
     extent = (t0, t0 + n_frames * frame_s, 0, n_bins)
     fine = regions[-1]
     level = fine.level
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True)
+    with_codes = view.get("codes_before") is not None  # a repair filled from the context drew none
+    rows = 2 if with_codes else 1
+    fig, axes = plt.subplots(rows, 2, figsize=(12, 3.5 * rows), constrained_layout=True, squeeze=False)
     vmin = max(float(before_db.max()) - 90.0, spec_cfg.floor_db)
     for ax, image, title in ((axes[0, 0], before_db, "before"), (axes[0, 1], after_db, "after")):
         ax.imshow(
@@ -51,8 +53,12 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
         ax.set_ylabel("mel band")
     fb, tb = cell[level]
     for ax, codes, title in (
-        (axes[1, 0], view["codes_before"], "codes before"),
-        (axes[1, 1], view["codes_after"], "codes after"),
+        ()
+        if not with_codes
+        else (
+            (axes[1, 0], view["codes_before"], "codes before"),
+            (axes[1, 1], view["codes_after"], "codes after"),
+        )
     ):
         maps = np.asarray(getattr(codes, level)[0])
         rows, cols = maps.shape

@@ -166,3 +166,22 @@ def test_a_bad_method_is_one_line_naming_the_choices(tmp_path: Path) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert "bogus" in lines[0] and all(m in lines[0] for m in METHODS), err
+
+
+@pytest.mark.parametrize(("method", "panels"), [("envelope", 2), ("model", 4)])
+def test_plot_draws_every_method(method: str, panels: int, tmp_path: Path, capsys) -> None:
+    """--plot is never a silent flag: a fill from the context draws the spectrograms before and after
+    (it drew no codes), the model's fill the code maps too; the sound is the same as without it."""
+    x = recording()
+    a, b, span = hole(0.1)
+    x[a:b] = 0.0
+    src, out, plain, png = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "plain.wav", tmp_path / "p.png"
+    sf.write(src, x, RATE, subtype="PCM_16")
+    code, err = cli(capsys, "repair", str(src), str(out), "-t", span, "--method", method, "--plot", str(png))
+    assert code == 0 and png.stat().st_size > 10_000, err
+    assert cli(capsys, "repair", str(src), str(plain), "-t", span, "--method", method)[0] == 0
+    assert out.read_bytes() == plain.read_bytes()
+    import matplotlib.image
+
+    height, width = matplotlib.image.imread(png).shape[:2]
+    assert (height > width / 2) == (panels == 4)  # two rows of panels, or one

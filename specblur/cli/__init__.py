@@ -529,7 +529,9 @@ def _edit_options(mode: str) -> Any:
 
 def _describe_part(src: str, part: Any) -> None:
     """``-v``: what one region's edit did."""
-    if part.method in ("envelope", "interpolate", "ar"):
+    from specblur.edit.effects.repair import SAMPLE_METHODS
+
+    if part.method in SAMPLE_METHODS:
         (t0, t1), band = part.hole, part.band
         where = "" if band is None else f", {band[0]:.0f}-{band[1]:.0f} Hz"
         click.echo(f"{src}: repaired {t0:.3f}-{t1:.3f} s{where} with method {part.method}", err=True)

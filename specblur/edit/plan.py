@@ -95,9 +95,7 @@ def plan(
     fine = model.cell[regions[-1].level]
     sigma = (feather * fine[0], feather * fine[1])
     top_t = model.cell["top"][1]
-    reach = int(np.ceil(3 * sigma[1])) + CONTEXT_TOP_CELLS * top_t
-    lo = min(r.frames[0] for r in regions) - reach
-    hi = max(r.frames[1] for r in regions) + reach
+    lo, hi = reach(model, regions, sigma)
     frame0 = max(0, lo // top_t * top_t)
     frame1 = -(-hi // top_t) * top_t
     samples_per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate
@@ -107,6 +105,13 @@ def plan(
     hole = (0.0 if time[0] is None else time[0], seconds if time[1] is None else min(time[1], seconds))
     band = None if freq == (None, None) else (freq[0] or 0.0, rate / 2 if freq[1] is None else freq[1])
     return Plan(regions, start, stop, frame0, sigma, hole, band, seconds, rate)
+
+
+def reach(model: Any, regions: list[Region], sigma: tuple[float, float]) -> tuple[int, int]:
+    """The model frames an edit of ``regions`` works on: the regions, the brush's shoulders (3 sigma)
+    and :data:`CONTEXT_TOP_CELLS` of context on each side (the low end may be negative)."""
+    margin = int(np.ceil(3 * sigma[1])) + CONTEXT_TOP_CELLS * model.cell["top"][1]
+    return min(r.frames[0] for r in regions) - margin, max(r.frames[1] for r in regions) + margin
 
 
 def extent(loaded: RuntimeModel, where: Plan) -> Any:

@@ -15,7 +15,7 @@ from specblur.edit.effects import EFFECTS
 from specblur.edit.effects.repair import SAMPLE_METHODS, texture_db
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
-from specblur.edit.plan import CONTEXT_TOP_CELLS, Plan, brush, extent, plan, shift
+from specblur.edit.plan import Plan, brush, extent, plan, reach, shift
 from specblur.edit.region import Region, band_centres
 from specblur.errors import AudioError
 from specblur.runtime.dsp import resample
@@ -92,9 +92,15 @@ def edit_segment(
         )
     hole = (where.hole[0] - where.start / rate, where.hole[1] - where.start / rate)  # in the segment
     if method in SAMPLE_METHODS:
-        out, span = _restored(segment, rate, hole, where.band, method, options, list(range(segment.shape[1])), 0)
+        every = list(range(segment.shape[1]))
+        out, span = _restored(segment, rate, hole, where.band, method, options, every, 0)
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
-        return BlurResult(out, where.regions, float("nan"), span, [], method, where.hole, where.band)
+        views = []
+        if keep_views:  # the spectrograms before and after (no codes were drawn)
+            model = loaded.model
+            image = model.spectrogram.features_from_magnitude(_magnitude(model, segment, every, rate))[None, None]
+            views.append(_view(model, out, every, rate, where, image, None, None, np.zeros(image.shape[-2:])))
+        return BlurResult(out, where.regions, float("nan"), span, views, method, where.hole, where.band)
     model = loaded.model
     spec_cfg = model.config.spectrogram
     regions = [shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
@@ -199,10 +205,8 @@ def _near(model: Any, regions: list[Region], sigma: tuple[float, float], rate: i
     brush's shoulders and the context :func:`~specblur.edit.plan.plan` keeps, as it crops them, so
     an edit of the region alone and of the whole file see the same samples."""
     spec_cfg = model.config.spectrogram
-    top_t = model.cell["top"][1]
-    reach = int(np.ceil(3 * sigma[1])) + CONTEXT_TOP_CELLS * top_t
-    lo = max(0, min(r.frames[0] for r in regions) - reach)
-    hi = max(r.frames[1] for r in regions) + reach
+    lo, hi = reach(model, regions, sigma)
+    lo = max(0, lo)
     per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate
     return slice(int(round(lo * per_frame)), int(round(hi * per_frame)))
 
@@ -214,11 +218,12 @@ def _view(
     rate: int,
     where: Plan,
     image: np.ndarray,
-    codes: Codes,
-    new: Codes,
+    codes: Codes | None,
+    new: Codes | None,
     change_db: np.ndarray,
 ) -> dict[str, Any]:
-    """What ``--plot`` draws of one channel group: the images and code maps before and after."""
+    """What ``--plot`` draws of one channel group: the images and code maps before and after
+    (``None`` codes: a fill that drew none)."""
     spec_cfg = model.config.spectrogram
     heard = _magnitude(model, out, members, rate)
     after = model.spectrogram.to_db(model.spectrogram.features_from_magnitude(heard))
