@@ -7,10 +7,11 @@ destination folder and renamed into place, so an error or Ctrl-C never leaves a 
 
 from __future__ import annotations
 
+import heapq
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -249,10 +250,17 @@ def write_patched(src: Source | str | Path, dst: str | Path, start: int, samples
     return write_patches(src, dst, [(start, samples)])
 
 
-def write_patches(src: Source | str | Path, dst: str | Path, patches: list[tuple[int, np.ndarray]]) -> list[str]:
+def write_patches(
+    src: Source | str | Path, dst: str | Path, patches: Iterable[tuple[int, np.ndarray]]
+) -> list[str]:
     """Write ``dst`` (a file, or ``-`` for stdout) = ``src`` with, for each ``(start, samples)`` of
     ``patches``, frames ``[start, start + len(samples))`` replaced by ``samples`` (the patches must
     not overlap); returns warnings (one line each) about anything that could not be kept.
+
+    ``patches`` is a list (in any order) or an iterator that yields them in file order as they are
+    made: the output is written as they come, so a long edit holds one patch at a time, not the file.
+    A patch that overlaps the one before, or holds a sample that is not finite, stops the write with
+    nothing written.
 
     ``dst`` must be named for ``src``'s format (:func:`check_output_name`): the output keeps it.
     A patch changes only the samples whose stored value it changes: every other sample keeps the
@@ -266,36 +274,63 @@ def write_patches(src: Source | str | Path, dst: str | Path, patches: list[tuple
     OGG, compressed WAV) are streamed through libsndfile in blocks of their own sample type; a FLAC
     or Ogg file then gets every Vorbis comment and picture of the input back
     (:func:`specblur.metadata.carry`), other files the metadata libsndfile knows (title, artist,
-    ...); what is lost is named in the returned warning. Memory stays bounded by the patch and one
+    ...); what is lost is named in the returned warning. Memory stays bounded by one patch and one
     block whatever the file's length. Files are written to a temporary file beside ``dst`` and
-    renamed. Non-finite samples are refused.
+    renamed.
     """
     source = src if isinstance(src, Source) else Source(src)
-    patches = sorted(((int(start), np.asarray(samples, dtype=np.float64)) for start, samples in patches), key=_first)
-    for (a, x), (b, _) in zip(patches, patches[1:], strict=False):
-        if a + len(x) > b:
-            raise ValueError(f"patches at frames {a} and {b} overlap")
-    if not all(np.all(np.isfinite(x)) for _, x in patches):
-        raise AudioError("the edited samples are not all finite; nothing written")
+    if isinstance(patches, list | tuple):
+        patches = sorted(patches, key=_first)
     head = source.info()
     check_output_name(dst, head, source.label)
+    checked = _checked(patches)
     layout = source.layout
     if layout is not None:
-        encoded = [(start, _patch_bytes(source, layout, start, x)) for start, x in patches]
-        changed = [(start, data) for start, data in encoded if data is not None]
-        _write_pieces(dst, _patched_bytes(source, layout if changed else None, changed))
+        changed = False
+
+        def encoded() -> Iterator[tuple[int, bytes]]:
+            nonlocal changed
+            for start, x in checked:
+                data = _patch_bytes(source, layout, start, x)
+                if data is not None:
+                    changed = True
+                    yield layout.data_offset + start * layout.frame_bytes, data
+
+        def unchanged() -> Iterator[bytes] | None:
+            # a file cut short keeps its size fields unless a sample changes: then an exact copy
+            return None if changed else _patched_bytes(source, None, iter(()))
+
+        _write_pieces(dst, _patched_bytes(source, layout, encoded()), unchanged if layout.truncated else None)
         return []
-    native = [(start, _native(x, head.subtype)) for start, x in patches]
-    native = [(start, x) for start, x in native if _changes(source, start, x, head.subtype)]
-    if not native:
-        _write_pieces(dst, _patched_bytes(source, None, []))
-        return []
-    return _stream_patched(source, dst, native)
+    return _stream_patched(source, dst, checked)
 
 
-def _write_pieces(dst: str | Path, pieces: Iterator[bytes]) -> None:
-    """Write ``pieces`` to stdout (``-``) or, atomically, to file ``dst``."""
+def _checked(patches: Iterable[tuple[int, np.ndarray]]) -> Iterator[tuple[int, np.ndarray]]:
+    """The patches as ``(frame, float64 samples)``, each checked as it comes: in order, not
+    overlapping the one before, finite."""
+    end = None
+    for start, samples in patches:
+        start, x = int(start), np.asarray(samples, dtype=np.float64)
+        if end is not None and start < end[0]:
+            raise ValueError(f"patches out of order: frame {start} comes after {end[0]}")
+        if end is not None and start < end[1]:
+            raise ValueError(f"patches at frames {end[0]} and {start} overlap")
+        if not np.all(np.isfinite(x)):
+            raise AudioError("the edited samples are not all finite; nothing written")
+        end = (start, start + len(x))
+        yield start, x
+
+
+def _write_pieces(
+    dst: str | Path, pieces: Iterator[bytes], instead: Callable[[], Iterator[bytes] | None] | None = None
+) -> None:
+    """Write ``pieces`` to stdout (``-``) or, atomically, to file ``dst``. ``instead`` (optional),
+    asked once ``pieces`` are all made, may give other bytes to write in their place (to stdout,
+    ``pieces`` are then held until it has answered)."""
     if str(dst) == "-":
+        if instead is not None:
+            held = list(pieces)
+            pieces = instead() or iter(held)
         for piece in pieces:
             sys.stdout.buffer.write(piece)
         sys.stdout.buffer.flush()
@@ -306,6 +341,12 @@ def _write_pieces(dst: str | Path, pieces: Iterator[bytes]) -> None:
             for piece in pieces:
                 out.write(piece)
                 _testhooks.pause_point("writing")  # tests: a signal while the output is half written
+            other = instead() if instead is not None else None
+            if other is not None:
+                out.seek(0)
+                out.truncate()
+                for piece in other:
+                    out.write(piece)
 
     atomic_write(Path(dst), produce_bytes)
 
@@ -335,11 +376,11 @@ def _native(samples: np.ndarray, subtype: str) -> np.ndarray:
     return (ints << (container_bits - bits)).astype(dtype)
 
 
-def _changes(source: Source, start: int, native: np.ndarray, subtype: str) -> bool:
-    """Whether writing ``native`` at frame ``start`` would change any sample of the input."""
-    with source.soundfile() as f:
-        f.seek(start)
-        old = f.read(len(native), dtype=_native_dtype(subtype), always_2d=True)
+def _changes(fin: sf.SoundFile, start: int, native: np.ndarray, subtype: str) -> bool:
+    """Whether writing ``native`` at frame ``start`` of the input open as ``fin`` would change any
+    of its samples."""
+    fin.seek(start)
+    old = fin.read(len(native), dtype=_native_dtype(subtype), always_2d=True)
     return old.shape != native.shape or not np.array_equal(old, native)
 
 
@@ -348,21 +389,20 @@ def _first(patch: tuple[int, Any]) -> int:
 
 
 def _patched_bytes(
-    source: Source, layout: container.Layout | None, patches: list[tuple[int, bytes]]
+    source: Source, layout: container.Layout | None, patches: Iterator[tuple[int, bytes]]
 ) -> Iterator[bytes]:
-    """The output's bytes, in blocks: the input's, with each patch's bytes at its frame (and, for a
-    file cut short, its size fields corrected and the data ending the file). With no ``layout`` (and
-    no patches): the input's bytes, all of them, as they are."""
+    """The output's bytes, in blocks: the input's, with each ``(byte offset, bytes)`` of ``patches``
+    (in order) written over them (and, for a file cut short, its size fields corrected and the data
+    ending the file). With no ``layout`` (and no patches): the input's bytes, all of them, as they
+    are."""
     end = source.size
-    fixes = []
+    fixes: list[tuple[int, bytes]] = []
     if layout is not None and layout.truncated:
         end = layout.data_offset + layout.data_bytes
-        fixes = container.corrected_sizes(layout)
-    new = [] if layout is None else [(layout.data_offset + start * layout.frame_bytes, data) for start, data in patches]
-    edits = sorted([*fixes, *new], key=_first)
+        fixes = sorted(container.corrected_sizes(layout), key=_first)
     with source.open() as f:
         pos = 0
-        for offset, data in edits:
+        for offset, data in heapq.merge(fixes, patches, key=_first):
             yield from _copy_range(f, pos, offset)
             yield data
             pos = offset + len(data)
@@ -381,14 +421,17 @@ def _copy_range(f: BinaryIO, lo: int, hi: int) -> Iterator[bytes]:
         lo += len(block)
 
 
-def _stream_patched(source: Source, dst: str | Path, patches: list[tuple[int, np.ndarray]]) -> list[str]:
-    """The patches (in the file's own sample type, :func:`_native`) for files that cannot be
-    patched in place: re-encoded through libsndfile, then the input's tags carried over."""
+def _stream_patched(source: Source, dst: str | Path, patches: Iterator[tuple[int, np.ndarray]]) -> list[str]:
+    """The patches, for files that cannot be patched in place: re-encoded through libsndfile in the
+    file's own sample type (:func:`_native`), then the input's tags carried over; an exact copy of
+    the input when no patch changes a sample."""
     head = source.info()
     dtype = _native_dtype(head.subtype)
+    changed = False
 
     def produce(out: Any) -> None:
-        with source.soundfile() as fin:
+        nonlocal changed
+        with source.soundfile() as fin, source.soundfile() as old:
             tags = {k: v for k, v in fin.copy_metadata().items() if v}
             with sf.SoundFile(out, "w", head.sample_rate, head.channels, head.subtype, format=head.format) as fout:
                 for key, value in tags.items():
@@ -408,14 +451,24 @@ def _stream_patched(source: Source, dst: str | Path, patches: list[tuple[int, np
 
                 pos = 0
                 for start, samples in patches:
+                    native = _native(samples, head.subtype)
+                    if not _changes(old, start, native, head.subtype):
+                        continue  # copied from the input with what is around it
+                    changed = True
                     copy(pos, start)
-                    fout.write(samples)
-                    pos = start + len(samples)
+                    fout.write(native)
+                    pos = start + len(native)
                 copy(pos, head.frames)
 
+    kept: set[str] = set()
     if str(dst) == "-":
         buffer = io.BytesIO()
         produce(buffer)
+        if not changed:
+            with source.open() as original:
+                sys.stdout.buffer.write(original.read())
+            sys.stdout.buffer.flush()
+            return []
         with source.open() as original:
             metadata.carry(original, buffer)
         kept = metadata.describe(buffer, len(buffer.getvalue()))
@@ -426,12 +479,18 @@ def _stream_patched(source: Source, dst: str | Path, patches: list[tuple[int, np
         def produce_file(tmp: Path) -> None:
             nonlocal kept
             produce(str(tmp))
+            if not changed:  # nothing to re-encode after all: the input's bytes, as they are
+                with source.open() as original, open(tmp, "wb") as f:
+                    for block in _copy_range(original, 0, source.size):
+                        f.write(block)
+                return
             with source.open() as original, open(tmp, "rb+") as f:
                 metadata.carry(original, f)
                 kept = metadata.describe(f, os.fstat(f.fileno()).st_size)
 
-        kept: set[str] = set()
         atomic_write(Path(dst), produce_file)
+    if not changed:
+        return []
     with source.open() as f:
         lost = metadata.describe(f, source.size) - kept
     if not lost:

@@ -180,8 +180,8 @@ def _shift(frames: int) -> Callable:
     real = audio._patched_bytes
 
     def mutant(source, layout, patches):
-        moved = [(start + frames, data) for start, data in patches]
-        return real(source, layout, moved)
+        moved = [(offset + frames * layout.frame_bytes, data) for offset, data in patches]
+        return real(source, layout, iter(moved))
 
     return mutant
 
@@ -211,7 +211,7 @@ def _last_patch_dropped() -> Callable:
     real = audio._patched_bytes
 
     def mutant(source, layout, patches):
-        return real(source, layout, patches[:-1])
+        return real(source, layout, iter(list(patches)[:-1]))
 
     return mutant
 
@@ -221,7 +221,7 @@ def _stream_shift() -> Callable:
     real = audio._stream_patched
 
     def mutant(source, dst, patches):
-        return real(source, dst, [(max(0, s - 1), x) for s, x in patches])
+        return real(source, dst, iter([(max(0, s - 1), x) for s, x in patches]))
 
     return mutant
 
