@@ -178,14 +178,26 @@ class Source:
         try:
             if layout is not None:
                 stop = min(stop, layout.frames)
+                want = max(0, stop - start) * layout.frame_bytes
                 with self.open() as f:
                     f.seek(layout.data_offset + start * layout.frame_bytes)
-                    return container.decode(f.read(max(0, stop - start) * layout.frame_bytes), layout)
+                    data = f.read(want)
+                if len(data) < want:
+                    self._ended(start + len(data) // layout.frame_bytes)
+                return container.decode(data, layout)
             with self.soundfile() as f:
+                stop = min(stop, f.frames)
                 f.seek(start)
-                return f.read(stop - start, dtype="float64", always_2d=True)
+                out = f.read(stop - start, dtype="float64", always_2d=True)
+            if len(out) < stop - start:
+                self._ended(start + len(out))
+            return out
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
             raise AudioError(f"{self.label}: cannot read audio ({_reason(exc)})") from exc
+
+    def _ended(self, frame: int) -> None:
+        """The file holds less than when it was opened (cut or rewritten while being read)."""
+        raise AudioError(f"{self.label}: the audio ends early, at frame {frame}: the file changed while being read")
 
     def read(self, dtype: str = "float64") -> Audio:
         head = self.info()

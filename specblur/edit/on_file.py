@@ -5,15 +5,19 @@ outside them is the input's and memory follows the regions, not the file."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from specblur import audio
+from specblur.edit import tiles
+from specblur.edit.effects import EFFECTS
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
-from specblur.edit.plan import plan
+from specblur.edit.plan import extent, plan
 from specblur.edit.segment import BlurResult, edit_segment
+from specblur.edit.tiles import Progress
 from specblur.errors import AudioError, UsageError
 from specblur.runtime.loader import load_model
 
@@ -41,6 +45,7 @@ def blur_file(
     freq: tuple[float | None, float | None] = (None, None),
     options: EditOptions | None = None,
     keep_views: bool = False,
+    progress: Progress | None = None,
     **changes: Any,
 ) -> FileEdit:
     """Edit file (or ``-``) ``src`` into ``dst`` (or ``-``) at one region with ``options`` (and
@@ -49,10 +54,13 @@ def blur_file(
 
     Only the samples the edit needs are read, and the output is the input with the changed span
     patched in (see :func:`specblur.audio.write_patched`): memory and time follow the region, not
-    the file, and every byte outside the changed samples is the input's. stdin is read whole into
-    memory first (a pipe cannot seek). Errors name the file.
+    the file, and every byte outside the changed samples is the input's; a long region streams, a
+    tile at a time (see :func:`blur_file_regions`). stdin is read whole into memory first (a pipe
+    cannot seek). Errors name the file.
     """
-    return blur_file_regions(loaded, src, dst, [{"time": time, "freq": freq}], options, keep_views, **changes)
+    return blur_file_regions(
+        loaded, src, dst, [{"time": time, "freq": freq}], options, keep_views, progress=progress, **changes
+    )
 
 
 # -- several regions in one call -----------------------------------------------------------------
@@ -108,6 +116,7 @@ def blur_file_regions(
     regions: list[dict[str, Any]],
     options: EditOptions | None = None,
     keep_views: bool = False,
+    progress: Progress | None = None,
     **changes: Any,
 ) -> FileEdit:
     """Edit file (or ``-``) ``src`` into ``dst`` (or ``-``) at several regions, one after another,
@@ -123,6 +132,13 @@ def blur_file_regions(
     input with each changed span patched in (:func:`specblur.audio.write_patches`): every byte outside
     them is the input's, and an edit that changes no sample (``amount=0``) writes an exact copy of
     the input.
+
+    A blur of a long region (the whole of a long file, say) that overlaps no other region streams:
+    it is done tile by tile (:mod:`specblur.edit.tiles`), each tile written as soon as it is done, so
+    memory follows a tile, not the region (onnxruntime's threads use the cores: that measured faster
+    than tiles in parallel, and holds one tile at a time; benchmarks/long_files.py).
+    ``progress(done, total)`` (optional) is called as tiles and regions are done. Anything that goes wrong on the way (the input cut short while it is read,
+    Ctrl-C) leaves no ``dst``.
     """
     loaded = load_model(loaded)
     name = "stdin" if src == "-" else src
@@ -139,7 +155,7 @@ def blur_file_regions(
                 f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
                 f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
             )
-        jobs = []
+        planned = []
         for item in regions:
             own = {k: v for k, v in item.items() if k not in ("name", "time", "freq")}
             job = {
@@ -153,56 +169,144 @@ def blur_file_regions(
                 if item.get("name"):
                     raise UsageError(f"{item['name']}: {exc}") from None
                 raise
-            jobs.append((item.get("name"), job, where))
-        groups = clusters([(where.start, where.stop) for _, _, where in jobs])
-        buffers = [source.read_span(lo, hi) for lo, hi in groups]
-        changed: list[tuple[int, int] | None] = [None] * len(groups)
-        parts = []
-        for label, job, where in jobs:
-            k = next(i for i, (lo, hi) in enumerate(groups) if lo <= where.start and where.stop <= hi)
-            try:
-                result = edit_in_place(
-                    loaded, buffers[k], head.sample_rate, head.frames, groups[k][0], keep_views=keep_views, **job
-                )
-            except UsageError as exc:
-                if label:
-                    raise UsageError(f"{label}: {exc}") from None
-                raise
-            s0, s1 = result.span
-            if s1 > s0:
-                old = changed[k]
-                changed[k] = (s0, s1) if old is None else (min(old[0], s0), max(old[1], s1))
-            result.samples = result.samples[:0]
-            parts.append((label, result))
-        patches = []
-        clipped = 0
-        for k, span in enumerate(changed):
-            if span is None:
+            planned.append((item.get("name"), job, where))
+        groups = clusters([(where.start, where.stop) for _, _, where in planned])
+        members: list[list[int]] = [[] for _ in groups]
+        for i, (_, _, where) in enumerate(planned):
+            members[_group_of(groups, where)].append(i)
+        tiled: dict[int, list[tiles.Tile]] = {}
+        for k, (i, *rest) in enumerate(members):
+            job, where = planned[i][1], planned[i][2]
+            cut = tiles.tiles(where.hole, head.sample_rate) if EFFECTS[job["options"].effect].tiles else None
+            if cut is not None and not rest:
+                tiled[k] = cut
+        if keep_views and tiled:
+            warnings.append(f"{name}: no plot: --plot draws regions up to {tiles.LONG_SECONDS:g} s")
+        total = sum(len(tiled[k]) if k in tiled else len(members[k]) for k in range(len(groups)))
+        count = _Counter(progress, total)
+        # the regions that are not streamed are edited first (they are held in memory anyway), so that
+        # a problem with any of them stops the call before anything is written
+        parts: list[BlurResult | None] = [None] * len(planned)
+        patches: dict[int, tuple[int, np.ndarray]] = {}
+        for k, (lo, hi) in enumerate(groups):
+            if k in tiled:
                 continue
-            lo = groups[k][0]
-            patch = buffers[k][span[0] - lo : span[1] - lo]
-            fitted = audio.fit_subtype(patch, head.subtype)
-            clipped += int(np.sum(fitted != patch))
-            patches.append((span[0], fitted))
-        warnings += audio.write_patches(source, dst, patches)
+            buffer = source.read_span(lo, hi)
+            changed: tuple[int, int] | None = None
+            for i in members[k]:
+                label, job, where = planned[i]
+                try:
+                    result = edit_in_place(
+                        loaded, buffer, head.sample_rate, head.frames, lo, keep_views=keep_views, **job
+                    )
+                except UsageError as exc:
+                    if label:
+                        raise UsageError(f"{label}: {exc}") from None
+                    raise
+                s0, s1 = result.span
+                if s1 > s0:
+                    changed = (s0, s1) if changed is None else (min(changed[0], s0), max(changed[1], s1))
+                result.samples = result.samples[:0]
+                parts[i] = result
+                count.step()
+            if changed is not None:
+                patches[k] = (changed[0], buffer[changed[0] - lo : changed[1] - lo])
+        clipped = 0
+
+        def fitted(start: int, patch: np.ndarray) -> tuple[int, np.ndarray]:
+            nonlocal clipped
+            out = audio.fit_subtype(patch, head.subtype)
+            clipped += int(np.sum(out != patch))
+            return start, out
+
+        def stream() -> Iterator[tuple[int, np.ndarray]]:
+            for k in range(len(groups)):
+                if k in patches:
+                    yield fitted(*patches.pop(k))
+                elif k in tiled:
+                    i = members[k][0]
+                    for start, patch in _streamed(loaded, source, head, planned[i], tiled[k], count, parts, i):
+                        yield fitted(start, patch)
+
+        warnings += audio.write_patches(source, dst, stream())
         seconds = head.frames / head.sample_rate
     except (UsageError, AudioError) as exc:
         message = str(exc)
         if not message.startswith(f"{name}:"):
             raise type(exc)(f"{name}: {message}") from None
         raise
-    for label, result in parts:
+    done = [(planned[i][0], r) for i, r in enumerate(parts) if r is not None]
+    for label, result in done:
         if result.changed_codes == 0:
             where = f"{label}: " if label else ""
             warnings.append(f"{name}: {where}the prior kept every code of the region; raise --temperature to change it")
     if clipped:
         warnings.append(f"{name}: {clipped} edited samples clipped at full scale")
-    spans = [r.span for _, r in parts if r.span[1] > r.span[0]]
-    total = BlurResult(
+    spans = [r.span for _, r in done if r.span[1] > r.span[0]]
+    total_result = BlurResult(
         samples=np.zeros((0, head.channels)),
-        regions=[region for _, r in parts for region in r.regions],
-        changed_codes=float(np.mean([r.changed_codes for _, r in parts])),
+        regions=[region for _, r in done for region in r.regions],
+        changed_codes=float(np.mean([r.changed_codes for _, r in done])),
         span=(min(a for a, _ in spans), max(b for _, b in spans)) if spans else (0, 0),
-        views=[view for _, r in parts for view in r.views],
+        views=[view for _, r in done for view in r.views],
     )
-    return FileEdit(total, seconds, warnings, [r for _, r in parts])
+    return FileEdit(total_result, seconds, warnings, [r for _, r in done])
+
+
+def _group_of(groups: list[tuple[int, int]], where: Any) -> int:
+    return next(i for i, (lo, hi) in enumerate(groups) if lo <= where.start and where.stop <= hi)
+
+
+class _Counter:
+    """Calls ``progress(done, total)`` as pieces of work are done."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+        if progress is not None:
+            progress(0, total)
+
+    def step(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _streamed(
+    loaded: Any,
+    source: audio.Source,
+    head: Any,
+    planned: tuple[str | None, dict[str, Any], Any],
+    cut: list[tiles.Tile],
+    count: _Counter,
+    parts: list[BlurResult | None],
+    index: int,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The patches of one long region's edit, tile by tile (:mod:`specblur.edit.tiles`); its result
+    is put in ``parts[index]`` once every tile is done."""
+    label, job, whole = planned
+    rate = head.sample_rate
+    opts = job["options"]
+
+    done: list[BlurResult] = []
+
+    def results() -> Iterator[tiles.TileResult]:
+        for tile in cut:
+            where = plan(loaded, head.frames, rate, tile.time, job["freq"], opts)
+            after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
+            result = tiles.run_tile(loaded, source.read_span(where.start, where.stop), rate, where, opts, tile, after)
+            done.append(result.part)
+            count.step()
+            yield result
+
+    yield from tiles.assemble(results(), cut)
+    spans = [p.span for p in done if p.span[1] > p.span[0]]
+    parts[index] = BlurResult(
+        samples=np.zeros((0, head.channels)),
+        regions=whole.regions,
+        changed_codes=float(np.mean([p.changed_codes for p in done])),
+        span=(min(a for a, _ in spans), max(b for _, b in spans)) if spans else (0, 0),
+        method=done[0].method,
+        hole=whole.hole,
+        band=whole.band,
+        extent=extent(loaded, whole),
+    )

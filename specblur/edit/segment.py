@@ -71,10 +71,18 @@ def _cell_weight(pixel: np.ndarray, maps: np.ndarray, cell: tuple[int, int], reg
 
 
 def edit_segment(
-    loaded: RuntimeModel, segment: np.ndarray, rate: int, where: Plan, options: EditOptions, keep_views: bool = False
+    loaded: RuntimeModel,
+    segment: np.ndarray,
+    rate: int,
+    where: Plan,
+    options: EditOptions,
+    keep_views: bool = False,
+    key: tuple[int, ...] = (),
 ) -> BlurResult:
     """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``,
-    with ``options`` (the effect, its prior and settings); see :mod:`specblur.edit.effects`.
+    with ``options`` (the effect, its prior and settings); see :mod:`specblur.edit.effects`. ``key``
+    is added to the seed for the random draws (a tile of a long region, :mod:`specblur.edit.tiles`,
+    gives its number).
 
     Returns the edited segment; its ``span`` is in the file's samples. With ``options.linked`` the
     channels are edited together, one draw of codes from their mean magnitude and one change applied
@@ -93,7 +101,7 @@ def edit_segment(
     hole = (where.hole[0] - where.start / rate, where.hole[1] - where.start / rate)  # in the segment
     if method in SAMPLE_METHODS:
         every = list(range(segment.shape[1]))
-        out, span = _restored(segment, rate, hole, where.band, method, options, every, 0)
+        out, span = _restored(segment, rate, hole, where.band, method, options, every, (0, *key))
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
         views = []
         if keep_views:  # the spectrograms before and after (no codes were drawn)
@@ -122,7 +130,7 @@ def edit_segment(
         pixel = brush(spec_cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
         codes = model.encode(image)
         new = Codes(top=codes.top.copy(), bottom=codes.bottom.copy())
-        rng = np.random.default_rng([options.seed, ch])
+        rng = np.random.default_rng([options.seed, ch, *key])
         for region in regions:
             level = region.level
             maps = getattr(new, level)[0]
@@ -140,7 +148,7 @@ def edit_segment(
         if method == "texture":
             grid = restore.plan(len(segment), rate, (round(hole[0] * rate), round(hole[1] * rate)), where.band)
             detail = texture_db(model, new, pixel, grid, rate, centres)
-            edited, s = _restored(segment, rate, hole, where.band, method, options, members, ch, detail)
+            edited, s = _restored(segment, rate, hole, where.band, method, options, members, (ch, *key), detail)
             out[:, members] = edited[:, members]
             if s[1] > s[0]:
                 span = (min(span[0], s[0]), max(span[1], s[1]))
@@ -182,7 +190,7 @@ def _restored(
     method: str,
     options: EditOptions,
     members: list[int],
-    group: int,
+    group: tuple[int, ...],
     detail: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """``members``' channels of ``segment`` with the hole filled by ``method`` of
@@ -192,7 +200,7 @@ def _restored(
     if options.amount == 0:
         return out, (len(segment), 0)
     x = np.asarray(segment[:, members], dtype=np.float64)
-    rng = np.random.default_rng([options.seed, group])
+    rng = np.random.default_rng([options.seed, *group])
     filled, span = restore.restore(x, rate, hole, band, method, rng, options.linked, detail)
     if options.amount < 1:
         filled = x + options.amount * (filled - x)

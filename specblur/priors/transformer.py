@@ -20,12 +20,16 @@ in which it sits most centrally, so every cell sees at least a sixth of a window
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from specblur.priors.base import unmask
+
+WINDOW_BATCH = 4
+"""Windows per model run when the blur redraws a long span (memory follows it, not the span's length;
+the same speed: benchmarks/long_files.py)."""
 
 FORMAT = "specblur-prior-nn"
 FORMAT_VERSION = 1
@@ -133,27 +137,53 @@ class WindowModel:
         top_mask: Any = None,
     ) -> np.ndarray:
         """``(rows, c1 - c0, K)`` log-probabilities of the cells of columns ``[c0, c1)`` of one map,
-        each from the window that owns its column, with ``mask`` hidden (one batched model run)."""
+        each from the window that owns its column, with ``mask`` hidden."""
+        return np.concatenate(
+            [log_p for _, log_p in self.window_batches(codes, mask, columns, top, top_mask)], axis=1
+        )
+
+    def window_batches(
+        self,
+        codes: np.ndarray,
+        mask: np.ndarray,
+        columns: tuple[int, int],
+        top: Any = None,
+        top_mask: Any = None,
+        batch: int | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`window_log_probs` a few windows at a time (``batch``: how many per model run;
+        default :data:`WINDOW_BATCH`): ``(first column, (rows, n, K) log-probabilities)`` of the
+        columns those windows own, in order. The windows are those of the whole span, so the result
+        is the same whatever the batch; memory follows the batch, not the span."""
         c0, c1 = columns
         cols = codes.shape[1]
         fr, fc = self.ratio
         starts, owner = window_starts(cols, c0, c1, self.window, fc if self.uses_top else 1)
-        batch_codes = np.stack([cut(codes, s, self.window) for s in starts])
-        batch_mask = np.stack([cut(mask.astype(np.int64), s, self.window) > 0 for s in starts])
-        batch_top = batch_top_mask = None
         if self.uses_top:
-            tw = self.window // fc
             if top is None:
                 top = np.zeros((self.rows // fr, -(-cols // fc)), dtype=np.int64)
                 top_mask = np.ones_like(top, dtype=bool)
             elif top_mask is None:
                 top_mask = np.zeros_like(top, dtype=bool)
-            batch_top = np.stack([cut(top, s // fc, tw) for s in starts])
-            batch_top_mask = np.stack([cut(top_mask.astype(np.int64), s // fc, tw) > 0 for s in starts])
-        log_p = self.predict(batch_codes, batch_mask, batch_top, batch_top_mask)
-        column = np.arange(c0, c1)
-        local = column - np.asarray(starts)[owner]
-        return log_p[owner, :, local].transpose(1, 0, 2)  # (cols, rows, K) -> (rows, cols, K)
+        step = batch or WINDOW_BATCH
+        hidden = mask.astype(np.int64)
+        for w0 in range(0, len(starts), step):
+            w1 = min(w0 + step, len(starts))
+            own = np.flatnonzero((owner >= w0) & (owner < w1))
+            if not len(own):
+                continue
+            some = starts[w0:w1]
+            batch_codes = np.stack([cut(codes, s, self.window) for s in some])
+            batch_mask = np.stack([cut(hidden, s, self.window) > 0 for s in some])
+            batch_top = batch_top_mask = None
+            if self.uses_top:
+                tw = self.window // fc
+                batch_top = np.stack([cut(top, s // fc, tw) for s in some])
+                batch_top_mask = np.stack([cut(top_mask.astype(np.int64), s // fc, tw) > 0 for s in some])
+            log_p = self.predict(batch_codes, batch_mask, batch_top, batch_top_mask)
+            column = c0 + own
+            local = column - np.asarray(starts)[owner[own]]
+            yield int(column[0]), log_p[owner[own] - w0, :, local].transpose(1, 0, 2)
 
     # -- the edit path -----------------------------------------------------------------------------
     def resample(
@@ -193,10 +223,17 @@ class WindowModel:
                 hidden = chosen & (part == p)
                 if not hidden.any():
                     continue
-                log_p = self.window_log_probs(out, hidden, columns, top) / t
                 sub = hidden[:, columns[0] : columns[1]]
                 i, j = np.nonzero(sub)
-                drawn = _draw(log_p[i, j], rng.random(len(i)))
+                uniforms = rng.random(len(i))
+                drawn = np.empty(len(i), dtype=np.int64)
+                # a few windows at a time; the hidden cells are masked, so drawing them batch by batch
+                # gives what one run over the whole span would
+                for first, log_p in self.window_batches(out, hidden, columns, top):
+                    here = np.flatnonzero((j + columns[0] >= first) & (j + columns[0] < first + log_p.shape[1]))
+                    if len(here):
+                        cells = log_p[i[here], j[here] + columns[0] - first] / t
+                        drawn[here] = _draw(cells, uniforms[here])
                 out[i, j + columns[0]] = drawn
         return out
 

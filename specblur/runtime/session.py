@@ -7,9 +7,22 @@ import os
 from typing import Any
 
 
+_THREADS: int | None = None
+
+
 def default_threads() -> int:
-    """onnxruntime's intra-op threads unless told otherwise: up to 4, never more than the machine has."""
+    """onnxruntime's intra-op threads unless told otherwise: what :func:`set_threads` said, else up to
+    4, never more than the machine has."""
+    if _THREADS is not None:
+        return _THREADS
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def set_threads(threads: int | None) -> None:
+    """The intra-op threads of sessions made from now on (``None``: the default). A process of a pool
+    of workers sets its share of the cores. The results do not depend on it (tested)."""
+    global _THREADS
+    _THREADS = None if threads is None else max(1, int(threads))
 
 
 def session(data: bytes, threads: int | None = None) -> Any:

@@ -25,6 +25,9 @@ class Effect:
     rounds: Limit
     """The range of its rounds (``--sweeps`` for blur, ``--steps`` for repair)."""
     default_rounds: int
+    tiles: bool = False
+    """Whether a long region may be edited in independent tiles (:mod:`specblur.edit.tiles`): true
+    for an effect that works from the region's own sound, false for one that fills it from its edges."""
 
     def redraw(
         self,

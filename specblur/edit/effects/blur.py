@@ -19,6 +19,7 @@ class Blur(Effect):
     default_scale = "micro"
     rounds = SWEEPS
     default_rounds = 3
+    tiles = True
 
     def redraw(self, prior, maps, inside, weight, rng, rounds, temperature, context, levels) -> np.ndarray:
         return prior.resample(maps, weight, rng, sweeps=rounds, temperature=temperature, **context)

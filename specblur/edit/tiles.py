@@ -1,0 +1,137 @@
+"""Long regions a tile at a time, so that memory follows one tile, not the region.
+
+A blur of a region longer than :data:`LONG_SECONDS` is done as tiles of equal shares of it, as many as
+it takes for none to be longer than :data:`TILE_SECONDS`, on a grid that starts at the region's start. Each tile is an ordinary edit (:func:`specblur.edit.segment.edit_segment`)
+of its part of the region widened by :data:`OVERLAP_SECONDS` into its neighbours, read from the input
+with its usual context, and drawn with its own random stream (the seed and the tile's number). Tiles
+therefore do not depend on each other: they can run in any order, on any worker. Where two tiles meet,
+the output crossfades from one to the other over :data:`CROSSFADE_SECONDS` centred on the boundary, well
+inside both tiles' regions (where both are fully edited), with a raised-cosine pair of gains that sums
+to one. The first tile's start and the last tile's end are the region's own edges, feathered as any
+edit's are.
+
+The grid is part of what the edit is, as an STFT's hop is part of a spectrogram: the same seed gives the
+same bytes whatever the number of workers, the order in which tiles finish and the memory available.
+A region up to :data:`LONG_SECONDS` long is edited whole, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+TILE_SECONDS = 8.0
+"""The longest share of the region a tile has (memory follows it: benchmarks/long_files.py)."""
+OVERLAP_SECONDS = 0.5
+"""How far each tile's region reaches into its neighbours' shares."""
+CROSSFADE_SECONDS = 0.25
+"""The length of the crossfade between two tiles, centred on their boundary."""
+LONG_SECONDS = 15.0
+"""Regions longer than this are edited in tiles."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile of a long region."""
+
+    index: int
+    time: tuple[float, float]
+    """The region this tile edits (s, in the file): its share widened by the overlap."""
+    keep: tuple[int | None, int | None]
+    """The output frames it gives, ``[lo, hi)``, its incoming crossfade first; ``None``: the region's
+    own edge (where the tile's own edit reaches, feather included)."""
+    fade: int
+    """Frames at the start of ``keep`` crossfaded from the tile before (0 for the first tile)."""
+
+
+def tiles(hole: tuple[float, float], rate: int) -> list[Tile] | None:
+    """The tiles of a region spanning ``hole`` (s) in a file at ``rate``; ``None`` when it is short
+    enough to edit whole."""
+    h0, h1 = hole
+    if h1 - h0 <= LONG_SECONDS:
+        return None
+    n = int(np.ceil((h1 - h0) / TILE_SECONDS))
+    bounds = [h0 + (h1 - h0) * k / n for k in range(n)] + [h1]
+    half = int(round(CROSSFADE_SECONDS / 2 * rate))
+    edges = [int(round(b * rate)) for b in bounds]
+    out = []
+    for k in range(n):
+        time = (max(h0, bounds[k] - OVERLAP_SECONDS), min(h1, bounds[k + 1] + OVERLAP_SECONDS))
+        lo = None if k == 0 else edges[k] - half
+        hi = None if k == n - 1 else edges[k + 1] - half
+        out.append(Tile(k, time, (lo, hi), 0 if k == 0 else 2 * half))
+    return out
+
+
+def crossfade(n: int) -> np.ndarray:
+    """The outgoing tile's gain over an ``n``-frame crossfade (the incoming one's is 1 minus it):
+    a raised cosine from 1 to 0, sampled at the frames' centres."""
+    return 0.5 * (1.0 + np.cos(np.pi * (np.arange(n) + 0.5) / n))
+
+
+@dataclass
+class TileResult:
+    """What a worker gives back for one tile: the edited frames ``[start, stop)`` of the file that the
+    output takes from it, and what the edit did."""
+
+    start: int
+    samples: np.ndarray
+    part: Any
+    """The tile's :class:`~specblur.edit.segment.BlurResult` (``samples`` emptied)."""
+
+
+def assemble(results: Iterator[TileResult], plan: list[Tile]) -> Iterator[tuple[int, np.ndarray]]:
+    """The output's patches ``(frame, samples)``, in order, from the tiles' results (in tile order):
+    each tile's frames, the crossfade from the tile before at their start."""
+    tail: np.ndarray | None = None
+    for tile, result in zip(plan, results, strict=True):
+        x = result.samples
+        if tile.fade:
+            if tail is None or len(tail) != tile.fade:
+                raise ValueError(f"tile {tile.index}: nothing to crossfade from")
+            g = crossfade(tile.fade)[:, None]
+            x = np.array(x, copy=True)
+            x[: tile.fade] = g * tail + (1.0 - g) * x[: tile.fade]
+        nxt = plan[tile.index + 1] if tile.index + 1 < len(plan) else None
+        if nxt is not None:
+            # the frames the next tile crossfades from: this tile's, just past what it keeps
+            tail = result.samples[len(result.samples) - nxt.fade :]
+            x = x[: len(x) - nxt.fade]
+        yield result.start, x
+
+
+def keep_span(tile: Tile, after: Tile | None, plan_span: tuple[int, int], changed: tuple[int, int]) -> tuple[int, int]:
+    """The frames of the file that tile ``tile``'s edit gives the output: what it keeps, plus the
+    frames the next tile (``after``) crossfades from. ``plan_span`` is what the edit worked on,
+    ``changed`` what it changed (empty: nothing; the output then takes the input's frames)."""
+    lo, hi = tile.keep
+    if lo is None:
+        lo = changed[0] if changed[1] > changed[0] else plan_span[0]
+    if hi is None:
+        hi = max(changed[1] if changed[1] > changed[0] else lo, lo + tile.fade)
+    else:
+        hi += after.fade if after is not None else 0
+    return lo, max(lo, hi)
+
+
+def run_tile(
+    loaded: Any, segment: np.ndarray, rate: int, where: Any, options: Any, tile: Tile, after: Tile | None
+) -> TileResult:
+    """Edit tile ``tile`` (``after``: the next one, or ``None``): ``segment`` holds the input frames
+    ``[where.start, where.stop)`` of its plan ``where``. What a worker runs."""
+    from specblur.edit.segment import edit_segment
+
+    part = edit_segment(loaded, segment, rate, where, options, key=(tile.index,))
+    lo, hi = keep_span(tile, after, (where.start, where.stop), part.span)
+    if lo < where.start or hi > where.stop:
+        raise ValueError(f"tile {tile.index} keeps frames {lo}-{hi}, its edit holds {where.start}-{where.stop}")
+    samples = part.samples[lo - where.start : hi - where.start]
+    part.samples = part.samples[:0]
+    return TileResult(lo, samples, part)
+
+
+Progress = Callable[[int, int], None]
+"""``(done, total)``: called as tiles (or files) are done."""
