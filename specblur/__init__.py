@@ -15,7 +15,7 @@ from typing import Any
 
 from specblur.version import __version__
 
-__all__ = ["__version__", "blur", "load_model", "repair"]
+__all__ = ["__version__", "blur", "blur_file", "load_model", "repair", "repair_file"]
 
 
 def load_model(model: Any = None) -> Any:
@@ -117,32 +117,98 @@ def repair(
     return _edit(audio, sample_rate, time, freq, model, settings)
 
 
+def blur_file(
+    src: str,
+    dst: str,
+    time: tuple[float | None, float | None] | str | None = None,
+    freq: tuple[float | None, float | None] | str | None = None,
+    *,
+    model: Any = None,
+    progress: Any = None,
+    **settings: Any,
+) -> Any:
+    """Blur a region of file ``src`` into ``dst`` (``-``: stdin, stdout): what ``specblur blur IN OUT``
+    does, and the form to use for long material. Only the region's part of the file is read and every
+    byte outside the changed span is the input's; a long region (the whole of an hour-long recording)
+    streams a tile at a time, so memory stays flat whatever the length. ``progress(done, total)``
+    (optional) is called as tiles are done. ``settings`` are :func:`blur`'s keywords. Returns what was
+    done (:class:`specblur.edit.on_file.FileEdit`: the region, its warnings)."""
+    return _edit_file("blur", src, dst, time, freq, model, progress, settings)
+
+
+def repair_file(
+    src: str,
+    dst: str,
+    time: tuple[float | None, float | None] | str | None = None,
+    freq: tuple[float | None, float | None] | str | None = None,
+    *,
+    model: Any = None,
+    progress: Any = None,
+    **settings: Any,
+) -> Any:
+    """Repair a region of file ``src`` into ``dst``: :func:`blur_file` for :func:`repair` (its
+    keywords)."""
+    return _edit_file("repair", src, dst, time, freq, model, progress, settings)
+
+
+def _edit_file(
+    effect: str, src: str, dst: str, time: Any, freq: Any, model: Any, progress: Any, settings: dict[str, Any]
+) -> Any:
+    from specblur.edit import on_file, region
+    from specblur.edit.options import EditOptions
+    from specblur.errors import UsageError
+
+    names = {"sweeps": "rounds", "steps": "rounds"}
+    own = "sweeps" if effect == "blur" else "steps"
+    fields = {}
+    for key, value in settings.items():
+        if key in names and key != own:
+            raise UsageError(f"{effect}_file: no setting {key!r} (use {own!r})")
+        fields[names.get(key, key)] = value
+    try:
+        options = EditOptions(effect, **fields)
+    except TypeError:
+        known = ", ".join(sorted(f for f in EditOptions.__dataclass_fields__ if f not in ("effect", "rounds")))
+        raise UsageError(f"{effect}_file: unknown setting among {sorted(settings)} (known: {own}, {known})") from None
+    return on_file.blur_file(
+        load_model(model),
+        str(src),
+        str(dst),
+        _span(time, region.parse_time, "time"),
+        _span(freq, region.parse_freq, "freq"),
+        options,
+        progress=progress,
+    )
+
+
+def _span(value: Any, parse: Any, what: str) -> tuple[float | None, float | None]:
+    from specblur.errors import UsageError
+
+    if value is None:
+        return (None, None)
+    if isinstance(value, str):
+        return parse(value)
+    try:
+        low, high = value
+    except (TypeError, ValueError):
+        raise UsageError(f"{what}: give (low, high), None for an open end, or a string such as '1-2'") from None
+    return (None if low is None else float(low), None if high is None else float(high))
+
+
 def _edit(audio: Any, sample_rate: int, time: Any, freq: Any, model: Any, settings: Any) -> Any:
     import numpy as np
 
-    from specblur.edit import region, segment
+    from specblur.edit import on_file, region
     from specblur.errors import UsageError
-
-    def span(value: Any, parse: Any, what: str) -> tuple[float | None, float | None]:
-        if value is None:
-            return (None, None)
-        if isinstance(value, str):
-            return parse(value)
-        try:
-            low, high = value
-        except (TypeError, ValueError):
-            raise UsageError(f"{what}: give (low, high), None for an open end, or a string such as '1-2'") from None
-        return (None if low is None else float(low), None if high is None else float(high))
 
     samples = np.asarray(audio, dtype=np.float64)
     if samples.ndim not in (1, 2):
         raise UsageError(f"audio: expected (frames,) or (frames, channels), got shape {samples.shape}")
-    result = segment.blur(
+    return on_file.edit_samples(
         load_model(model),
         samples,
         int(sample_rate),
-        span(time, region.parse_time, "time"),
-        span(freq, region.parse_freq, "freq"),
+        _span(time, region.parse_time, "time"),
+        _span(freq, region.parse_freq, "freq"),
         settings,
     )
-    return result.samples

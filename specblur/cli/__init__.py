@@ -174,19 +174,48 @@ def _measured(meter: Any, stage: str, audio_s: float) -> Any:
     return nullcontext() if meter is None else meter.measure(stage, audio_s=audio_s)
 
 
-def _progress(jobs: list[tuple[str, str]], quiet: bool) -> Any:
-    """The jobs, with a progress bar on stderr when it is a terminal and there are several files."""
-    if quiet or len(jobs) < 4 or not sys.stderr.isatty():
-        yield from jobs
-        return
-    from rich.console import Console
-    from rich.progress import Progress
+class _Bar:
+    """A progress bar on stderr (rich) for work that takes a while: shown when stderr is a terminal,
+    not with ``-q``, and only once there are at least ``least`` pieces of work; gone when done."""
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("blur", total=len(jobs))
-        for job in jobs:
-            yield job
-            bar.advance(task)
+    def __init__(self, what: str, quiet: bool, least: int = 2) -> None:
+        self.what, self.least = what, least
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def update(self, done: int, total: int, current: str | None = None) -> None:
+        if not self.enabled or total < self.least:
+            return
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[current]}"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.what, total=total, current="")
+        self.bar.update(self.task, completed=done, total=total, current=current or "")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def _model_option(default: str = "default", prefix: str = "") -> Any:
@@ -454,6 +483,13 @@ def _edit_options(mode: str) -> Any:
             type=click.Path(path_type=Path),
             help="Batch mode: every argument is an input; each output is DIR/<input name>.",
         ),
+        click.option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(1, 256),
+            help="Batch mode: files edited at once, each worker loading the model once (the same bytes "
+            "whatever N; with --energy, 1).  [default: the number of cores]",
+        ),
         click.option("-f", "--force", is_flag=True, help="Replace existing outputs."),
         click.option(
             "--plot",
@@ -463,7 +499,7 @@ def _edit_options(mode: str) -> Any:
         ),
         click.option("--energy", is_flag=True, help=_ENERGY_HELP),
         click.option("-v", "--verbose", is_flag=True, help="Print the region actually edited."),
-        click.option("-q", "--quiet", is_flag=True, help="No warnings."),
+        click.option("-q", "--quiet", is_flag=True, help="No warnings and no progress bar."),
     ]
     if mode == "blur":
         own = [
@@ -593,6 +629,7 @@ def _edit(
     quiet: bool,
     method: str | None = None,
     wash: float = 0.0,
+    jobs: int | None = None,
 ) -> None:
     from specblur.errors import SpecblurError, UsageError
 
@@ -630,52 +667,83 @@ def _edit(
     if output_dir is None:
         if len(files) != 2:
             raise UsageError("give IN and OUT (or several inputs with --output-dir DIR)")
-        jobs = [(files[0], files[1])]
+        if jobs is not None:
+            raise UsageError("--jobs is for batch mode (--output-dir); one file uses the cores on its own")
+        pairs = [(files[0], files[1])]
     else:
         if not output_dir.is_dir():
             raise UsageError(f"--output-dir {output_dir}: no such folder; create it first")
         if "-" in files:
             raise UsageError("'-' (stdin) cannot be used with --output-dir")
-        jobs = [(f, str(output_dir / Path(f).name)) for f in files]
-        if len({o for _, o in jobs}) != len(jobs):
+        pairs = [(f, str(output_dir / Path(f).name)) for f in files]
+        if len({o for _, o in pairs}) != len(pairs):
             raise UsageError("two inputs have the same file name; their outputs would collide in --output-dir")
-    if plot is not None and len(jobs) > 1:
+    if plot is not None and len(pairs) > 1:
         raise UsageError("--plot works on one file at a time")
-    for src, dst in jobs:
+    for src, dst in pairs:
         _check_output(dst, force, (src,))
     if plot is not None:
-        _check_plot(plot, force, jobs[0])
+        _check_plot(plot, force, pairs[0])
     _import_runtime()
-    from specblur.edit import on_file
+    from specblur.edit import batch, on_file
 
     loaded = _load(model)
     meter = _meter(energy, mode, loaded.name)
+    chosen = regions if regions is not None else [{"time": time, "freq": freq}]
     failed: list[int] = []
-    for src, dst in _progress(jobs, quiet):
-        try:
-            with _measured(meter, mode, 0.0) as measured:
-                jobs_regions = regions if regions is not None else [{"time": time, "freq": freq}]
-                edit = on_file.blur_file_regions(loaded, src, dst, jobs_regions, settings, keep_views=plot is not None)
-                if measured is not None:
-                    measured.audio_s = edit.seconds
-            result = edit.result
-            if verbose:
-                for part in edit.parts or [result]:
-                    _describe_part(src, part)
-            if not quiet:
-                for warning in edit.warnings:
-                    _err(f"warning: {warning}")
-            if plot is not None and result.views:
-                from specblur.plot import save
 
-                save(plot, result.views[0], result.regions, loaded.model.config.spectrogram, loaded.model.cell)
-        except SpecblurError as exc:
-            if len(jobs) == 1:
-                raise
-            _err(str(exc))  # one file's problem: say so, go on with the others
-            failed.append(exc.exit_code)
+    def report(src: str, edit: Any) -> None:
+        if isinstance(edit, SpecblurError):
+            if len(pairs) == 1:
+                raise edit
+            _err(str(edit))  # one file's problem: say so, go on with the others
+            failed.append(edit.exit_code)
+            return
+        result = edit.result
+        if verbose:
+            for part in edit.parts or [result]:
+                _describe_part(src, part)
+        if not quiet:
+            for warning in edit.warnings:
+                _err(f"warning: {warning}")
+        if plot is not None and result.views:
+            from specblur.plot import save
+
+            save(plot, result.views[0], result.regions, loaded.model.config.spectrogram, loaded.model.cell)
+
+    if len(pairs) == 1 or meter is not None or loaded.path is None or (jobs or batch.default_jobs()) == 1:
+        # here, a file at a time: one file (its long regions show their tiles), --energy (each file's
+        # row measures this process), or a model that exists only in this process
+        bar = _Bar("tiles" if len(pairs) == 1 else "files", quiet)
+        try:
+            for n, (src, dst) in enumerate(pairs):
+                each = bar.update if len(pairs) == 1 else None
+                try:
+                    with _measured(meter, mode, 0.0) as measured:
+                        edit = on_file.blur_file_regions(
+                            loaded, src, dst, chosen, settings, keep_views=plot is not None, progress=each
+                        )
+                        if measured is not None:
+                            measured.audio_s = edit.seconds
+                except SpecblurError as exc:
+                    edit = exc
+                if len(pairs) > 1:
+                    bar.update(n + 1, len(pairs), Path(src).name)
+                report(src, edit)
+        finally:
+            bar.close()
+    else:
+        from specblur import load_model
+
+        bar = _Bar("files", quiet)
+        try:
+            done = lambda n, total, src: bar.update(n, total, Path(src).name)  # noqa: E731
+            for i, edit in batch.edit_files(str(loaded.path), pairs, chosen, settings, jobs or batch.default_jobs(), load_model, done):
+                report(pairs[i][0], edit)
+        finally:
+            bar.close()
     if failed:
-        summary = SpecblurError(f"{len(failed)} of {len(jobs)} files failed (see above)")
+        summary = SpecblurError(f"{len(failed)} of {len(pairs)} files failed (see above)")
         summary.exit_code = max(failed)
         raise summary
 

@@ -1,4 +1,4 @@
-"""Edits of files: only the parts of a file that its regions need are read, and the output is the
+"""Edits of files (and of arrays, as files are edited): only the parts of a file that its regions need are read, and the output is the
 input with each changed span patched in (:func:`specblur.audio.write_patches`), so every byte
 outside them is the input's and memory follows the regions, not the file."""
 
@@ -251,6 +251,40 @@ def blur_file_regions(
         views=[view for _, r in done for view in r.views],
     )
     return FileEdit(total_result, seconds, warnings, [r for _, r in done])
+
+
+def edit_samples(
+    loaded: Any,
+    samples: np.ndarray,
+    rate: int,
+    time: tuple[float | None, float | None] = (None, None),
+    freq: tuple[float | None, float | None] = (None, None),
+    options: EditOptions | None = None,
+) -> np.ndarray:
+    """The array form of :func:`blur_file`: ``samples`` (``(frames,)`` or ``(frames, channels)``)
+    edited at one region, returned as a new float64 array of the same shape. A long blur is done in
+    the same tiles as a file's, so an array and a file of the same samples get the same result."""
+    from specblur.edit.segment import blur
+
+    loaded = load_model(loaded)
+    opts = options or EditOptions()
+    mono = samples.ndim == 1
+    data = np.asarray(samples[:, None] if mono else samples, dtype=np.float64)
+    where = plan(loaded, data.shape[0], rate, time, freq, opts)
+    cut = tiles.tiles(where.hole, rate) if EFFECTS[opts.effect].tiles else None
+    if cut is None:
+        return blur(loaded, samples, rate, time, freq, opts).samples
+    out = np.array(data, copy=True)
+
+    def results() -> Iterator[tiles.TileResult]:
+        for tile in cut:
+            part = plan(loaded, data.shape[0], rate, tile.time, freq, opts)
+            after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
+            yield tiles.run_tile(loaded, data[part.start : part.stop], rate, part, opts, tile, after)
+
+    for start, patch in tiles.assemble(results(), cut):
+        out[start : start + len(patch)] = patch
+    return out[:, 0] if mono else out
 
 
 def _group_of(groups: list[tuple[int, int]], where: Any) -> int:
