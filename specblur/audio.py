@@ -262,9 +262,7 @@ def write_patched(src: Source | str | Path, dst: str | Path, start: int, samples
     return write_patches(src, dst, [(start, samples)])
 
 
-def write_patches(
-    src: Source | str | Path, dst: str | Path, patches: Iterable[tuple[int, np.ndarray]]
-) -> list[str]:
+def write_patches(src: Source | str | Path, dst: str | Path, patches: Iterable[tuple[int, np.ndarray]]) -> list[str]:
     """Write ``dst`` (a file, or ``-`` for stdout) = ``src`` with, for each ``(start, samples)`` of
     ``patches``, frames ``[start, start + len(samples))`` replaced by ``samples`` (the patches must
     not overlap); returns warnings (one line each) about anything that could not be kept.

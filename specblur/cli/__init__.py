@@ -738,7 +738,9 @@ def _edit(
         bar = _Bar("files", quiet)
         try:
             done = lambda n, total, src: bar.update(n, total, Path(src).name)  # noqa: E731
-            for i, edit in batch.edit_files(str(loaded.path), pairs, chosen, settings, jobs or batch.default_jobs(), load_model, done):
+            for i, edit in batch.edit_files(
+                str(loaded.path), pairs, chosen, settings, jobs or batch.default_jobs(), load_model, done
+            ):
                 report(pairs[i][0], edit)
         finally:
             bar.close()

@@ -104,6 +104,7 @@ def _start(model: Any, load: Callable[[Any], Any], threads: int) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    os.environ.pop("SPECBLUR_TEST_PAUSE", None)  # the tests' pause pipes belong to the main process
     set_threads(threads)
     global _MODEL
     _MODEL = load(model)

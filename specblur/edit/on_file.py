@@ -1,11 +1,12 @@
-"""Edits of files (and of arrays, as files are edited): only the parts of a file that its regions need are read, and the output is the
-input with each changed span patched in (:func:`specblur.audio.write_patches`), so every byte
-outside them is the input's and memory follows the regions, not the file."""
+"""Edits of files (and of arrays, as files are edited): only the parts of a file that its regions
+need are read, and the output is the input with each changed span patched in
+(:func:`specblur.audio.write_patches`), so every byte outside them is the input's and memory follows
+the regions, not the file; a long region streams, a tile at a time (:mod:`specblur.edit.tiles`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -137,8 +138,8 @@ def blur_file_regions(
     it is done tile by tile (:mod:`specblur.edit.tiles`), each tile written as soon as it is done, so
     memory follows a tile, not the region (onnxruntime's threads use the cores: that measured faster
     than tiles in parallel, and holds one tile at a time; benchmarks/long_files.py).
-    ``progress(done, total)`` (optional) is called as tiles and regions are done. Anything that goes wrong on the way (the input cut short while it is read,
-    Ctrl-C) leaves no ``dst``.
+    ``progress(done, total)`` (optional) is called as tiles and regions are done. Anything that goes
+    wrong on the way (the input cut short while it is read, a full disk, Ctrl-C) leaves no ``dst``.
     """
     loaded = load_model(loaded)
     name = "stdin" if src == "-" else src

@@ -1,8 +1,9 @@
 """Long regions a tile at a time, so that memory follows one tile, not the region.
 
-A blur of a region longer than :data:`LONG_SECONDS` is done as tiles of equal shares of it, as many as
-it takes for none to be longer than :data:`TILE_SECONDS`, on a grid that starts at the region's start. Each tile is an ordinary edit (:func:`specblur.edit.segment.edit_segment`)
-of its part of the region widened by :data:`OVERLAP_SECONDS` into its neighbours, read from the input
+A blur of a region longer than :data:`LONG_SECONDS` is done as tiles of equal shares of it, as many
+as it takes for none to be longer than :data:`TILE_SECONDS`, on a grid that starts at the region's
+start. Each tile is an ordinary edit (:func:`specblur.edit.segment.edit_segment`) of its part of the
+region widened by :data:`OVERLAP_SECONDS` into its neighbours, read from the input
 with its usual context, and drawn with its own random stream (the seed and the tile's number). Tiles
 therefore do not depend on each other: they can run in any order, on any worker. Where two tiles meet,
 the output crossfades from one to the other over :data:`CROSSFADE_SECONDS` centred on the boundary, well

@@ -138,9 +138,7 @@ class WindowModel:
     ) -> np.ndarray:
         """``(rows, c1 - c0, K)`` log-probabilities of the cells of columns ``[c0, c1)`` of one map,
         each from the window that owns its column, with ``mask`` hidden."""
-        return np.concatenate(
-            [log_p for _, log_p in self.window_batches(codes, mask, columns, top, top_mask)], axis=1
-        )
+        return np.concatenate([log_p for _, log_p in self.window_batches(codes, mask, columns, top, top_mask)], axis=1)
 
     def window_batches(
         self,

@@ -1,0 +1,313 @@
+"""Long edits stream a tile at a time (issue 20): the result does not depend on how the work is run,
+tiles meet without a seam, a batch runs on several processes with the same bytes, progress shows
+on a terminal only, and whatever goes wrong on the way (the input cut while it is read, a full disk,
+SIGTERM) leaves no output."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import Paused, run_cli, tone
+
+from specblur.edit import tiles
+
+
+def _long(path: Path, seconds: float, rate: int = 16000, subtype: str = "PCM_16", seed: int = 0) -> Path:
+    """Notes that change every 1.3 s (not on the tiles' boundaries) and pauses, so that tiles differ
+    and a seam would show."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(int(seconds / 1.3) + 1):
+        f0 = 110.0 * 2 ** (rng.integers(0, 24) / 12)
+        note = tone(1.3, rate, (f0, 2 * f0, 3 * f0), channels=2, seed=k)
+        if k % 7 == 6:
+            note *= 0.0  # a pause
+        parts.append(note)
+    x = np.concatenate(parts)[: int(seconds * rate)]
+    sf.write(path, x, rate, subtype=subtype)
+    return path
+
+
+@pytest.fixture(scope="module")
+def long_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _long(tmp_path_factory.mktemp("long") / "long.wav", 40.0, subtype="FLOAT")
+
+
+def test_tiles_cover_the_region_in_equal_shares_that_overlap() -> None:
+    assert tiles.tiles((1.0, 1.0 + tiles.LONG_SECONDS), 16000) is None
+    cut = tiles.tiles((2.0, 42.0), 16000)
+    assert len(cut) == 5  # 40 s in shares of at most 8 s
+    assert cut[0].time[0] == 2.0 and cut[-1].time[1] == 42.0
+    for a, b in zip(cut, cut[1:], strict=False):
+        # each reaches into the next, and what the output takes from them meets end to start
+        assert a.time[1] - b.time[0] == pytest.approx(2 * tiles.OVERLAP_SECONDS)
+        assert a.keep[1] == b.keep[0] and b.fade == round(tiles.CROSSFADE_SECONDS * 16000)
+    gain = tiles.crossfade(100)
+    assert gain[0] > 0.99 and gain[-1] < 0.01 and np.allclose(gain + gain[::-1], 1.0)
+
+
+def test_a_long_blur_is_the_same_whatever_runs_it(tiny_model: Path, long_file: Path, tmp_path: Path) -> None:
+    """The file form streams; the array form and each tile run on its own (in any order, on any
+    worker) give the same samples; progress counts the tiles."""
+    import specblur
+    from specblur.edit.on_file import blur_file, edit_samples
+    from specblur.edit.options import EditOptions
+    from specblur.edit.plan import plan
+
+    model = specblur.load_model(str(tiny_model))
+    seen: list[tuple[int, int]] = []
+    out = tmp_path / "out.wav"
+    edit = blur_file(model, str(long_file), str(out), seed=5, progress=lambda d, n: seen.append((d, n)))
+    n = len(tiles.tiles((0.0, 40.0), 16000))
+    assert seen == [(k, n) for k in range(n + 1)]
+    got, rate = sf.read(out, always_2d=True)
+    x, _ = sf.read(long_file, always_2d=True)
+    assert edit.result.span == (0, len(x)) and not np.allclose(got, x)
+    assert np.array_equal(got, edit_samples(model, x, rate, options=EditOptions(seed=5)).astype(np.float32))
+    cut = tiles.tiles((0.0, 40.0), rate)
+    opts = EditOptions(seed=5)
+    for k in (3, 1):  # alone, out of order
+        where = plan(model, len(x), rate, cut[k].time, (None, None), opts)
+        alone = tiles.run_tile(model, x[where.start : where.stop], rate, where, opts, cut[k], cut[k + 1])
+        lo = alone.start + cut[k].fade
+        hi = alone.start + len(alone.samples) - cut[k + 1].fade
+        assert np.array_equal(
+            got[lo:hi], alone.samples[cut[k].fade : len(alone.samples) - cut[k + 1].fade].astype(np.float32)
+        )
+
+
+def _frames_db(x: np.ndarray, rate: int, hop: float = 0.025) -> tuple[np.ndarray, np.ndarray]:
+    """Per 50 ms frame (hop 25 ms): level (dB) and log spectrum (dB) of the channels' mean."""
+    mono = x.mean(axis=1)
+    size, step = int(0.05 * rate), int(hop * rate)
+    starts = np.arange(0, len(mono) - size, step)
+    frames = np.stack([mono[s : s + size] for s in starts]) * np.hanning(size)
+    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+    spec = 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) + 1e-6)
+    return level, spec
+
+
+def test_tiles_meet_without_a_seam(long_file: Path, tmp_path: Path) -> None:
+    """Across each boundary the output's level and spectrum step no more than inside a tile: the
+    change of (output minus input) from one frame to the next, at the boundaries against everywhere
+    else."""
+    out = tmp_path / "out.wav"
+    result = run_cli("blur", str(long_file), str(out), "--prior", "naive-bayes", "--seed", "2")
+    assert result.returncode == 0, result.stderr.decode()
+    x, rate = sf.read(long_file, always_2d=True)
+    y, _ = sf.read(out, always_2d=True)
+    lx, sx = _frames_db(x, rate)
+    ly, sy = _frames_db(y, rate)
+    level_step = np.abs(np.diff(ly - lx))
+    spectral_step = np.sqrt(np.mean(np.diff(sy - sx, axis=0) ** 2, axis=1))
+    loud = (lx[1:] > lx.max() - 40) & (lx[:-1] > lx.max() - 40)  # not the pauses' silence
+    cut = tiles.tiles((0.0, 40.0), rate)
+    bounds = np.array([t.keep[0] for t in cut[1:]]) / rate + tiles.CROSSFADE_SECONDS / 2
+    centres = (np.arange(len(level_step)) + 1) * 0.025 + 0.025
+    near = np.min(np.abs(centres[:, None] - bounds[None, :]), axis=1) < 0.2
+    for step in (level_step, spectral_step):
+        at, inside = step[near & loud], step[~near & loud]
+        assert len(at) >= 4 * len(bounds) // 2 and len(inside) > 500
+        assert np.median(at) <= np.percentile(inside, 75), (np.median(at), np.percentile(inside, [50, 75]))
+        assert at.max() <= np.percentile(inside, 99), (at.max(), np.percentile(inside, 99))
+
+
+def _batch(
+    tmp_path: Path, model: Path, inputs: list[Path], name: str, *extra: str
+) -> tuple[subprocess.CompletedProcess, Path]:
+    folder = tmp_path / name
+    folder.mkdir()
+    result = run_cli("blur", *map(str, inputs), "-o", str(folder), "-m", str(model), "-t", "0.5-2.5", *extra)
+    return result, folder
+
+
+def test_a_batch_on_two_processes_writes_the_same_bytes(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    inputs = [_long(src / f"f{i}.wav", 3.0, seed=i) for i in range(5)]
+    (src / "broken.wav").write_bytes(b"RIFF not really")
+    inputs.insert(2, src / "broken.wav")
+    one, a = _batch(tmp_path, tiny_model, inputs, "one", "--jobs", "1")
+    two, b = _batch(tmp_path, tiny_model, inputs, "two", "--jobs", "2")
+    for result in (one, two):
+        lines = result.stderr.decode().strip().splitlines()
+        assert result.returncode != 0 and lines[-1] == "specblur: 1 of 6 files failed (see above)", lines
+        assert any("broken.wav" in line for line in lines[:-1])
+    for f in inputs:
+        if f.name != "broken.wav":
+            assert (a / f.name).read_bytes() == (b / f.name).read_bytes() != f.read_bytes()
+    assert sorted(p.name for p in b.iterdir()) == sorted(f.name for f in inputs if f.name != "broken.wav")
+
+
+def test_jobs_is_for_batches(tiny_model: Path, tmp_path: Path) -> None:
+    src = _long(tmp_path / "a.wav", 2.0)
+    result = run_cli("blur", str(src), str(tmp_path / "b.wav"), "-m", str(tiny_model), "--jobs", "2")
+    assert result.returncode == 1
+    assert (
+        result.stderr.decode()
+        .strip()
+        .endswith("--jobs is for batch mode (--output-dir); one file uses the cores on its own")
+    )
+
+
+def test_sigterm_stops_a_batch_and_its_workers_leaving_only_whole_files(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    inputs = [_long(src / f"f{i}.wav", 20.0, seed=i) for i in range(8)]
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "specblur", "blur", *map(str, inputs), "-o", str(out), "-m", str(tiny_model), "-j", "2"],
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 240  # a safety net against a hung child, not a timing
+    while not any(p.suffix == ".wav" for p in out.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.decode().strip().splitlines()[-1] == "specblur: interrupted"
+    time.sleep(2.0)  # a worker left running would still be writing or renaming now
+    left = sorted(p.name for p in out.iterdir())
+    assert left and not any(name.endswith(".part") or name.startswith(".") for name in left), left
+    assert len(left) < len(inputs)
+    reference = tmp_path / "ref"
+    reference.mkdir()
+    kept = [src / name for name in left]
+    again = run_cli("blur", *map(str, kept), "-o", str(reference), "-m", str(tiny_model), "-j", "1")
+    assert again.returncode == 0
+    for name in left:  # what was left is whole: what a run that was not stopped writes
+        assert (out / name).read_bytes() == (reference / name).read_bytes()
+
+
+def test_an_input_cut_while_it_is_read_leaves_no_output(tiny_model: Path, tmp_path: Path) -> None:
+    src = _long(tmp_path / "in.wav", 40.0)
+    out = tmp_path / "out.wav"
+    paused = Paused("writing", "blur", str(src), str(out), "-m", str(tiny_model))
+    with open(src, "r+b") as f:  # another program cuts the file while the first tile is being written
+        f.truncate(os.path.getsize(src) // 2)
+    paused.resume()
+    code, err = paused.finish()
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith(f"specblur: {src}: the audio ends early, at frame ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+def test_a_pipe_cut_midway_is_a_file_cut_short(tiny_model: Path, tmp_path: Path) -> None:
+    """stdin is read to its end first: a pipe whose writer died mid-way holds what a file cut at the
+    same byte holds, and both get the same warning and the same output."""
+    whole = _long(tmp_path / "whole.wav", 30.0).read_bytes()
+    cut = whole[: len(whole) * 2 // 3 + 1]
+    (tmp_path / "cut.wav").write_bytes(cut)
+    from_file = run_cli("blur", str(tmp_path / "cut.wav"), str(tmp_path / "a.wav"), "-m", str(tiny_model))
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; sys.stdout.buffer.write(open({str(tmp_path / 'cut.wav')!r}, 'rb').read()); sys.exit(1)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    from_pipe = subprocess.run(
+        [sys.executable, "-m", "specblur", "blur", "-", "-", "-m", str(tiny_model)],
+        stdin=writer.stdout,
+        capture_output=True,
+        timeout=300,
+    )
+    writer.wait()
+    assert from_file.returncode == from_pipe.returncode == 0
+    warn_file = from_file.stderr.decode().strip().splitlines()
+    warn_pipe = from_pipe.stderr.decode().strip().splitlines()
+    assert len(warn_file) == len(warn_pipe) == 1 and "file cut short" in warn_file[0]
+    assert warn_file[0].split(": ", 3)[3] == warn_pipe[0].split(": ", 3)[3]
+    assert (tmp_path / "a.wav").read_bytes() == from_pipe.stdout
+
+
+def _file_size_limit(limit: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_disk_that_fills_during_the_write_leaves_no_output(tiny_model: Path, tmp_path: Path) -> None:
+    import specblur
+
+    specblur.load_model(str(tiny_model))  # its runtime form is written beside it before the limit
+    src = _long(tmp_path / "in.wav", 40.0)
+    out = tmp_path / "out.wav"
+    result = subprocess.run(
+        [sys.executable, "-m", "specblur", "blur", str(src), str(out), "-m", str(tiny_model)],
+        capture_output=True,
+        preexec_fn=_file_size_limit(os.path.getsize(src) // 3),  # the write fails a third of the way
+        timeout=300,
+    )
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"specblur: {out}: cannot write (") and "too large" in lines[0].lower()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+def test_a_region_spanning_the_whole_of_a_tenth_of_a_second(tiny_model: Path, tmp_path: Path) -> None:
+    src = tmp_path / "short.wav"
+    sf.write(src, tone(0.1, 44100, (440.0, 880.0), channels=2), 44100, subtype="PCM_16")
+    out = tmp_path / "out.wav"
+    result = run_cli("blur", str(src), str(out), "-m", str(tiny_model), "-T", "3")
+    assert result.returncode == 0, result.stderr.decode()
+    assert sf.info(out).frames == sf.info(src).frames == 4410
+
+
+def test_progress_shows_on_a_terminal_only(tiny_model: Path, long_file: Path, tmp_path: Path) -> None:
+    import pty
+
+    def stderr_of(*extra: str, terminal: bool) -> bytes:
+        if not terminal:
+            result = run_cli("blur", str(long_file), str(tmp_path / "o.wav"), "-f", "-m", str(tiny_model), *extra)
+            assert result.returncode == 0
+            return result.stderr
+        main, child = pty.openpty()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "specblur",
+                "blur",
+                str(long_file),
+                str(tmp_path / "o.wav"),
+                "-f",
+                "-m",
+                str(tiny_model),
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=child,
+            env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+        )
+        os.close(child)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(timeout=300) == 0
+        os.close(main)
+        return seen
+
+    shown = stderr_of(terminal=True)
+    n = len(tiles.tiles((0.0, 40.0), 16000))
+    assert b"tiles" in shown and f"{n}/{n}".encode() in shown
+    assert stderr_of("-q", terminal=True) == b""
+    assert stderr_of(terminal=False) == b""
