@@ -311,3 +311,26 @@ def test_progress_shows_on_a_terminal_only(tiny_model: Path, long_file: Path, tm
     assert b"tiles" in shown and f"{n}/{n}".encode() in shown
     assert stderr_of("-q", terminal=True) == b""
     assert stderr_of(terminal=False) == b""
+
+
+def test_the_api_file_forms_write_what_the_command_line_writes(tiny_model: Path, tmp_path: Path) -> None:
+    import specblur
+    from specblur.errors import UsageError
+
+    src = _long(tmp_path / "in.wav", 4.0)
+    for effect, args, kwargs in (
+        (
+            "blur",
+            ["-t", "1-2", "-T", "2", "--sweeps", "2", "--seed", "4"],
+            {"time": "1-2", "temperature": 2.0, "sweeps": 2, "seed": 4},
+        ),
+        ("repair", ["-t", "2.0-2.1", "--method", "interpolate"], {"time": (2.0, 2.1), "method": "interpolate"}),
+    ):
+        cli = run_cli(effect, str(src), str(tmp_path / f"{effect}-cli.wav"), "-m", str(tiny_model), *args)
+        assert cli.returncode == 0, cli.stderr.decode()
+        edit = getattr(specblur, f"{effect}_file")(src, tmp_path / f"{effect}-api.wav", model=str(tiny_model), **kwargs)
+        assert edit.result.span[1] > edit.result.span[0]
+        assert (tmp_path / f"{effect}-api.wav").read_bytes() == (tmp_path / f"{effect}-cli.wav").read_bytes()
+    with pytest.raises(UsageError, match="^blur_file: no setting 'steps' \\(use 'sweeps'\\)$"):
+        specblur.blur_file(src, tmp_path / "x.wav", model=str(tiny_model), steps=3)
+    assert not (tmp_path / "x.wav").exists()
