@@ -334,3 +334,25 @@ def test_the_api_file_forms_write_what_the_command_line_writes(tiny_model: Path,
     with pytest.raises(UsageError, match="^blur_file: no setting 'steps' \\(use 'sweeps'\\)$"):
         specblur.blur_file(src, tmp_path / "x.wav", model=str(tiny_model), steps=3)
     assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("other_rate", [False, True])
+def test_encoding_block_by_block_gives_the_whole_files_codes(
+    tiny_model: Path, tmp_path: Path, monkeypatch, other_rate: bool
+) -> None:
+    import specblur
+    from specblur import audio
+    from specblur.edit import codec
+
+    model = specblur.load_model(str(tiny_model))
+    rate = model.model.config.spectrogram.sample_rate
+    src = _long(tmp_path / "in.wav", 12.0, rate=48000 if other_rate and rate != 48000 else rate, subtype="FLOAT")
+    whole = codec.encode(model, audio.read(src))
+    monkeypatch.setattr(codec, "ENCODE_BLOCK_TOP_CELLS", 16)  # many blocks in 12 s
+    seen: list[tuple[int, int]] = []
+    streamed = codec.encode_file(model, str(src), progress=lambda d, n: seen.append((d, n)))
+    assert len(seen) > 5 and seen[-1][0] == seen[-1][1]
+    assert streamed.meta == whole.meta and streamed.top.shape == whole.top.shape
+    for level in ("top", "bottom"):
+        same = np.mean(getattr(streamed, level) == getattr(whole, level))
+        assert same == 1.0 if not other_rate else same >= 0.999, (level, same)

@@ -888,21 +888,21 @@ def fit_prior(
 def encode(input: str, codes: str, model: str | None, force: bool, energy: bool) -> None:
     """Turn audio IN into a code file CODES (.npz); '-' for stdin/stdout.
 
-    Each channel is encoded at the model's sample rate.
+    Each channel is encoded at the model's sample rate, a block of about 24 s at a time (memory does
+    not grow with the file; the codes are the whole file's).
     """
     _check_output(codes, force, (input,))
     _import_runtime()
     from specblur import audio
     from specblur.edit import codec
 
-    sound = audio.read(input)
-    if sound.frames == 0:
-        from specblur.errors import AudioError
-
-        raise AudioError(f"{input}: has no audio frames")
+    head = audio.Source(input).info() if input != "-" else None
     loaded = _load(model)
-    with _measured(_meter(energy, "encode", loaded.name), "encode", sound.seconds):
-        code_file = codec.encode(loaded, sound)
+    seconds = head.frames / head.sample_rate if head is not None else 0.0
+    with _measured(_meter(energy, "encode", loaded.name), "encode", seconds) as measured:
+        code_file = codec.encode_file(loaded, input)
+        if measured is not None:
+            measured.audio_s = code_file.meta["source_length"] / code_file.meta["source_sample_rate"]
     _write_bytes(codes, code_file.to_bytes())
 
 
