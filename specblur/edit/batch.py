@@ -23,7 +23,6 @@ Done = Callable[[int, int, str], None]
 """``(files done, files given, the file just done)``."""
 
 _MODEL: Any = None
-_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def default_jobs() -> int:
@@ -65,32 +64,6 @@ def edit_files(
         return
     threads = max(1, default_jobs() // jobs)
     context = multiprocessing.get_context("spawn")
-    # numpy's BLAS starts a thread per core in every process unless told before it loads: the workers
-    # get their share (measured: with the default, two workers of Naive Bayes blurs were slower than one)
-    saved = {name: os.environ.get(name) for name in _BLAS_THREADS}
-    for name in _BLAS_THREADS:  # read by each worker as it starts (this process's BLAS is loaded)
-        os.environ.setdefault(name, str(threads))
-    try:
-        yield from _pooled(model, load, threads, jobs, context, pairs, regions, options, done)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _pooled(
-    model: Any,
-    load: Callable[[Any], Any],
-    threads: int,
-    jobs: int,
-    context: Any,
-    pairs: list[tuple[str, str]],
-    regions: list[dict[str, Any]],
-    options: Any,
-    done: Done | None,
-) -> Iterator[tuple[int, FileEdit | SpecblurError]]:
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_start, initargs=(model, load, threads))
     finished: dict[int, FileEdit | SpecblurError] = {}
     try:
