@@ -1025,10 +1025,11 @@ def main(argv: list[str] | None = None) -> None:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         else:
             signal.signal(signal.SIGTERM, previous)
-    if code == 130 and argv is None:
+    if code == 130 and argv is None and "torch" in sys.modules:
         # A Ctrl-C that lands while torch is being imported can leave CPython convinced it went
         # unhandled, and it would then kill itself with SIGINT at exit (status -2, not 130). Everything
-        # is cleaned up by now, so leave directly with sox's code.
+        # is cleaned up by now, so leave directly with sox's code. (Only then: leaving this way skips
+        # the finalizers, and a stopped batch's pool needs them to release its semaphores.)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -121,3 +121,6 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         child.terminate()
     for child in multiprocessing.active_children():
         child.join(timeout=5)
+    # then let the executor see its workers gone and close its queues (else the semaphores behind them
+    # outlive this process and multiprocessing's resource tracker warns about them on stderr)
+    pool.shutdown(wait=True)
