@@ -124,14 +124,16 @@ def json_entries(path: Path, chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:
         def value() -> Any:
             nonlocal pos
             while True:
+                if len(buf) - pos < 64 and more():
+                    continue
                 try:
                     v, end = decoder.raw_decode(buf, pos)
                 except ValueError as exc:
                     if more():
                         continue
                     raise DataError(f"{path}: cannot parse ({exc})") from exc
-                if end == len(buf) and not eof and more():
-                    continue  # a number may go on in the next chunk
+                if len(buf) - end < 64 and more():
+                    continue  # a number may go on in the next chunk ("1.5" of "1.5e-3")
                 pos = end
                 return v
 
@@ -145,6 +147,7 @@ def json_entries(path: Path, chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:
         if skip_space() == "}":
             return
         while True:
+            skip_space()
             key = value()
             if not isinstance(key, str):
                 raise DataError(f"{path}: cannot parse (a key that is not a string)")

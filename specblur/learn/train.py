@@ -358,7 +358,7 @@ def _loading(opts: TrainOptions, items: list[data.Item], sr: int, world: distrib
     estimate = data.decoded_bytes(items, sr, seed=opts.seed)
     size = f"about {estimate / 1e6:,.0f} MB decoded"
     if opts.loading != "auto":
-        return opts.loading, f"as asked ({size})"
+        return opts.loading, f"as asked; {size}"
     if estimate <= data.MEMORY_LIMIT:
         return "memory", f"{size}, under {data.MEMORY_LIMIT >> 20} MiB"
     return "stream", f"{size}, over {data.MEMORY_LIMIT >> 20} MiB per process"
@@ -483,8 +483,13 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
         from torch.nn.parallel import DistributedDataParallel
 
         # the quantizers' buffers are kept equal by the quantizers themselves (summed statistics)
+        import inspect
+
+        newer = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
         net = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False
+            model,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            **({"forward_sync_buffers": False} if newer else {"broadcast_buffers": False}),
         )
         # a 1-channel convolution's weight (C, 1, k, k) has two equally valid stride layouts; DDP warns
         # on every backward that they differ from its bucket's, which costs nothing here
@@ -517,6 +522,7 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
             "initial": initial,
             "heldout": history[-1] if history else {},
             "history": history,
+            "losses": losses,
             "energy": spent,
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
@@ -562,7 +568,10 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
     measured = energy.Measurement("train")
     saved_step = step if opts.resume else None
     pending: set[str] = set()
-    loss_sum, loss_count = 0.0, 0
+    losses: list[float] = list(state.training.get("losses", [])) if opts.resume else []
+    mine: list[float] = []  # this rank's losses since the last evaluation
+    # losses: [step, the step's training loss over all ranks]; on an interrupt, the steps since the
+    # last evaluation carry rank 0's own loss (no collective is entered after an interrupt)
     try:
         try:
             with meter.measure("train") as measured:
@@ -585,14 +594,17 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
                         for group in optimizer.param_groups:
                             group["lr"] = learning_rate(tcfg.lr, step, total, opts.cooldown)
                         stats = _train_step(net, model, optimizer, wave, tcfg, device, autocast)
-                        loss_sum, loss_count = loss_sum + stats["loss"], loss_count + 1
+                        mine.append(stats["loss"])
                         step += 1
                         wall = time.perf_counter() - started
                         if progress is not None:
                             progress(step, total, stats)
                         if step % tcfg.eval_every == 0 or step == total:
-                            mean = distributed.sum_(np.array([loss_sum, loss_count], dtype=np.float64))
-                            loss_sum, loss_count = 0.0, 0
+                            # the step's loss over all ranks: the mean of the ranks' means (equal shares)
+                            per_rank = np.array(distributed.gather(mine), dtype=np.float64)
+                            first = step - len(mine) + 1
+                            losses.extend([first + i, v] for i, v in enumerate(per_rank.mean(axis=0).tolist()))
+                            mine = []
                             report_skips(pending)
                             peak[0] = distributed.max_(_peak_memory_mb())
                             if world.main:
@@ -602,7 +614,7 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
                                         "step": step,
                                         "wall_seconds": wall,
                                         "lr": optimizer.param_groups[0]["lr"],
-                                        "train_loss": float(mean[0] / max(mean[1], 1)),
+                                        "train_loss": float(per_rank.mean()),
                                     }
                                 )
                                 log(_describe_eval(history[-1]))
@@ -612,6 +624,7 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
                     measured.audio_s = (step - first_step) * tcfg.batch_size * seg_seconds
         except KeyboardInterrupt:
             interrupted = True
+            losses.extend([step - len(mine) + 1 + i, v] for i, v in enumerate(mine))
         meter.add_to(spent, measured)
         if world.main:
             save_run()  # the run's state carries this segment's energy, so a later --resume keeps counting
