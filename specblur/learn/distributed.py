@@ -156,6 +156,16 @@ def gather(obj: Any) -> list[Any]:
     return out
 
 
+def cat_rows(t: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``t`` (the same shape on each) concatenated along the first axis, in rank order:
+    with the batch split in contiguous shares, the rows of the whole batch as one process has them."""
+    if not active():
+        return t
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
+
+
 def broadcast_(t: torch.Tensor) -> None:
     """Rank 0's values into ``t`` on every rank (in place)."""
     if not active():

@@ -11,9 +11,10 @@ Follows "Neural Discrete Representation Learning" (van den Oord et al., 2017): t
   is moved onto a random encoder output of the current batch (Jukebox, Dhariwal et al., 2020).
 * ``kmeans_init``: the first training batch sets the codebook by k-means.
 
-Under several processes (:mod:`specblur.learn.distributed`) the codebook stays one codebook: the
-batch's counts and sums are summed over ranks before the moving averages take them, and codewords
-set from a batch (k-means, restarts) are rank 0's, sent to every rank.
+Under several processes (:mod:`specblur.learn.distributed`) the codebook stays one codebook, the one
+a single process would compute from the whole batch: the batch's counts and sums are summed over
+ranks before the moving averages take them, and codewords set from a batch (k-means, restarts) are
+drawn from every rank's vectors gathered in batch order, with the same generator on every rank.
 
 Usage is reported as the perplexity of the batch's code histogram (K when all codes are used
 equally) and the fraction of dead codes.
@@ -91,7 +92,7 @@ class VectorQuantizer(nn.Module):
         k = self.config.num_codes
         flat = z.reshape(-1, self.config.dim)
         if self.training and not bool(self.initialized):
-            self._kmeans_init(flat.detach())
+            self._kmeans_init(distributed.cat_rows(flat.detach()))
         indexes = self.nearest(flat.detach())
         quantized = self.lookup(indexes)
         counts = torch.bincount(indexes, minlength=k).to(flat.dtype)
@@ -132,10 +133,9 @@ class VectorQuantizer(nn.Module):
         if cfg.restart_dead:
             dead = torch.nonzero(self.usage < cfg.dead_threshold).squeeze(1)
             if dead.numel():
-                picks = torch.randint(0, flat.shape[0], (dead.numel(),), device=flat.device)
-                vectors = flat[picks].contiguous()
-                distributed.broadcast_(vectors)
-                self._set_codewords(dead, vectors)
+                whole = distributed.cat_rows(flat)  # the whole batch's vectors, as one process sees them
+                picks = torch.randint(0, whole.shape[0], (dead.numel(),), device=flat.device)
+                self._set_codewords(dead, whole[picks])
 
     def _set_codewords(self, which: Tensor, vectors: Tensor) -> None:
         self.codebook.data[which] = vectors
@@ -156,6 +156,5 @@ class VectorQuantizer(nn.Module):
                 sums = torch.zeros_like(centres).index_add_(0, assign, flat)
                 filled = counts > 0
                 centres[filled] = sums[filled] / counts[filled].unsqueeze(1)
-            distributed.broadcast_(centres)
             self._set_codewords(torch.arange(k, device=flat.device), centres)
             self.initialized.fill_(True)

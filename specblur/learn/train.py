@@ -556,6 +556,7 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
             collate_fn=data.collate,
             pin_memory=device.type == "cuda",
             prefetch_factor=2 if workers else None,
+            generator=torch.Generator(),  # its workers' seeds are not drawn from the model's generator
         )
         yield from loader
 
