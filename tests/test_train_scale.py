@@ -70,8 +70,10 @@ def test_streamed_crops_skip_or_stop_at_an_unreadable_file(tmp_path: Path) -> No
 def test_json_entries_reads_what_json_loads_reads(tmp_path: Path) -> None:
     value = {f'k{i} "q" ü': {"pitch": i, "x": [1.5e-3, None, True], "s": "a,}b" * (i % 3)} for i in range(300)}
     path = tmp_path / "examples.json"
-    path.write_text(json.dumps(value, indent=2 if True else None))
-    assert dict(data.json_entries(path, chunk=7)) == value  # entries cut across every kind of boundary
+    for text in (json.dumps(value, indent=2), json.dumps(value)):
+        path.write_text(text)
+        for chunk in (7, 1 << 20):  # entries cut across every kind of boundary; the file in one chunk
+            assert dict(data.json_entries(path, chunk=chunk)) == value
     path.write_text("{}")
     assert list(data.json_entries(path)) == []
     path.write_text('{"a": {"b": 1}, "c" 2}')
@@ -80,7 +82,9 @@ def test_json_entries_reads_what_json_loads_reads(tmp_path: Path) -> None:
 
 
 # -- torchrun jobs ------------------------------------------------------------------------------------
-TINY = ("--preset", "tiny", "--steps", "12", "--prior-steps", "2", "--seed", "3", "-q")
+TINY = ("--preset", "tiny", "--steps", "12", "--prior-steps", "2", "--seed", "1", "-q")
+"""The session's tiny model (tests/conftest.py) is this run at 300 steps: with no cool-down the rate is
+constant, so its first 12 steps are this run's, and it serves as the 1-process reference."""
 
 
 def torchrun(*args: str, processes: int = 2) -> subprocess.CompletedProcess:
@@ -94,13 +98,17 @@ def _record(path: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tones_dir: Path, data_dir: Path) -> tuple[Path, Path]:
-    """The same tiny run with 1 process (``one``) and with 2 (``two``, half the crops each)."""
-    one = run_cli("train", str(tones_dir), "--name", "one", *TINY)
-    assert one.returncode == 0, one.stderr.decode()
+def two_runs(tiny_model: Path, tones_dir: Path, data_dir: Path) -> tuple[Path, Path]:
+    """The same tiny run with 1 process (the session's ``tiny``, or ``one`` where that model was
+    copied in rather than trained) and with 2 (``two``, half the crops each)."""
+    reference = data_dir / "runs" / "tiny.pt"
+    if not reference.is_file():
+        one = run_cli("train", str(tones_dir), "--name", "one", *TINY)
+        assert one.returncode == 0, one.stderr.decode()
+        reference = data_dir / "runs" / "one.pt"
     two = torchrun("train", str(tones_dir), "--name", "two", *TINY)
     assert two.returncode == 0, two.stderr.decode()
-    return data_dir / "runs" / "one.pt", data_dir / "runs" / "two.pt"
+    return reference, data_dir / "runs" / "two.pt"
 
 
 def test_two_processes_write_one_model_and_one_row_per_stage_and_it_blurs(
@@ -126,9 +134,11 @@ def test_two_processes_write_one_model_and_one_row_per_stage_and_it_blurs(
 
 def test_two_processes_follow_one(two_runs: tuple[Path, Path]) -> None:
     """Each step's crops are the same with 2 processes of 2 crops as with 1 of 4, so the training loss
-    is the same at the first step and strays only as the ranks' codebook restarts and the order of
-    float sums differ: measured 0.0% at steps 1-4, at most 1.7% by step 12 (seed 3)."""
-    one, two = (np.array(_record(p)["losses"]) for p in two_runs)
+    is the same, and the codebook's k-means and restarts draw from the whole batch gathered in order:
+    the curves differ only by the order of float sums. Measured: at most 0.0026% apart over the 12
+    steps; the tolerance is TOLERANCE (5%). Two ranks drawing their own crops, or each restarting
+    codes from its own half, differ by 10-40% within these steps."""
+    one, two = (np.array(_record(p)["losses"])[:12] for p in two_runs)
     assert one.shape == two.shape == (12, 2) and (one[:, 0] == np.arange(1, 13)).all()
     assert abs(two[0, 1] - one[0, 1]) / one[0, 1] < 1e-4
     assert np.all(np.abs(two[:, 1] - one[:, 1]) / one[:, 1] < TOLERANCE)
@@ -183,5 +193,6 @@ def test_memory_per_process_is_flat_when_streaming_a_corpus_ten_times_larger(tmp
         return json.loads(out.stdout)["peak_mb"]
 
     small, large = peak("stream", "x1"), peak("stream", "x10")
-    assert large <= 1.10 * small
-    assert peak("memory", "x10") > 1.10 * small
+    assert large <= 1.10 * small, (small, large)
+    in_memory = peak("memory", "x10")
+    assert in_memory > 1.10 * small, (small, in_memory)

@@ -74,7 +74,7 @@ def _nsynth(root: Path, families: tuple[str, ...], sources: tuple[str, ...]) -> 
     audio is missing is an unreadable file when it is read, skipped and counted like a corrupt one."""
     audio_dir = root / "audio"
     groups: dict[str, str] = {}  # one string per instrument, shared by its notes
-    items = []
+    notes = []
     for key, ex in json_entries(root / "examples.json"):
         if not isinstance(ex, dict):
             raise DataError(f"{root / 'examples.json'}: entry {key!r} is not an object")
@@ -85,11 +85,11 @@ def _nsynth(root: Path, families: tuple[str, ...], sources: tuple[str, ...]) -> 
         split_field = ex.get("split")
         heldout = None if split_field is None else split_field != "train"
         group = str(ex.get("instrument_str", key))
-        items.append(Item(audio_dir / f"{key}.wav", groups.setdefault(group, group), heldout))
-    if not items:
+        notes.append((key, groups.setdefault(group, group), heldout))
+    if not notes:
         raise DataError(f"{root}: no notes match the family/source filter")
-    items.sort(key=lambda it: it.path.stem)
-    return items
+    notes.sort()
+    return [Item(audio_dir / f"{key}.wav", group, heldout) for key, group, heldout in notes]
 
 
 def json_entries(path: Path, chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:
@@ -109,9 +109,11 @@ def json_entries(path: Path, chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:
             if eof:
                 return False
             text = f.read(chunk)
-            eof = not text
+            if not text:
+                eof = True
+                return False
             buf, pos = buf[pos:] + text, 0
-            return not eof
+            return True
 
         def skip_space() -> str:
             nonlocal pos
