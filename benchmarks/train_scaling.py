@@ -3,22 +3,23 @@ torchrun (gloo on CPU), memory per process on a corpus 10 times larger, in memor
 the time and memory of indexing an NSynth ``examples.json`` of 300,000 entries.
 
 Scaling: the same global batch (``--batch``, split among the processes, as ``specblur train`` does)
-timed over ``--steps`` DDP steps of a preset's model on synthetic notes held in memory; efficiency =
-(steps/s with N processes) / (N x steps/s with 1). The reference, measured in the same run, is a fixed
+timed over ``--steps`` DDP steps of a preset's model on synthetic notes held in memory, the median
+of up to 3 rounds, 1 and N processes taking turns; efficiency = (steps/s with N processes) / (N x
+steps/s with 1). The reference, measured in the same run, is a fixed
 float32 matrix product (GFLOP/s), as in train_throughput.py. Memory: tests/memory_probe.py (the data
 path alone) and whole ``specblur train --loading stream`` runs (the peak the run records), on 8 and 80
 files of 20 s. Index: ``data.collect`` of a generated NSynth folder (an ``examples.json`` with the
 real file's fields and a few short notes in ``audio/``) against ``json.loads`` of the same file, each
 in a fresh process (peak memory above the process's after its imports).
 
-Run: ``python benchmarks/train_scaling.py [--preset tiny] [--processes 2] [--entries 300000]``.
+Run: ``python benchmarks/train_scaling.py [--preset default] [--processes 2] [--entries 300000]``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,19 +73,35 @@ def worker(preset: str, batch: int, steps: int) -> None:
         step(s)
     elapsed = distributed.max_(time.perf_counter() - start)
     if world.main:
-        print("RESULT " + json.dumps({"processes": world.size, "steps_per_s": steps / elapsed}), flush=True)
+        result = {"processes": world.size, "steps_per_s": steps / elapsed, "threads": torch.get_num_threads()}
+        print("RESULT " + json.dumps(result), flush=True)
     distributed.teardown(world)
 
 
-def scaling(preset: str, batch: int, steps: int, processes: int) -> dict[int, float]:
-    out = {}
-    for n in (1, processes):
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n)]
-        cmd += [__file__, "--worker", "--preset", preset, "--batch", str(batch), "--steps", str(steps)]
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT / "benchmarks", check=True)
-        line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
-        out[n] = json.loads(line[7:])["steps_per_s"]
-    return out
+def scaling(preset: str, batch: int, steps: int, processes: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Median steps/s of 1 process with 1 thread, ``processes`` processes of 1 thread each (what
+    torchrun gives each when it starts several) and, for reference, 1 process with torch's default
+    threads (every core), taking turns ``rounds`` times."""
+    configs = {"1": (1, "1"), str(processes): (processes, "1"), "1, all threads": (1, "")}
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in configs}
+    for _ in range(rounds):
+        for label, (n, threads) in configs.items():
+            env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+            if threads:
+                env["OMP_NUM_THREADS"] = threads
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n)]
+            cmd += [__file__, "--worker", "--preset", preset, "--batch", str(batch), "--steps", str(steps)]
+            done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT / "benchmarks", env=env, check=True)
+            line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+            runs[label].append(json.loads(line[7:]))
+    return {
+        label: {
+            "processes": configs[label][0],
+            "steps_per_s": statistics.median(r["steps_per_s"] for r in got),
+            "threads": got[0]["threads"],
+        }
+        for label, got in runs.items()
+    }
 
 
 # -- memory ------------------------------------------------------------------------------------------
@@ -164,19 +181,21 @@ def nsynth(root: Path, entries: int) -> Path:
 
 
 _INDEX = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 from specblur.learn import data
+def hwm():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
 root = Path(sys.argv[2])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before = hwm()
 t = time.perf_counter()
 if sys.argv[1] == "collect":
     n = len(data.collect([root]))
 else:
     n = len(json.loads((root / "examples.json").read_text()))
 elapsed = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"entries": n, "seconds": elapsed, "memory_mb": peak - before}))
+print(json.dumps({"entries": n, "seconds": elapsed, "memory_mb": hwm() - before}))
 """
 
 
@@ -187,9 +206,9 @@ def index(how: str, root: Path) -> dict[str, float]:
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--preset", default="tiny")
+    p.add_argument("--preset", default="default")
     p.add_argument("--batch", type=int, default=16, help="the global batch (split among the processes)")
-    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--steps", type=int, default=10)
     p.add_argument("--processes", type=int, default=2)
     p.add_argument("--entries", type=int, default=300_000)
     p.add_argument("--worker", action="store_true", help=None)
@@ -206,14 +225,19 @@ def main() -> None:
     for _ in range(10):
         a @ a
     gflops = 2 * 1024**3 * 10 / (time.perf_counter() - t) / 1e9
-    rates = scaling(args.preset, args.batch, args.steps, args.processes)
+    measured = scaling(args.preset, args.batch, args.steps, args.processes, max(1, min(args.repeat, 3)))
     n = args.processes
-    efficiency = rates[n] / (n * rates[1])
+    base = measured["1"]["steps_per_s"]
+    efficiency = measured[str(n)]["steps_per_s"] / (n * base)
     text = table(
         f"Scaling on CPU (preset {args.preset}, global batch {args.batch}, torchrun, gloo)",
-        ["processes", "steps / s", "speed-up", "efficiency", "reference GFLOP/s", "steps / s per GFLOP/s"],
-        [[k, v, v / rates[1], v / (k * rates[1]), gflops, v / gflops] for k, v in rates.items()],
-    )
+        ["processes", "threads each", "steps / s", "speed-up", "efficiency", "reference GFLOP/s", "steps / s per GFLOP/s"],
+        [
+            [label, m["threads"], m["steps_per_s"], m["steps_per_s"] / base,
+             m["steps_per_s"] / (m["processes"] * base), gflops, m["steps_per_s"] / gflops]
+            for label, m in measured.items()
+        ],
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         folders = corpora(work / "corpora")
@@ -241,13 +265,14 @@ def main() -> None:
     results = {
         "preset": args.preset,
         "batch": args.batch,
-        "steps_per_s": {str(k): v for k, v in rates.items()},
+        "processes": n,
+        "steps_per_s": {label: m["steps_per_s"] for label, m in measured.items()},
+        "threads": {label: m["threads"] for label, m in measured.items()},
         "efficiency": efficiency,
         "gflops": gflops,
         "memory_mb": {f"{m}_{s}": v for (m, s), v in memory.items()},
         "train_stream_peak_mb": whole,
         "index": {"collect": ours, "json_loads": plain, "entries": args.entries, "json_mb": size_mb},
-        "peak_rss_mb_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     report("train_scaling", text, results, args.json)
 

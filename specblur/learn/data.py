@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,11 +43,20 @@ MEMORY_LIMIT = 1 << 30
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    path: Path
+    where: str
+    """The file, as a string (a ``Path`` per item would be most of an NSynth index's memory)."""
     group: str
     """What the held-out split hashes: the relative path, or the NSynth instrument."""
     heldout: bool | None = None
     """Set when the data itself says (an NSynth ``split`` field); else the hash decides."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.where, str):
+            object.__setattr__(self, "where", str(self.where))
+
+    @property
+    def path(self) -> Path:
+        return Path(self.where)
 
 
 def collect(roots: list[Path], families: tuple[str, ...] = (), sources: tuple[str, ...] = ()) -> list[Item]:
@@ -72,7 +82,7 @@ def _nsynth(root: Path, families: tuple[str, ...], sources: tuple[str, ...]) -> 
 
     No file is looked at here (300,000 ``stat`` calls are minutes on a network disk): a note whose
     audio is missing is an unreadable file when it is read, skipped and counted like a corrupt one."""
-    audio_dir = root / "audio"
+    folder = f"{root / 'audio'}{os.sep}"
     groups: dict[str, str] = {}  # one string per instrument, shared by its notes
     notes = []
     for key, ex in json_entries(root / "examples.json"):
@@ -85,11 +95,11 @@ def _nsynth(root: Path, families: tuple[str, ...], sources: tuple[str, ...]) -> 
         split_field = ex.get("split")
         heldout = None if split_field is None else split_field != "train"
         group = str(ex.get("instrument_str", key))
-        notes.append((key, groups.setdefault(group, group), heldout))
+        notes.append(Item(f"{folder}{key}.wav", groups.setdefault(group, group), heldout))
     if not notes:
         raise DataError(f"{root}: no notes match the family/source filter")
-    notes.sort()
-    return [Item(audio_dir / f"{key}.wav", group, heldout) for key, group, heldout in notes]
+    notes.sort(key=lambda it: it.where)
+    return notes
 
 
 def json_entries(path: Path, chunk: int = 1 << 20) -> Iterator[tuple[str, Any]]:

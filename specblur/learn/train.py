@@ -332,7 +332,16 @@ def _stop(world: distributed.World, failure: tuple[int, str], saved: str) -> Spe
 
 
 def _peak_memory_mb() -> float:
-    """This process's peak resident memory (MB)."""
+    """This process's peak resident memory (MB): the kernel's high-water mark of its own memory
+    (``VmHWM``; ``ru_maxrss`` would also count the parent's size at the fork, which under torchrun is
+    the launcher's), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
 
@@ -402,6 +411,8 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
             log(f"data: in memory ({why}); loading {len(train_items)} training and {len(heldout_items)} held-out files")
             seen: list[str] = []
             waves = data.load_waves(train_items, sr, warn=seen.append, strict=opts.strict)
+            for message in seen:  # every rank read the same files: rank 0 says it once
+                log(message)
             skipped.update(seen)
             crops = data.Crops(waves, seg_samples)
             order = data.Order(len(waves), opts.seed)
@@ -547,7 +558,7 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
             return
         from torch.utils.data import DataLoader
 
-        stream = data.StreamedCrops([str(it.path) for it in train_items], order, sr, seg_samples, opts.strict)
+        stream = data.StreamedCrops([it.where for it in train_items], order, sr, seg_samples, opts.strict)
         workers = _worker_count(opts)
         loader = DataLoader(
             stream,
