@@ -183,7 +183,7 @@ def _scaling(bench: Path | None) -> list[str]:
         f"`{r['preset']}`, global batch {r['batch']}, one thread per process: 1 process {rates['1']:.2f} steps/s, "
         f"{n} processes {rates[n]:.2f} steps/s, a scaling efficiency of {r['efficiency']:.0%} (against "
         f"{r['gflops']:.0f} GFLOP/s of matrix products in the same run). Streamed from the files, a "
-        f"corpus 10 times larger took {mem['stream_10x'] / mem['stream_1x'] - 1:+.1%} memory per process "
+        f"corpus 10 times larger took {max(mem['stream_10x'] / mem['stream_1x'] - 1, 0.0):+.1%} memory per process "
         f"(in memory: {mem['memory_10x'] / mem['memory_1x'] - 1:+.0%}); an NSynth `examples.json` of "
         f"{idx['entries']:,} entries indexes in {idx['collect']['seconds']:.1f} s adding "
         f"{idx['collect']['memory_mb']:.0f} MB (`json.loads` of it: {idx['json_loads']['seconds']:.1f} s, "

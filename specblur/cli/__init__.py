@@ -313,8 +313,9 @@ def train(
     --batch-size is the batch of a step over all processes; each takes its share, so the crops,
     their order and the learning rate follow the step whatever the process count. Only rank 0
     writes the run, the model and the ledger (one row per stage, every process's energy summed).
-    Measured on 2 CPU cores (tiny preset): 2 processes train at 1.0x the steps/s of one
-    (see README, Training).
+    Measured on a 2-core CPU (default preset, one thread per process): 2 processes 2.05 steps/s
+    against 1.41 for one, 73% scaling efficiency (README, Training). Corpora over 1 GiB decoded
+    are streamed from the files (--loading). On CUDA: bfloat16 autocast (untested here: no GPU).
     """
     from specblur.config import PRESETS
     from specblur.errors import UsageError

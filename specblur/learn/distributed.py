@@ -26,6 +26,10 @@ import torch.distributed as dist
 
 from specblur.errors import UsageError
 
+_CPU_GROUP: Any = None
+"""Under NCCL, a gloo group over the same ranks for what stays on the CPU (counts, messages, the
+energy figures, the neural prior's training); under gloo, the default group."""
+
 TIMEOUT = timedelta(minutes=60)
 """How long a collective waits for the slowest rank (rank 0 evaluates and saves while the others
 wait at the next step); a rank that died is noticed sooner, when its connection closes."""
@@ -95,14 +99,23 @@ def setup(device: str = "auto") -> World:
         where, backend = torch.device("cuda", local), "nccl"
     else:
         where, backend = torch.device("cpu"), "gloo"
+    global _CPU_GROUP
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=TIMEOUT)
+    _CPU_GROUP = dist.new_group(backend="gloo", timeout=TIMEOUT) if backend == "nccl" else None
     return World(rank=rank, size=size, local_rank=local, backend=backend, device=where)
 
 
 def teardown(world: World) -> None:
+    global _CPU_GROUP
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()
+    _CPU_GROUP = None
+
+
+def cpu_group() -> Any:
+    """The process group for CPU tensors (``None``: the default group, itself gloo)."""
+    return _CPU_GROUP
 
 
 def active() -> bool:
@@ -110,15 +123,8 @@ def active() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-def _buffer(t: torch.Tensor) -> torch.Tensor:
-    """NCCL reduces CUDA tensors only: the tensor on this rank's device."""
-    if dist.get_backend() == "nccl":
-        return t.to(torch.device("cuda", torch.cuda.current_device()))
-    return t
-
-
 def sum_(values: np.ndarray | torch.Tensor) -> Any:
-    """The element-wise sum over ranks (the input returned as it is with one process).
+    """The element-wise sum over ranks, on the CPU (the input returned as it is with one process).
 
     Integer arrays (counts) are summed as int64, so tables of counts add exactly."""
     if not active():
@@ -126,14 +132,15 @@ def sum_(values: np.ndarray | torch.Tensor) -> Any:
     as_numpy = isinstance(values, np.ndarray)
     t = torch.from_numpy(np.ascontiguousarray(values)) if as_numpy else values
     dtype = t.dtype
-    work = _buffer(t.to(torch.int64 if not t.is_floating_point() else torch.float64).clone())
-    dist.all_reduce(work, op=dist.ReduceOp.SUM)
+    work = t.cpu().to(torch.int64 if not t.is_floating_point() else torch.float64).clone()
+    dist.all_reduce(work, op=dist.ReduceOp.SUM, group=_CPU_GROUP)
     out = work.cpu().to(dtype)
     return out.numpy() if as_numpy else out
 
 
 def reduce_(t: torch.Tensor) -> torch.Tensor:
-    """Sum ``t`` over ranks in place (a tensor already on this rank's device); returns it."""
+    """Sum ``t`` over ranks in place (a tensor on this rank's training device: the default group,
+    NCCL on GPUs); returns it."""
     if active():
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
@@ -142,8 +149,8 @@ def reduce_(t: torch.Tensor) -> torch.Tensor:
 def max_(value: float) -> float:
     if not active():
         return value
-    t = _buffer(torch.tensor([float(value)], dtype=torch.float64))
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    t = torch.tensor([float(value)], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX, group=_CPU_GROUP)
     return float(t.item())
 
 
@@ -152,7 +159,7 @@ def gather(obj: Any) -> list[Any]:
     if not active():
         return [obj]
     out: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(out, obj)
+    dist.all_gather_object(out, obj, group=_CPU_GROUP)
     return out
 
 
@@ -166,14 +173,6 @@ def cat_rows(t: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts)
 
 
-def broadcast_(t: torch.Tensor) -> None:
-    """Rank 0's values into ``t`` on every rank (in place)."""
-    if not active():
-        return
-    work = _buffer(t)
-    dist.broadcast(work, src=0)
-    if work is not t:
-        t.copy_(work)
 
 
 def first_failure(message: str | None) -> tuple[int, str] | None:
@@ -181,8 +180,8 @@ def first_failure(message: str | None) -> tuple[int, str] | None:
     (``message`` not ``None``), else ``None``. Costs one small all-reduce when nothing failed."""
     if not active():
         return (0, message) if message is not None else None
-    flag = _buffer(torch.tensor([0 if message is None else 1], dtype=torch.int64))
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    flag = torch.tensor([0 if message is None else 1], dtype=torch.int64)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=_CPU_GROUP)
     if int(flag.item()) == 0:
         return None
     messages = gather(message)

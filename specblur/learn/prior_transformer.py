@@ -400,7 +400,7 @@ def _fit(maps, num_codes, level, top_maps, preset, steps, seed, state_path, resu
         # the number of processes; DistributedDataParallel averages the gradients
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model)
+        net = DistributedDataParallel(model, process_group=distributed.cpu_group())  # on the CPU: gloo
     lo, hi = rank * config.batch // size, (rank + 1) * config.batch // size
     step, wall, history = 0, 0.0, []
     if resume:
