@@ -641,7 +641,9 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
         if world.main:
             save_run()  # the run's state carries this segment's energy, so a later --resume keeps counting
         if interrupted:
-            raise Interrupted(f"interrupted at step {step}; saved {run_file}; continue with --resume")
+            stop = Interrupted(f"interrupted at step {step}; saved {run_file}; continue with --resume")
+            stop.quiet = not world.main  # under torchrun every rank is interrupted; rank 0 says it once
+            raise stop
     finally:
         signal.signal(signal.SIGTERM, previous)
     if skipped:
