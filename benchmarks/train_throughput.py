@@ -42,10 +42,10 @@ def main() -> None:
     from specblur.learn.train import _train_step
 
     for _ in range(3):
-        _train_step(model, optimizer, crops, gen, cfg.train, torch.device("cpu"))
+        _train_step(model, model, optimizer, crops.batch(cfg.train.batch_size, gen), cfg.train, torch.device("cpu"))
     start = time.perf_counter()
     for _ in range(args.steps):
-        _train_step(model, optimizer, crops, gen, cfg.train, torch.device("cpu"))
+        _train_step(model, model, optimizer, crops.batch(cfg.train.batch_size, gen), cfg.train, torch.device("cpu"))
     per_step = (time.perf_counter() - start) / args.steps
     a = torch.randn(1024, 1024)
     mm = median_time(lambda: a @ a, max(args.repeat, 5))

@@ -165,6 +165,33 @@ def _edits_on_held_out() -> list[str]:
     return out
 
 
+def _scaling(bench: Path | None) -> list[str]:
+    """Training beyond one process, from ``benchmarks/train_scaling.py --json`` (issue 21)."""
+    r = (_load(bench, "train_scaling.json") or {}).get("results")
+    if not r:
+        return []
+    rates = r["steps_per_s"]
+    n = str(r["processes"])
+    mem = r["memory_mb"]
+    idx = r["index"]
+    return [
+        "",
+        f"Training beyond one process (`benchmarks/train_scaling.py`, `{bench}/train_scaling.json`; this "
+        "model was trained in one process): under `torchrun` every process trains one DistributedDataParallel "
+        "replica on its share of each step's crops (the same crops, order and learning rate per step "
+        "whatever the process count). On this 2-core CPU (gloo), preset "
+        f"`{r['preset']}`, global batch {r['batch']}, one thread per process: 1 process {rates['1']:.2f} steps/s, "
+        f"{n} processes {rates[n]:.2f} steps/s, a scaling efficiency of {r['efficiency']:.0%} (against "
+        f"{r['gflops']:.0f} GFLOP/s of matrix products in the same run). Streamed from the files, a "
+        f"corpus 10 times larger took {max(mem['stream_10x'] / mem['stream_1x'] - 1, 0.0):+.1%} memory per process "
+        f"(in memory: {mem['memory_10x'] / mem['memory_1x'] - 1:+.0%}); an NSynth `examples.json` of "
+        f"{idx['entries']:,} entries indexes in {idx['collect']['seconds']:.1f} s adding "
+        f"{idx['collect']['memory_mb']:.0f} MB (`json.loads` of it: {idx['json_loads']['seconds']:.1f} s, "
+        f"{idx['json_loads']['memory_mb']:.0f} MB). Not measured: GPUs (bfloat16 autocast and NCCL are "
+        "chosen automatically there, untested), several machines.",
+    ]
+
+
 def card(path: Path, evals: Path | None, bench: Path | None = None, note: str = "") -> str:
     loaded = checkpoint.load(path)
     t = loaded.training
@@ -240,6 +267,7 @@ def card(path: Path, evals: Path | None, bench: Path | None = None, note: str = 
                 else "."
             ),
         ]
+    lines += _scaling(bench)
     history = t.get("history", [])
     if history:
         lines += [
@@ -504,6 +532,7 @@ def _recipe_fullband(loaded: checkpoint.LoadedModel) -> list[str]:
         "python tools/evaluate_fill.py /tmp/fullband/notes /tmp/fullband/real /usr/share/sonic-pi/samples --limit 40 "
         f"--holes 32 64 128 256 512 1000 --model {name} --json $D/fill.json",
         "python benchmarks/priors.py --json docs/bench/priors.json",
+        "python benchmarks/train_scaling.py --json docs/bench/train_scaling.json",
         f"python tools/model_card.py models/{name}.pt --eval $D --bench docs/bench > models/MODEL_CARD.md",
     ]
 

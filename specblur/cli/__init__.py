@@ -258,9 +258,36 @@ _FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OG
     show_default=True,
     help="Fraction of the steps, at the end, over which the learning rate falls linearly to zero.",
 )
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto: CUDA where there is one (under torchrun each process takes the GPU of its LOCAL_RANK).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same data, same machine: same model.")
-@click.option("--resume", is_flag=True, help="Continue the saved run of this --name.")
+@click.option(
+    "--resume", is_flag=True, help="Continue the saved run of this --name (on any process count dividing the batch)."
+)
+@click.option(
+    "--loading",
+    type=click.Choice(["auto", "memory", "stream"]),
+    default="auto",
+    show_default=True,
+    help=(
+        "memory: decode the corpus once and crop from memory; stream: DataLoader workers decode each crop "
+        "from its file, so memory stays flat however large the corpus; auto: memory under 1 GiB decoded."
+    ),
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="stream: DataLoader worker processes per training process.  [default: from the cores, 1 to 4]",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first unreadable file instead of skipping it with a warning.")
+@click.option(
+    "--prior-steps", type=click.IntRange(min=1), help="Steps of each level's neural prior (default: the preset's)."
+)
 @click.option(
     "--family", "families", multiple=True, help="NSynth layout: keep only this instrument family (repeatable)."
 )
@@ -293,12 +320,31 @@ def train(
     output: Path | None,
     country: str | None,
     quiet: bool,
+    loading: str = "auto",
+    workers: int | None = None,
+    strict: bool = False,
+    prior_steps: int | None = None,
 ) -> None:
     """Train a VQ-VAE-2 on audio folders (wav, flac, ogg; recursive) or NSynth-style folders.
 
     Ctrl-C saves a resumable state; run the same command with --resume to go on. The energy of
     each stage (training, fitting the prior) is measured with codecarbon and added to the energy
     ledger ('specblur energy --report').
+
+    \b
+    One machine:      specblur train DATA --name NAME
+    Several processes or GPUs (PyTorch's torchrun; gloo on CPU, NCCL on GPUs):
+                      torchrun --standalone --nproc_per_node 4 -m specblur train DATA --name NAME
+    Several machines: torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d
+                        --rdzv-endpoint HOST:29400 -m specblur train DATA --name NAME
+                      (DATA and the data dir on storage every machine sees)
+
+    --batch-size is the batch of a step over all processes; each takes its share, so the crops,
+    their order and the learning rate follow the step whatever the process count. Only rank 0
+    writes the run, the model and the ledger (one row per stage, every process's energy summed).
+    Measured on a 2-core CPU (default preset, one thread per process): 2 processes 2.05 steps/s
+    against 1.41 for one, 73% scaling efficiency (README, Training). Corpora over 1 GiB decoded
+    are streamed from the files (--loading). On CUDA: bfloat16 autocast (untested here: no GPU).
     """
     from specblur.config import PRESETS
     from specblur.errors import UsageError
@@ -316,6 +362,7 @@ def train(
         config = config.replace("train", **changes)
     from rich.console import Console
 
+    quiet = quiet or os.environ.get("RANK", "0") != "0"  # under torchrun, rank 0 speaks for the job
     console = Console(stderr=True)
     log = (lambda m: None) if quiet else (lambda m: console.print(m, highlight=False, markup=False, soft_wrap=True))
     _import_training()
@@ -336,6 +383,10 @@ def train(
         sources=sources,
         country=country,
         cooldown=cooldown,
+        loading=loading,
+        workers=workers,
+        strict=strict,
+        prior_steps=prior_steps,
         log=log,
     )
     show_bar = not quiet and console.is_terminal
@@ -362,6 +413,8 @@ def train(
             path = run_training(opts, progress)
     else:
         path = run_training(opts)
+    if os.environ.get("RANK", "0") != "0":
+        return
     if output is not None:
         from specblur.files import atomic_write_bytes
 
@@ -856,11 +909,13 @@ def fit_prior(
 
     Training fits both already; use this to fit one on other material or with other settings. The
     model's default prior becomes whichever has fewer held-out bits per bottom code. The energy is
-    measured and added to the ledger and to the model's record.
+    measured and added to the ledger and to the model's record. Under torchrun (as for train) each
+    process encodes its share of DATA; the Naive Bayes counts are summed over the processes.
     """
     _import_training()
     from specblur.learn.fit_prior import refit
 
+    quiet = quiet or os.environ.get("RANK", "0") != "0"  # under torchrun, rank 0 speaks for the job
     log = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     refit(
         list(data),
@@ -1056,7 +1111,8 @@ def _run(argv: list[str] | None) -> int:
         if _State.debug:
             raise
         if isinstance(exc, SpecblurError):
-            _err(str(exc))
+            if not getattr(exc, "quiet", False):  # a torchrun rank stopped because another failed: rank 0 says why
+                _err(str(exc))
             return exc.exit_code
         _err(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)")
         return 2

@@ -49,6 +49,9 @@ COLUMNS = (
     "startup_kwh",
     "call_s",
     "call_kwh",
+    # several processes (torchrun): how many measured this row, and on how many devices (GPUs; 0: CPU)
+    "processes",
+    "devices",
 )
 """The ledger's columns, in order. New columns are only ever appended at the end, so an older
 ledger's rows are read by position.
@@ -60,7 +63,10 @@ command-line call. ``startup_s``, ``startup_cpu_s``: wall and process CPU second
 that no tracker measured (since the process started, for a call's first stage; since the previous
 stage ended, for later ones), codecarbon's own set-up excluded. ``core_w``: the watts one busy core
 was priced at. ``startup_kwh = startup_cpu_s x core_w + startup_s x RAM power``; ``call_s =
-startup_s + duration_s``; ``call_kwh = startup_kwh + energy_kwh``."""
+startup_s + duration_s``; ``call_kwh = startup_kwh + energy_kwh``. ``processes``: how many processes'
+measurements the row sums (a ``torchrun`` training job: every rank measures its own share, rank 0
+sums them and writes the one row; ``duration_s`` is then the longest rank's); ``devices``: the GPUs
+they ran on (0 on CPU). Both are empty in rows written before these columns."""
 
 BASE_COLUMNS = COLUMNS[:12]
 """The columns every ledger has had; a row with fewer fields is damaged."""
@@ -78,6 +84,8 @@ OPTIONAL_NUMERIC = (
     "startup_kwh",
     "call_s",
     "call_kwh",
+    "processes",
+    "devices",
 )
 """Numbers that older rows, and rows of other than command-line edits, lack (read as ``None``)."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +59,10 @@ class Measurement:
     core_w: float | None = None
     """The watts one busy core was priced at (see :func:`core_watts`)."""
     startup_kwh: float | None = None
+    processes: int = 1
+    """How many processes' measurements this one sums (see ``combine`` in :class:`Meter`)."""
+    devices: int = 0
+    """The GPUs those processes ran on (0: CPU only)."""
 
     @property
     def joules(self) -> float:
@@ -192,6 +196,8 @@ class Meter:
         ledger: Path | None = None,
         record: bool = True,
         whole_call: bool = False,
+        combine: Callable[[Measurement], None] | None = None,
+        gpu_ids: list[int] | None = None,
     ) -> None:
         self.command = command
         self.model = model
@@ -200,6 +206,12 @@ class Meter:
         self.record = record
         self.whole_call = whole_call
         self.call = f"{os.getpid()}-{uuid.uuid4().hex[:12]}" if whole_call else ""
+        self.combine = combine
+        """Called by every process of a job with its own finished stage, to sum it in place with
+        the other processes' (the training side passes one that sums over ranks); not called
+        when the stage raised, so a failing job enters no collective here."""
+        self.gpu_ids = gpu_ids
+        """The GPUs this process's tracker reads (its own, under torchrun); ``None``: all."""
         self.measurements: list[Measurement] = []
         self._tracker: Any = None
         self._version = ""
@@ -225,6 +237,7 @@ class Meter:
                     allow_multiple_runs=True,
                     tracking_mode="process",
                     log_level="error",
+                    **({"gpu_ids": self.gpu_ids} if self.gpu_ids is not None else {}),
                 )
             except Exception as exc:  # codecarbon rejects what it cannot place
                 raise UsageError(f"energy: codecarbon cannot measure for country {self.country!r} ({exc})") from exc
@@ -255,8 +268,12 @@ class Meter:
         tracker.start_task(stage)
         started = time.perf_counter()
         cpu_started = time.process_time()
+        failed = False
         try:
             yield result
+        except BaseException:
+            failed = True
+            raise
         finally:
             result.duration_s = time.perf_counter() - started
             cpu_s = time.process_time() - cpu_started
@@ -266,6 +283,8 @@ class Meter:
                 data = None
             if data is not None:
                 self._fill(result, data, cpu_s, before_wall, before_cpu)
+            if self.combine is not None and not failed:
+                self.combine(result)
             self.measurements.append(result)
             if self.record and result.energy_kwh is not None:
                 append([self.row(result)], self.ledger)
@@ -332,6 +351,8 @@ class Meter:
             "startup_kwh": m.startup_kwh if whole else None,
             "call_s": _rounded(m.call_s) if whole else None,
             "call_kwh": m.call_kwh if whole else None,
+            "processes": m.processes,
+            "devices": m.devices,
         }
 
 

@@ -1,5 +1,9 @@
 """Refit one prior of an existing model on other audio (``specblur fit-prior``): the Naive Bayes
-counts or the transformer, measured by the meter, saved with the model and its runtime form."""
+counts or the transformer, measured by the meter, saved with the model and its runtime form.
+
+Under ``torchrun`` each rank encodes its share of the files; the Naive Bayes counts are summed over
+the ranks, the transformer trains on all of them together; rank 0 writes the model and the one
+ledger row (every rank's energy summed)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from specblur.energy.meter import Meter
-from specblur.learn import checkpoint, export
+from specblur.learn import checkpoint, distributed, export
 from specblur.learn import data as data_mod
 from specblur.learn import train as train_mod
 from specblur.runtime import registry
@@ -27,24 +31,36 @@ def refit(
     output: Path | None = None,
     country: str | None = None,
     log: Callable[[str], None] = lambda message: None,
+    device: str = "cpu",
 ) -> Path:
     """Refit ``which`` prior (``naive-bayes`` or ``transformer``) of ``model`` on ``data``; the other
     is kept. The model's default prior becomes whichever has fewer held-out bits per bottom code.
     Returns where the model was saved (``output``, else the data dir under its name)."""
+    world = distributed.setup(device)
+    try:
+        return _refit(data, model, which, radius, alpha, steps, seed, resume, families, sources, output, country,
+                      log if world.main else (lambda message: None), world)  # fmt: skip
+    finally:
+        distributed.teardown(world)
+
+
+def _refit(data, model, which, radius, alpha, steps, seed, resume, families, sources, output, country, log,
+           world: distributed.World) -> Path:  # fmt: skip
     loaded = checkpoint.load(registry.resolve(model))
     items = data_mod.collect(list(data), families, sources)
     train_items, held_items = data_mod.split(items, loaded.model.config.train.holdout_fraction)
     rate = loaded.model.config.spectrogram.sample_rate
-    waves = data_mod.load_waves(train_items, rate, warn=log)
     held = data_mod.load_waves(held_items, rate, warn=log)
-    meter = Meter("fit-prior", loaded.name, country)
+    meter = Meter("fit-prior", loaded.name, country, record=world.main, combine=train_mod._summed(world))
     priors, graphs = loaded.prior, loaded.prior_nn
-    with meter.measure("prior", audio_s=sum(len(w) for w in waves) / rate) as measured:
+    with meter.measure("prior") as measured:
+        maps, measured.audio_s = train_mod.corpus_maps(loaded.model, train_items, rate, world, warn=log)
+        held_maps = train_mod.code_maps(loaded.model, held) if held else None
         if which == "transformer":
             graphs, metrics = train_mod.fit_neural_prior(
                 loaded.model,
-                waves,
-                held,
+                maps,
+                held_maps,
                 name=loaded.name,
                 preset=str(loaded.training.get("preset") or "default"),
                 seed=seed,
@@ -53,7 +69,9 @@ def refit(
                 log=log,
             )
         else:
-            priors, metrics = train_mod.fit_prior(loaded.model, waves, held, radius=radius, alpha=alpha)
+            priors, metrics = train_mod.fit_prior(loaded.model, maps, held_maps, radius=radius, alpha=alpha, world=world)
+    if not world.main:
+        return output or registry.model_path(loaded.name)
     if metrics and which == "naive-bayes":
         log(train_mod.describe_prior(metrics))
     spent = dict(loaded.training.get("energy") or {})

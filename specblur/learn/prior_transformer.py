@@ -390,6 +390,18 @@ def _fit(maps, num_codes, level, top_maps, preset, steps, seed, state_path, resu
         lr=config.lr,
         betas=(0.9, 0.98),
     )
+    from specblur.learn import distributed
+
+    rank, size = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if distributed.active() else (0, 1)
+    net: nn.Module = model
+    if size > 1:
+        # every rank draws the whole batch of windows from the same generator and trains on its share
+        # (rows [rank x batch / size, (rank + 1) x batch / size)): the same windows per step whatever
+        # the number of processes; DistributedDataParallel averages the gradients
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, process_group=distributed.cpu_group())  # on the CPU: gloo
+    lo, hi = rank * config.batch // size, (rank + 1) * config.batch // size
     step, wall, history = 0, 0.0, []
     if resume:
         if state_path is None or not Path(state_path).is_file():
@@ -406,7 +418,7 @@ def _fit(maps, num_codes, level, top_maps, preset, steps, seed, state_path, resu
     log(f"{level} prior: {model.parameter_count():,} parameters, {config.steps} steps of {config.batch} windows")
 
     def save() -> None:
-        if state_path is None:
+        if state_path is None or rank != 0:
             return
         Path(state_path).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(str(state_path) + ".tmp")
@@ -448,8 +460,8 @@ def _fit(maps, num_codes, level, top_maps, preset, steps, seed, state_path, resu
             total = min(total, reachable) if cooling else reachable
         for group in optimizer.param_groups:
             group["lr"] = _lr(step, config, total)
-        batch = {k: torch.from_numpy(v) for k, v in data.batch(rng, config.batch).items()}
-        log_p = model(batch["codes"], batch["mask"], batch.get("top"), batch.get("top_mask"))
+        batch = {k: torch.from_numpy(v[lo:hi]) for k, v in data.batch(rng, config.batch).items()}
+        log_p = net(batch["codes"], batch["mask"], batch.get("top"), batch.get("top_mask"))
         target = batch["codes"].clamp(min=0)
         nll = -log_p.gather(-1, target[..., None])[..., 0]
         loss = nll[batch["mask"]].mean()

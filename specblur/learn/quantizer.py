@@ -11,6 +11,11 @@ Follows "Neural Discrete Representation Learning" (van den Oord et al., 2017): t
   is moved onto a random encoder output of the current batch (Jukebox, Dhariwal et al., 2020).
 * ``kmeans_init``: the first training batch sets the codebook by k-means.
 
+Under several processes (:mod:`specblur.learn.distributed`) the codebook stays one codebook, the one
+a single process would compute from the whole batch: the batch's counts and sums are summed over
+ranks before the moving averages take them, and codewords set from a batch (k-means, restarts) are
+drawn from every rank's vectors gathered in batch order, with the same generator on every rank.
+
 Usage is reported as the perplexity of the batch's code histogram (K when all codes are used
 equally) and the fraction of dead codes.
 """
@@ -24,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from specblur.config import QuantizerConfig
+from specblur.learn import distributed
 
 
 @dataclass
@@ -76,11 +82,17 @@ class VectorQuantizer(nn.Module):
         return F.embedding(indexes, self.codebook)
 
     def forward(self, z: Tensor) -> Quantized:
-        """Quantise ``z`` of shape ``(..., D)``; in training mode also update the codebook."""
+        """Quantise ``z`` of shape ``(..., D)``; in training mode also update the codebook.
+
+        Under autocast (bfloat16 on CUDA) it runs in float32: nearest-codeword distances and the
+        moving averages lose too much in 8 bits of mantissa."""
+        if torch.is_autocast_enabled(z.device.type):
+            with torch.autocast(z.device.type, enabled=False):
+                return self.forward(z.float())
         k = self.config.num_codes
         flat = z.reshape(-1, self.config.dim)
         if self.training and not bool(self.initialized):
-            self._kmeans_init(flat.detach())
+            self._kmeans_init(distributed.cat_rows(flat.detach()))
         indexes = self.nearest(flat.detach())
         quantized = self.lookup(indexes)
         counts = torch.bincount(indexes, minlength=k).to(flat.dtype)
@@ -108,9 +120,11 @@ class VectorQuantizer(nn.Module):
     def _update(self, flat: Tensor, indexes: Tensor, counts: Tensor) -> None:
         cfg = self.config
         decay = cfg.decay
+        if distributed.active():
+            counts = distributed.reduce_(counts.clone())
         self.usage.mul_(decay).add_(counts, alpha=1 - decay)
         if cfg.ema:
-            sums = torch.zeros_like(self.ema_sum).index_add_(0, indexes, flat)
+            sums = distributed.reduce_(torch.zeros_like(self.ema_sum).index_add_(0, indexes, flat))
             self.ema_count.mul_(decay).add_(counts, alpha=1 - decay)
             self.ema_sum.mul_(decay).add_(sums, alpha=1 - decay)
             n = self.ema_count.sum()
@@ -119,8 +133,9 @@ class VectorQuantizer(nn.Module):
         if cfg.restart_dead:
             dead = torch.nonzero(self.usage < cfg.dead_threshold).squeeze(1)
             if dead.numel():
-                picks = torch.randint(0, flat.shape[0], (dead.numel(),), device=flat.device)
-                self._set_codewords(dead, flat[picks])
+                whole = distributed.cat_rows(flat)  # the whole batch's vectors, as one process sees them
+                picks = torch.randint(0, whole.shape[0], (dead.numel(),), device=flat.device)
+                self._set_codewords(dead, whole[picks])
 
     def _set_codewords(self, which: Tensor, vectors: Tensor) -> None:
         self.codebook.data[which] = vectors
