@@ -81,7 +81,8 @@ def test_apply_undo_redo_export_match_the_command_line(running: S.Server, stereo
     assert (state["rate"], state["channels"], state["frames"], state["subtype"]) == (22050, 2, 66150, "PCM_24")
     _, headers, before = request(running, "GET", "/api/image?which=after")
     width, height = int(headers["X-Width"]), int(headers["X-Height"])
-    assert (width, height) == (state["image"]["width"], state["image"]["height"]) and len(before) == width * height
+    assert (width, height) == (state["image"]["width"], state["image"]["height"] + 2)  # + the waveform's 2 rows
+    assert len(before) == width * height and headers["X-From"] == "0"
     snapped = api(running, "/api/plan", {"time": [1.0, 1.5], "freq": [300, 2000]})["regions"]
     assert snapped[-1]["start"] <= 1.0 and snapped[-1]["end"] >= 1.5 and snapped[-1]["low"] <= 300
 
@@ -122,6 +123,24 @@ def test_apply_undo_redo_export_match_the_command_line(running: S.Server, stereo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.wav", "out.wav", "take.wav"]  # no temporary left
 
 
+def run_printed(capsys, command: str, out: Path, into: Path) -> None:
+    """Run the command box's text with the real CLI (in ``into``, where its step files and the label
+    file are), writing ``into / cli.wav`` instead of OUT."""
+    import shlex
+
+    assert not command.startswith("#"), command
+    for old in [into / "cli.wav", *into.glob("step*")]:
+        old.unlink(missing_ok=True)
+    for line in command.split(" && \\\n"):
+        line = line.split("\n#")[0].split("    # ")[0]
+        args = shlex.split(line)
+        assert args[0] == "specblur"
+        args = [str(into / "cli.wav") if a == str(out) else a for a in args[1:]]
+        args = [str(into / a) if a.startswith("step") or a.endswith(".labels.txt") else a for a in args]
+        code, err = cli_in_process(capsys, *args)
+        assert code == 0, err
+
+
 def test_labels_round_trip_through_the_cli(running: S.Server, stereo: Path, tmp_path: Path, capsys) -> None:
     api(running, "/api/apply", {"time": [0.4, 0.8], "freq": [200, 1500]})
     api(running, "/api/apply", {"time": [2.0, 2.6], "freq": [None, 900]})
@@ -133,33 +152,40 @@ def test_labels_round_trip_through_the_cli(running: S.Server, stereo: Path, tmp_
         "2.000000\t2.600000\tblur",
         "\\\t-1.000000\t900.000000",
     ]
+    # two Applies whose worked-on samples meet (a 3 s file: the context reaches): rounded to the
+    # file's 24 bits between them, as two commands do, so the printed chain is exact
     state = api(running, "/api/state")
-    assert "--labels take.labels.txt -m tiny" in state["command"]
+    assert state["command"].count("specblur blur") == 2 and "step1.wav" in state["command"]
     (tmp_path / "take.labels.txt").write_bytes(text)
     api(running, "/api/export", {})
-    assert (
-        cli_in_process(
-            capsys,
-            "blur",
-            str(stereo),
-            str(tmp_path / "cli.wav"),
-            "-m",
-            "tiny",
-            "--labels",
-            str(tmp_path / "take.labels.txt"),
-        )[0]
-        == 0
-    )
+    run_printed(capsys, state["command"], tmp_path / "out.wav", tmp_path)
     assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
-    # loading the file back applies every region as one undo step
+    # loading the file back applies every region as one undo step: one --labels call
     for _ in range(2):
         api(running, "/api/undo", {})
     state = api(running, "/api/labels", {"text": text.decode(), "name": "take.labels.txt"})
     assert len(state["entries"]) == 1 and len(state["entries"][0]["regions"]) == 2
+    assert "--labels take.labels.txt -m tiny" in state["command"]
     api(running, "/api/export", {})
+    run_printed(capsys, state["command"], tmp_path / "out.wav", tmp_path)
     assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
     status, _, payload = request(running, "POST", "/api/labels", json.dumps({"text": "1\t1\tpoint\n", "name": "p.txt"}))
     assert status == 400 and json.loads(payload)["error"].startswith("p.txt:1: a point label")
+
+
+def test_a_chain_of_edits_with_different_settings_is_printed_exactly(
+    running: S.Server, tmp_path: Path, capsys
+) -> None:
+    """Three Applies with different effects and settings, the second overlapping the first: the
+    printed commands, run one after another, write the export byte for byte."""
+    api(running, "/api/apply", {"time": [0.5, 1.4], "freq": [200, 3000], "seed": 3, "strength": 0.7})
+    api(running, "/api/apply", {"time": [1.0, 1.8], "freq": [500, 5000], "seed": 9, "temperature": 1.5})
+    state = api(running, "/api/apply", {"mode": "repair", "time": [2.2, 2.3], "freq": [1000, 4000]})
+    command = state["command"]
+    assert command.count(" && ") == 2 and "--seed 3" in command and "-T 1.5" in command and "repair" in command
+    api(running, "/api/export", {})
+    run_printed(capsys, command, tmp_path / "out.wav", tmp_path)
+    assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
 
 
 def test_token_host_origin_and_paths(running: S.Server) -> None:
@@ -432,7 +458,7 @@ def test_a_signal_only_asks_the_serving_loop_to_stop(tiny_model: Path, stereo: P
             for thread in knockers:
                 thread.join()
         assert sent == [True]
-        assert not [t for t in srv._threads if t.is_alive()]
+        assert not [t for t in srv.threads if t.is_alive()]
         assert {s: signal.getsignal(s) for s in before} == before
 
 
@@ -487,17 +513,17 @@ def test_apply_keeps_the_samples_outside_each_span(tiny_model: Path, tmp_path: P
     session = S.Session(src, tmp_path / "o.wav", "tiny")
     entry = session.apply([S.parse_options({"time": [2.0, 2.5]})])
     lo, hi = int((2.0 - MARGIN) * rate), int((2.5 + MARGIN) * rate)
-    ((start, old, new),) = entry.patches
+    ((start, new),) = entry.patches
     assert lo <= start and start + len(new) <= hi  # what an export rewrites stays near the region
-    assert np.array_equal(session.current[:lo], session.original[:lo])
-    assert np.array_equal(session.current[hi:], session.original[hi:])
-    assert np.array_equal(old, session.original[start : start + len(old)]) and not np.array_equal(old, new)
-    assert np.array_equal(session.current[start : start + len(new)], new)
+    frames = session.head.frames
+    current, original = session.read("after", 0, frames), session.read("before", 0, frames)
+    assert np.array_equal(current[:lo], original[:lo]) and np.array_equal(current[hi:], original[hi:])
+    assert not np.array_equal(original[start : start + len(new)], new)
+    assert np.array_equal(current[start : start + len(new)], new)
     session.export()
     written = sf.read(tmp_path / "o.wav", dtype="float64", always_2d=True)[0]
-    original = sf.read(src, dtype="float64", always_2d=True)[0]
     assert np.array_equal(written[:lo], original[:lo]) and np.array_equal(written[hi:], original[hi:])
-    assert np.array_equal(written, session.current.astype(np.float32))
+    assert np.array_equal(written, current)  # the editor keeps what the file stores (FLOAT: float32)
 
 
 def test_the_server_listens_on_loopback_only() -> None:
