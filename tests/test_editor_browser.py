@@ -73,13 +73,12 @@ def _drag(page: Page, t0: float, t1: float, f0: float, f1: float) -> None:
 
 
 def _differing_pixels(page: Page) -> int:
+    """Cells of the spectrogram (and the waveform's rows) that differ between the page's before and after."""
     return page.evaluate(
         """() => {
-        const {before, after} = window.specblur.app.images;
-        const a = before.getContext('2d').getImageData(0, 0, before.width, before.height).data;
-        const b = after.getContext('2d').getImageData(0, 0, after.width, after.height).data;
+        const {before, after} = window.specblur.app.pix;
         let n = 0;
-        for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+        for (let i = 0; i < before.bytes.length; i++) if (before.bytes[i] !== after.bytes[i]) n++;
         return n;
     }"""
     )
@@ -99,12 +98,19 @@ def test_drag_apply_listen_undo_export(browser, served, tmp_path: Path, capsys) 
 
     # select on the picture: the server snaps it to code cells, the page shows it
     _drag(page, 1.0, 1.6, 300, 2500)
-    expect(page.locator("#selection")).to_contain_text("snapped to bottom cells")
+    expect(page.locator("#selection")).to_contain_text("(bottom cells)")
+    # one set of numbers: the snapped cells' (the end one frame in, as snapping counts the frame after it)
     selection = page.evaluate("window.specblur.app.selection")
-    assert selection["time"] == pytest.approx([1.0, 1.6], abs=0.01)
-    assert selection["freq"] == pytest.approx([300, 2500], rel=0.05)
     snapped = page.evaluate("window.specblur.app.snapped")[-1]
-    assert snapped["start"] <= selection["time"][0] and snapped["end"] >= selection["time"][1]
+    spec = srv.session.loaded.model.config.spectrogram
+    frame = spec.hop_length / spec.sample_rate
+    assert selection["time"][0] == pytest.approx(snapped["start"], abs=1e-6) and selection["time"][0] <= 1.0 + 0.01
+    assert selection["time"][1] == pytest.approx(snapped["end"] - frame, abs=1e-6) and selection["time"][1] >= 1.55
+    assert selection["freq"] == pytest.approx([snapped["low"], snapped["high"]], abs=1e-3)
+    t0, t1, f0, f1 = (S._decimal(v, p) for v, p in zip([*selection["time"], *selection["freq"]], (6, 6, 3, 3)))
+    numbers = f"{t0}-{t1} s, {f0}-{f1} Hz"
+    expect(page.locator("#selection")).to_contain_text(f"selection {numbers} (bottom cells)")
+    assert page.locator("#t-start").input_value() == t0 and page.locator("#f-high").input_value() == f1
 
     page.locator("#seed").fill("4")
     page.locator("#apply").click()
@@ -113,6 +119,10 @@ def test_drag_apply_listen_undo_export(browser, served, tmp_path: Path, capsys) 
     assert _differing_pixels(page) > 0  # the new spectrogram is drawn
     command = page.locator("#command").input_value()
     assert command.startswith("specblur blur ") and "--seed 4" in command
+    assert f"--time {t0}-{t1} --freq {f0}-{f1} " in command  # the same numbers as the selection line
+    expect(page.locator("#history li")).to_contain_text(f"blur {numbers}, seed 4")  # and the edit list
+    outlined = page.evaluate("window.specblur.app.state.entries[0].snapped[0]")
+    assert (outlined["frames"], outlined["bins"]) == (snapped["frames"], snapped["bins"])  # the cells outlined
 
     # listen: the selection loops, and sound reaches the output
     page.locator("#play").click()

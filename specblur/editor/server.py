@@ -151,9 +151,10 @@ class Options:
 
     def describe(self) -> str:
         low, high = self.freq
-        band = f"{0 if low is None else low:g}-{'top' if high is None else f'{high:g}'} Hz"
+        band = f"{0 if low is None else _decimal(low, 3)}-{'top' if high is None else _decimal(high, 3)} Hz"
         extra = f", amount {self.strength:g}" if self.strength != 1 else ""
-        return f"{self.mode} {self.time[0]:.3f}-{self.time[1]:.3f} s, {band}{extra}, seed {self.seed}, {self.scale}"
+        span = f"{_decimal(self.time[0])}-{_decimal(self.time[1])} s"
+        return f"{self.mode} {span}, {band}{extra}, seed {self.seed}, {self.scale}"
 
     def label_text(self) -> str:
         return self.text or " ".join([self.mode, *self.flags()])
