@@ -422,7 +422,7 @@ class Session:
             frames = np.abs(model.spectrogram.stft(wave[: max(need, 0)] if s1 < self.head.frames else wave))
             frames = frames[:, k0 : k0 + (c1 - c0)]
             magnitude = frames if magnitude is None else magnitude + frames
-        magnitude /= x.shape[1]
+        magnitude = np.ascontiguousarray(magnitude / x.shape[1])  # (a strided matrix makes the mel product slow)
         db = model.spectrogram.to_db(model.spectrogram.features_from_magnitude(magnitude)).astype(np.float32)
         # each column's waveform: the lowest and highest sample of the channels over its hop
         bounds = np.minimum((np.arange(c0, c1 + 1) * hop * orig) // new, self.head.frames) - s0

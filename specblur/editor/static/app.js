@@ -28,7 +28,8 @@ const app = {
   busy: false,
   previewKey: null,
   size: { w: 0, h: 0, dpr: 1 },
-  rendered: null, // {key, image: ImageData}
+  rendered: null, // {key, viewKey, image: ImageData}: the view's picture as last drawn
+  patched: null, // {from, c0, c1}: columns patched in since that drawing (to draw only those again)
   drawnVersion: -1,
   pictureAt: 0, // performance.now() when a new picture was last drawn (benchmarks/editor.py)
 };
@@ -119,6 +120,12 @@ async function loadPicture(which, since) {
     // patch the changed columns in, row by row
     const pix = app.pix[which];
     for (let r = 0; r < rows; r++) pix.bytes.set(bytes.subarray(r * width, (r + 1) * width), r * pix.width + first);
+    // the view drawn from the picture before this patch can be mended where the columns changed
+    const from = app.rendered && app.rendered.key;
+    const was = app.patched && app.patched.from === from ? app.patched : { c0: first, c1: first + width };
+    app.patched =
+      app.which === which && from ? { from, c0: Math.min(was.c0, first), c1: Math.max(was.c1, first + width) } : null;
+    return width;
   }
   app.rendered = null;
   return width;
@@ -193,21 +200,22 @@ function cellRanges(n, a, b, count) {
   return [lo, hi];
 }
 
-// The spectrogram of the view at the canvas's device pixels, max-pooled in time and frequency.
-function renderPlot(pix, dw, dh) {
+// The spectrogram of the view at the canvas's device pixels, max-pooled in time and frequency; with
+// `image` (the view's, drawn before), only its screen columns [xa, xb) are drawn again.
+function renderPlot(pix, dw, dh, image = null, xa = 0, xb = dw) {
   const bands = app.state.model.bands;
   const fs = frameSeconds();
   const [x0, x1] = cellRanges(dw, app.view.t0 / fs, app.view.t1 / fs, pix.width);
   const top = app.view.b1;
   const [r0, r1] = cellRanges(dh, app.view.b0, top, bands); // r: bottom-up; screen rows top-down
   // each screen column: every band's loudest cell over the columns it covers
-  const colmax = new Uint8Array(dw * bands);
+  const colmax = new Uint8Array((xb - xa) * bands);
   const src = pix.bytes;
   const width = pix.width;
-  for (let x = 0; x < dw; x++) {
+  for (let x = xa; x < xb; x++) {
     const a = x0[x];
     const b = x1[x];
-    const base = x * bands;
+    const base = (x - xa) * bands;
     for (let band = 0; band < bands; band++) {
       const row = band * width;
       let m = 0;
@@ -218,15 +226,15 @@ function renderPlot(pix, dw, dh) {
       colmax[base + band] = m;
     }
   }
-  const image = new ImageData(dw, dh);
+  image = image || new ImageData(dw, dh);
   const out = new Uint32Array(image.data.buffer);
   for (let y = 0; y < dh; y++) {
     const i = dh - 1 - y; // screen row y shows bands [r0[i], r1[i])
     const a = r0[i];
     const b = r1[i];
     const line = y * dw;
-    for (let x = 0; x < dw; x++) {
-      const base = x * bands;
+    for (let x = xa; x < xb; x++) {
+      const base = (x - xa) * bands;
       let m = colmax[base + a];
       for (let band = a + 1; band < b; band++) if (colmax[base + band] > m) m = colmax[base + band];
       out[line + x] = PALETTE32[m];
@@ -305,8 +313,22 @@ function draw() {
   if (pix) {
     const v = app.view;
     const key = [app.which, app.which === "after" ? app.pixVersion : 0, v.t0, v.t1, v.b0, v.b1, dw, dh].join();
+    const viewKey = [app.which, v.t0, v.t1, v.b0, v.b1, dw, dh].join();
     if (!app.rendered || app.rendered.key !== key) {
-      app.rendered = { key, image: renderPlot(pix, dw, dh) };
+      const old = app.rendered;
+      const patch = app.patched;
+      if (old && patch && old.viewKey === viewKey && old.key === patch.from) {
+        // only the screen columns that show the patched picture columns
+        const fs = frameSeconds();
+        const per = (v.t1 - v.t0) / fs / dw;
+        const xa = Math.max(0, Math.floor((patch.c0 - v.t0 / fs) / per) - 1);
+        const xb = Math.min(dw, Math.ceil((patch.c1 - v.t0 / fs) / per) + 1);
+        if (xb > xa) renderPlot(pix, dw, dh, old.image, xa, xb);
+        app.rendered = { key, viewKey, image: old.image };
+      } else {
+        app.rendered = { key, viewKey, image: renderPlot(pix, dw, dh) };
+      }
+      app.patched = null;
       if (app.which === "after" && app.drawnVersion !== app.pixVersion) {
         app.drawnVersion = app.pixVersion;
         app.pictureAt = performance.now();
