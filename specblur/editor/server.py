@@ -264,7 +264,7 @@ class Cancelled(RequestError):
         super().__init__(409, message)
 
 
-IMAGE_BLOCK = 2048
+IMAGE_BLOCK = 512
 """Columns of the spectrogram computed at a time (bounds the memory the picture takes to make)."""
 MAX_REGIONS = 10000
 """Most selections in one Apply."""

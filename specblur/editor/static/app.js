@@ -391,6 +391,7 @@ function draw() {
   const step = niceStep(span, p.w, s.seconds >= 60 ? 80 : 70);
   let lastRight = -Infinity;
   const axisY = wb.y + wb.h;
+  app.timeLabels = []; // what was written, where (the tests check none is cut off)
   for (let k = Math.ceil(app.view.t0 / step - 1e-9); k * step <= app.view.t1 + 1e-9; k++) {
     const t = k * step;
     const x = tToX(t);
@@ -404,6 +405,7 @@ function draw() {
     if (cx - half < lastRight + 6) continue;
     ctx2d.textAlign = "center";
     ctx2d.fillText(text, cx, axisY + 7);
+    app.timeLabels.push({ text, t, left: cx - half, right: cx + half });
     lastRight = cx + half;
   }
   drawScale(p);
