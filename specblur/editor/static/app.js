@@ -559,12 +559,7 @@ canvas.addEventListener("mousedown", (event) => {
     return;
   }
   if (!pt.inside) return;
-  if (event.shiftKey && app.selection && app.snapped) {
-    app.extra.push({ time: app.selection.time, freq: app.selection.freq, snapped: app.snapped });
-  } else if (!event.shiftKey) {
-    app.extra = [];
-  }
-  app.drag = { x: pt.x, y: pt.y, moved: false, previous: app.selection, previousSnapped: app.snapped };
+  app.drag = { x: pt.x, y: pt.y, moved: false, shift: event.shiftKey };
   event.preventDefault();
 });
 
@@ -572,6 +567,13 @@ window.addEventListener("mousemove", (event) => {
   if (!app.drag) return;
   const pt = eventPoint(event);
   if (Math.abs(pt.x - app.drag.x) + Math.abs(pt.y - app.drag.y) < 4 && !app.drag.moved) return;
+  if (!app.drag.moved) {
+    // a drag (not a click): a new selection, added to the others with Shift
+    if (!app.drag.shift) app.extra = [];
+    else if (app.selection && app.snapped) {
+      app.extra.push({ time: app.selection.time, freq: app.selection.freq, snapped: app.snapped });
+    }
+  }
   app.drag.moved = true;
   app.snapped = null;
   const s = app.state;
@@ -588,11 +590,7 @@ window.addEventListener("mouseup", async () => {
   const drag = app.drag;
   app.drag = null;
   if (!drag.moved) {
-    // a click: the playhead goes there; the selection stays
-    if (app.extra.length && drag.previous) app.extra.pop();
-    app.selection = drag.previous;
-    app.snapped = drag.previousSnapped;
-    setPlayhead(xToT(drag.x));
+    setPlayhead(xToT(drag.x)); // a click: the playhead goes there; the selections stay
     return;
   }
   const sel = app.selection;
