@@ -172,7 +172,7 @@ def main() -> None:
     text_out = table(
         f"specblur edit on a {SECONDS / 60:g}-minute {RATE / 1000:g} kHz stereo file (median ms of {args.repeat}; "
         "ratio: / the whole picture again, measured in this run)",
-        ["step", "page: click to picture", "server part", "ratio"],
+        ["step", "page: click to picture", "of which the edit (server)", "ratio"],
         rows,
     )
     size_mb = os.path.getsize(src) / 2**20
