@@ -1,4 +1,6 @@
-"""specblur edit on a long file: Apply, undo and redo to the new picture in the browser, the server's peak memory, and how fast long work stops.
+"""specblur edit on a long file: Apply, undo and redo to the new picture, peak memory, how fast work stops.
+
+Apply, undo and redo are timed to the new picture in the browser; the server's peak memory is read.
 
 On a 10-minute 44.1 kHz stereo 16-bit WAV (tones and a little noise), ``specblur edit`` runs as a
 process (as a user starts it) and the page runs in headless Chromium (the distribution's, driven
@@ -83,9 +85,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     src = tone_file(work / "long.wav", SECONDS, RATE, CHANNELS)
     model = ["-m", args.model] if args.model else []
-    text = labels.dumps(
-        [labels.Label(1.0 + i * 0.25, 1.2 + i * 0.25, 300.0, 3000.0, "r") for i in range(REGIONS)]
-    )
+    text = labels.dumps([labels.Label(1.0 + i * 0.25, 1.2 + i * 0.25, 300.0, 3000.0, "r") for i in range(REGIONS)])
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     results: dict[str, float] = {}
 
@@ -185,7 +185,10 @@ def main() -> None:
             ["its samples as float64, once (MB)", samples_mb],
             ["peak resident memory, VmHWM (MB)", peak],
             ["open: the whole file's picture (ms)", results["open (picture of the whole file)"]],
-            ["Cancel to the page free, 2000-region label file (ms)", results["Cancel to the page free (2000-region label file)"]],
+            [
+                "Cancel to the page free, 2000-region label file (ms)",
+                results["Cancel to the page free (2000-region label file)"],
+            ],
             ["SIGTERM to exit, mid label file (ms)", results["SIGTERM to exit, mid label file"]],
             ["files left besides IN and OUT", results["files left besides IN and OUT"]],
         ],

@@ -173,9 +173,7 @@ def test_labels_round_trip_through_the_cli(running: S.Server, stereo: Path, tmp_
     assert status == 400 and json.loads(payload)["error"].startswith("p.txt:1: a point label")
 
 
-def test_a_chain_of_edits_with_different_settings_is_printed_exactly(
-    running: S.Server, tmp_path: Path, capsys
-) -> None:
+def test_a_chain_of_edits_with_different_settings_is_printed_exactly(running: S.Server, tmp_path: Path, capsys) -> None:
     """Three Applies with different effects and settings, the second overlapping the first: the
     printed commands, run one after another, write the export byte for byte."""
     api(running, "/api/apply", {"time": [0.5, 1.4], "freq": [200, 3000], "seed": 3, "strength": 0.7})
@@ -571,7 +569,7 @@ def test_a_session_does_not_hold_the_file(tiny_model: Path, tmp_path: Path) -> N
     rate, seconds = 22050, 120.0
     src = tmp_path / "long.wav"
     with sf.SoundFile(src, "w", rate, 2, "PCM_16") as f:
-        for lo in range(0, int(seconds * rate), rate * 10):
+        for _ in range(0, int(seconds * rate), rate * 10):
             f.write(np.repeat(tone(10.0, rate, (220.0, 330.0)).reshape(-1, 1), 2, axis=1) * 0.5)
     samples_bytes = int(seconds * rate) * 2 * 8
     tracemalloc.start()
@@ -596,7 +594,9 @@ def test_export_replaces_only_what_this_editor_wrote(running: S.Server, stereo: 
     out.write_bytes(out.read_bytes()[:-2] + b"zz")  # another program writes OUT
     status, _, payload = request(running, "POST", "/api/export", "{}")
     message = json.loads(payload)["error"]
-    assert status == 409 and message.endswith("changed since this editor wrote it; nothing written; use Export as... to give another name")
+    assert status == 409 and message.endswith(
+        "changed since this editor wrote it; nothing written; use Export as... to give another name"
+    )
     assert out.read_bytes().endswith(b"zz")
     # Export as...: a typed name, the CLI's rules
     link = tmp_path / "link.wav"
@@ -661,7 +661,9 @@ def test_long_work_reports_progress_and_cancels_leaving_everything(running: S.Se
     finally:
         worker.join(120)
     status, _, payload = answers.get_nowait()
-    assert status == 409 and re.fullmatch(r"cancelled after \d+ of 400 regions; nothing changed", json.loads(payload)["error"])
+    assert status == 409 and re.fullmatch(
+        r"cancelled after \d+ of 400 regions; nothing changed", json.loads(payload)["error"]
+    )
     after = api(running, "/api/state")
     assert (after["version"], after["entries"], after["command"]) == (before["version"], [], "")
 

@@ -108,7 +108,9 @@ def test_drag_apply_listen_undo_export(browser, served, tmp_path: Path, capsys) 
     assert selection["time"][0] == pytest.approx(snapped["start"], abs=1e-6) and selection["time"][0] <= 1.0 + 0.01
     assert selection["time"][1] == pytest.approx(snapped["end"] - frame, abs=1e-6) and selection["time"][1] >= 1.55
     assert selection["freq"] == pytest.approx([snapped["low"], snapped["high"]], abs=1e-3)
-    t0, t1, f0, f1 = (S._decimal(v, p) for v, p in zip([*selection["time"], *selection["freq"]], (6, 6, 3, 3)))
+    t0, t1, f0, f1 = (
+        S._decimal(v, p) for v, p in zip([*selection["time"], *selection["freq"]], (6, 6, 3, 3), strict=True)
+    )
     numbers = f"{t0}-{t1} s, {f0}-{f1} Hz"
     expect(page.locator("#selection")).to_contain_text(f"selection {numbers} (bottom cells)")
     assert page.locator("#t-start").input_value() == t0 and page.locator("#f-high").input_value() == f1
@@ -273,7 +275,9 @@ def test_the_picture_keeps_peaks_follows_the_window_and_labels_fit(browser, tiny
         image = np.frombuffer(data, np.uint8).reshape(rows, cols)[:-2]
         hop = srv.session.loaded.model.config.spectrogram.hop_length
         band_rows = [round(image.shape[0] * f) for f in (0.3, 0.5, 0.7)]  # about the rows looked at
-        truth = [int(image[band_rows[0] - 2 : band_rows[-1] + 3, max(0, s // hop - 6) : s // hop + 8].max()) for s in starts]
+        truth = [
+            int(image[band_rows[0] - 2 : band_rows[-1] + 3, max(0, s // hop - 6) : s // hop + 8].max()) for s in starts
+        ]
         assert min(found["peaks"]) >= min(truth) - 12  # no burst lost (decimation keeps ~1 column in 6)
         assert max(found["gaps"]) < min(found["peaks"]) - 40  # and no band between them
         # m:ss labels on a long file, none cut off by the canvas's edges
@@ -325,7 +329,9 @@ def test_gestures_preview_several_selections_and_export_as(browser, served, tmp_
     for field, value in (("#t-start", "0.5"), ("#t-end", "1.2"), ("#f-low", "200"), ("#f-high", "2000")):
         page.locator(field).fill(value)
         page.locator(field).dispatch_event("change")
-    page.wait_for_function("(() => { const a = window.specblur.app; return a.snapped && a.selection.freq[1] !== null })()")
+    page.wait_for_function(
+        "(() => { const a = window.specblur.app; return a.snapped && a.selection.freq[1] !== null })()"
+    )
     typed = page.evaluate("window.specblur.app.selection")
     assert typed["time"][0] <= 0.5 and typed["time"][1] >= 1.1 and typed["freq"][0] <= 200
     assert page.locator("#t-start").input_value() == S._decimal(typed["time"][0])
@@ -390,7 +396,9 @@ def test_gestures_preview_several_selections_and_export_as(browser, served, tmp_
 
     # long work shows its progress and stops on Cancel, leaving the edits as they were
     many = tmp_path / "many.txt"
-    many.write_text(labels.dumps([labels.Label(0.1 + (i % 25) * 0.1, 0.3 + (i % 25) * 0.1, 200, 3000, "r") for i in range(3000)]))
+    many.write_text(
+        labels.dumps([labels.Label(0.1 + (i % 25) * 0.1, 0.3 + (i % 25) * 0.1, 200, 3000, "r") for i in range(3000)])
+    )
     page.locator("#load-labels").set_input_files(str(many))
     expect(page.locator("#progress")).to_be_visible()
     expect(page.locator("#status")).to_contain_text("of 3000 regions")

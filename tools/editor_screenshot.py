@@ -3,7 +3,8 @@
 ``python tools/editor_screenshot.py [--out docs/img/edit.png] [--input examples/note.wav]
 [--time 1.0-2.0] [--freq 200-2000]``: opens the editor on the input with the bundled default model,
 drags the region on the spectrogram, applies a blur and saves a 1200x700 screenshot of the "after"
-view (the applied edit outlined, the waveform lane, the dB scale, the snapped numbers in the fields). The README's: ``--input /usr/share/sonic-pi/samples/guit_em9.flac --freq 2000-16000``.
+view (the applied edit outlined, the waveform lane, the dB scale, the snapped numbers in the fields).
+The README's: ``--input /usr/share/sonic-pi/samples/guit_em9.flac --freq 2000-16000``.
 """
 
 from __future__ import annotations

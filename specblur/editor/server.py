@@ -16,7 +16,6 @@ request must name this server in its ``Host`` header (against DNS rebinding) and
 from __future__ import annotations
 
 import hmac
-import io
 import json
 import math
 import os
@@ -348,7 +347,11 @@ class Session:
         subtype = self.head.subtype
         if self.source.layout is not None or subtype.startswith("PCM") or subtype in ("FLOAT", "DOUBLE"):
             return True, ""
-        return False, f"{self.head.format} {subtype} is lossy: each command re-encodes, so no command line gives this export exactly"
+        return (
+            False,
+            f"{self.head.format} {subtype} is lossy: each command re-encodes, "
+            "so no command line gives this export exactly",
+        )
 
     def _stored(self, samples: np.ndarray) -> np.ndarray:
         """``samples`` as the file would store them and read them back (what a command writes between steps)."""
@@ -480,8 +483,11 @@ class Session:
         with self.lock:
             image, wave = self.pictures[which]
             c0, c1 = 0, self.columns
-            if which == "after" and since is not None and 0 <= since <= self.version and (
-                all(v in self.changes for v in range(since + 1, self.version + 1))
+            if (
+                which == "after"
+                and since is not None
+                and 0 <= since <= self.version
+                and (all(v in self.changes for v in range(since + 1, self.version + 1)))
             ):
                 touched = [self.changes[v] for v in range(since + 1, self.version + 1)]
                 touched = [(a, b) for _, _, a, b in touched if b > a]
@@ -541,7 +547,9 @@ class Session:
         frame_rate = spec.sample_rate / spec.hop_length
         start = math.ceil(finest.start * 1e6 - 1e-6) / 1e6
         end_frames = finest.frames[1] - 1
-        end = min(math.floor(end_frames / frame_rate * 1e6 + 1e-6) / 1e6, round(self.head.frames / self.head.sample_rate, 6))
+        end = min(
+            math.floor(end_frames / frame_rate * 1e6 + 1e-6) / 1e6, round(self.head.frames / self.head.sample_rate, 6)
+        )
         freq = options.freq
         if freq != (None, None):
             top = min(spec.f_max, self.head.sample_rate / 2)
@@ -577,7 +585,14 @@ class Session:
                     where = self._plan(options)
                     buffer = self.read("after", where.start, where.stop, extra)
                     result = on_file.edit_in_place(
-                        self.loaded, buffer, head.sample_rate, head.frames, where.start, options.time, options.freq, opts
+                        self.loaded,
+                        buffer,
+                        head.sample_rate,
+                        head.frames,
+                        where.start,
+                        options.time,
+                        options.freq,
+                        opts,
                     )
                 except SpecblurError as exc:
                     where_text = f"{name} region {index + 1}: " if total > 1 or name else ""
