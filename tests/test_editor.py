@@ -559,6 +559,15 @@ def test_the_picture_is_redrawn_where_an_edit_touched_and_equals_the_whole_one(r
     assert c0 * spec.hop_length * rate / spec.sample_rate <= s0 - spec.n_fft // 2 * rate / spec.sample_rate
     assert (c1 - 1) * spec.hop_length * rate / spec.sample_rate >= s1 + spec.n_fft // 2 * rate / spec.sample_rate - 1
     assert request(running, "GET", "/api/image?which=after&since=x")[0] == 400
+    # the take heard, likewise: only the changed samples, as the listening WAV holds them
+    status, headers, pcm = request(running, "GET", f"/api/audio?which=after&since={state['version'] - 1}")
+    first, frames = int(headers["X-From"]), int(headers["X-Frames"])
+    assert status == 200 and (first, first + frames) == (s0, s1) and len(pcm) == frames * 2 * 2
+    wav = sf.read(io.BytesIO(request(running, "GET", "/api/audio?which=after")[2]), dtype="int16")[0]
+    assert np.array_equal(np.frombuffer(pcm, "<i2").reshape(frames, 2), wav[first : first + frames])
+    for query, code in (("since=x", 400), ("since=99", 409), ("which=before&since=0", 400)):
+        status, _, payload = request(running, "GET", f"/api/audio?{query}")
+        assert status == code and "\n" not in json.loads(payload)["error"], query
 
 
 def test_a_session_does_not_hold_the_file(tiny_model: Path, tmp_path: Path) -> None:

@@ -146,6 +146,23 @@ def test_drag_apply_listen_undo_export(browser, served, tmp_path: Path, capsys) 
     page.wait_for_function("window.specblur.app.state.position === 0")
     page.locator("body").press("Control+Shift+Z")
     page.wait_for_function("window.specblur.app.state.position === 1")
+    # the take heard was patched where undo and redo changed it, not fetched whole, and is the whole one
+    page.wait_for_function("window.specblur.player.bufferVersion === window.specblur.app.state.version")
+    assert page.evaluate("window.specblur.player.patchedFrames") > 0
+    same = page.evaluate(
+        """async () => {
+        const p = window.specblur.player;
+        const whole = await p.context.decodeAudioData(await (await api('/api/audio?which=after')).arrayBuffer());
+        const held = p.buffers.after;
+        if (held.length !== whole.length || held.sampleRate !== 22050) return [held.length, whole.length, held.sampleRate];
+        for (let c = 0; c < whole.numberOfChannels; c++) {
+          const a = held.getChannelData(c), b = whole.getChannelData(c);
+          for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return [c, i, a[i], b[i], a[i] * 32768, b[i]*32768];
+        }
+        return true;
+    }"""
+    )
+    assert same is True, same  # else: [channel, frame, held, whole, ...]
     with page.expect_download() as download:
         page.locator("#save-labels").click()
     saved = tmp_path / "saved.labels.txt"

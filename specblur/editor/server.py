@@ -528,6 +528,29 @@ class Session:
 
         return len(header) + data_bytes, pieces()
 
+    def changed_samples(self, since: int) -> tuple[int, int] | None:
+        """The samples changed after version ``since`` (a half-open span), ``None`` when that version
+        is not one this session made."""
+        with self.lock:
+            if not 0 <= since <= self.version or any(v not in self.changes for v in range(since + 1, self.version + 1)):
+                return None
+            spans = [self.changes[v][:2] for v in range(since + 1, self.version + 1)]
+            spans = [(a, b) for a, b in spans if b > a]
+            if not spans:
+                return (0, 0)
+            return (int(min(a for a, _ in spans)), int(max(b for _, b in spans)))
+
+    def pcm(self, since: int) -> tuple[int, int, bytes]:
+        """The current samples changed after version ``since``, as the listening WAV holds them
+        (16-bit, interleaved): ``(first frame, frames, bytes)``, for the page to patch its copy."""
+        with self.lock:
+            span = self.changed_samples(since)
+            if span is None:
+                raise RequestError(409, f"since: version {since} is not one of this session's; load the whole take")
+            lo, hi = span
+            x = self.read("after", lo, hi) if hi > lo else np.zeros((0, self.head.channels))
+            return lo, hi - lo, np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2").tobytes()
+
     def plan(self, options: Options) -> list[dict[str, Any]]:
         """Where an edit of ``options`` would land: the regions snapped to code cells, per level."""
         return [_describe(r) for r in self._plan(options).regions]
@@ -1149,7 +1172,14 @@ class Handler(BaseHTTPRequestHandler):
                     {"X-From": str(first), "X-Width": str(width), "X-Height": str(height)},
                 )
             elif path == "/api/audio":
-                self._stream(*session.wav_chunks(which), "audio/wav")
+                since = (query.get("since") or [None])[0]
+                if since is None:
+                    self._stream(*session.wav_chunks(which), "audio/wav")
+                    return
+                if which != "after" or not (since.isdigit() and len(since) < 12):
+                    raise RequestError(400, "since: give a version number (of the after take)")
+                first, frames, data = session.pcm(int(since))
+                self._send(200, data, "application/octet-stream", {"X-From": str(first), "X-Frames": str(frames)})
             else:
                 name = session.path.with_suffix(".labels.txt").name
                 self._send(

@@ -749,6 +749,7 @@ canvas.addEventListener(
 
 // -- listening -------------------------------------------------------------------------------------
 
+const UP = Math.fround(1 / 32767);
 const player = {
   context: null,
   analyser: null,
@@ -762,7 +763,12 @@ const player = {
 
   ensureContext() {
     if (!this.context) {
-      this.context = new AudioContext();
+      // at the file's own rate where the browser can (so an edit's samples patch the take in place)
+      try {
+        this.context = new AudioContext({ sampleRate: app.state.rate });
+      } catch (error) {
+        this.context = new AudioContext();
+      }
       this.analyser = this.context.createAnalyser();
       this.analyser.fftSize = 2048;
       this.analyser.connect(this.context.destination);
@@ -774,6 +780,45 @@ const player = {
     const context = this.ensureContext();
     const response = await api(`/api/audio?which=${which}`);
     this.buffers[which] = await context.decodeAudioData(await response.arrayBuffer());
+  },
+
+  // the after take brought up to the state's version: only the samples changed since the version
+  // it holds, where it can (else all of it again)
+  update() {
+    // one at a time, in order: each asks for what changed since the version the one before left
+    this.chain = (this.chain || Promise.resolve()).catch(() => {}).then(() => this.updateNow());
+    return this.chain;
+  },
+
+  async updateNow() {
+    const version = app.state.version;
+    if (this.buffers.after && this.bufferVersion === version) return;
+    const buffer = this.buffers.after;
+    if (buffer && this.bufferVersion >= 0 && buffer.sampleRate === app.state.rate) {
+      try {
+        const response = await api(`/api/audio?which=after&since=${this.bufferVersion}`);
+        const first = Number(response.headers.get("X-From"));
+        const frames = Number(response.headers.get("X-Frames"));
+        const pcm = new Int16Array(await response.arrayBuffer());
+        const channels = buffer.numberOfChannels;
+        for (let c = 0; c < channels; c++) {
+          const data = new Float32Array(frames);
+          for (let i = 0; i < frames; i++) {
+            const v = pcm[i * channels + c];
+            data[i] = v < 0 ? v / 32768 : v * UP; // as Chromium decodes a 16-bit WAV (float32 steps)
+          }
+          buffer.copyToChannel(data, c, first);
+        }
+        this.bufferVersion = version;
+        this.patchedFrames = frames;
+        return;
+      } catch (error) {
+        /* not a version the server knows: the whole take below */
+      }
+    }
+    await this.load("after");
+    this.bufferVersion = version;
+    this.patchedFrames = null;
   },
 
   position() {
@@ -873,11 +918,7 @@ async function togglePlay() {
 
 async function ensureAudio() {
   if (!player.buffers.before) await player.load("before");
-  if (player.bufferVersion !== app.state.version) {
-    const version = app.state.version;
-    await player.load("after");
-    player.bufferVersion = version;
-  }
+  if (player.bufferVersion !== app.state.version) await player.update();
 }
 
 $("play").addEventListener("click", togglePlay);
@@ -916,10 +957,10 @@ async function refresh(state) {
   }
   render();
   draw();
-  if (player.playing || player.context) {
-    // fetch the new take in the background; a playing B restarts on it at the same place
-    player.load("after").then(() => {
-      player.bufferVersion = state.version;
+  if (player.buffers.after) {
+    // bring the take up to date in the background (only what changed); a playing B restarts on it
+    // at the same place
+    player.updating = player.update().then(() => {
       if (player.playing && app.which === "after") player.start(player.position());
     }).catch((error) => status(`audio: ${error.message}`, true));
   }
