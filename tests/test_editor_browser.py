@@ -154,7 +154,9 @@ def test_drag_apply_listen_undo_export(browser, served, tmp_path: Path, capsys) 
         const p = window.specblur.player;
         const whole = await p.context.decodeAudioData(await (await api('/api/audio?which=after')).arrayBuffer());
         const held = p.buffers.after;
-        if (held.length !== whole.length || held.sampleRate !== 22050) return [held.length, whole.length, held.sampleRate];
+        if (held.length !== whole.length || held.sampleRate !== 22050) {
+          return [held.length, whole.length, held.sampleRate];
+        }
         for (let c = 0; c < whole.numberOfChannels; c++) {
           const a = held.getChannelData(c), b = whole.getChannelData(c);
           for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return [c, i, a[i], b[i], a[i] * 32768, b[i]*32768];
