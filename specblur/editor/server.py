@@ -1,16 +1,21 @@
 """The editor's session and its local HTTP server (standard library only, no torch).
 
-:class:`Session` holds IN's samples in memory and a stack of edits: each Apply runs
-:func:`specblur.edit.on_file.edit_in_place` (the function ``specblur blur --labels`` runs for each region)
-on the current samples and records the samples it changed, before and after, so undo and redo are
-instant and memory follows the edited spans. Export patches the changed spans into IN's bytes with
-:func:`specblur.audio.write_patches`, as the command line does: format kept, every byte outside
-the spans the input's, written atomically, never over IN.
+:class:`Session` never holds IN whole: it reads the samples each edit needs from the file and keeps a
+stack of edits, each the samples it left (rounded to IN's sample type, as a command writes them), so
+the current samples are IN's with the applied edits laid over them; undo and redo move a position, and
+memory follows the edits. Each Apply runs :func:`specblur.edit.on_file.edit_in_place` (the function
+``specblur blur --labels`` runs for each region). The picture (the model's log-mel image and each
+column's waveform peaks) is made in blocks when the file opens and, after each change, again only for
+the columns the change touched; the page asks for those. Export patches the changed spans into IN's
+bytes with :func:`specblur.audio.write_patches`, as the command line does: format kept, every byte
+outside the spans the input's, written atomically, never over IN, and never over a file this editor
+did not write.
 
 :func:`serve` runs a :class:`http.server.ThreadingHTTPServer` on 127.0.0.1 that serves the page's
 three files and a small JSON API. Every API call needs the random token printed in the URL; every
 request must name this server in its ``Host`` header (against DNS rebinding) and, when it carries an
 ``Origin``, come from it; bodies are bounded; a bad request gets a 4xx with a one-line message.
+Ctrl-C and SIGTERM stop it within about a second whatever is running.
 """
 
 from __future__ import annotations
