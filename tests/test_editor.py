@@ -734,3 +734,20 @@ def test_a_signal_stops_the_server_during_long_work(tiny_model: Path, stereo: Pa
     assert isinstance(answer, Exception) or answer[0] != 200  # not waited for to its end
     assert proc.returncode == 0 and err.strip() == "heavy=[]", err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take.wav"]  # nothing written
+
+
+def test_a_region_the_command_line_would_tile_is_said_to_have_no_exact_command(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """Where the library edits long regions in tiles (issue 20), the command line's result for one
+    is not the editor's whole-region edit: the command box says so instead of printing a command."""
+    tiles = pytest.importorskip("specblur.edit.tiles")
+    rate = 16000
+    src = tmp_path / "long.wav"
+    sf.write(src, tone(tiles.LONG_SECONDS + 6.0, rate, (330.0,)) * 0.5, rate, subtype="PCM_16")
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    session.apply([S.parse_options({"time": [1.0, tiles.LONG_SECONDS + 3.0], "freq": [200, 2000]})])
+    assert session.command().startswith("# no command line gives this export exactly: region 1 is long enough")
+    session.undo()
+    session.apply([S.parse_options({"time": [1.0, 3.0], "freq": [200, 2000]})])
+    assert session.command().startswith("specblur blur ")

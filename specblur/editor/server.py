@@ -696,6 +696,12 @@ class Session:
             return ""
         if not self.exact:
             return f"# {self.inexact_reason}"
+        for i, r in enumerate(regions):
+            if _tiled(r.mode, self._plan(r).hole, self.head.sample_rate):
+                return (
+                    f"# no command line gives this export exactly: region {i + 1} is long enough for the command "
+                    "line to edit it in tiles, and the editor edits it whole"
+                )
         src, dst = _shell_quote(str(self.path)), _shell_quote(str(self.out))
         model = ["-m", _shell_quote(self.model_arg)] if self.model_arg else []
         labels_name = _shell_quote(str(self.path.with_suffix(".labels.txt").name))
@@ -855,6 +861,16 @@ class Session:
         if out.is_symlink():
             raise RequestError(400, f"{out}: is a link; give a plain file name")
         return out
+
+
+def _tiled(mode: str, hole: tuple[float, float], rate: int) -> bool:
+    """Whether the command line edits a region of ``hole`` (s) in tiles (:mod:`specblur.edit.tiles`,
+    where the library has it): a result the editor's whole-region edit does not give byte for byte."""
+    try:
+        from specblur.edit import tiles
+    except ImportError:  # a library without tiles edits every region whole, as the editor does
+        return False
+    return bool(getattr(EFFECTS[mode], "tiles", False)) and tiles.tiles(hole, rate) is not None
 
 
 def _content_id(path: Path) -> tuple[int, int, str] | None:
