@@ -81,7 +81,8 @@ def test_apply_undo_redo_export_match_the_command_line(running: S.Server, stereo
     assert (state["rate"], state["channels"], state["frames"], state["subtype"]) == (22050, 2, 66150, "PCM_24")
     _, headers, before = request(running, "GET", "/api/image?which=after")
     width, height = int(headers["X-Width"]), int(headers["X-Height"])
-    assert (width, height) == (state["image"]["width"], state["image"]["height"]) and len(before) == width * height
+    assert (width, height) == (state["image"]["width"], state["image"]["height"] + 2)  # + the waveform's 2 rows
+    assert len(before) == width * height and headers["X-From"] == "0"
     snapped = api(running, "/api/plan", {"time": [1.0, 1.5], "freq": [300, 2000]})["regions"]
     assert snapped[-1]["start"] <= 1.0 and snapped[-1]["end"] >= 1.5 and snapped[-1]["low"] <= 300
 
@@ -122,6 +123,24 @@ def test_apply_undo_redo_export_match_the_command_line(running: S.Server, stereo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.wav", "out.wav", "take.wav"]  # no temporary left
 
 
+def run_printed(capsys, command: str, out: Path, into: Path) -> None:
+    """Run the command box's text with the real CLI (in ``into``, where its step files and the label
+    file are), writing ``into / cli.wav`` instead of OUT."""
+    import shlex
+
+    assert not command.startswith("#"), command
+    for old in [into / "cli.wav", *into.glob("step*")]:
+        old.unlink(missing_ok=True)
+    for line in command.split(" && \\\n"):
+        line = line.split("\n#")[0].split("    # ")[0]
+        args = shlex.split(line)
+        assert args[0] == "specblur"
+        args = [str(into / "cli.wav") if a == str(out) else a for a in args[1:]]
+        args = [str(into / a) if a.startswith("step") or a.endswith(".labels.txt") else a for a in args]
+        code, err = cli_in_process(capsys, *args)
+        assert code == 0, err
+
+
 def test_labels_round_trip_through_the_cli(running: S.Server, stereo: Path, tmp_path: Path, capsys) -> None:
     api(running, "/api/apply", {"time": [0.4, 0.8], "freq": [200, 1500]})
     api(running, "/api/apply", {"time": [2.0, 2.6], "freq": [None, 900]})
@@ -133,33 +152,38 @@ def test_labels_round_trip_through_the_cli(running: S.Server, stereo: Path, tmp_
         "2.000000\t2.600000\tblur",
         "\\\t-1.000000\t900.000000",
     ]
+    # two Applies whose worked-on samples meet (a 3 s file: the context reaches): rounded to the
+    # file's 24 bits between them, as two commands do, so the printed chain is exact
     state = api(running, "/api/state")
-    assert "--labels take.labels.txt -m tiny" in state["command"]
+    assert state["command"].count("specblur blur") == 2 and "step1.wav" in state["command"]
     (tmp_path / "take.labels.txt").write_bytes(text)
     api(running, "/api/export", {})
-    assert (
-        cli_in_process(
-            capsys,
-            "blur",
-            str(stereo),
-            str(tmp_path / "cli.wav"),
-            "-m",
-            "tiny",
-            "--labels",
-            str(tmp_path / "take.labels.txt"),
-        )[0]
-        == 0
-    )
+    run_printed(capsys, state["command"], tmp_path / "out.wav", tmp_path)
     assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
-    # loading the file back applies every region as one undo step
+    # loading the file back applies every region as one undo step: one --labels call
     for _ in range(2):
         api(running, "/api/undo", {})
     state = api(running, "/api/labels", {"text": text.decode(), "name": "take.labels.txt"})
     assert len(state["entries"]) == 1 and len(state["entries"][0]["regions"]) == 2
+    assert "--labels take.labels.txt -m tiny" in state["command"]
     api(running, "/api/export", {})
+    run_printed(capsys, state["command"], tmp_path / "out.wav", tmp_path)
     assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
     status, _, payload = request(running, "POST", "/api/labels", json.dumps({"text": "1\t1\tpoint\n", "name": "p.txt"}))
     assert status == 400 and json.loads(payload)["error"].startswith("p.txt:1: a point label")
+
+
+def test_a_chain_of_edits_with_different_settings_is_printed_exactly(running: S.Server, tmp_path: Path, capsys) -> None:
+    """Three Applies with different effects and settings, the second overlapping the first: the
+    printed commands, run one after another, write the export byte for byte."""
+    api(running, "/api/apply", {"time": [0.5, 1.4], "freq": [200, 3000], "seed": 3, "strength": 0.7})
+    api(running, "/api/apply", {"time": [1.0, 1.8], "freq": [500, 5000], "seed": 9, "temperature": 1.5})
+    state = api(running, "/api/apply", {"mode": "repair", "time": [2.2, 2.3], "freq": [1000, 4000]})
+    command = state["command"]
+    assert command.count(" && ") == 2 and "--seed 3" in command and "-T 1.5" in command and "repair" in command
+    api(running, "/api/export", {})
+    run_printed(capsys, command, tmp_path / "out.wav", tmp_path)
+    assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
 
 
 def test_token_host_origin_and_paths(running: S.Server) -> None:
@@ -432,7 +456,7 @@ def test_a_signal_only_asks_the_serving_loop_to_stop(tiny_model: Path, stereo: P
             for thread in knockers:
                 thread.join()
         assert sent == [True]
-        assert not [t for t in srv._threads if t.is_alive()]
+        assert not [t for t in srv.threads if t.is_alive()]
         assert {s: signal.getsignal(s) for s in before} == before
 
 
@@ -487,17 +511,17 @@ def test_apply_keeps_the_samples_outside_each_span(tiny_model: Path, tmp_path: P
     session = S.Session(src, tmp_path / "o.wav", "tiny")
     entry = session.apply([S.parse_options({"time": [2.0, 2.5]})])
     lo, hi = int((2.0 - MARGIN) * rate), int((2.5 + MARGIN) * rate)
-    ((start, old, new),) = entry.patches
+    ((start, new),) = entry.patches
     assert lo <= start and start + len(new) <= hi  # what an export rewrites stays near the region
-    assert np.array_equal(session.current[:lo], session.original[:lo])
-    assert np.array_equal(session.current[hi:], session.original[hi:])
-    assert np.array_equal(old, session.original[start : start + len(old)]) and not np.array_equal(old, new)
-    assert np.array_equal(session.current[start : start + len(new)], new)
+    frames = session.head.frames
+    current, original = session.read("after", 0, frames), session.read("before", 0, frames)
+    assert np.array_equal(current[:lo], original[:lo]) and np.array_equal(current[hi:], original[hi:])
+    assert not np.array_equal(original[start : start + len(new)], new)
+    assert np.array_equal(current[start : start + len(new)], new)
     session.export()
     written = sf.read(tmp_path / "o.wav", dtype="float64", always_2d=True)[0]
-    original = sf.read(src, dtype="float64", always_2d=True)[0]
     assert np.array_equal(written[:lo], original[:lo]) and np.array_equal(written[hi:], original[hi:])
-    assert np.array_equal(written, session.current.astype(np.float32))
+    assert np.array_equal(written, current)  # the editor keeps what the file stores (FLOAT: float32)
 
 
 def test_the_server_listens_on_loopback_only() -> None:
@@ -508,3 +532,222 @@ def test_the_server_listens_on_loopback_only() -> None:
             assert srv.url.startswith(f"http://127.0.0.1:{srv.port}/")
         finally:
             srv.server_close()
+
+
+# -- issue 22: long files, OUT kept safe, long work stopped -------------------------------------------
+
+
+def test_the_picture_is_redrawn_where_an_edit_touched_and_equals_the_whole_one(running: S.Server) -> None:
+    session = running.session
+    total = session.columns
+    whole_before = request(running, "GET", "/api/image?which=after")[2]
+    state = api(running, "/api/apply", {"time": [1.0, 1.4], "freq": [300, 3000], "seed": 5})
+    status, headers, patch = request(running, "GET", f"/api/image?which=after&since={state['version'] - 1}")
+    first, width, rows = int(headers["X-From"]), int(headers["X-Width"]), int(headers["X-Height"])
+    assert status == 200 and 0 < first and first + width < total and len(patch) == width * rows  # only some columns
+    s0, s1, c0, c1 = session.changes[state["version"]]
+    assert (first, first + width) == (c0, c1)
+    # the page's picture (the whole one before, patched) is the whole file's picture made again
+    page = np.frombuffer(whole_before, np.uint8).reshape(rows, total).copy()
+    page[:, first : first + width] = np.frombuffer(patch, np.uint8).reshape(rows, width)
+    db, peaks = session._picture("after", 0, total)
+    again = np.concatenate([session._bytes(db), peaks])
+    assert np.array_equal(page, again)
+    assert not np.array_equal(page, np.frombuffer(whole_before, np.uint8).reshape(rows, total))
+    # and the columns outside the touched ones see no changed sample
+    rate, spec = session.head.sample_rate, session.loaded.model.config.spectrogram
+    assert c0 * spec.hop_length * rate / spec.sample_rate <= s0 - spec.n_fft // 2 * rate / spec.sample_rate
+    assert (c1 - 1) * spec.hop_length * rate / spec.sample_rate >= s1 + spec.n_fft // 2 * rate / spec.sample_rate - 1
+    assert request(running, "GET", "/api/image?which=after&since=x")[0] == 400
+    # the take heard, likewise: only the changed samples, as the listening WAV holds them
+    status, headers, pcm = request(running, "GET", f"/api/audio?which=after&since={state['version'] - 1}")
+    first, frames = int(headers["X-From"]), int(headers["X-Frames"])
+    assert status == 200 and (first, first + frames) == (s0, s1) and len(pcm) == frames * 2 * 2
+    wav = sf.read(io.BytesIO(request(running, "GET", "/api/audio?which=after")[2]), dtype="int16")[0]
+    assert np.array_equal(np.frombuffer(pcm, "<i2").reshape(frames, 2), wav[first : first + frames])
+    for query, code in (("since=x", 400), ("since=99", 409), ("which=before&since=0", 400)):
+        status, _, payload = request(running, "GET", f"/api/audio?{query}")
+        assert status == code and "\n" not in json.loads(payload)["error"], query
+
+
+def test_a_session_does_not_hold_the_file(tiny_model: Path, tmp_path: Path) -> None:
+    """Memory follows the picture and the edits: opening a file and editing it takes far less than
+    its samples (which the session once held twice, as float64)."""
+    import tracemalloc
+
+    rate, seconds = 22050, 120.0
+    src = tmp_path / "long.wav"
+    with sf.SoundFile(src, "w", rate, 2, "PCM_16") as f:
+        for _ in range(0, int(seconds * rate), rate * 10):
+            f.write(np.repeat(tone(10.0, rate, (220.0, 330.0)).reshape(-1, 1), 2, axis=1) * 0.5)
+    samples_bytes = int(seconds * rate) * 2 * 8
+    tracemalloc.start()
+    try:
+        session = S.Session(src, tmp_path / "o.wav", "tiny")
+        session.apply([S.parse_options({"time": [60.0, 61.0], "freq": [300, 3000]})])
+        session.undo()
+        session.redo()
+        length, pieces = session.wav_chunks("after")
+        assert sum(len(p) for p in pieces) == length
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < samples_bytes / 2, (peak, samples_bytes)  # one copy of its samples would not fit
+
+
+def test_export_replaces_only_what_this_editor_wrote(running: S.Server, stereo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.wav"
+    api(running, "/api/apply", {"time": [1.0, 1.5], "freq": [300, 2000]})
+    api(running, "/api/export", {})
+    api(running, "/api/export", {})  # its own file: replaced
+    out.write_bytes(out.read_bytes()[:-2] + b"zz")  # another program writes OUT
+    status, _, payload = request(running, "POST", "/api/export", "{}")
+    message = json.loads(payload)["error"]
+    assert status == 409 and message.endswith(
+        "changed since this editor wrote it; nothing written; use Export as... to give another name"
+    )
+    assert out.read_bytes().endswith(b"zz")
+    # Export as...: a typed name, the CLI's rules
+    link = tmp_path / "link.wav"
+    link.symlink_to(stereo)
+    (tmp_path / "taken.wav").write_bytes(b"x")
+    for name, code, text in (
+        ("take.wav", 400, "output is the input"),
+        (str(link), 400, "output is the input"),
+        ("taken.wav", 409, "exists; give another name"),
+        ("other.flac", 400, "cannot be written as"),
+        ("", 400, "name: give a file name"),
+        (5, 400, "name: give a file name"),
+        ("nofolder/x.wav", 400, "does not exist"),
+    ):
+        status, _, payload = request(running, "POST", "/api/export", json.dumps({"name": name}))
+        assert (status, text in json.loads(payload)["error"]) == (code, True), (name, payload)
+    result = api(running, "/api/export", {"name": "second.wav"})
+    assert result["out"] == str(tmp_path / "second.wav")
+    state = api(running, "/api/state")
+    assert state["out"] == str(tmp_path / "second.wav") and "second.wav" in state["command"]
+    assert sf.read(tmp_path / "second.wav")[0].shape == (66150, 2)
+
+
+def test_force_replaces_the_file_seen_at_start_only(tiny_model: Path, stereo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.wav"
+    out.write_bytes(b"old")
+    session = S.Session(stereo, out, "tiny", force=True)
+    other = S.Session(stereo, out, "tiny", force=True)
+    session.apply([S.parse_options({"time": [1.0, 1.5]})])
+    other.apply([S.parse_options({"time": [0.2, 0.5]})])
+    other.export()  # the other editor exports first
+    written = out.read_bytes()
+    with pytest.raises(S.RequestError, match="changed since the editor started; nothing written"):
+        session.export()
+    assert out.read_bytes() == written
+
+
+def _many_labels(n: int, seconds: float) -> str:
+    from specblur import labels
+
+    return labels.dumps(
+        [labels.Label(0.1 + (i % 20) * (seconds - 0.5) / 20, 0.3 + (i % 20) * (seconds - 0.5) / 20, 200.0, 3000.0, "r")
+         for i in range(n)]
+    )  # fmt: skip
+
+
+def test_long_work_reports_progress_and_cancels_leaving_everything(running: S.Server) -> None:
+    before = api(running, "/api/state")
+    answers: queue.Queue = queue.Queue()
+    body = json.dumps({"text": _many_labels(400, 3.0), "name": "many.txt"})
+    worker = threading.Thread(target=lambda: answers.put(request(running, "POST", "/api/labels", body)))
+    worker.start()
+    try:
+        while True:  # the server reports where it is while it works
+            progress = api(running, "/api/progress")
+            if progress["task"] == "many.txt" and progress["done"] >= 1:
+                break
+            assert worker.is_alive(), "finished before it could be cancelled"
+            time.sleep(0.02)  # (a poll's pace, not a timing: the loop waits on the condition)
+        assert progress["total"] == 400
+        assert api(running, "/api/cancel", {}) == {"cancelling": True}
+    finally:
+        worker.join(120)
+    status, _, payload = answers.get_nowait()
+    assert status == 409 and re.fullmatch(
+        r"cancelled after \d+ of 400 regions; nothing changed", json.loads(payload)["error"]
+    )
+    after = api(running, "/api/state")
+    assert (after["version"], after["entries"], after["command"]) == (before["version"], [], "")
+
+
+def test_preview_several_regions_and_the_snapped_numbers(running: S.Server, tmp_path: Path) -> None:
+    session = running.session
+    planned = api(running, "/api/plan", {"time": [1.03, 1.41], "freq": [310, 2400]})
+    time_span, freq = planned["time"], planned["freq"]
+    finest = planned["regions"][-1]
+    assert time_span[0] == finest["start"] or abs(time_span[0] - finest["start"]) < 1e-6
+    assert freq[0] == pytest.approx(finest["low"], abs=1e-3) and freq[1] == pytest.approx(finest["high"], abs=1e-3)
+    again = api(running, "/api/plan", {"time": time_span, "freq": freq})  # the numbers snap to themselves
+    assert again["regions"] == planned["regions"] and again["time"] == time_span and again["freq"] == freq
+
+    state = api(running, "/api/apply", {"time": time_span, "freq": freq, "preview": True})
+    assert state["preview"] and state["command"] == "" and state["entries"][0]["preview"]
+    status, _, payload = request(running, "POST", "/api/export", "{}")
+    assert status == 409 and "preview" in json.loads(payload)["error"]
+    state = api(running, "/api/commit", {})
+    assert not state["preview"] and f"--time {S._decimal(time_span[0])}-{S._decimal(time_span[1])}" in state["command"]
+    api(running, "/api/apply", {"time": [2.0, 2.4], "preview": True})
+    state = api(running, "/api/discard", {})
+    assert len(state["entries"]) == 1 and not state["preview"]
+    status, _, payload = request(running, "POST", "/api/discard", "{}")
+    assert status == 409 and json.loads(payload)["error"] == "no preview to discard"
+    # several selections, one step
+    state = api(running, "/api/apply", {"regions": [{"time": [0.2, 0.4]}, {"time": [2.2, 2.5], "freq": [100, 900]}]})
+    assert len(state["entries"]) == 2 and len(state["entries"][1]["regions"]) == 2
+    assert session.entries[1].regions[1].freq == (100.0, 900.0)
+    for bad in ({"regions": []}, {"regions": "x"}, {"regions": [{"time": [2, 1]}]}, {"regions": [3]}):
+        status, _, payload = request(running, "POST", "/api/apply", json.dumps(bad))
+        assert status == 400 and "\n" not in json.loads(payload)["error"]
+
+
+def test_a_signal_stops_the_server_during_long_work(tiny_model: Path, stereo: Path, tmp_path: Path) -> None:
+    """SIGTERM while a label file of many regions is being applied: the server does not wait for it
+    (it is abandoned, nothing is written) and exits cleanly."""
+    proc, url = _start_editor([str(stereo), "--out", str(tmp_path / "o.wav"), "-m", "tiny"])
+    answers: queue.Queue = queue.Queue()
+    body = {"text": _many_labels(5000, 3.0), "name": "many.txt"}
+
+    def post() -> None:
+        try:
+            answers.put(_call(url, "POST", "/api/labels", body))
+        except (OSError, http.client.HTTPException) as exc:
+            answers.put(exc)
+
+    worker = threading.Thread(target=post)
+    worker.start()
+    try:
+        while _call(url, "GET", "/api/progress")[1]["done"] < 1:
+            assert worker.is_alive()
+            time.sleep(0.02)  # (a poll's pace, not a timing)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        worker.join(60)
+    answer = answers.get_nowait()
+    assert isinstance(answer, Exception) or answer[0] != 200  # not waited for to its end
+    assert proc.returncode == 0 and err.strip() == "heavy=[]", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.wav"]  # nothing written
+
+
+def test_a_region_the_command_line_would_tile_is_said_to_have_no_exact_command(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """Where the library edits long regions in tiles (issue 20), the command line's result for one
+    is not the editor's whole-region edit: the command box says so instead of printing a command."""
+    tiles = pytest.importorskip("specblur.edit.tiles")
+    rate = 16000
+    src = tmp_path / "long.wav"
+    sf.write(src, tone(tiles.LONG_SECONDS + 6.0, rate, (330.0,)) * 0.5, rate, subtype="PCM_16")
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    session.apply([S.parse_options({"time": [1.0, tiles.LONG_SECONDS + 3.0], "freq": [200, 2000]})])
+    assert session.command().startswith("# no command line gives this export exactly: region 1 is long enough")
+    session.undo()
+    session.apply([S.parse_options({"time": [1.0, 3.0], "freq": [200, 2000]})])
+    assert session.command().startswith("specblur blur ")

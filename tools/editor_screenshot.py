@@ -3,7 +3,8 @@
 ``python tools/editor_screenshot.py [--out docs/img/edit.png] [--input examples/note.wav]
 [--time 1.0-2.0] [--freq 200-2000]``: opens the editor on the input with the bundled default model,
 drags the region on the spectrogram, applies a blur and saves a 1200x700 screenshot of the "after"
-view. The README's: ``--input /usr/share/sonic-pi/samples/guit_em9.flac --freq 2000-16000``.
+view (the applied edit outlined, the waveform lane, the dB scale, the snapped numbers in the fields).
+The README's: ``--input /usr/share/sonic-pi/samples/guit_em9.flac --freq 2000-16000``.
 """
 
 from __future__ import annotations
@@ -57,8 +58,12 @@ def main() -> None:
                 page.mouse.up()
                 page.wait_for_function("window.specblur.app.snapped !== null")
                 page.locator("#apply").click()
-                page.wait_for_function("window.specblur.app.state.position === 1")
-                page.wait_for_timeout(300)
+                page.wait_for_function(
+                    "window.specblur.app.state.position === 1 && !window.specblur.app.busy"
+                    " && window.specblur.app.drawnVersion === window.specblur.app.state.version"
+                )
+                # the playhead somewhere visible, so that the picture shows it too
+                page.evaluate(f"setPlayhead({(t0 + t1) / 2})")
                 png = page.screenshot()
                 browser.close()
         finally:

@@ -1,22 +1,26 @@
 """The editor's session and its local HTTP server (standard library only, no torch).
 
-:class:`Session` holds IN's samples in memory and a stack of edits: each Apply runs
-:func:`specblur.edit.on_file.edit_in_place` (the function ``specblur blur --labels`` runs for each region)
-on the current samples and records the samples it changed, before and after, so undo and redo are
-instant and memory follows the edited spans. Export patches the changed spans into IN's bytes with
-:func:`specblur.audio.write_patches`, as the command line does: format kept, every byte outside
-the spans the input's, written atomically, never over IN.
+:class:`Session` never holds IN whole: it reads the samples each edit needs from the file and keeps a
+stack of edits, each the samples it left (rounded to IN's sample type, as a command writes them), so
+the current samples are IN's with the applied edits laid over them; undo and redo move a position, and
+memory follows the edits. Each Apply runs :func:`specblur.edit.on_file.edit_in_place` (the function
+``specblur blur --labels`` runs for each region). The picture (the model's log-mel image and each
+column's waveform peaks) is made in blocks when the file opens and, after each change, again only for
+the columns the change touched; the page asks for those. Export patches the changed spans into IN's
+bytes with :func:`specblur.audio.write_patches`, as the command line does: format kept, every byte
+outside the spans the input's, written atomically, never over IN, and never over a file this editor
+did not write.
 
 :func:`serve` runs a :class:`http.server.ThreadingHTTPServer` on 127.0.0.1 that serves the page's
 three files and a small JSON API. Every API call needs the random token printed in the URL; every
 request must name this server in its ``Host`` header (against DNS rebinding) and, when it carries an
 ``Origin``, come from it; bodies are bounded; a bad request gets a 4xx with a one-line message.
+Ctrl-C and SIGTERM stop it within about a second whatever is running.
 """
 
 from __future__ import annotations
 
 import hmac
-import io
 import json
 import math
 import os
@@ -34,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from specblur import audio, labels, priors
+from specblur import audio, container, labels, priors
 from specblur.edit import on_file, plan, segment
 from specblur.edit.effects import EFFECTS
 from specblur.edit.limits import AMOUNT, SCALES, TEMPERATURE
@@ -151,9 +155,10 @@ class Options:
 
     def describe(self) -> str:
         low, high = self.freq
-        band = f"{0 if low is None else low:g}-{'top' if high is None else f'{high:g}'} Hz"
+        band = f"{0 if low is None else _decimal(low, 3)}-{'top' if high is None else _decimal(high, 3)} Hz"
         extra = f", amount {self.strength:g}" if self.strength != 1 else ""
-        return f"{self.mode} {self.time[0]:.3f}-{self.time[1]:.3f} s, {band}{extra}, seed {self.seed}, {self.scale}"
+        span = f"{_decimal(self.time[0])}-{_decimal(self.time[1])} s"
+        return f"{self.mode} {span}, {band}{extra}, seed {self.seed}, {self.scale}"
 
     def label_text(self) -> str:
         return self.text or " ".join([self.mode, *self.flags()])
@@ -221,19 +226,57 @@ def parse_options(body: Any, with_region: bool = True) -> Options:
     )
 
 
+def parse_regions(body: Any) -> list[Options]:
+    """One region (``time``, ``freq``) or several (``regions``: a list of ``{time, freq}``), each
+    with the body's settings."""
+    if isinstance(body, dict) and "regions" in body:
+        items = body["regions"]
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_REGIONS:
+            raise RequestError(400, f"regions: give a list of 1 to {MAX_REGIONS} {{time, freq}}")
+        out = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise RequestError(400, f"regions[{i}]: give {{time, freq}}")
+            try:
+                out.append(parse_options({**body, "time": item.get("time"), "freq": item.get("freq")}))
+            except RequestError as exc:
+                raise RequestError(400, f"regions[{i}]: {exc}") from None
+        return out
+    return [parse_options(body)]
+
+
 @dataclass
 class Entry:
-    """One step of the undo stack: one Apply (one region) or one loaded label file (several)."""
+    """One step of the undo stack: one Apply (one region or several selections) or one loaded label
+    file. ``patches`` hold the samples the step left, stored as the file holds them (rounded to its
+    sample type), disjoint and sorted: the current samples are IN's with every applied step's
+    patches laid over them in order, so undo and redo move a position and memory follows the edits."""
 
     regions: list[Options]
     snapped: list[dict[str, Any]]
-    patches: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
-    """``(start, before, after)`` per region, in order: the samples the edit changed."""
+    patches: list[tuple[int, np.ndarray]] = field(default_factory=list)
     seconds: float = 0.0
+    name: str = ""
+    preview: bool = False
+    """Heard and seen but not yet committed (Apply commits it; anything else drops it)."""
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    """Each region's worked-on samples (its plan's), for telling which regions can share one command."""
+
+
+class Cancelled(RequestError):
+    def __init__(self, message: str) -> None:
+        super().__init__(409, message)
+
+
+IMAGE_BLOCK = 512
+"""Columns of the spectrogram computed at a time (bounds the memory the picture takes to make)."""
+MAX_REGIONS = 10000
+"""Most selections in one Apply."""
 
 
 class Session:
-    """One file being edited: IN's samples in memory, the stack of edits, undo and redo, export."""
+    """One file being edited: IN read on demand (never held whole), the stack of edits as patches,
+    undo and redo, the picture kept up to date column by column, export."""
 
     def __init__(
         self, path: str | Path, out: str | Path | None, loaded: Any, force: bool = False, model_arg: str | None = None
@@ -248,32 +291,39 @@ class Session:
         head = self.source.info()
         if head.frames == 0:
             raise AudioError(f"{self.path}: has no audio frames; nothing to edit")
-        self._check_out(force)
+        self._check_out(self.out, force)
         audio.check_output_name(self.out, head, str(self.path))
         self.force = force
         self.head = head
         self.fingerprint = _fingerprint(self.path)
-        self.original = self.source.read_span(0, head.frames)
-        bad = ~np.isfinite(self.original)
-        if bad.any():
-            first = int(np.argwhere(bad)[0][0])
-            raise AudioError(
-                f"{self.path}: has NaN or infinite samples (the first at {first / head.sample_rate:.6g} s); "
-                "repair the file (e.g. with sox) first"
-            )
-        self.current = self.original.copy()
+        self.out_seen = _content_id(self.out)
+        """What OUT was when the editor started (``None``: absent): --force replaces that, not a file
+        another program (or editor) wrote since."""
+        self.written: tuple[int, int, str] | None = None
+        """Size, mtime and SHA-256 of the OUT this editor last wrote."""
         self.entries: list[Entry] = []
         self.position = 0
         self.version = 0
+        self.changes: dict[int, tuple[int, int, int, int]] = {}
+        """Per version: the samples and the picture's columns that step changed (half-open)."""
         self.exported: str | None = None
         self.lock = threading.RLock()
-        self._cache: dict[tuple[str, str, int], Any] = {}
+        self.cancel = threading.Event()
+        self.stopping = threading.Event()
+        self.exporting = threading.Lock()
+        self.progress: dict[str, Any] = {"task": "", "done": 0, "total": 0}
+        self.exact, self.inexact_reason = self._exactness()
         spec = self.loaded.model.config.spectrogram
         centres = band_centres(spec)
         self.edges = [float(spec.f_min), *((centres[:-1] + centres[1:]) / 2).tolist(), float(spec.f_max)]
-        before = self._image_db(self.original)
-        self.db_high = float(np.ceil(before.max())) if before.size else 0.0
+        self.model_samples = -(-head.frames * spec.sample_rate // head.sample_rate)
+        self.columns = self.loaded.model.spectrogram.frames(self.model_samples)
+        db, peaks = self._picture("before", 0, self.columns, check=True)
+        self.db_high = float(np.ceil(db.max())) if db.size else 0.0
         self.db_low = max(self.db_high - DYNAMIC_RANGE_DB, float(spec.floor_db))
+        before = self._bytes(db)
+        del db
+        self.pictures = {"before": (before, peaks), "after": (before.copy(), peaks.copy())}
 
     def warm_up(self) -> None:
         """One throwaway edit of the file's first second (nothing kept), so that the first Apply does
@@ -281,13 +331,12 @@ class Session:
         with self.lock:
             n = min(self.head.frames, self.head.sample_rate)
             try:
-                segment.blur(self.loaded, self.original[:n].copy(), self.head.sample_rate)
+                segment.blur(self.loaded, self.source.read_span(0, n), self.head.sample_rate)
             except SpecblurError:
                 pass  # a file too short or silent to edit: the first Apply will say so
 
     # -- files -------------------------------------------------------------------------------------
-    def _check_out(self, force: bool) -> None:
-        out = self.out
+    def _check_out(self, out: Path, force: bool) -> None:
         if _same_file(out, self.path) or out.resolve() == self.path.resolve():
             raise UsageError(f"{out}: output is the input; give another --out file")
         if out.is_dir():
@@ -297,145 +346,396 @@ class Session:
         if out.exists() and not force:
             raise UsageError(f"{out}: exists; use --force to replace it")
 
-    # -- the stack ---------------------------------------------------------------------------------
-    def apply(self, regions: list[Options], name: str = "") -> Entry:
-        """Edit the current samples at each region in turn; one undo step."""
+    def _exactness(self) -> tuple[bool, str]:
+        """Whether the samples this editor keeps are the ones the file stores, so the printed commands
+        (which go through a file between steps) give the export byte for byte."""
+        subtype = self.head.subtype
+        if self.source.layout is not None or subtype.startswith("PCM") or subtype in ("FLOAT", "DOUBLE"):
+            return True, ""
+        return (
+            False,
+            f"{self.head.format} {subtype} is lossy: each command re-encodes, "
+            "so no command line gives this export exactly",
+        )
+
+    def _stored(self, samples: np.ndarray) -> np.ndarray:
+        """``samples`` as the file would store them and read them back (what a command writes between steps)."""
+        fitted = audio.fit_subtype(samples, self.head.subtype)
+        layout = self.source.layout
+        if layout is not None:
+            return container.decode(container.encode(fitted, layout), layout).reshape(samples.shape)
+        bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(self.head.subtype)
+        if bits is not None:
+            top = float(1 << (bits - 1))
+            return np.clip(np.round(fitted * top), -top, top - 1) / top
+        if self.head.subtype == "FLOAT":
+            return fitted.astype(np.float32).astype(np.float64)
+        return fitted
+
+    def read(self, which: str, start: int, stop: int, extra: list[tuple[int, np.ndarray]] = ()) -> np.ndarray:
+        """Samples ``[start, stop)``: IN's (``before``), or with the applied steps laid over them
+        (``after``), and then ``extra`` patches."""
+        if _fingerprint(self.path) != self.fingerprint:
+            raise RequestError(409, f"{self.path}: changed on disk since the editor opened it; restart the editor")
+        start, stop = max(0, start), min(self.head.frames, stop)
+        out = self.source.read_span(start, stop)
+        layers = [p for e in self.entries[: self.position] for p in e.patches] if which == "after" else []
+        for at, samples in [*layers, *extra]:
+            lo, hi = max(start, at), min(stop, at + len(samples))
+            if hi > lo:
+                out[lo - start : hi - start] = samples[lo - at : hi - at]
+        return out
+
+    # -- the picture -------------------------------------------------------------------------------
+    def _picture(self, which: str, c0: int, c1: int, check: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The dB image (``bands x (c1 - c0)``, float32) of columns ``[c0, c1)`` and each column's
+        lowest and highest sample (``2 x (c1 - c0)`` bytes, 128 = 0), computed in blocks from just
+        the samples they need: the same columns as the whole file's spectrogram."""
+        dbs, peaks = [], []
+        for b0 in range(c0, c1, IMAGE_BLOCK):
+            db, peak = self._block(which, b0, min(c1, b0 + IMAGE_BLOCK), check)
+            dbs.append(db)
+            peaks.append(peak)
+        bands = self.loaded.model.config.spectrogram.n_bins
+        if not dbs:
+            return np.zeros((bands, 0), np.float32), np.zeros((2, 0), np.uint8)
+        return np.concatenate(dbs, axis=1), np.concatenate(peaks, axis=1)
+
+    def _block(self, which: str, c0: int, c1: int, check: bool) -> tuple[np.ndarray, np.ndarray]:
+        model = self.loaded.model
+        spec = model.config.spectrogram
+        rate, mrate, hop = self.head.sample_rate, spec.sample_rate, spec.hop_length
+        g = math.gcd(rate, mrate)
+        orig, new = rate // g, mrate // g
+        step = new * hop // math.gcd(new, hop)  # where the resampler's phases and the frames both restart
+        margin = spec.n_fft // 2 + 4 * hop
+        j0 = max(0, c0 * hop - margin) // step * step
+        j1 = min(self.model_samples, (c1 - 1) * hop + margin)
+        s0 = j0 // new * orig
+        s1 = min(self.head.frames, -(-j1 // new) * orig + orig)
+        x = self.read(which, s0, s1)
+        if check:
+            bad = ~np.isfinite(x)
+            if bad.any():
+                first = s0 + int(np.argwhere(bad)[0][0])
+                raise AudioError(
+                    f"{self.path}: has NaN or infinite samples (the first at {first / rate:.6g} s); "
+                    "repair the file (e.g. with sox) first"
+                )
+        k0 = c0 - j0 // hop
+        magnitude = None
+        for c in range(x.shape[1]):
+            wave = resample(np.ascontiguousarray(x[:, c], dtype=np.float32), rate, mrate)
+            need = (c1 - 1 - j0 // hop) * hop + spec.n_fft // 2 + 1
+            frames = np.abs(model.spectrogram.stft(wave[: max(need, 0)] if s1 < self.head.frames else wave))
+            frames = frames[:, k0 : k0 + (c1 - c0)]
+            magnitude = frames if magnitude is None else magnitude + frames
+        magnitude = np.ascontiguousarray(magnitude / x.shape[1])  # (a strided matrix makes the mel product slow)
+        db = model.spectrogram.to_db(model.spectrogram.features_from_magnitude(magnitude)).astype(np.float32)
+        # each column's waveform: the lowest and highest sample of the channels over its hop
+        bounds = np.minimum((np.arange(c0, c1 + 1) * hop * orig) // new, self.head.frames) - s0
+        bounds = np.clip(bounds, 0, len(x))
+        lows = np.full(c1 - c0, 0.0)
+        highs = np.full(c1 - c0, 0.0)
+        starts = bounds[:-1]
+        has = bounds[1:] > starts
+        if has.any() and len(x):
+            mins, maxs = x.min(axis=1), x.max(axis=1)
+            idx = np.minimum(starts[has], len(x) - 1)
+            lows[has] = np.minimum.reduceat(mins, idx)[: has.sum()]
+            highs[has] = np.maximum.reduceat(maxs, idx)[: has.sum()]
+            # reduceat runs to the next index; the last column of a block stops at its own bound
+            last = np.nonzero(has)[0][-1]
+            a, b = bounds[last], bounds[last + 1]
+            lows[last], highs[last] = mins[a:b].min(), maxs[a:b].max()
+        peak = np.round((np.clip(np.stack([lows, highs]), -1, 1) + 1) * 127.5).astype(np.uint8)
+        if db.shape[1] != c1 - c0:  # the file's last frames (cannot happen: the crop covers them)
+            raise RuntimeError(f"picture block {c0}-{c1}: {db.shape[1]} columns")
+        return db, peak
+
+    def _bytes(self, db: np.ndarray) -> np.ndarray:
+        scaled = np.clip((db - self.db_low) / (self.db_high - self.db_low) * 255.0, 0, 255)
+        return np.round(scaled).astype(np.uint8)
+
+    def _touched_columns(self, s0: int, s1: int) -> tuple[int, int]:
+        """The picture's columns whose frames see any sample of ``[s0, s1)``."""
+        spec = self.loaded.model.config.spectrogram
+        rate, mrate, hop = self.head.sample_rate, spec.sample_rate, spec.hop_length
+        slack = spec.n_fft // 2 + 64 + 8 * max(1, -(-mrate // rate))  # the window and the resampler's reach
+        c0 = max(0, (s0 * mrate // rate - slack) // hop)
+        c1 = min(self.columns, -(-(-(-s1 * mrate // rate) + slack) // hop) + 1)
+        return c0, max(c0, c1)
+
+    def _changed(self, spans: list[tuple[int, int]]) -> None:
+        """Record a new version that changed samples ``spans`` and redraw the picture's columns there."""
+        self.version += 1
+        if not spans:
+            self.changes[self.version] = (0, 0, 0, 0)
+            return
+        s0, s1 = min(a for a, _ in spans), max(b for _, b in spans)
+        c0, c1 = self._touched_columns(s0, s1)
+        db, peaks = self._picture("after", c0, c1)
+        image, wave = self.pictures["after"]
+        image[:, c0:c1] = self._bytes(db)
+        wave[:, c0:c1] = peaks
+        self.changes[self.version] = (s0, s1, c0, c1)
+
+    def image(self, which: str, since: int | None = None) -> tuple[bytes, int, int, int]:
+        """The picture's bytes: ``bands`` rows of the spectrogram (0: ``db_low`` or less, 255:
+        ``db_high``; row 0 the lowest band) then two rows of the waveform (each column's lowest and
+        highest sample, 128 = 0), for all columns, or (``since``: a version the page holds) only the
+        columns changed after it. Returns ``(bytes, first column, width, rows)``."""
+        with self.lock:
+            image, wave = self.pictures[which]
+            c0, c1 = 0, self.columns
+            if (
+                which == "after"
+                and since is not None
+                and 0 <= since <= self.version
+                and (all(v in self.changes for v in range(since + 1, self.version + 1)))
+            ):
+                touched = [self.changes[v] for v in range(since + 1, self.version + 1)]
+                touched = [(a, b) for _, _, a, b in touched if b > a]
+                c0 = min((a for a, _ in touched), default=0)
+                c1 = max((b for _, b in touched), default=0)
+            block = np.concatenate([image[:, c0:c1], wave[:, c0:c1]], axis=0)
+            return np.ascontiguousarray(block).tobytes(), c0, c1 - c0, block.shape[0]
+
+    def wav_chunks(self, which: str) -> tuple[int, Any]:
+        """The samples as a 16-bit WAV at IN's rate (for listening; export keeps IN's own format), in
+        pieces: ``(length, iterator of bytes)``, so memory stays a block whatever the file's length."""
         head = self.head
         with self.lock:
+            layers = [p for e in self.entries[: self.position] for p in e.patches] if which == "after" else []
+        data_bytes = head.frames * head.channels * 2
+        header = (
+            b"RIFF"
+            + (36 + data_bytes).to_bytes(4, "little")
+            + b"WAVEfmt "
+            + (16).to_bytes(4, "little")
+            + (1).to_bytes(2, "little")
+            + head.channels.to_bytes(2, "little")
+            + head.sample_rate.to_bytes(4, "little")
+            + (head.sample_rate * head.channels * 2).to_bytes(4, "little")
+            + (head.channels * 2).to_bytes(2, "little")
+            + (16).to_bytes(2, "little")
+            + b"data"
+            + data_bytes.to_bytes(4, "little")
+        )
+
+        def pieces() -> Any:
+            yield header
+            block = 1 << 18
+            for lo in range(0, head.frames, block):
+                hi = min(head.frames, lo + block)
+                x = self.read("before", lo, hi, layers)
+                yield (np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2")).tobytes()
+
+        return len(header) + data_bytes, pieces()
+
+    def changed_samples(self, since: int) -> tuple[int, int] | None:
+        """The samples changed after version ``since`` (a half-open span), ``None`` when that version
+        is not one this session made."""
+        with self.lock:
+            if not 0 <= since <= self.version or any(v not in self.changes for v in range(since + 1, self.version + 1)):
+                return None
+            spans = [self.changes[v][:2] for v in range(since + 1, self.version + 1)]
+            spans = [(a, b) for a, b in spans if b > a]
+            if not spans:
+                return (0, 0)
+            return (int(min(a for a, _ in spans)), int(max(b for _, b in spans)))
+
+    def pcm(self, since: int) -> tuple[int, int, bytes]:
+        """The current samples changed after version ``since``, as the listening WAV holds them
+        (16-bit, interleaved): ``(first frame, frames, bytes)``, for the page to patch its copy."""
+        with self.lock:
+            span = self.changed_samples(since)
+            if span is None:
+                raise RequestError(409, f"since: version {since} is not one of this session's; load the whole take")
+            lo, hi = span
+            x = self.read("after", lo, hi) if hi > lo else np.zeros((0, self.head.channels))
+            return lo, hi - lo, np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2").tobytes()
+
+    def plan(self, options: Options) -> list[dict[str, Any]]:
+        """Where an edit of ``options`` would land: the regions snapped to code cells, per level."""
+        return [_describe(r) for r in self._plan(options).regions]
+
+    def _plan(self, options: Options) -> Any:
+        head = self.head
+        return plan.plan(self.loaded, head.frames, head.sample_rate, options.time, options.freq, options.edit_options())
+
+    def canonical(self, options: Options) -> Options:
+        """The region's numbers to show and to send, one set for the selection line, the edit list and
+        the command: the snapped cells' own start, end, low and high (rounded inward to the
+        microsecond and millihertz, the end one frame in, as snapping counts the frame after the end),
+        when asking for them snaps to the very same cells; else the numbers as asked."""
+        where = self._plan(options)
+        finest = where.regions[-1]
+        spec = self.loaded.model.config.spectrogram
+        frame_rate = spec.sample_rate / spec.hop_length
+        start = math.ceil(finest.start * 1e6 - 1e-6) / 1e6
+        end_frames = finest.frames[1] - 1
+        end = min(
+            math.floor(end_frames / frame_rate * 1e6 + 1e-6) / 1e6, round(self.head.frames / self.head.sample_rate, 6)
+        )
+        freq = options.freq
+        if freq != (None, None):
+            top = min(spec.f_max, self.head.sample_rate / 2)
+            freq = (math.ceil(finest.low * 1e3 - 1e-6) / 1e3, math.floor(min(finest.high, top) * 1e3 + 1e-6) / 1e3)
+        candidate = Options(**{**options.__dict__, "time": (start, end), "freq": freq})
+        try:
+            again = self._plan(candidate)
+        except SpecblurError:
+            return options
+        same = [(r.rows, r.cols) for r in again.regions] == [(r.rows, r.cols) for r in where.regions]
+        return candidate if same and end > start else options
+
+    # -- the stack ---------------------------------------------------------------------------------
+    def apply(self, regions: list[Options], name: str = "", preview: bool = False) -> Entry:
+        """Edit the current samples at each region in turn; one undo step. Long work reports its
+        progress (:attr:`progress`) and stops between regions when :attr:`cancel` is set, leaving
+        everything as it was."""
+        head = self.head
+        with self.lock:
+            self._drop_preview()
+            self.cancel.clear()
             started = time.perf_counter()
-            work = self.current
-            patches: list[tuple[int, np.ndarray, np.ndarray]] = []
+            extra: list[tuple[int, np.ndarray]] = []
             snapped: list[dict[str, Any]] = []
-            try:
-                for index, options in enumerate(regions):
-                    try:
-                        opts = options.edit_options()
-                        where = plan.plan(self.loaded, head.frames, head.sample_rate, options.time, options.freq, opts)
-                        before = work[where.start : where.stop].copy()
-                        result = on_file.edit_in_place(
-                            self.loaded, work, head.sample_rate, head.frames, 0, options.time, options.freq, opts
-                        )
-                    except SpecblurError as exc:
-                        where_text = f"{name} region {index + 1}: " if len(regions) > 1 or name else ""
-                        raise UsageError(f"{where_text}{exc}") from None
-                    s0, s1 = result.span
-                    if s1 > s0:
-                        patches.append((s0, before[s0 - where.start : s1 - where.start], work[s0:s1].copy()))
-                    redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
-                    snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
-            except BaseException:
-                for start, old, _ in reversed(patches):  # leave the samples as they were
-                    work[start : start + len(old)] = old
-                raise
-            entry = Entry(list(regions), snapped, patches, time.perf_counter() - started)
+            spans: list[tuple[int, int]] = []
+            total = len(regions)
+            self.progress = {"task": name or "apply", "done": 0, "total": total}
+            for index, options in enumerate(regions):
+                if self.cancel.is_set() or self.stopping.is_set():
+                    raise Cancelled(f"cancelled after {index} of {total} regions; nothing changed")
+                try:
+                    opts = options.edit_options()
+                    where = self._plan(options)
+                    buffer = self.read("after", where.start, where.stop, extra)
+                    result = on_file.edit_in_place(
+                        self.loaded,
+                        buffer,
+                        head.sample_rate,
+                        head.frames,
+                        where.start,
+                        options.time,
+                        options.freq,
+                        opts,
+                    )
+                except SpecblurError as exc:
+                    where_text = f"{name} region {index + 1}: " if total > 1 or name else ""
+                    raise UsageError(f"{where_text}{exc}") from None
+                s0, s1 = result.span
+                if s1 > s0:
+                    extra.append((s0, buffer[s0 - where.start : s1 - where.start].copy()))
+                spans.append((where.start, where.stop))
+                redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
+                snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
+                self.progress = {"task": name or "apply", "done": index + 1, "total": total}
+            # one step's samples, stored as the file stores them (what a command writes)
+            patches = []
+            for lo, hi in on_file.clusters([(s, s + len(x)) for s, x in extra]):
+                patches.append((lo, self._stored(self.read("after", lo, hi, extra))))
+            del extra
+            entry = Entry(list(regions), snapped, patches, time.perf_counter() - started, name, preview, spans)
             del self.entries[self.position :]
             self.entries.append(entry)
             self.position = len(self.entries)
-            self.version += 1
+            self._changed([(s, s + len(x)) for s, x in patches])
             return entry
+
+    def _drop_preview(self) -> None:
+        if self.position and self.entries[self.position - 1].preview:
+            entry = self.entries[self.position - 1]
+            del self.entries[self.position - 1 :]
+            self.position -= 1
+            self._changed([(s, s + len(x)) for s, x in entry.patches])
+
+    def commit(self) -> None:
+        with self.lock:
+            if not (self.position and self.entries[self.position - 1].preview):
+                raise RequestError(409, "no preview to apply")
+            self.entries[self.position - 1].preview = False
+            self._changed([])
+
+    def discard(self) -> None:
+        with self.lock:
+            if not (self.position and self.entries[self.position - 1].preview):
+                raise RequestError(409, "no preview to discard")
+            self._drop_preview()
 
     def undo(self) -> None:
         with self.lock:
+            if self.position and self.entries[self.position - 1].preview:
+                self._drop_preview()
+                return
             if self.position == 0:
                 raise RequestError(409, "nothing to undo")
-            entry = self.entries[self.position - 1]
-            for start, old, _ in reversed(entry.patches):
-                self.current[start : start + len(old)] = old
             self.position -= 1
-            self.version += 1
+            self._changed([(s, s + len(x)) for s, x in self.entries[self.position].patches])
 
     def redo(self) -> None:
         with self.lock:
             if self.position == len(self.entries):
                 raise RequestError(409, "nothing to redo")
-            entry = self.entries[self.position]
-            for start, _, new in entry.patches:
-                self.current[start : start + len(new)] = new
             self.position += 1
-            self.version += 1
+            self._changed([(s, s + len(x)) for s, x in self.entries[self.position - 1].patches])
 
     def applied(self) -> list[Options]:
-        return [options for entry in self.entries[: self.position] for options in entry.regions]
+        return [options for entry in self.committed() for options in entry.regions]
 
-    # -- what the page shows -----------------------------------------------------------------------
-    def _image_db(self, samples: np.ndarray) -> np.ndarray:
-        """The model's log-mel image of ``samples`` in dB (channels' magnitudes averaged, as a
-        linked edit sees them): ``(bands, frames)``, row 0 the lowest band."""
-        model = self.loaded.model
-        spec = model.config.spectrogram
-        magnitude = np.mean(
-            [
-                np.abs(
-                    model.spectrogram.stft(
-                        resample(
-                            np.ascontiguousarray(samples[:, c], dtype=np.float32),
-                            self.head.sample_rate,
-                            spec.sample_rate,
-                        )
-                    )
-                )
-                for c in range(samples.shape[1])
-            ],
-            axis=0,
-        )
-        return model.spectrogram.to_db(model.spectrogram.features_from_magnitude(magnitude))
-
-    def image(self, which: str) -> tuple[bytes, int, int]:
-        """The spectrogram as ``bands x frames`` bytes (0: ``db_low`` or less, 255: ``db_high``)."""
-        with self.lock:
-            key = ("image", which, 0 if which == "before" else self.version)
-            if key not in self._cache:
-                db = self._image_db(self.original if which == "before" else self.current)
-                scaled = np.clip((db - self.db_low) / (self.db_high - self.db_low) * 255.0, 0, 255)
-                self._cache = {k: v for k, v in self._cache.items() if k[0] != "image" or k[1] != which}
-                self._cache[key] = (np.round(scaled).astype(np.uint8).tobytes(), db.shape[1], db.shape[0])
-            return self._cache[key]
-
-    def wav(self, which: str) -> bytes:
-        """The samples as a 16-bit WAV at IN's rate (for listening; export keeps IN's own format)."""
-        with self.lock:
-            key = ("wav", which, 0 if which == "before" else self.version)
-            if key not in self._cache:
-                samples = np.clip(self.original if which == "before" else self.current, -1.0, 1.0)
-                buffer = io.BytesIO()
-                import soundfile as sf
-
-                sf.write(buffer, samples, self.head.sample_rate, format="WAV", subtype="PCM_16")
-                self._cache = {k: v for k, v in self._cache.items() if k[0] != "wav" or k[1] != which}
-                self._cache[key] = buffer.getvalue()
-            return self._cache[key]
-
-    def plan(self, options: Options) -> list[dict[str, Any]]:
-        """Where an edit of ``options`` would land: the regions snapped to code cells, per level."""
-        where = plan.plan(
-            self.loaded, self.head.frames, self.head.sample_rate, options.time, options.freq, options.edit_options()
-        )
-        return [_describe(r) for r in where.regions]
+    def committed(self) -> list[Entry]:
+        return [entry for entry in self.entries[: self.position] if not entry.preview]
 
     def command(self) -> str:
-        """The ``specblur`` command line(s) that make the same edits from the shell."""
-        regions = self.applied()
+        """The ``specblur`` command line(s) that write the same file as Export, byte for byte, or a
+        line that says why none can."""
+        entries = self.committed()
+        regions = [r for e in entries for r in e.regions]
         if not regions:
             return ""
+        if not self.exact:
+            return f"# {self.inexact_reason}"
+        for i, r in enumerate(regions):
+            if _tiled(r.mode, self._plan(r).hole, self.head.sample_rate):
+                return (
+                    f"# no command line gives this export exactly: region {i + 1} is long enough for the command "
+                    "line to edit it in tiles, and the editor edits it whole"
+                )
         src, dst = _shell_quote(str(self.path)), _shell_quote(str(self.out))
         model = ["-m", _shell_quote(self.model_arg)] if self.model_arg else []
+        labels_name = _shell_quote(str(self.path.with_suffix(".labels.txt").name))
         if len(regions) == 1:
             r = regions[0]
             return " ".join(["specblur", r.mode, src, dst, *r.region_flags(), *r.flags(), *model])
-        if len({r.shared() for r in regions}) == 1:
+        # one --labels call edits the regions one after another on samples kept between them, and
+        # rounds to the file's sample type once at the end; the editor rounds after each step. They
+        # agree when no step reads samples an earlier step changed.
+        shared = len({r.shared() for r in regions}) == 1
+        apart = all(
+            s + len(x) <= b0 or b1 <= s
+            for i, e in enumerate(entries)
+            for f in entries[i + 1 :]
+            for s, x in e.patches
+            for b0, b1 in f.spans
+        )
+        if shared and (len(entries) == 1 or apart):
             r = regions[0]
-            labels_name = _shell_quote(str(self.path.with_suffix(".labels.txt").name))
             return " ".join(["specblur", r.mode, src, dst, "--labels", labels_name, *r.flags(), *model]) + (
                 f"    # {labels_name}: 'Save labels'"
+            )
+        several = [i + 1 for i, e in enumerate(entries) if len(e.regions) > 1]
+        if several:
+            return (
+                f"# no command line gives this export exactly: edit {several[0]} applied several regions at once, "
+                "and other edits overlap it or use other settings (a chain of commands would round between them)"
             )
         lines = []
         for i, r in enumerate(regions):
             a = src if i == 0 else _shell_quote(f"step{i}{self.path.suffix}")
             b = dst if i == len(regions) - 1 else _shell_quote(f"step{i + 1}{self.path.suffix}")
             lines.append(" ".join(["specblur", r.mode, a, b, *r.region_flags(), *r.flags(), *model]))
-        return (
-            " && \\\n".join(lines) + "\n# (each step on the one before; the editor clips to the file's range only once)"
-        )
+        return " && \\\n".join(lines) + "\n# (each step on the one before, as the editor did)"
 
     def labels_text(self) -> str:
         return labels.dumps(
@@ -446,9 +746,6 @@ class Session:
         with self.lock:
             head = self.head
             spec = self.loaded.model.config.spectrogram
-            image_frames = self.loaded.model.spectrogram.frames(
-                int(round(head.frames * spec.sample_rate / head.sample_rate))
-            )
             return {
                 "file": self.path.name,
                 "path": str(self.path),
@@ -477,16 +774,19 @@ class Session:
                     for name, effect in EFFECTS.items()
                 ],
                 "limits": {"temperature": [TEMPERATURE.low, TEMPERATURE.high], "amount": [AMOUNT.low, AMOUNT.high]},
-                "image": {"width": image_frames, "height": spec.n_bins, "db_low": self.db_low, "db_high": self.db_high},
+                "image": {"width": self.columns, "height": spec.n_bins, "db_low": self.db_low, "db_high": self.db_high},
                 "version": self.version,
                 "position": self.position,
                 "can_undo": self.position > 0,
                 "can_redo": self.position < len(self.entries),
+                "preview": bool(self.position and self.entries[self.position - 1].preview),
                 "entries": [
                     {
                         "regions": [r.describe() for r in entry.regions],
                         "snapped": entry.snapped,
                         "applied": i < self.position,
+                        "preview": entry.preview,
+                        "name": entry.name,
                         "ms": round(entry.seconds * 1000, 1),
                     }
                     for i, entry in enumerate(self.entries)
@@ -496,39 +796,98 @@ class Session:
             }
 
     # -- export ------------------------------------------------------------------------------------
-    def export(self) -> dict[str, Any]:
-        """Write OUT: IN's bytes with the current edits' spans patched in (atomic, never IN)."""
+    def export(self, name: str | None = None) -> dict[str, Any]:
+        """Write OUT (or, ``name``: another file, which becomes OUT): IN's bytes with the current
+        edits' spans patched in (atomic, never IN). A file already there is replaced only when it
+        is the one this editor last wrote (size, time and contents unchanged) or, with --force, the
+        one that was there when the editor started."""
         with self.lock:
-            out = self.out
-            if _same_file(out, self.path) or out.resolve() == self.path.resolve():
-                raise RequestError(409, f"{out}: is the input now; nothing written")
-            if out.exists() and not self.force and self.exported is None:
-                raise RequestError(409, f"{out}: exists; restart with --force to replace it")
+            if self.position and self.entries[self.position - 1].preview:
+                raise RequestError(409, "a preview is showing: Apply it or discard it first")
+            if name is not None:
+                out = self._export_name(name)
+                seen = _content_id(out)
+                if seen is not None:
+                    raise RequestError(409, f"{out}: exists; give another name")
+            else:
+                out = self.out
+                if _same_file(out, self.path) or out.resolve() == self.path.resolve():
+                    raise RequestError(409, f"{out}: is the input now; nothing written")
+                now = _content_id(out)
+                if now is not None:
+                    ours = self.written is not None and now == self.written
+                    forced = self.written is None and self.force and now == self.out_seen
+                    if not (ours or forced):
+                        why = (
+                            "changed since this editor wrote it"
+                            if self.written is not None
+                            else "changed since the editor started"
+                            if self.force
+                            else "exists"
+                        )
+                        raise RequestError(409, f"{out}: {why}; nothing written; use Export as... to give another name")
             if _fingerprint(self.path) != self.fingerprint:
                 raise RequestError(
                     409,
                     f"{self.path}: changed on disk since the editor opened it; nothing written (restart the editor)",
                 )
-            spans = on_file.clusters(
-                [(s, s + len(new)) for e in self.entries[: self.position] for s, _, new in e.patches]
-            )
-            patches = []
-            clipped = 0
-            for lo, hi in spans:
-                part = self.current[lo:hi]
-                fitted = audio.fit_subtype(part, self.head.subtype)
-                clipped += int(np.sum(fitted != part))
-                patches.append((lo, fitted))
-            source = audio.Source(self.path)
-            warnings = audio.write_patches(source, out, patches)
-            if clipped:
-                warnings.append(f"{self.path}: {clipped} edited samples clipped at full scale")
+            with self.exporting:
+                if self.stopping.is_set():
+                    raise RequestError(503, "the editor is stopping; nothing written")
+                patches = [p for e in self.committed() for p in e.patches]
+                spans = on_file.clusters([(s, s + len(x)) for s, x in patches])
+                pieces = [(lo, self.read("after", lo, hi)) for lo, hi in spans]
+                warnings = audio.write_patches(self.source, out, pieces)
+            self.out = out
+            self.written = _content_id(out)
             self.exported = str(out)
             return {
                 "out": str(out),
                 "warnings": warnings,
                 "spans": [[lo / self.head.sample_rate, hi / self.head.sample_rate] for lo, hi in spans],
             }
+
+    def _export_name(self, name: Any) -> Path:
+        if not isinstance(name, str) or not name.strip() or len(name) > 1000 or "\0" in name:
+            raise RequestError(400, "name: give a file name")
+        out = Path(name.strip())
+        if not out.is_absolute():
+            out = self.out.parent / out
+        try:
+            self._check_out(out, force=True)
+            audio.check_output_name(out, self.head, str(self.path))
+        except UsageError as exc:
+            raise RequestError(400, str(exc)) from None
+        if out.is_symlink():
+            raise RequestError(400, f"{out}: is a link; give a plain file name")
+        return out
+
+
+def _tiled(mode: str, hole: tuple[float, float], rate: int) -> bool:
+    """Whether the command line edits a region of ``hole`` (s) in tiles (:mod:`specblur.edit.tiles`,
+    where the library has it): a result the editor's whole-region edit does not give byte for byte."""
+    try:
+        from specblur.edit import tiles
+    except ImportError:  # a library without tiles edits every region whole, as the editor does
+        return False
+    return bool(getattr(EFFECTS[mode], "tiles", False)) and tiles.tiles(hole, rate) is not None
+
+
+def _content_id(path: Path) -> tuple[int, int, str] | None:
+    """Size, mtime and SHA-256 of file ``path`` (``None``: no such file)."""
+    import hashlib
+
+    try:
+        st = path.stat()
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RequestError(409, f"{path}: cannot read it ({exc.strerror or exc})") from None
+    return (st.st_size, st.st_mtime_ns, digest.hexdigest())
 
 
 def _describe(region: Any) -> dict[str, Any]:
@@ -547,21 +906,25 @@ def _describe(region: Any) -> dict[str, Any]:
 
 
 class Server(ThreadingHTTPServer):
-    """Bound to 127.0.0.1 only; request threads are joined on close, so an export in flight when
-    Ctrl-C comes completes (or fails cleanly) before the process ends."""
+    """Bound to 127.0.0.1 only. Request threads are daemons, listed so that closing waits for them a
+    moment (an export in flight always completes or fails cleanly: it is atomic and waited for);
+    an edit still computing after that is abandoned with the process (it writes nothing)."""
 
-    daemon_threads = False
-    block_on_close = True
+    daemon_threads = True
+    block_on_close = False
     allow_reuse_address = True
     """SO_REUSEADDR: a restart on the same ``--port`` right after Ctrl-C binds at once instead of
     waiting a minute for the old connections' TIME_WAIT; a port another server listens on is still
     refused (SO_REUSEPORT, which would share it, stays off)."""
+    close_wait = 0.5
+    """Seconds closing waits for requests in flight (besides an export, waited for to its end)."""
 
     def __init__(self, port: int, session: Session, token: str) -> None:
         self.waiting: set[Any] = set()  # connections waiting for a request line (a browser's spare ones)
         self.waiting_lock = threading.Lock()
-        super().__init__(("127.0.0.1", port), Handler)
+        self.threads: list[threading.Thread] = []
         self.session = session
+        super().__init__(("127.0.0.1", port), Handler)
         self.token = token
         self.port = self.server_address[1]
         self.hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
@@ -571,7 +934,10 @@ class Server(ThreadingHTTPServer):
         so a connection accepted just before Ctrl-C is hung up too."""
         with self.waiting_lock:
             self.waiting.add(request)
-        super().process_request(request, client_address)
+        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address), daemon=True)
+        self.threads = [t for t in self.threads if t.is_alive()]
+        self.threads.append(thread)
+        thread.start()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Never a traceback: a connection that breaks (the browser went away, or closing the server
@@ -582,8 +948,13 @@ class Server(ThreadingHTTPServer):
         sys.stderr.write(f"specblur edit: a request failed ({type(exc).__name__}: {str(exc)[:200]})\n")
 
     def server_close(self) -> None:
-        """Stop listening, hang up the connections that wait idle for a request (browsers keep spare
-        ones open), and wait for the requests in flight to finish."""
+        """Stop listening, stop the session's long work (between regions), hang up the connections
+        that wait idle for a request (browsers keep spare ones open), wait for an export in flight
+        to end and for other requests a moment (:attr:`close_wait`)."""
+        session = self.session
+        if session is not None:
+            session.stopping.set()
+            session.cancel.set()
         with self.waiting_lock:
             for connection in self.waiting:
                 try:
@@ -591,6 +962,12 @@ class Server(ThreadingHTTPServer):
                 except OSError:
                     pass
         super().server_close()
+        if session is not None:
+            with session.exporting:  # an export writes to a temporary file and renames: let it end
+                pass
+        deadline = time.monotonic() + self.close_wait
+        for thread in list(self.threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     @property
     def url(self) -> str:
@@ -790,8 +1167,11 @@ class Handler(BaseHTTPRequestHandler):
         which = (query.get("which") or ["after"])[0]
         if which not in ("before", "after"):
             raise RequestError(400, "which: use before or after")
-        routes_get = {"/api/state", "/api/image", "/api/audio", "/api/labels"}
-        routes_post = {"/api/plan", "/api/apply", "/api/undo", "/api/redo", "/api/export", "/api/labels"}
+        routes_get = {"/api/state", "/api/image", "/api/audio", "/api/labels", "/api/progress"}
+        routes_post = {
+            "/api/plan", "/api/apply", "/api/undo", "/api/redo", "/api/export", "/api/labels",
+            "/api/cancel", "/api/commit", "/api/discard",
+        }  # fmt: skip
         if path not in routes_get | routes_post:
             raise RequestError(404, f"no such API call: {path[:60]}")
         if method in ("GET", "HEAD") and path not in routes_get or method == "POST" and path not in routes_post:
@@ -799,11 +1179,28 @@ class Handler(BaseHTTPRequestHandler):
         if method in ("GET", "HEAD"):
             if path == "/api/state":
                 self._json(200, session.state())
+            elif path == "/api/progress":
+                self._json(200, dict(session.progress))
             elif path == "/api/image":
-                data, width, height = session.image(which)
-                self._send(200, data, "application/octet-stream", {"X-Width": str(width), "X-Height": str(height)})
+                since = (query.get("since") or [None])[0]
+                if since is not None and not (since.isdigit() and len(since) < 12):
+                    raise RequestError(400, "since: give a version number")
+                data, first, width, height = session.image(which, None if since is None else int(since))
+                self._send(
+                    200,
+                    data,
+                    "application/octet-stream",
+                    {"X-From": str(first), "X-Width": str(width), "X-Height": str(height)},
+                )
             elif path == "/api/audio":
-                self._send(200, session.wav(which), "audio/wav")
+                since = (query.get("since") or [None])[0]
+                if since is None:
+                    self._stream(*session.wav_chunks(which), "audio/wav")
+                    return
+                if which != "after" or not (since.isdigit() and len(since) < 12):
+                    raise RequestError(400, "since: give a version number (of the after take)")
+                first, frames, data = session.pcm(int(since))
+                self._send(200, data, "application/octet-stream", {"X-From": str(first), "X-Frames": str(frames)})
             else:
                 name = session.path.with_suffix(".labels.txt").name
                 self._send(
@@ -814,16 +1211,27 @@ class Handler(BaseHTTPRequestHandler):
                 )
             return
         body = self._json_body()
+        if path == "/api/cancel":  # no lock: it only asks the work in flight to stop
+            session.cancel.set()
+            self._json(200, {"cancelling": True})
+            return
         if path == "/api/plan":
-            self._json(200, {"regions": session.plan(parse_options(body))})
+            options = parse_options(body)
+            canonical = session.canonical(options)
+            self._json(
+                200,
+                {
+                    "regions": session.plan(canonical),
+                    "time": list(canonical.time),
+                    "freq": list(canonical.freq),
+                },
+            )
         elif path == "/api/apply":
-            session.apply([parse_options(body)])
+            preview = isinstance(body, dict) and body.get("preview") is True
+            session.apply(parse_regions(body), preview=preview)
             self._json(200, session.state())
-        elif path == "/api/undo":
-            session.undo()
-            self._json(200, session.state())
-        elif path == "/api/redo":
-            session.redo()
+        elif path in ("/api/undo", "/api/redo", "/api/commit", "/api/discard"):
+            getattr(session, path.rsplit("/", 1)[1])()
             self._json(200, session.state())
         elif path == "/api/labels":
             if not isinstance(body, dict) or not isinstance(body.get("text"), str):
@@ -846,8 +1254,20 @@ class Handler(BaseHTTPRequestHandler):
             session.apply(regions, name)
             self._json(200, session.state())
         else:
-            result = session.export()
-            self._json(200, result)
+            name = body.get("name") if isinstance(body, dict) else None
+            self._json(200, session.export(name))
+
+    def _stream(self, length: int, pieces: Any, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        for piece in pieces:
+            self.wfile.write(piece)
 
 
 def open_server(port: int | None, session: Session) -> Server:
@@ -870,7 +1290,8 @@ def open_server(port: int | None, session: Session) -> Server:
 
 
 def serve(server: Server, announce: Any, open_browser: bool) -> None:
-    """Serve until Ctrl-C or SIGTERM; requests in flight finish first.
+    """Serve until Ctrl-C or SIGTERM, and return within about a second whatever is running: an
+    export in flight ends (it is atomic), other work is cancelled or abandoned (it writes nothing).
 
     The signals only ask the serving loop to stop (from a helper thread, as ``shutdown`` must not run
     on the loop's own thread): raised as an exception they could land anywhere in the loop, e.g.
@@ -883,6 +1304,7 @@ def serve(server: Server, announce: Any, open_browser: bool) -> None:
     def request_stop(signum: int, frame: Any) -> None:
         if not stopping.is_set():
             stopping.set()
+            server.session.cancel.set()  # long work stops at its next region; nothing is kept
             threading.Thread(target=server.shutdown, daemon=True).start()
 
     previous = {}

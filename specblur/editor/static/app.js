@@ -1,25 +1,37 @@
 // specblur edit: the page. Plain JavaScript, no build step, nothing fetched from elsewhere.
-// The spectrogram is the model's log-mel image (sent as bytes, one per cell, row 0 the lowest band),
-// drawn on a canvas with time and Hz axes; a drag selects a region, which the server snaps to code
-// cells (the same snapping as the command line); audio plays through the Web Audio API.
+// The picture is the model's log-mel image (sent as bytes, one per cell, row 0 the lowest band) and
+// each column's lowest and highest sample; the page keeps them whole and draws what the view shows,
+// every screen pixel the loudest of the cells it covers (max-pooled, so nothing shrinks away), on a
+// canvas that follows the window and the screen's pixel ratio. After an edit only the columns it
+// touched are fetched and patched in. A drag selects a region, which the server snaps to code cells
+// (the same snapping as the command line); audio plays through the Web Audio API.
 "use strict";
 
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
 const canvas = $("spec");
 const ctx2d = canvas.getContext("2d");
-const MARGIN = { left: 64, right: 12, top: 10, bottom: 30 };
+const MARGIN = { left: 64, right: 66, top: 10, bottom: 26 };
+const WAVE = { height: 56, gap: 6 };
 
 const app = {
   state: null,
-  images: { before: null, after: null }, // offscreen canvases
-  imageVersion: -1,
-  view: { t0: 0, t1: 1 },
-  selection: null, // {time: [a, b], freq: [lo, hi]}
-  snapped: null, // regions from the server, per level (the last is the finest)
+  pix: { before: null, after: null }, // {bytes, rows, width}: bands rows, then the waveform's 2
+  pixVersion: -1, // the version the "after" picture shows
+  view: { t0: 0, t1: 1, b0: 0, b1: 1 }, // seconds; band coordinates (0: bottom of band 0)
+  selection: null, // {time: [a, b], freq: [lo, hi]}: the region's one set of numbers (snapped)
+  snapped: null, // the server's cells for it, per level (the last is the finest)
+  extra: [], // further selections (Shift+drag), each {time, freq, snapped}
   drag: null,
+  playhead: 0,
   which: "after",
   busy: false,
+  previewKey: null,
+  size: { w: 0, h: 0, dpr: 1 },
+  rendered: null, // {key, viewKey, image: ImageData}: the view's picture as last drawn
+  patched: null, // {from, c0, c1}: columns patched in since that drawing (to draw only those again)
+  drawnVersion: -1,
+  pictureAt: 0, // performance.now() when a new picture was last drawn (benchmarks/editor.py)
 };
 
 // -- server ----------------------------------------------------------------------------------------
@@ -62,6 +74,13 @@ function settings() {
   };
 }
 
+// numbers as the command line writes them: fixed places, trailing zeros dropped
+function dec(value, places) {
+  let text = value.toFixed(places);
+  if (text.includes(".")) text = text.replace(/0+$/, "").replace(/\.$/, "");
+  return text === "-0" ? "0" : text;
+}
+
 // -- the picture -----------------------------------------------------------------------------------
 
 function colour(v) {
@@ -80,39 +99,47 @@ function colour(v) {
   return stops[stops.length - 1].slice(1);
 }
 const PALETTE = Array.from({ length: 256 }, (_, v) => colour(v));
-
-async function loadImage(which) {
-  const response = await api(`/api/image?which=${which}`);
-  const width = Number(response.headers.get("X-Width"));
-  const height = Number(response.headers.get("X-Height"));
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const off = document.createElement("canvas");
-  off.width = width;
-  off.height = height;
-  const octx = off.getContext("2d");
-  const data = octx.createImageData(width, height);
-  for (let row = 0; row < height; row++) {
-    const y = height - 1 - row; // row 0 (lowest band) at the bottom
-    for (let x = 0; x < width; x++) {
-      const [r, g, b] = PALETTE[bytes[row * width + x]];
-      const i = (y * width + x) * 4;
-      data.data[i] = r;
-      data.data[i + 1] = g;
-      data.data[i + 2] = b;
-      data.data[i + 3] = 255;
-    }
-  }
-  octx.putImageData(data, 0, 0);
-  app.images[which] = off;
+const PALETTE32 = new Uint32Array(256);
+{
+  const bytes = new Uint8Array(PALETTE32.buffer);
+  PALETTE.forEach(([r, g, b], v) => bytes.set([Math.round(r), Math.round(g), Math.round(b), 255], v * 4));
 }
 
+async function loadPicture(which, since) {
+  const query = since === undefined ? "" : `&since=${since}`;
+  const response = await api(`/api/image?which=${which}${query}`);
+  const first = Number(response.headers.get("X-From"));
+  const width = Number(response.headers.get("X-Width"));
+  const rows = Number(response.headers.get("X-Height"));
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const total = app.state.image.width;
+  if (since === undefined || !app.pix[which]) {
+    if (first !== 0 || width !== total) throw new Error("picture: expected every column");
+    app.pix[which] = { bytes, rows, width };
+  } else {
+    // patch the changed columns in, row by row
+    const pix = app.pix[which];
+    for (let r = 0; r < rows; r++) pix.bytes.set(bytes.subarray(r * width, (r + 1) * width), r * pix.width + first);
+    // the view drawn from the picture before this patch can be mended where the columns changed
+    const from = app.rendered && app.rendered.key;
+    const was = app.patched && app.patched.from === from ? app.patched : { c0: first, c1: first + width };
+    app.patched =
+      app.which === which && from ? { from, c0: Math.min(was.c0, first), c1: Math.max(was.c1, first + width) } : null;
+    return width;
+  }
+  app.rendered = null;
+  return width;
+}
+
+// the layout, in CSS pixels: the spectrogram's box, the waveform lane under it, the dB scale
 function plotBox() {
-  return {
-    x: MARGIN.left,
-    y: MARGIN.top,
-    w: canvas.width - MARGIN.left - MARGIN.right,
-    h: canvas.height - MARGIN.top - MARGIN.bottom,
-  };
+  const { w, h } = app.size;
+  const ph = h - MARGIN.top - MARGIN.bottom - WAVE.height - WAVE.gap;
+  return { x: MARGIN.left, y: MARGIN.top, w: w - MARGIN.left - MARGIN.right, h: Math.max(40, ph) };
+}
+function waveBox() {
+  const p = plotBox();
+  return { x: p.x, y: p.y + p.h + WAVE.gap, w: p.w, h: WAVE.height };
 }
 
 function frameSeconds() {
@@ -144,47 +171,207 @@ function xToT(x) {
   const p = plotBox();
   return app.view.t0 + ((x - p.x) / p.w) * (app.view.t1 - app.view.t0);
 }
-function hzToY(hz) {
+function bandToY(b) {
   const p = plotBox();
-  return p.y + p.h * (1 - hzToBand(hz) / app.state.model.bands);
+  return p.y + p.h * (1 - (b - app.view.b0) / (app.view.b1 - app.view.b0));
+}
+function hzToY(hz) {
+  return bandToY(hzToBand(hz));
 }
 function yToHz(y) {
   const p = plotBox();
-  return bandToHz(((p.y + p.h - y) / p.h) * app.state.model.bands);
+  return bandToHz(app.view.b0 + ((p.y + p.h - y) / p.h) * (app.view.b1 - app.view.b0));
+}
+
+// For each of `n` screen pixels over [a, b) (in columns or bands), the half-open range of cells it
+// covers: never empty, so a pixel narrower than a cell shows that cell, one wider shows them all.
+function cellRanges(n, a, b, count) {
+  const lo = new Int32Array(n);
+  const hi = new Int32Array(n);
+  const per = (b - a) / n;
+  for (let i = 0; i < n; i++) {
+    let c0 = Math.floor(a + i * per);
+    let c1 = Math.ceil(a + (i + 1) * per);
+    c0 = Math.max(0, Math.min(count - 1, c0));
+    c1 = Math.max(c0 + 1, Math.min(count, c1));
+    lo[i] = c0;
+    hi[i] = c1;
+  }
+  return [lo, hi];
+}
+
+// The spectrogram of the view at the canvas's device pixels, max-pooled in time and frequency; with
+// `image` (the view's, drawn before), only its screen columns [xa, xb) are drawn again.
+function renderPlot(pix, dw, dh, image = null, xa = 0, xb = dw) {
+  const bands = app.state.model.bands;
+  const fs = frameSeconds();
+  const [x0, x1] = cellRanges(dw, app.view.t0 / fs, app.view.t1 / fs, pix.width);
+  const top = app.view.b1;
+  const [r0, r1] = cellRanges(dh, app.view.b0, top, bands); // r: bottom-up; screen rows top-down
+  // each screen column: every band's loudest cell over the columns it covers
+  const colmax = new Uint8Array((xb - xa) * bands);
+  const src = pix.bytes;
+  const width = pix.width;
+  for (let x = xa; x < xb; x++) {
+    const a = x0[x];
+    const b = x1[x];
+    const base = (x - xa) * bands;
+    for (let band = 0; band < bands; band++) {
+      const row = band * width;
+      let m = 0;
+      for (let c = a; c < b; c++) {
+        const v = src[row + c];
+        if (v > m) m = v;
+      }
+      colmax[base + band] = m;
+    }
+  }
+  image = image || new ImageData(dw, dh);
+  const out = new Uint32Array(image.data.buffer);
+  for (let y = 0; y < dh; y++) {
+    const i = dh - 1 - y; // screen row y shows bands [r0[i], r1[i])
+    const a = r0[i];
+    const b = r1[i];
+    const line = y * dw;
+    for (let x = xa; x < xb; x++) {
+      const base = (x - xa) * bands;
+      let m = colmax[base + a];
+      for (let band = a + 1; band < b; band++) if (colmax[base + band] > m) m = colmax[base + band];
+      out[line + x] = PALETTE32[m];
+    }
+  }
+  return image;
+}
+
+// each screen column's lowest and highest sample over the columns it covers (bytes, 128 = 0)
+function waveColumns(pix, n) {
+  const fs = frameSeconds();
+  const [x0, x1] = cellRanges(n, app.view.t0 / fs, app.view.t1 / fs, pix.width);
+  const bands = app.state.model.bands;
+  const lows = pix.bytes.subarray(bands * pix.width, (bands + 1) * pix.width);
+  const highs = pix.bytes.subarray((bands + 1) * pix.width, (bands + 2) * pix.width);
+  const lo = new Uint8Array(n);
+  const hi = new Uint8Array(n);
+  for (let x = 0; x < n; x++) {
+    let a = 255;
+    let b = 0;
+    for (let c = x0[x]; c < x1[x]; c++) {
+      if (lows[c] < a) a = lows[c];
+      if (highs[c] > b) b = highs[c];
+    }
+    lo[x] = a;
+    hi[x] = b;
+  }
+  return [lo, hi];
 }
 
 function niceStep(span, pixels, minPixels) {
-  const steps = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
+  const steps = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600];
   for (const s of steps) if ((s / span) * pixels >= minPixels) return s;
   return steps[steps.length - 1];
 }
 
+// m:ss on files of a minute or more, seconds below; as many decimals as the step needs
+function timeLabel(t, step) {
+  const digits = step < 0.01 ? 3 : step < 0.1 ? 2 : step < 1 ? 1 : 0;
+  if (app.state.seconds < 60) return `${t.toFixed(digits)} s`;
+  const minutes = Math.floor(t / 60 + 1e-9);
+  const rest = Math.max(0, t - minutes * 60);
+  const secs = rest.toFixed(digits).padStart(digits ? digits + 3 : 2, "0");
+  return `${minutes}:${secs}`;
+}
+
+function resize() {
+  const view = $("view");
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(320, Math.floor(view.clientWidth));
+  const h = Math.max(240, Math.floor(view.clientHeight));
+  if (w === app.size.w && h === app.size.h && dpr === app.size.dpr) return;
+  app.size = { w, h, dpr };
+  canvas.style.width = `${w}px`;
+  canvas.style.height = `${h}px`;
+  canvas.width = Math.round(w * dpr);
+  canvas.height = Math.round(h * dpr);
+  app.rendered = null;
+  draw();
+}
+
 function draw() {
   const s = app.state;
-  if (!s) return;
+  if (!s || !app.size.w) return;
+  const { w, h, dpr } = app.size;
   const p = plotBox();
-  ctx2d.fillStyle = "#000";
-  ctx2d.fillRect(0, 0, canvas.width, canvas.height);
-  const image = app.images[app.which];
-  if (image) {
-    const fs = frameSeconds();
-    ctx2d.imageSmoothingEnabled = true;
-    ctx2d.drawImage(image, app.view.t0 / fs, 0, (app.view.t1 - app.view.t0) / fs, image.height, p.x, p.y, p.w, p.h);
-  }
-  // axes
+  const wb = waveBox();
+  ctx2d.setTransform(1, 0, 0, 1, 0, 0);
   ctx2d.fillStyle = "#16171b";
-  ctx2d.fillRect(0, 0, p.x, canvas.height);
-  ctx2d.fillRect(0, p.y + p.h, canvas.width, canvas.height - p.y - p.h);
+  ctx2d.fillRect(0, 0, canvas.width, canvas.height);
+  const pix = app.pix[app.which];
+  const dx = Math.round(p.x * dpr);
+  const dy = Math.round(p.y * dpr);
+  const dw = Math.round((p.x + p.w) * dpr) - dx;
+  const dh = Math.round((p.y + p.h) * dpr) - dy;
+  if (pix) {
+    const v = app.view;
+    const key = [app.which, app.which === "after" ? app.pixVersion : 0, v.t0, v.t1, v.b0, v.b1, dw, dh].join();
+    const viewKey = [app.which, v.t0, v.t1, v.b0, v.b1, dw, dh].join();
+    if (!app.rendered || app.rendered.key !== key) {
+      const old = app.rendered;
+      const patch = app.patched;
+      if (old && patch && old.viewKey === viewKey && old.key === patch.from) {
+        // only the screen columns that show the patched picture columns
+        const fs = frameSeconds();
+        const per = (v.t1 - v.t0) / fs / dw;
+        const xa = Math.max(0, Math.floor((patch.c0 - v.t0 / fs) / per) - 1);
+        const xb = Math.min(dw, Math.ceil((patch.c1 - v.t0 / fs) / per) + 1);
+        if (xb > xa) renderPlot(pix, dw, dh, old.image, xa, xb);
+        app.rendered = { key, viewKey, image: old.image };
+      } else {
+        app.rendered = { key, viewKey, image: renderPlot(pix, dw, dh) };
+      }
+      app.patched = null;
+      if (app.which === "after" && app.drawnVersion !== app.pixVersion) {
+        app.drawnVersion = app.pixVersion;
+        app.pictureAt = performance.now();
+      }
+    }
+    ctx2d.putImageData(app.rendered.image, dx, dy);
+  }
+  ctx2d.setTransform(dpr, 0, 0, dpr, 0, 0);
+  // the waveform lane: each pixel column from its lowest to its highest sample
+  ctx2d.fillStyle = "#000";
+  ctx2d.fillRect(wb.x, wb.y, wb.w, wb.h);
+  if (pix) {
+    const n = Math.max(1, Math.round(wb.w * dpr));
+    const [lo, hi] = waveColumns(pix, n);
+    ctx2d.fillStyle = app.which === "before" ? "#8fb3d9" : "#9fd99f";
+    for (let x = 0; x < n; x++) {
+      const yTop = wb.y + wb.h * (1 - hi[x] / 255);
+      const yBottom = wb.y + wb.h * (1 - lo[x] / 255);
+      ctx2d.fillRect(wb.x + x / dpr, yTop, 1 / dpr, Math.max(1 / dpr, yBottom - yTop));
+    }
+    ctx2d.strokeStyle = "#333";
+    ctx2d.beginPath();
+    ctx2d.moveTo(wb.x, wb.y + wb.h / 2);
+    ctx2d.lineTo(wb.x + wb.w, wb.y + wb.h / 2);
+    ctx2d.stroke();
+  }
+  // the frequency axis
   ctx2d.strokeStyle = "#666";
   ctx2d.fillStyle = "#bbb";
+  ctx2d.lineWidth = 1;
   ctx2d.font = "11px system-ui, sans-serif";
   ctx2d.textAlign = "right";
   ctx2d.textBaseline = "middle";
   let lastY = Infinity;
-  for (const hz of [50, 100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000, 20000]) {
-    if (hz > s.model.f_max) break;
+  const lowHz = bandToHz(app.view.b0);
+  const highHz = bandToHz(app.view.b1);
+  const ticks = [];
+  for (const hz of [20, 50, 100, 200, 300, 500, 700, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 14000, 16000, 18000, 20000, 22000]) {
+    if (hz >= lowHz && hz <= highHz && hz <= s.model.top_hz) ticks.push(hz);
+  }
+  for (const hz of ticks) {
     const y = hzToY(hz);
-    if (lastY - y < 16) continue;
+    if (lastY - y < 16 || y < p.y + 5) continue;
     lastY = y;
     ctx2d.beginPath();
     ctx2d.moveTo(p.x - 5, y);
@@ -198,121 +385,214 @@ function draw() {
   ctx2d.textAlign = "center";
   ctx2d.fillText("Hz", 0, 0);
   ctx2d.restore();
-  ctx2d.textAlign = "center";
+  // the time axis, under the waveform: labels kept inside the canvas, none overlapping
   ctx2d.textBaseline = "top";
-  const step = niceStep(app.view.t1 - app.view.t0, p.w, 70);
-  for (let t = Math.ceil(app.view.t0 / step) * step; t <= app.view.t1 + 1e-9; t += step) {
+  const span = app.view.t1 - app.view.t0;
+  const step = niceStep(span, p.w, s.seconds >= 60 ? 80 : 70);
+  let lastRight = -Infinity;
+  const axisY = wb.y + wb.h;
+  app.timeLabels = []; // what was written, where (the tests check none is cut off)
+  for (let k = Math.ceil(app.view.t0 / step - 1e-9); k * step <= app.view.t1 + 1e-9; k++) {
+    const t = k * step;
     const x = tToX(t);
+    const text = timeLabel(t, step);
+    const half = ctx2d.measureText(text).width / 2;
+    const cx = Math.max(half + 2, Math.min(w - half - 2, x));
     ctx2d.beginPath();
-    ctx2d.moveTo(x, p.y + p.h);
-    ctx2d.lineTo(x, p.y + p.h + 5);
+    ctx2d.moveTo(x, axisY);
+    ctx2d.lineTo(x, axisY + 4);
     ctx2d.stroke();
-    const digits = step < 0.01 ? 3 : step < 0.1 ? 2 : step < 1 ? 1 : 0;
-    ctx2d.fillText(`${t.toFixed(digits)} s`, x, p.y + p.h + 8);
+    if (cx - half < lastRight + 6) continue;
+    ctx2d.textAlign = "center";
+    ctx2d.fillText(text, cx, axisY + 7);
+    app.timeLabels.push({ text, t, left: cx - half, right: cx + half });
+    lastRight = cx + half;
   }
-  // the selection: as dragged (thin), and snapped to code cells (solid)
+  drawScale(p);
+  // overlays, clipped to the picture
   ctx2d.save();
   ctx2d.beginPath();
   ctx2d.rect(p.x, p.y, p.w, p.h);
   ctx2d.clip();
+  drawApplied(p);
+  for (const sel of app.extra) drawSelection(sel, sel.snapped, p, "#b58cff");
   if (app.selection) {
-    const [a, b] = app.selection.time;
-    const [lo, hi] = app.selection.freq;
-    ctx2d.setLineDash([4, 4]);
-    ctx2d.strokeStyle = "rgba(255,255,255,0.7)";
-    ctx2d.strokeRect(tToX(a), hzToY(hi), tToX(b) - tToX(a), hzToY(lo) - hzToY(hi));
-    ctx2d.setLineDash([]);
-  }
-  if (app.snapped && app.selection && !app.drag) {
-    const r = app.snapped[app.snapped.length - 1];
-    const fs = frameSeconds();
-    const bands = s.model.bands;
-    const x0 = tToX(r.frames[0] * fs);
-    const x1 = tToX(r.frames[1] * fs);
-    const y0 = p.y + p.h * (1 - r.bins[1] / bands);
-    const y1 = p.y + p.h * (1 - r.bins[0] / bands);
-    ctx2d.fillStyle = "rgba(111,195,255,0.12)";
-    ctx2d.fillRect(x0, y0, x1 - x0, y1 - y0);
-    ctx2d.strokeStyle = "#6fc3ff";
-    ctx2d.lineWidth = 2;
-    ctx2d.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    // the cell grid inside, so the snapping is visible
-    const [fb, tb] = s.model.cells[r.level];
-    ctx2d.lineWidth = 1;
-    ctx2d.strokeStyle = "rgba(111,195,255,0.25)";
-    for (let f = r.frames[0] + tb; f < r.frames[1]; f += tb) {
-      ctx2d.beginPath();
-      ctx2d.moveTo(tToX(f * fs), y0);
-      ctx2d.lineTo(tToX(f * fs), y1);
-      ctx2d.stroke();
-    }
-    for (let b = r.bins[0] + fb; b < r.bins[1]; b += fb) {
-      const y = p.y + p.h * (1 - b / bands);
-      ctx2d.beginPath();
-      ctx2d.moveTo(x0, y);
-      ctx2d.lineTo(x1, y);
-      ctx2d.stroke();
+    if (app.drag || !app.snapped) {
+      const [a, b] = app.selection.time;
+      const [lo, hi] = app.selection.freq;
+      ctx2d.setLineDash([4, 4]);
+      ctx2d.strokeStyle = "rgba(255,255,255,0.8)";
+      ctx2d.strokeRect(tToX(a), hzToY(hi), tToX(b) - tToX(a), hzToY(lo) - hzToY(hi));
+      ctx2d.setLineDash([]);
+    } else {
+      drawSelection(app.selection, app.snapped, p, "#6fc3ff");
     }
   }
-  // the playhead
+  ctx2d.restore();
+  // the playhead: white while playing, yellow where Space starts
+  ctx2d.save();
+  ctx2d.beginPath();
+  ctx2d.rect(p.x, p.y, p.w, wb.y + wb.h - p.y);
+  ctx2d.clip();
   const at = player.position();
-  if (at !== null && at >= app.view.t0 && at <= app.view.t1) {
-    ctx2d.strokeStyle = "#fff";
+  const marks = [[app.playhead, "#ffd84a"]];
+  if (at !== null) marks.push([at, "#fff"]);
+  for (const [t, colourName] of marks) {
+    if (t < app.view.t0 || t > app.view.t1) continue;
+    ctx2d.strokeStyle = colourName;
     ctx2d.lineWidth = 1;
     ctx2d.beginPath();
-    ctx2d.moveTo(tToX(at), p.y);
-    ctx2d.lineTo(tToX(at), p.y + p.h);
+    ctx2d.moveTo(tToX(t), p.y);
+    ctx2d.lineTo(tToX(t), wb.y + wb.h);
     ctx2d.stroke();
   }
   ctx2d.restore();
-  ctx2d.fillStyle = "#bbb";
+  ctx2d.fillStyle = "#ddd";
   ctx2d.textAlign = "left";
   ctx2d.textBaseline = "top";
-  ctx2d.fillText(app.which === "before" ? "A: before" : "B: after", p.x + 6, p.y + 4);
+  const label = app.which === "before" ? "A: before" : s.preview ? "B: after (preview)" : "B: after";
+  ctx2d.fillText(label, p.x + 6, p.y + 4);
+}
+
+// the colour scale, in dB, right of the picture
+function drawScale(p) {
+  const s = app.state;
+  const x = p.x + p.w + 10;
+  const barW = 10;
+  const { db_low: low, db_high: high } = s.image;
+  for (let i = 0; i < p.h; i++) {
+    const v = Math.round(255 * (1 - i / Math.max(1, p.h - 1)));
+    const [r, g, b] = PALETTE[v];
+    ctx2d.fillStyle = `rgb(${r},${g},${b})`;
+    ctx2d.fillRect(x, p.y + i, barW, 1.5);
+  }
+  ctx2d.strokeStyle = "#666";
+  ctx2d.strokeRect(x, p.y, barW, p.h);
+  ctx2d.fillStyle = "#bbb";
+  ctx2d.textAlign = "left";
+  ctx2d.textBaseline = "middle";
+  const stepDb = (high - low) / 10 > 8 ? 20 : 10;
+  let last = -Infinity;
+  for (let db = Math.floor(high / stepDb) * stepDb; db >= low; db -= stepDb) {
+    const y = p.y + p.h * ((high - db) / (high - low));
+    if (y - last < 14) continue;
+    last = y;
+    ctx2d.fillText(`${db}`, x + barW + 4, Math.max(p.y + 5, Math.min(p.y + p.h - 5, y)));
+  }
+  ctx2d.textBaseline = "bottom";
+  ctx2d.fillText("dB", x, p.y + p.h + 14);
+}
+
+function cellRect(r) {
+  const fs = frameSeconds();
+  const x0 = tToX(r.frames[0] * fs);
+  const x1 = tToX(r.frames[1] * fs);
+  const y0 = bandToY(r.bins[1]);
+  const y1 = bandToY(r.bins[0]);
+  return [x0, y0, x1 - x0, y1 - y0];
+}
+
+// the edits applied so far, outlined where they changed the picture's cells
+function drawApplied() {
+  ctx2d.setLineDash([6, 3]);
+  ctx2d.lineWidth = 1.5;
+  app.state.entries.forEach((entry, i) => {
+    if (!entry.applied) return;
+    ctx2d.strokeStyle = entry.preview ? "rgba(255,216,74,0.95)" : "rgba(120,230,140,0.9)";
+    for (const r of entry.snapped) ctx2d.strokeRect(...cellRect(r));
+  });
+  ctx2d.setLineDash([]);
+}
+
+function drawSelection(sel, snapped, p, stroke) {
+  if (!snapped) return;
+  const r = snapped[snapped.length - 1];
+  const [x0, y0, w, h] = cellRect(r);
+  ctx2d.fillStyle = "rgba(111,195,255,0.12)";
+  ctx2d.fillRect(x0, y0, w, h);
+  ctx2d.strokeStyle = stroke;
+  ctx2d.lineWidth = 2;
+  ctx2d.strokeRect(x0, y0, w, h);
+  // the cell grid inside, so the snapping is visible
+  const [fb, tb] = app.state.model.cells[r.level];
+  const fs = frameSeconds();
+  ctx2d.lineWidth = 1;
+  ctx2d.strokeStyle = "rgba(111,195,255,0.25)";
+  if ((tb * fs * p.w) / (app.view.t1 - app.view.t0) > 3) {
+    for (let f = r.frames[0] + tb; f < r.frames[1]; f += tb) {
+      ctx2d.beginPath();
+      ctx2d.moveTo(tToX(f * fs), y0);
+      ctx2d.lineTo(tToX(f * fs), y0 + h);
+      ctx2d.stroke();
+    }
+  }
+  for (let b = r.bins[0] + fb; b < r.bins[1]; b += fb) {
+    const y = bandToY(b);
+    ctx2d.beginPath();
+    ctx2d.moveTo(x0, y);
+    ctx2d.lineTo(x0 + w, y);
+    ctx2d.stroke();
+  }
 }
 
 // -- selecting -------------------------------------------------------------------------------------
 
 function eventPoint(event) {
   const rect = canvas.getBoundingClientRect();
-  const x = ((event.clientX - rect.left) / rect.width) * canvas.width;
-  const y = ((event.clientY - rect.top) / rect.height) * canvas.height;
+  const x = ((event.clientX - rect.left) / rect.width) * app.size.w;
+  const y = ((event.clientY - rect.top) / rect.height) * app.size.h;
   const p = plotBox();
+  const wb = waveBox();
   const cx = Math.max(p.x, Math.min(p.x + p.w, x));
   const cy = Math.max(p.y, Math.min(p.y + p.h, y));
-  return { x: cx, y: cy, inside: x >= p.x && x <= p.x + p.w && y >= p.y && y <= p.y + p.h };
-}
-
-function round(value, places) {
-  const f = 10 ** places;
-  return Math.round(value * f) / f;
+  const inside = x >= p.x && x <= p.x + p.w && y >= p.y && y <= p.y + p.h;
+  const inWave = x >= wb.x && x <= wb.x + wb.w && y >= wb.y && y <= wb.y + wb.h;
+  return { x: cx, y: cy, rawX: x, inside, inWave };
 }
 
 canvas.addEventListener("mousedown", (event) => {
-  if (!app.state) return;
+  if (!app.state || event.button !== 0) return;
   const pt = eventPoint(event);
+  if (pt.inWave) {
+    setPlayhead(xToT(pt.x));
+    event.preventDefault();
+    return;
+  }
   if (!pt.inside) return;
-  app.drag = { x: pt.x, y: pt.y };
-  app.snapped = null;
+  app.drag = { x: pt.x, y: pt.y, moved: false, shift: event.shiftKey };
   event.preventDefault();
 });
 
 window.addEventListener("mousemove", (event) => {
   if (!app.drag) return;
   const pt = eventPoint(event);
+  if (Math.abs(pt.x - app.drag.x) + Math.abs(pt.y - app.drag.y) < 4 && !app.drag.moved) return;
+  if (!app.drag.moved) {
+    // a drag (not a click): a new selection, added to the others with Shift
+    if (!app.drag.shift) app.extra = [];
+    else if (app.selection && app.snapped) {
+      app.extra.push({ time: app.selection.time, freq: app.selection.freq, snapped: app.snapped });
+    }
+  }
+  app.drag.moved = true;
+  app.snapped = null;
   const s = app.state;
   const a = Math.max(0, Math.min(xToT(app.drag.x), xToT(pt.x)));
   const b = Math.min(s.seconds, Math.max(xToT(app.drag.x), xToT(pt.x)));
   const lo = Math.max(0, Math.min(yToHz(app.drag.y), yToHz(pt.y)));
   const hi = Math.min(s.model.top_hz, Math.max(yToHz(app.drag.y), yToHz(pt.y)));
-  // milliseconds and whole Hz: finer than a code cell (64 ms x one mel band), and a readable command line
-  app.selection = { time: [round(a, 3), round(b, 3)], freq: [Math.round(lo), Math.round(hi)] };
+  app.selection = { time: [a, b], freq: [lo, hi] };
   draw();
 });
 
 window.addEventListener("mouseup", async () => {
   if (!app.drag) return;
+  const drag = app.drag;
   app.drag = null;
+  if (!drag.moved) {
+    setPlayhead(xToT(drag.x)); // a click: the playhead goes there; the selections stay
+    return;
+  }
   const sel = app.selection;
   if (!sel || sel.time[1] - sel.time[0] <= 0 || sel.freq[1] - sel.freq[0] <= 0) {
     app.selection = null;
@@ -323,12 +603,30 @@ window.addEventListener("mouseup", async () => {
   await snap();
 });
 
+function setPlayhead(t) {
+  app.playhead = Math.max(0, Math.min(app.state.seconds, t));
+  $("playhead").textContent = `playhead ${timeText(app.playhead)}`;
+  if (player.playing && !player.loop) player.start(app.playhead);
+  draw();
+}
+
+function timeText(t) {
+  if (app.state.seconds < 60) return `${t.toFixed(3)} s`;
+  const m = Math.floor(t / 60);
+  return `${m}:${(t - m * 60).toFixed(3).padStart(6, "0")}`;
+}
+
+// ask the server where the selection lands; it answers with the cells and the region's one set of
+// numbers (the snapped cells'), which the selection then takes
 async function snap() {
   const sel = app.selection;
   if (!sel) return;
   try {
-    const response = await api("/api/plan", { method: "POST", body: Object.assign(settings(), sel) });
-    app.snapped = (await response.json()).regions;
+    const response = await api("/api/plan", { method: "POST", body: Object.assign(settings(), requestRegion(sel)) });
+    const answer = await response.json();
+    if (app.selection !== sel) return; // a newer selection is on its way
+    app.selection = { time: answer.time, freq: answer.freq };
+    app.snapped = answer.regions;
   } catch (error) {
     app.snapped = null;
     status(error.message, true);
@@ -337,22 +635,64 @@ async function snap() {
   draw();
 }
 
+// what is sent for a region: times to the microsecond, Hz to the millihertz (what the server keeps)
+function requestRegion(sel) {
+  const r6 = (v) => Math.round(v * 1e6) / 1e6;
+  const r3 = (v) => (v === null ? null : Math.round(v * 1e3) / 1e3);
+  return { time: [r6(sel.time[0]), r6(sel.time[1])], freq: [r3(sel.freq[0]), r3(sel.freq[1])] };
+}
+
+function regionText(sel) {
+  const [lo, hi] = sel.freq;
+  return `${dec(sel.time[0], 6)}-${dec(sel.time[1], 6)} s, ${lo === null ? "0" : dec(lo, 3)}-${hi === null ? "top" : dec(hi, 3)} Hz`;
+}
+
 function updateSelection() {
   const r = app.snapped && app.snapped[app.snapped.length - 1];
+  const more = app.extra.length ? ` + ${app.extra.length} more` : "";
   $("selection").textContent = r
-    ? `selection ${r.start.toFixed(3)}-${r.end.toFixed(3)} s, ${Math.round(r.low)}-${Math.round(r.high)} Hz (snapped to ${r.level} cells)`
-    : "drag on the picture to select a region";
+    ? `selection ${regionText(app.selection)} (${r.level} cells)${more}`
+    : "drag on the picture to select a region (Shift+drag adds one)";
+  const fields = { "t-start": 0, "t-end": 1 };
+  for (const [id, i] of Object.entries(fields)) {
+    if (document.activeElement !== $(id)) $(id).value = app.selection && r ? dec(app.selection.time[i], 6) : "";
+  }
+  const bands = { "f-low": 0, "f-high": 1 };
+  for (const [id, i] of Object.entries(bands)) {
+    const v = app.selection && r ? app.selection.freq[i] : null;
+    if (document.activeElement !== $(id)) $(id).value = v === null || v === undefined ? "" : dec(v, 3);
+  }
   $("apply").disabled = !r || app.busy;
+  $("preview").disabled = !r || app.busy;
+}
+
+// typed numbers: the four fields make the selection, which is then snapped
+for (const id of ["t-start", "t-end", "f-low", "f-high"]) {
+  $(id).addEventListener("change", () => {
+    if (!app.state) return;
+    const num = (v, fallback) => (v === "" || !Number.isFinite(Number(v)) ? fallback : Number(v));
+    const cur = app.selection || { time: [0, Math.min(1, app.state.seconds)], freq: [null, null] };
+    app.selection = {
+      time: [num($("t-start").value, cur.time[0]), num($("t-end").value, cur.time[1])],
+      freq: [num($("f-low").value, cur.freq[0]), num($("f-high").value, cur.freq[1])],
+    };
+    app.snapped = null;
+    snap();
+  });
 }
 
 // -- zoom and scroll -------------------------------------------------------------------------------
 
-function setView(t0, span) {
+function setView(t0, span, b0, bspan) {
   const total = app.state.seconds;
+  const bands = app.state.model.bands;
   const minSpan = Math.min(total, 0.05);
   span = Math.max(minSpan, Math.min(total, span));
   t0 = Math.max(0, Math.min(total - span, t0));
-  app.view = { t0, t1: t0 + span };
+  if (b0 === undefined) [b0, bspan] = [app.view.b0, app.view.b1 - app.view.b0];
+  bspan = Math.max(Math.min(bands, 4), Math.min(bands, bspan));
+  b0 = Math.max(0, Math.min(bands - bspan, b0));
+  app.view = { t0, t1: t0 + span, b0, b1: b0 + bspan };
   const room = total - span;
   $("scroll").value = room > 0 ? Math.round((t0 / room) * 1000) : 0;
   $("scroll").disabled = room <= 0;
@@ -366,8 +706,23 @@ function zoom(factor, around) {
   setView(centre - ((centre - app.view.t0) / span) * newSpan, newSpan);
 }
 
+function zoomFreq(factor, aroundBand) {
+  const { b0, b1 } = app.view;
+  const span = b1 - b0;
+  const centre = aroundBand === undefined ? b0 + span / 2 : aroundBand;
+  const newSpan = span * factor;
+  setView(app.view.t0, app.view.t1 - app.view.t0, centre - ((centre - b0) / span) * newSpan, newSpan);
+}
+
+function fitAll() {
+  setView(0, app.state.seconds, 0, app.state.model.bands);
+}
+
 $("zoom-in").addEventListener("click", () => zoom(0.5));
 $("zoom-out").addEventListener("click", () => zoom(2));
+$("fzoom-in").addEventListener("click", () => zoomFreq(0.5));
+$("fzoom-out").addEventListener("click", () => zoomFreq(2));
+$("fit").addEventListener("click", fitAll);
 $("scroll").addEventListener("input", () => {
   const span = app.view.t1 - app.view.t0;
   setView((Number($("scroll").value) / 1000) * (app.state.seconds - span), span);
@@ -377,11 +732,16 @@ canvas.addEventListener(
   (event) => {
     if (!app.state) return;
     event.preventDefault();
+    const pt = eventPoint(event);
     if (event.shiftKey) {
       const span = app.view.t1 - app.view.t0;
       setView(app.view.t0 + (Math.sign(event.deltaY) * span) / 10, span);
+    } else if (event.altKey || event.ctrlKey) {
+      const p = plotBox();
+      const band = app.view.b0 + ((p.y + p.h - pt.y) / p.h) * (app.view.b1 - app.view.b0);
+      zoomFreq(event.deltaY < 0 ? 0.8 : 1.25, band);
     } else {
-      zoom(event.deltaY < 0 ? 0.8 : 1.25, xToT(eventPoint(event).x));
+      zoom(event.deltaY < 0 ? 0.8 : 1.25, xToT(pt.x));
     }
   },
   { passive: false },
@@ -389,6 +749,7 @@ canvas.addEventListener(
 
 // -- listening -------------------------------------------------------------------------------------
 
+const UP = Math.fround(1 / 32767);
 const player = {
   context: null,
   analyser: null,
@@ -402,7 +763,12 @@ const player = {
 
   ensureContext() {
     if (!this.context) {
-      this.context = new AudioContext();
+      // at the file's own rate where the browser can (so an edit's samples patch the take in place)
+      try {
+        this.context = new AudioContext({ sampleRate: app.state.rate });
+      } catch (error) {
+        this.context = new AudioContext();
+      }
       this.analyser = this.context.createAnalyser();
       this.analyser.fftSize = 2048;
       this.analyser.connect(this.context.destination);
@@ -414,6 +780,45 @@ const player = {
     const context = this.ensureContext();
     const response = await api(`/api/audio?which=${which}`);
     this.buffers[which] = await context.decodeAudioData(await response.arrayBuffer());
+  },
+
+  // the after take brought up to the state's version: only the samples changed since the version
+  // it holds, where it can (else all of it again)
+  update() {
+    // one at a time, in order: each asks for what changed since the version the one before left
+    this.chain = (this.chain || Promise.resolve()).catch(() => {}).then(() => this.updateNow());
+    return this.chain;
+  },
+
+  async updateNow() {
+    const version = app.state.version;
+    if (this.buffers.after && this.bufferVersion === version) return;
+    const buffer = this.buffers.after;
+    if (buffer && this.bufferVersion >= 0 && buffer.sampleRate === app.state.rate) {
+      try {
+        const response = await api(`/api/audio?which=after&since=${this.bufferVersion}`);
+        const first = Number(response.headers.get("X-From"));
+        const frames = Number(response.headers.get("X-Frames"));
+        const pcm = new Int16Array(await response.arrayBuffer());
+        const channels = buffer.numberOfChannels;
+        for (let c = 0; c < channels; c++) {
+          const data = new Float32Array(frames);
+          for (let i = 0; i < frames; i++) {
+            const v = pcm[i * channels + c];
+            data[i] = v < 0 ? v / 32768 : v * UP; // as Chromium decodes a 16-bit WAV (float32 steps)
+          }
+          buffer.copyToChannel(data, c, first);
+        }
+        this.bufferVersion = version;
+        this.patchedFrames = frames;
+        return;
+      } catch (error) {
+        /* not a version the server knows: the whole take below */
+      }
+    }
+    await this.load("after");
+    this.bufferVersion = version;
+    this.patchedFrames = null;
   },
 
   position() {
@@ -442,7 +847,7 @@ const player = {
       source.loopEnd = this.loop[1];
       if (at === undefined || at < this.loop[0] || at >= this.loop[1]) at = this.loop[0];
     } else if (at === undefined || at >= buffer.duration) {
-      at = app.view.t0 > 0 ? app.view.t0 : 0;
+      at = app.playhead < buffer.duration ? app.playhead : 0;
     }
     source.connect(this.analyser);
     source.onended = () => {
@@ -450,6 +855,7 @@ const player = {
         this.playing = false;
         this.source = null;
         $("play").textContent = "Play";
+        draw();
       }
     };
     this.source = source;
@@ -504,7 +910,7 @@ async function togglePlay() {
   }
   try {
     await ensureAudio();
-    await player.start();
+    await player.start(app.playhead);
   } catch (error) {
     status(`cannot play: ${error.message}`, true);
   }
@@ -512,17 +918,14 @@ async function togglePlay() {
 
 async function ensureAudio() {
   if (!player.buffers.before) await player.load("before");
-  if (player.bufferVersion !== app.state.version) {
-    await player.load("after");
-    player.bufferVersion = app.state.version;
-  }
+  if (player.bufferVersion !== app.state.version) await player.update();
 }
 
 $("play").addEventListener("click", togglePlay);
 for (const radio of document.querySelectorAll("input[name=ab]")) {
   radio.addEventListener("change", async () => {
     app.which = radio.value;
-    if (!app.images[app.which]) await loadImage(app.which);
+    app.rendered = null;
     draw();
     if (player.playing) {
       const at = player.position();
@@ -538,23 +941,26 @@ $("loop").addEventListener("change", () => {
 
 function setBusy(busy) {
   app.busy = busy;
-  for (const id of ["undo", "redo", "export", "save-labels"]) $(id).disabled = busy;
+  for (const id of ["undo", "redo", "export", "export-as", "save-labels", "load-button"]) $(id).disabled = busy;
+  $("cancel").hidden = !busy;
   if (!busy) render();
   updateSelection();
 }
 
+// a new state from the server: fetch only the columns that changed since the picture we hold
 async function refresh(state) {
+  const since = app.pixVersion;
   app.state = state;
-  if (app.imageVersion !== state.version) {
-    await loadImage("after");
-    app.imageVersion = state.version;
+  if (app.pixVersion !== state.version) {
+    await loadPicture("after", since >= 0 ? since : undefined);
+    app.pixVersion = state.version;
   }
   render();
   draw();
-  if (player.playing || player.context) {
-    // fetch the new take in the background; a playing B restarts on it at the same place
-    player.load("after").then(() => {
-      player.bufferVersion = state.version;
+  if (player.buffers.after) {
+    // bring the take up to date in the background (only what changed); a playing B restarts on it
+    // at the same place
+    player.updating = player.update().then(() => {
       if (player.playing && app.which === "after") player.start(player.position());
     }).catch((error) => status(`audio: ${error.message}`, true));
   }
@@ -564,7 +970,9 @@ function render() {
   const s = app.state;
   $("undo").disabled = !s.can_undo || app.busy;
   $("redo").disabled = !s.can_redo || app.busy;
-  $("export").disabled = app.busy;
+  $("export").disabled = app.busy || s.preview;
+  $("export-as").disabled = app.busy || s.preview;
+  $("discard").hidden = !s.preview;
   $("save-labels").disabled = !s.can_undo || app.busy;
   $("play").disabled = false;
   $("command").value = s.command || "# apply an edit: the command line that makes it appears here";
@@ -573,11 +981,32 @@ function render() {
   list.textContent = "";
   s.entries.forEach((entry, i) => {
     const li = document.createElement("li");
-    li.textContent = `${entry.regions.join("; ")} (${entry.ms} ms)`;
+    const what = entry.name ? `${entry.name}: ${entry.regions.length} regions` : entry.regions.join("; ");
+    li.textContent = `${entry.preview ? "preview: " : ""}${what} (${entry.ms} ms)`;
     if (!entry.applied) li.className = "undone";
+    if (entry.preview) li.className = "preview";
     li.dataset.index = i;
     list.appendChild(li);
   });
+}
+
+// long work: the server's progress, shown while the request runs; Cancel asks it to stop
+async function watchProgress(label, done) {
+  while (!done.value) {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    if (done.value) break;
+    try {
+      const p = await (await api("/api/progress")).json();
+      if (!done.value && p.total > 1) {
+        status(`${label}: ${p.done} of ${p.total} regions... (Esc or Cancel stops)`);
+        $("progress").max = p.total;
+        $("progress").value = p.done;
+        $("progress").hidden = false;
+      }
+    } catch (error) {
+      /* the next try, or the work's own answer, tells */
+    }
+  }
 }
 
 async function run(label, work) {
@@ -585,20 +1014,45 @@ async function run(label, work) {
   setBusy(true);
   status(`${label}...`);
   const started = performance.now();
+  const done = { value: false };
+  const watching = watchProgress(label, done);
   try {
     const message = await work();
     status(message || `${label}: done in ${Math.round(performance.now() - started)} ms`);
   } catch (error) {
     status(`${label}: ${error.message}`, true);
   } finally {
+    done.value = true; // the watcher stops at its next look, and writes nothing after this
+    $("progress").hidden = true;
     setBusy(false);
   }
+  return watching;
+}
+
+$("cancel").addEventListener("click", () => cancelWork());
+async function cancelWork() {
+  try {
+    await api("/api/cancel", { method: "POST", body: {} });
+  } catch (error) {
+    status(`cancel: ${error.message}`, true);
+  }
+}
+
+function applyBody(preview) {
+  const regions = [...app.extra.map((sel) => requestRegion(sel)), requestRegion(app.selection)];
+  return Object.assign(settings(), { regions, preview });
 }
 
 $("apply").addEventListener("click", () =>
   run("apply", async () => {
     if (!app.selection) throw new Error("select a region first");
-    const response = await api("/api/apply", { method: "POST", body: Object.assign(settings(), app.selection) });
+    const body = applyBody(false);
+    const key = JSON.stringify(body.regions) + JSON.stringify(settings());
+    const committing = app.state.preview && app.previewKey === key;
+    const response = committing
+      ? await api("/api/commit", { method: "POST", body: {} })
+      : await api("/api/apply", { method: "POST", body });
+    app.previewKey = null;
     const started = performance.now();
     await refresh(await response.json());
     const last = app.state.entries[app.state.position - 1];
@@ -606,24 +1060,54 @@ $("apply").addEventListener("click", () =>
   }),
 );
 
+$("preview").addEventListener("click", () => preview());
+async function preview() {
+  await run("preview", async () => {
+    if (!app.selection) throw new Error("select a region first");
+    const body = applyBody(true);
+    const response = await api("/api/apply", { method: "POST", body });
+    app.previewKey = JSON.stringify(body.regions) + JSON.stringify(settings());
+    await refresh(await response.json());
+    if (app.which !== "after") document.querySelector("input[name=ab][value=after]").click();
+    return "previewing: listen, then Apply keeps it (Enter) or Discard drops it (Esc)";
+  });
+}
+
+$("discard").addEventListener("click", () => step("discard"));
+
 async function step(which) {
   await run(which, async () => {
     const response = await api(`/api/${which}`, { method: "POST", body: {} });
+    app.previewKey = null;
     await refresh(await response.json());
   });
 }
 $("undo").addEventListener("click", () => step("undo"));
 $("redo").addEventListener("click", () => step("redo"));
 
-$("export").addEventListener("click", () =>
-  run("export", async () => {
-    const response = await api("/api/export", { method: "POST", body: {} });
+async function exportTo(name) {
+  await run("export", async () => {
+    const response = await api("/api/export", { method: "POST", body: name === undefined ? {} : { name } });
     const result = await response.json();
-    app.state.exported = result.out;
+    app.state = await (await api("/api/state")).json();
     render();
+    $("export-as-box").hidden = true;
     return `exported ${result.out}` + (result.warnings.length ? ` (${result.warnings.join("; ")})` : "");
-  }),
-);
+  });
+}
+$("export").addEventListener("click", () => exportTo());
+$("export-as").addEventListener("click", () => {
+  $("export-as-box").hidden = false;
+  const name = $("export-name");
+  if (!name.value) name.value = app.state.out.split("/").pop();
+  name.focus();
+  name.select();
+});
+$("export-write").addEventListener("click", () => exportTo($("export-name").value));
+$("export-name").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") exportTo($("export-name").value);
+  if (event.key === "Escape") $("export-as-box").hidden = true;
+});
 
 $("save-labels").addEventListener("click", () =>
   run("save labels", async () => {
@@ -640,6 +1124,7 @@ $("save-labels").addEventListener("click", () =>
   }),
 );
 
+$("load-button").addEventListener("click", () => $("load-labels").click());
 $("load-labels").addEventListener("change", (event) => {
   const file = event.target.files[0];
   event.target.value = "";
@@ -663,21 +1148,58 @@ $("strength").addEventListener("input", () => {
   $("strength-out").textContent = Number($("strength").value).toFixed(2);
 });
 
+function toggleHelp(show) {
+  $("help").hidden = show === undefined ? !$("help").hidden : !show;
+}
+$("help-button").addEventListener("click", () => toggleHelp());
+$("help-close").addEventListener("click", () => toggleHelp(false));
+
 document.addEventListener("keydown", (event) => {
-  if (event.target.tagName === "INPUT" && event.target.type !== "range" && event.target.type !== "radio") return;
-  if (event.target.tagName === "TEXTAREA" || event.target.tagName === "SELECT") return;
-  const key = event.key.toLowerCase();
-  if ((event.ctrlKey || event.metaKey) && key === "z") {
+  const t = event.target;
+  if (t.tagName === "INPUT" && t.type !== "range" && t.type !== "radio" && t.type !== "checkbox") return;
+  if (t.tagName === "TEXTAREA" || t.tagName === "SELECT") return;
+  const key = event.key;
+  const lower = key.toLowerCase();
+  if ((event.ctrlKey || event.metaKey) && lower === "z") {
     event.preventDefault();
     step(event.shiftKey ? "redo" : "undo");
-  } else if ((event.ctrlKey || event.metaKey) && key === "y") {
+  } else if ((event.ctrlKey || event.metaKey) && lower === "y") {
     event.preventDefault();
     step("redo");
+  } else if (event.ctrlKey || event.metaKey || event.altKey) {
+    return;
   } else if (key === " ") {
     event.preventDefault();
     togglePlay();
-  } else if (key === "enter" && !$("apply").disabled) {
+  } else if (key === "Enter" && !$("apply").disabled) {
     $("apply").click();
+  } else if (lower === "p" && !$("preview").disabled) {
+    preview();
+  } else if (key === "Escape") {
+    if (!$("help").hidden) toggleHelp(false);
+    else if (app.busy) cancelWork();
+    else if (app.state && app.state.preview) step("discard");
+    else {
+      app.selection = null;
+      app.snapped = null;
+      app.extra = [];
+      updateSelection();
+      draw();
+    }
+  } else if (key === "?") {
+    toggleHelp();
+  } else if (key === "+" || key === "=") {
+    zoom(0.5);
+  } else if (key === "-") {
+    zoom(2);
+  } else if (key === "]") {
+    zoomFreq(0.5);
+  } else if (key === "[") {
+    zoomFreq(2);
+  } else if (key === "0") {
+    fitAll();
+  } else if (lower === "a" || lower === "b") {
+    document.querySelector(`input[name=ab][value=${lower === "a" ? "before" : "after"}]`).click();
   }
 });
 
@@ -707,9 +1229,15 @@ async function start() {
       $("prior").appendChild(option);
     }
     app.state = state;
-    app.view = { t0: 0, t1: state.seconds };
-    await Promise.all([loadImage("before"), refresh(state)]);
-    setView(0, state.seconds);
+    app.view = { t0: 0, t1: state.seconds, b0: 0, b1: state.model.bands };
+    await Promise.all([loadPicture("before"), loadPicture("after")]);
+    app.pixVersion = state.version;
+    render();
+    new ResizeObserver(() => resize()).observe($("view"));
+    window.addEventListener("resize", resize);
+    resize();
+    setView(0, state.seconds, 0, state.model.bands);
+    setPlayhead(0);
     updateSelection();
     status("ready");
     window.specblur.ready = true;
@@ -718,5 +1246,5 @@ async function start() {
   }
 }
 
-window.specblur = { app, player, ready: false };
+window.specblur = { app, player, ready: false, renderPlot, waveColumns, cellRanges };
 start();
