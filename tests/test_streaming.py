@@ -370,3 +370,36 @@ def test_encoding_block_by_block_gives_the_whole_files_codes(
     for level in ("top", "bottom"):
         same = np.mean(getattr(streamed, level) == getattr(whole, level))
         assert same == 1.0 if not other_rate else same >= 0.999, (level, same)
+
+
+def test_encode_shows_its_blocks_on_a_terminal(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    import pty
+
+    src = _long(tmp_path / "in.wav", 6.0)
+    main, child = pty.openpty()
+    code = (
+        "import sys; from specblur.edit import codec; codec.ENCODE_BLOCK_TOP_CELLS = 8; "
+        "from specblur.cli import main; main(sys.argv[1:])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "encode", str(src), str(tmp_path / "c.npz"), "-m", str(tiny_model)],
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=300) == 0
+    os.close(main)
+    assert b"blocks" in seen and (tmp_path / "c.npz").is_file()
+    piped = run_cli("encode", str(src), str(tmp_path / "d.npz"), "-m", str(tiny_model))
+    assert piped.returncode == 0 and piped.stderr == b""
+    assert (tmp_path / "c.npz").read_bytes() == (tmp_path / "d.npz").read_bytes()

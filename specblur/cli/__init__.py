@@ -954,10 +954,14 @@ def encode(input: str, codes: str, model: str | None, force: bool, energy: bool)
     head = audio.Source(input).info() if input != "-" else None
     loaded = _load(model)
     seconds = head.frames / head.sample_rate if head is not None else 0.0
-    with _measured(_meter(energy, "encode", loaded.name), "encode", seconds) as measured:
-        code_file = codec.encode_file(loaded, input)
-        if measured is not None:
-            measured.audio_s = code_file.meta["source_length"] / code_file.meta["source_sample_rate"]
+    bar = _Bar("blocks", quiet=False)
+    try:
+        with _measured(_meter(energy, "encode", loaded.name), "encode", seconds) as measured:
+            code_file = codec.encode_file(loaded, input, progress=bar.update)
+            if measured is not None:
+                measured.audio_s = code_file.meta["source_length"] / code_file.meta["source_sample_rate"]
+    finally:
+        bar.close()
     _write_bytes(codes, code_file.to_bytes())
 
 
