@@ -280,45 +280,40 @@ def test_a_region_spanning_the_whole_of_a_tenth_of_a_second(tiny_model: Path, tm
     assert sf.info(out).frames == sf.info(src).frames == 4410
 
 
-def test_progress_shows_on_a_terminal_only(tiny_model: Path, long_file: Path, tmp_path: Path) -> None:
+def _stderr_on_a_terminal(args: list[str]) -> bytes:
+    """What ``args`` (a Python command line) writes to stderr when stderr is a terminal (a pty)."""
     import pty
 
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=300) == 0
+    os.close(main)
+    return seen
+
+
+def test_progress_shows_on_a_terminal_only(tiny_model: Path, long_file: Path, tmp_path: Path) -> None:
     def stderr_of(*extra: str, terminal: bool) -> bytes:
-        if not terminal:
-            result = run_cli("blur", str(long_file), str(tmp_path / "o.wav"), "-f", "-m", str(tiny_model), *extra)
-            assert result.returncode == 0
-            return result.stderr
-        main, child = pty.openpty()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "specblur",
-                "blur",
-                str(long_file),
-                str(tmp_path / "o.wav"),
-                "-f",
-                "-m",
-                str(tiny_model),
-                *extra,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=child,
-            env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
-        )
-        os.close(child)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(main, 4096)
-            except OSError:  # the child closed its end
-                break
-            if not chunk:
-                break
-            seen += chunk
-        assert proc.wait(timeout=300) == 0
-        os.close(main)
-        return seen
+        args = ["blur", str(long_file), str(tmp_path / "o.wav"), "-f", "-m", str(tiny_model), *extra]
+        if terminal:
+            return _stderr_on_a_terminal(["-m", "specblur", *args])
+        result = run_cli(*args)
+        assert result.returncode == 0
+        return result.stderr
 
     shown = stderr_of(terminal=True)
     n = len(tiles.tiles((0.0, 40.0), 16000))
@@ -372,33 +367,13 @@ def test_encoding_block_by_block_gives_the_whole_files_codes(
         assert same == 1.0 if not other_rate else same >= 0.999, (level, same)
 
 
-def test_encode_shows_its_blocks_on_a_terminal(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
-    import pty
-
+def test_encode_shows_its_blocks_on_a_terminal(tiny_model: Path, tmp_path: Path) -> None:
     src = _long(tmp_path / "in.wav", 6.0)
-    main, child = pty.openpty()
     code = (
         "import sys; from specblur.edit import codec; codec.ENCODE_BLOCK_TOP_CELLS = 8; "
         "from specblur.cli import main; main(sys.argv[1:])"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "encode", str(src), str(tmp_path / "c.npz"), "-m", str(tiny_model)],
-        stdout=subprocess.DEVNULL,
-        stderr=child,
-        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
-    )
-    os.close(child)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait(timeout=300) == 0
-    os.close(main)
+    seen = _stderr_on_a_terminal(["-c", code, "encode", str(src), str(tmp_path / "c.npz"), "-m", str(tiny_model)])
     assert b"blocks" in seen and (tmp_path / "c.npz").is_file()
     piped = run_cli("encode", str(src), str(tmp_path / "d.npz"), "-m", str(tiny_model))
     assert piped.returncode == 0 and piped.stderr == b""
