@@ -951,6 +951,7 @@ function setBusy(busy) {
 async function refresh(state) {
   const since = app.pixVersion;
   app.state = state;
+  render(); // the buttons, history and command line follow the state at once; the picture follows its columns
   if (app.pixVersion !== state.version) {
     await loadPicture("after", since >= 0 ? since : undefined);
     app.pixVersion = state.version;
