@@ -162,6 +162,59 @@ def test_a_batch_on_two_processes_writes_the_same_bytes(tiny_model: Path, tmp_pa
     assert sorted(p.name for p in b.iterdir()) == sorted(f.name for f in inputs if f.name != "broken.wav")
 
 
+_NO_LOAD_HERE = (
+    "import sys; import specblur.runtime.loader as loader\n"
+    "def refuse(path): raise RuntimeError('the model was loaded in the main process')\n"
+    "loader.load = refuse\n"
+    "from specblur.cli import main; main(sys.argv[1:])"
+)
+
+
+def test_a_batch_loads_the_model_in_its_workers_only(tiny_model: Path, tmp_path: Path) -> None:
+    """With several jobs the main process only finds the model file; each worker loads it (a main
+    process that loads fails here). One job loads it here, as it edits here."""
+    src = tmp_path / "in"
+    src.mkdir()
+    inputs = [_long(src / f"f{i}.wav", 3.0, seed=i) for i in range(3)]
+    args = ["blur", *map(str, inputs), "-m", str(tiny_model), "-t", "0.5-2.5"]
+    out = {}
+    for jobs in ("2", "1"):
+        (tmp_path / jobs).mkdir()
+        result = subprocess.run(
+            [sys.executable, "-c", _NO_LOAD_HERE, *args, "-o", str(tmp_path / jobs), "-j", jobs],
+            capture_output=True,
+            timeout=300,
+        )
+        out[jobs] = result
+    assert out["2"].returncode == 0 and out["2"].stderr == b"", out["2"].stderr.decode()
+    assert out["1"].returncode == 2 and b"loaded in the main process" in out["1"].stderr
+    reference, _ = _batch(tmp_path, tiny_model, inputs, "ref", "--jobs", "1")
+    assert reference.returncode == 0
+    for f in inputs:
+        assert (tmp_path / "2" / f.name).read_bytes() == (tmp_path / "ref" / f.name).read_bytes()
+
+
+def test_a_damaged_model_fails_a_batch_in_one_line_whatever_the_jobs(tiny_model: Path, tmp_path: Path) -> None:
+    import specblur
+
+    good = Path(specblur.load_model(str(tiny_model)).path)
+    damaged = tmp_path / "damaged.onnx.npz"
+    damaged.write_bytes(good.read_bytes()[: good.stat().st_size * 3 // 5])  # a copy cut short
+    src = tmp_path / "in"
+    src.mkdir()
+    inputs = [_long(src / f"f{i}.wav", 2.0, seed=i) for i in range(3)]
+    errors = []
+    for jobs in ("1", "2"):
+        folder = tmp_path / f"out{jobs}"
+        folder.mkdir()
+        result = run_cli("blur", *map(str, inputs), "-o", str(folder), "-m", str(damaged), "-j", jobs)
+        lines = result.stderr.decode().strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and str(damaged) in lines[0], lines
+        assert list(folder.iterdir()) == []
+        errors.append(lines[0])
+    assert errors[0] == errors[1]
+
+
 def test_jobs_is_for_batches(tiny_model: Path, tmp_path: Path) -> None:
     src = _long(tmp_path / "a.wav", 2.0)
     result = run_cli("blur", str(src), str(tmp_path / "b.wav"), "-m", str(tiny_model), "--jobs", "2")

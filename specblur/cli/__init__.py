@@ -108,6 +108,16 @@ def _load(spec: str | None) -> Any:
         return load_model(spec)
 
 
+def _model_file(spec: str | None) -> Path:
+    """The runtime file of ``--model NAME|PATH``, found (and a training checkpoint converted, once)
+    but not loaded: for a batch whose workers each load it."""
+    from specblur import _converter
+    from specblur.runtime.registry import resolve_runtime
+
+    with _signals_held():
+        return resolve_runtime(spec, _converter())
+
+
 def _check_output(out: str, force: bool, inputs: tuple[str, ...] = ()) -> None:
     from specblur.errors import UsageError
 
@@ -740,8 +750,13 @@ def _edit(
     _import_runtime()
     from specblur.edit import batch, on_file
 
-    loaded = _load(model)
-    meter = _meter(energy, mode, loaded.name)
+    workers = 1 if len(pairs) == 1 or energy else min(jobs or batch.default_jobs(), len(pairs))
+    if workers > 1:
+        # only the workers load the model (each once); here it is only found (a checkpoint converted once)
+        loaded, model_file = None, _model_file(model)
+    else:
+        loaded = _load(model)
+    meter = _meter(energy, mode, loaded.name) if loaded is not None else None
     chosen = regions if regions is not None else [{"time": time, "freq": freq}]
     failed: list[int] = []
 
@@ -764,9 +779,9 @@ def _edit(
 
             save(plot, result.views[0], result.regions, loaded.model.config.spectrogram, loaded.model.cell)
 
-    if len(pairs) == 1 or meter is not None or loaded.path is None or (jobs or batch.default_jobs()) == 1:
+    if loaded is not None:
         # here, a file at a time: one file (its long regions show their tiles), --energy (each file's
-        # row measures this process), or a model that exists only in this process
+        # row measures this process), or one job
         bar = _Bar("tiles" if len(pairs) == 1 else "files", quiet)
         try:
             for n, (src, dst) in enumerate(pairs):
@@ -791,9 +806,7 @@ def _edit(
         bar = _Bar("files", quiet)
         try:
             done = lambda n, total, src: bar.update(n, total, Path(src).name)  # noqa: E731
-            for i, edit in batch.edit_files(
-                str(loaded.path), pairs, chosen, settings, jobs or batch.default_jobs(), load_model, done
-            ):
+            for i, edit in batch.edit_files(str(model_file), pairs, chosen, settings, workers, load_model, done):
                 report(pairs[i][0], edit)
         finally:
             bar.close()

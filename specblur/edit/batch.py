@@ -1,6 +1,7 @@
 """Many files, one edit each, on several processes: ``specblur blur IN... --output-dir DIR --jobs N``.
 
-Each worker process loads the model once and takes files one at a time; onnxruntime's threads are
+Each worker process loads the model once and takes files one at a time (the calling process, with
+several jobs, never loads it); onnxruntime's threads are
 shared out (the cores divided by the workers), and an edit's bytes do not depend on them, so ``--jobs
 1`` and ``--jobs N`` write the same files (tested). With one job the files are edited here, in this
 process. A file's problem (a bad header, a region that does not fit it) is its own: it is reported
@@ -23,6 +24,7 @@ Done = Callable[[int, int, str], None]
 """``(files done, files given, the file just done)``."""
 
 _MODEL: Any = None
+_NOT_LOADED: SpecblurError | None = None
 
 
 def default_jobs() -> int:
@@ -47,8 +49,10 @@ def edit_files(
     SpecblurError)`` in the order of ``pairs``.
 
     ``model`` is a loaded model (used here when ``jobs`` is 1) or what ``load`` turns into one in
-    each worker (a name or path; ``load`` defaults to :func:`specblur.runtime.loader.load_model`).
-    ``done`` is called as each file is done, in the order they finish.
+    each worker (a name or path; ``load`` defaults to :func:`specblur.runtime.loader.load_model`):
+    with several jobs only the workers load it, each once, and a model that fails to load there
+    (a damaged file) is raised here, as loading it here would raise it. ``done`` is called as each
+    file is done, in the order they finish.
     """
     from specblur.runtime.loader import load_model
 
@@ -106,11 +110,16 @@ def _start(model: Any, load: Callable[[Any], Any], threads: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     os.environ.pop("SPECBLUR_TEST_PAUSE", None)  # the tests' pause pipes belong to the main process
     set_threads(threads)
-    global _MODEL
-    _MODEL = load(model)
+    global _MODEL, _NOT_LOADED
+    try:
+        _MODEL = load(model)
+    except SpecblurError as exc:  # a damaged model file: the whole call's error, raised by each file's work
+        _NOT_LOADED = exc
 
 
 def _work(src: str, dst: str, regions: list[dict[str, Any]], options: Any) -> FileEdit | SpecblurError:
+    if _NOT_LOADED is not None:
+        raise _NOT_LOADED
     return _one(_MODEL, src, dst, regions, options)
 
 
