@@ -523,6 +523,37 @@ def write(path: str | Path, audio: Audio, overwrite: bool = True) -> None:
     atomic_write_bytes(Path(name), buffer.getvalue(), overwrite=overwrite)
 
 
+def write_blocks(
+    path: str | Path, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, format: str, subtype: str
+) -> None:
+    """Write the ``(frames, channels)`` sample ``blocks`` one after another, as they come, as one
+    file ``path`` (atomically) or to stdout (``-``: through an unnamed temporary file, as soundfile
+    cannot write a header to a pipe), so memory follows a block; the bytes are :func:`write`'s of
+    the blocks put together. Nothing is left of a write that fails or is stopped."""
+    name = str(path)
+
+    def produce(target: Any) -> None:
+        try:
+            out = sf.SoundFile(target, "w", sample_rate, channels, subtype, format=format)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise AudioError(f"{name}: cannot encode {format}/{subtype} ({_reason(exc)})") from exc
+        with out:
+            for block in blocks:
+                out.write(block)
+                _testhooks.pause_point("writing")  # tests: a signal while the output is half written
+
+    if name != "-":
+        atomic_write(Path(name), lambda tmp: produce(str(tmp)))
+        return
+    import tempfile
+
+    with tempfile.TemporaryFile() as spool:
+        produce(spool)
+        for block in _copy_range(spool, 0, spool.seek(0, os.SEEK_END)):
+            sys.stdout.buffer.write(block)
+    sys.stdout.buffer.flush()
+
+
 def fit_subtype(samples: np.ndarray, subtype: str) -> np.ndarray:
     """Clip to [-1, 1] for integer subtypes (libsndfile would wrap around); floats pass as they are."""
     if subtype.startswith("PCM") or subtype in ("ULAW", "ALAW"):

@@ -431,3 +431,73 @@ def test_encode_shows_its_blocks_on_a_terminal(tiny_model: Path, tmp_path: Path)
     piped = run_cli("encode", str(src), str(tmp_path / "d.npz"), "-m", str(tiny_model))
     assert piped.returncode == 0 and piped.stderr == b""
     assert (tmp_path / "c.npz").read_bytes() == (tmp_path / "d.npz").read_bytes()
+
+
+@pytest.mark.parametrize("other_rate", [False, True])
+def test_decoding_block_by_block_gives_the_whole_sound(
+    tiny_model: Path, tmp_path: Path, monkeypatch, other_rate: bool
+) -> None:
+    """Each block is decoded with context and its phase found with margins and the whole image's
+    start: the samples are the whole-array decode's (at the model's rate exactly; resampled to the
+    source's rate, within float32 rounding), and the file is that sound written whole."""
+    import specblur
+    from specblur import audio
+    from specblur.edit import codec
+
+    model = specblur.load_model(str(tiny_model))
+    rate = model.model.config.spectrogram.sample_rate
+    src = _long(tmp_path / "in.wav", 12.0, rate=48000 if other_rate else rate, subtype="FLOAT")
+    codes = codec.encode_file(model, str(src))
+    # a fine grid of magnitudes, so that a block's frames are hardly widened past its margins
+    monkeypatch.setattr(codec, "MAGNITUDE_FRAMES", 8)
+    whole = codec.decode(model, codes, original_rate=other_rate)
+    monkeypatch.setattr(codec, "DECODE_BLOCK_TOP_CELLS", 4)  # many blocks in 12 s
+    seen: list[tuple[int, int]] = []
+    blocks = list(
+        codec.decode_blocks(model, codes, original_rate=other_rate, progress=lambda d, n: seen.append((d, n)))
+    )
+    assert len(blocks) > 10 and seen[-1][0] == seen[-1][1] == len(seen) > 10
+    streamed = np.concatenate(blocks)
+    assert streamed.shape == whole.samples.shape == (sf.info(src).frames if other_rate else codes.meta["length"], 2)
+    if other_rate:
+        assert np.max(np.abs(streamed - whole.samples)) <= 1e-6
+    else:
+        assert np.array_equal(streamed, whole.samples)
+    # the command line writes it a block at a time: the file is the whole sound written at once
+    (tmp_path / "c.npz").write_bytes(codes.to_bytes())
+    args = ["--original-rate"] if other_rate else []
+    code = (
+        "import sys; from specblur.edit import codec; codec.DECODE_BLOCK_TOP_CELLS = 4; "
+        "codec.MAGNITUDE_FRAMES = 8; from specblur.cli import main; main(sys.argv[1:])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "decode", str(tmp_path / "c.npz"), str(tmp_path / "out.wav"), *args],
+        capture_output=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and result.stderr == b"", result.stderr.decode()
+    audio.write(tmp_path / "whole.wav", whole)
+    if not other_rate:
+        assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
+    else:  # 16-bit samples: at most one step apart, where the rounding met a tie
+        a, b = sf.read(tmp_path / "out.wav", dtype="int16")[0], sf.read(tmp_path / "whole.wav", dtype="int16")[0]
+        assert a.shape == b.shape and np.max(np.abs(a.astype(int) - b)) <= 1
+
+
+def test_decode_to_stdout_and_a_stopped_decode(tiny_model: Path, tmp_path: Path) -> None:
+    """stdout gets the file's bytes; SIGTERM while the output is half written leaves nothing."""
+    src = _long(tmp_path / "in.wav", 8.0)
+    assert run_cli("encode", str(src), str(tmp_path / "c.npz"), "-m", str(tiny_model)).returncode == 0
+    to_file = run_cli("decode", str(tmp_path / "c.npz"), str(tmp_path / "a.flac"))
+    to_stdout = run_cli("decode", str(tmp_path / "c.npz"), "-")
+    assert to_file.returncode == to_stdout.returncode == 0
+    wav = run_cli("decode", str(tmp_path / "c.npz"), str(tmp_path / "a.wav"))
+    assert wav.returncode == 0 and to_stdout.stdout == (tmp_path / "a.wav").read_bytes()
+    flac, wav16 = sf.read(tmp_path / "a.flac", dtype="int16")[0], sf.read(tmp_path / "a.wav", dtype="int16")[0]
+    assert flac.shape == wav16.shape and np.max(np.abs(flac.astype(int) - wav16)) <= 1  # libsndfile's own scalings
+    out = tmp_path / "stopped.wav"
+    paused = Paused("writing", "decode", str(tmp_path / "c.npz"), str(out))
+    paused.proc.send_signal(signal.SIGTERM)
+    code, err = paused.finish()
+    assert code == 130 and err.strip().splitlines() == ["specblur: interrupted"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac", "a.wav", "c.npz", "in.wav"]

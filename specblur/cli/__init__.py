@@ -989,7 +989,8 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
     """Resynthesise audio OUT from a code file CODES (phase by Griffin-Lim); '-' for stdin/stdout.
 
     OUT's format follows its suffix (.wav, .flac, .ogg; WAV for stdout or a name with no audio
-    suffix; another audio suffix, e.g. .mp3, is refused).
+    suffix; another audio suffix, e.g. .mp3, is refused). The sound is made and written a block of
+    about 6 s at a time (memory does not grow with its length; the samples are the whole sound's).
     """
     _check_output(output, force, (codes,))
     _import_runtime()
@@ -1008,11 +1009,13 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
     loaded = _load(model or str(code_file.meta.get("model_name") or "default"))
     codec.check_codes(loaded, code_file, codes)
     seconds = int(code_file.meta["length"]) / int(code_file.meta["sample_rate"])
-    with _measured(_meter(energy, "decode", loaded.name), "decode", seconds):
-        sound = codec.decode(loaded, code_file, original_rate=original_rate)
     fmt, subtype = _FORMATS.get(Path(output).suffix.lower(), ("WAV", "PCM_16"))
-    sound.format, sound.subtype = fmt, subtype
-    audio.write(output, sound)
+    bar = _Bar("blocks", quiet=False)
+    try:
+        with _measured(_meter(energy, "decode", loaded.name), "decode", seconds):
+            codec.decode_file(loaded, code_file, output, original_rate, fmt, subtype, progress=bar.update)
+    finally:
+        bar.close()
 
 
 @cli.command("energy")
