@@ -1,7 +1,8 @@
 """Audio files in and out with soundfile, keeping rate, channels, format and subtype.
 
 ``-`` means stdin or stdout: soundfile cannot read from a pipe and writes broken WAV/FLAC headers
-to one, so the bytes go through an in-memory buffer. Files are written to a temporary file in the
+to one, so stdin is first copied to a temporary file, and what libsndfile writes for stdout goes
+through one (memory stays bounded whatever the length). Files are written to a temporary file in the
 destination folder and renamed into place, so an error or Ctrl-C never leaves a partial file.
 """
 
@@ -131,8 +132,12 @@ class Audio:
 
 
 class Source:
-    """An input: a file, or stdin's bytes (``-``), with its container layout when
-    :mod:`specblur.container` understands it (``None``: compressed or unknown, read by libsndfile).
+    """An input: a file, or stdin (``-``), with its container layout when :mod:`specblur.container`
+    understands it (``None``: compressed or unknown, read by libsndfile).
+
+    stdin is first copied to a temporary file (:func:`_spool_stdin`: a pipe cannot seek), then read
+    as a file is, so memory follows what is read of it, not its length; the copy is gone when the
+    source is, and whatever ends the process.
 
     Samples of an understood layout are read from the bytes that a patch will replace, so what is
     edited and what is written back always address the same bytes.
@@ -141,10 +146,9 @@ class Source:
     def __init__(self, name: str | Path) -> None:
         self.name = str(name)
         self.label = "stdin" if self.name == "-" else self.name
-        self._data: bytes | None = None
+        self.path = self.name
         if self.name == "-":
-            self._data = sys.stdin.buffer.read()
-            self.size = len(self._data)
+            self.path, self.size, self._spooled = _spool_stdin()
         else:
             _check_path(self.name)
             self.size = os.path.getsize(self.name)
@@ -155,11 +159,11 @@ class Source:
             raise AudioError(f"{self.label}: cannot read audio ({_reason(exc)})") from exc
 
     def open(self) -> BinaryIO:
-        """The raw bytes, seekable."""
-        return io.BytesIO(self._data) if self._data is not None else open(self.name, "rb")
+        """The raw bytes, seekable (each call its own reader)."""
+        return open(self.path, "rb")
 
     def soundfile(self, mode: str = "r") -> sf.SoundFile:
-        return sf.SoundFile(io.BytesIO(self._data) if self._data is not None else self.name, mode)
+        return sf.SoundFile(self.path, mode)
 
     def info(self) -> Info:
         layout = self.layout
@@ -204,6 +208,66 @@ class Source:
         return Audio(
             self.read_span(0, head.frames).astype(dtype, copy=False), head.sample_rate, head.format, head.subtype
         )
+
+
+class _Spooled:
+    """A temporary copy of stdin: its descriptor is held while the copy is in use; the file has no
+    name where the system can open it by its descriptor (Linux's ``/proc/self/fd``), so nothing is
+    left even if the process is killed; elsewhere the name is removed when the copy is closed or the
+    process exits (Ctrl-C and SIGTERM included)."""
+
+    def __init__(self, fd: int, name: str | None) -> None:
+        import weakref
+
+        self._finalizer = weakref.finalize(self, _release, fd, name)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _release(fd: int, name: str | None) -> None:
+    os.close(fd)
+    if name is not None:
+        Path(name).unlink(missing_ok=True)
+
+
+def _by_descriptor(fd: int) -> str | None:
+    """A path that opens the file open as ``fd`` anew (its own reader), where the system has one."""
+    path = f"/proc/self/fd/{fd}"
+    return path if os.path.exists(path) else None
+
+
+def _spool_stdin() -> tuple[str, int, _Spooled]:
+    """Copy stdin, a block at a time, to a temporary file (``$TMPDIR``, else the system's);
+    returns a path that opens it, its size and the :class:`_Spooled` that owns it. A pipe whose
+    writer dies mid-way gives what came before, as a file cut at that byte."""
+    import shutil
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".specblur-stdin.", suffix=".part")
+    except OSError as exc:
+        raise AudioError(f"stdin: cannot make a temporary copy in {tempfile.gettempdir()} ({_reason(exc)})") from exc
+    by_fd = _by_descriptor(fd)
+    named: str | None = name
+    if by_fd is not None:
+        os.unlink(name)  # from now on only the descriptor holds it
+        named = None
+    spooled = _Spooled(fd, named)
+    try:
+        with os.fdopen(os.dup(fd), "wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, COPY_BYTES)
+        size = os.fstat(fd).st_size
+    except OSError as exc:
+        spooled.close()
+        where = tempfile.gettempdir()
+        raise AudioError(
+            f"stdin: cannot make a temporary copy in {where} ({_reason(exc)}); set TMPDIR to a folder with room"
+        ) from exc
+    except BaseException:
+        spooled.close()
+        raise
+    return by_fd or name, size, spooled
 
 
 def read(path: str | Path, dtype: str = "float32") -> Audio:
@@ -472,18 +536,24 @@ def _stream_patched(source: Source, dst: str | Path, patches: Iterator[tuple[int
 
     kept: set[str] = set()
     if str(dst) == "-":
-        buffer = io.BytesIO()
-        produce(buffer)
-        if not changed:
+        import tempfile
+
+        # made in an unnamed temporary file (soundfile cannot write a header to a pipe), then copied out
+        with tempfile.TemporaryFile() as buffer:
+            produce(buffer)
             with source.open() as original:
-                sys.stdout.buffer.write(original.read())
-            sys.stdout.buffer.flush()
-            return []
-        with source.open() as original:
-            metadata.carry(original, buffer)
-        kept = metadata.describe(buffer, len(buffer.getvalue()))
-        sys.stdout.buffer.write(buffer.getvalue())
+                if not changed:
+                    copied: BinaryIO = original
+                    size = source.size
+                else:
+                    metadata.carry(original, buffer)
+                    copied, size = buffer, buffer.seek(0, os.SEEK_END)
+                    kept = metadata.describe(buffer, size)
+                for block in _copy_range(copied, 0, size):
+                    sys.stdout.buffer.write(block)
         sys.stdout.buffer.flush()
+        if not changed:
+            return []
     else:
 
         def produce_file(tmp: Path) -> None:

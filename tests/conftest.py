@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,14 +108,19 @@ class Paused:
     (sends a signal, looks at the folder) while the command is known to be there, then lets it go on
     with :meth:`resume` and collects it with :meth:`finish`."""
 
-    def __init__(self, point: str, *args: str) -> None:
+    def __init__(
+        self, point: str, *args: str, stdin: Any = None, python: tuple[str, ...] = ("-m", "specblur"), env: Any = None
+    ) -> None:
+        """``stdin``: what the command reads (a pipe's end, a file); ``python``: what runs the
+        arguments (``("-c", CODE)`` to change something first); ``env``: variables added."""
         import select
 
         reached_r, reached_w = os.pipe()
         resume_r, self._resume_w = os.pipe()
-        env = {**os.environ, "SPECBLUR_TEST_PAUSE": f"{point}:{reached_w}:{resume_r}"}
+        env = {**os.environ, **(env or {}), "SPECBLUR_TEST_PAUSE": f"{point}:{reached_w}:{resume_r}"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "specblur", *args],
+            [sys.executable, *python, *args],
+            stdin=stdin,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,

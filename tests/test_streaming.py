@@ -299,6 +299,90 @@ def test_a_pipe_cut_midway_is_a_file_cut_short(tiny_model: Path, tmp_path: Path)
     assert (tmp_path / "a.wav").read_bytes() == from_pipe.stdout
 
 
+def _pipe_of(path: Path) -> subprocess.Popen:
+    """A writer process that sends ``path``'s bytes into a pipe (its ``stdout``)."""
+    code = f"import sys, shutil; shutil.copyfileobj(open({str(path)!r}, 'rb'), sys.stdout.buffer)"
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+
+
+def _copies(folder: Path) -> list[str]:
+    """specblur's files in ``folder`` (onnxruntime leaves a ``.ses`` of its own in $TMPDIR)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".specblur"))
+
+
+_NO_PROC = "import sys, specblur.audio as a; a._by_descriptor = lambda fd: None; from specblur.cli import main; main()"
+
+
+@pytest.mark.parametrize("how", ["unnamed", "named"])
+def test_stdin_is_spooled_to_a_temporary_file_that_nothing_leaves_behind(
+    tiny_model: Path, tmp_path: Path, how: str
+) -> None:
+    """A piped input is copied to a file in $TMPDIR and read from there: the same output as the file
+    named; the copy has no name while it is used where the system can open it by its descriptor
+    (Linux), else a name that is removed as the command ends; SIGTERM and Ctrl-C in the middle leave
+    nothing, in TMPDIR or beside OUT, and SIGKILL leaves no copy (unnamed)."""
+    src = _long(tmp_path / "in.wav", 20.0)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {"TMPDIR": str(spool)}
+    python = ("-m", "specblur") if how == "unnamed" else ("-c", _NO_PROC)
+    args = ("blur", "-", str(out / "a.wav"), "-m", str(tiny_model), "--seed", "3")
+    reference = run_cli("blur", str(src), str(tmp_path / "ref.wav"), "-m", str(tiny_model), "--seed", "3")
+    assert reference.returncode == 0
+    for stop in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL, None):
+        if stop == signal.SIGKILL and how == "named":
+            continue  # nothing can remove a name after SIGKILL
+        writer = _pipe_of(src)
+        paused = Paused("writing", *args, stdin=writer.stdout, python=python, env=env)
+        writer.stdout.close()
+        held = [os.readlink(f"/proc/{paused.proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{paused.proc.pid}/fd")]
+        copies = [link for link in held if ".specblur-stdin." in link]
+        assert len(set(copies)) == 1 and copies[0].startswith(str(spool)), held  # held, and read
+        if how == "unnamed":
+            assert copies[0].endswith("(deleted)") and _copies(spool) == []
+        else:
+            assert _copies(spool) == [Path(copies[0]).name]
+        if stop is not None:
+            paused.proc.send_signal(stop)
+        code, err = paused.finish()
+        writer.wait()
+        assert _copies(spool) == [], (stop, err)
+        if stop is None:
+            assert code == 0 and err == "", err
+            assert (out / "a.wav").read_bytes() == (tmp_path / "ref.wav").read_bytes()
+        else:
+            assert code == (-9 if stop == signal.SIGKILL else 130), (stop, err)
+            if stop != signal.SIGKILL:  # (after SIGKILL the half-written OUT's .part file stays, as ever)
+                assert list(out.iterdir()) == []
+
+
+def test_a_copy_of_stdin_that_does_not_fit_is_one_line(tiny_model: Path, tmp_path: Path) -> None:
+    import specblur
+
+    specblur.load_model(str(tiny_model))  # its runtime form is written beside it before the limit
+    src = _long(tmp_path / "in.wav", 10.0)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    writer = _pipe_of(src)
+    result = subprocess.run(
+        [sys.executable, "-m", "specblur", "blur", "-", str(tmp_path / "out.wav"), "-m", str(tiny_model)],
+        stdin=writer.stdout,
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(spool)},
+        preexec_fn=_file_size_limit(os.path.getsize(src) // 3),  # the copy fails a third of the way
+        timeout=300,
+    )
+    writer.stdout.close()
+    writer.wait()
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"specblur: stdin: cannot make a temporary copy in {spool} (")
+    assert lines[0].endswith("; set TMPDIR to a folder with room")
+    assert _copies(spool) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "spool"]
+
+
 def _file_size_limit(limit: int):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

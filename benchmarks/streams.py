@@ -1,0 +1,170 @@
+"""What streams besides a blur (issue 20): ``specblur decode`` of a long code file, a blur read from a
+pipe, and a repair of a long span, each against its reference measured in the same run.
+
+- decode: ``specblur decode CODES OUT`` (a block at a time) against the whole-array decode that it
+  replaced (``codec.decode`` then one write, run the same way in a process of its own), on codes of
+  1 and 5 minutes of 44.1 kHz stereo: wall time, peak memory, and whether the two files are the same
+  bytes.
+- stdin: ``cat IN | specblur blur - OUT`` (stdin spooled to a temporary file, then read as a file)
+  against ``specblur blur IN OUT``, a 1 s region of 1- and 10-minute files: wall time, peak memory.
+- repair: ``specblur repair IN OUT -t 60-120`` (60 s of a 10-minute file) against a 1 s repair of
+  the same file: peak memory.
+
+Run: ``python benchmarks/streams.py [--minutes 1 5] [--skip decode stdin repair]``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import parser, peak_rss_mb, report, run, table, tone_file, verdict
+
+WHOLE_DECODE = (
+    "import sys, specblur; from specblur import audio; from specblur.codes import read; "
+    "from specblur.edit import codec; m = specblur.load_model(sys.argv[3] or None); "
+    "s = codec.decode(m, read(sys.argv[1])); audio.write(sys.argv[2], s)"
+)
+
+
+def shell(cmd: str) -> list[str]:
+    return ["/bin/sh", "-c", cmd]
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, nargs="+", default=[1, 5], help="decode: lengths of the codes")
+    p.add_argument("--stdin-minutes", type=float, nargs="+", default=[1, 10])
+    p.add_argument("--skip", nargs="*", default=[], choices=["decode", "stdin", "repair"])
+    p.set_defaults(repeat=1)
+    args = p.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="specblur-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    exe = str(Path(sys.executable).with_name("specblur"))
+    model_args = ["--model", args.model] if args.model else []
+    results: dict = {"decode": {}, "stdin": {}, "repair": {}}
+    text, verdicts = [], []
+    if "decode" not in args.skip:
+        rows = []
+        for minutes in args.minutes:
+            src = tone_file(work / f"dec{minutes:g}.wav", minutes * 60, 44100, 2, seed=int(minutes))
+            codes = work / f"dec{minutes:g}.npz"
+            run([exe, "encode", str(src), str(codes), "-f", *model_args])
+            src.unlink()
+            streamed, whole = work / "streamed.wav", work / "whole.wav"
+            s_runs, w_runs = [], []
+            for _ in range(args.repeat):  # taking turns
+                s_runs.append(peak_rss_mb([exe, "decode", str(codes), str(streamed), "-f", *model_args]))
+                whole.unlink(missing_ok=True)
+                w_runs.append(
+                    peak_rss_mb([sys.executable, "-c", WHOLE_DECODE, str(codes), str(whole), args.model or ""])
+                )
+            s_wall, s_mb = statistics.median(w for w, _ in s_runs), max(m for _, m in s_runs)
+            w_wall, w_mb = statistics.median(w for w, _ in w_runs), max(m for _, m in w_runs)
+            same = streamed.read_bytes() == whole.read_bytes()
+            results["decode"][f"{minutes:g}"] = {
+                "streamed_s": s_wall,
+                "streamed_mb": s_mb,
+                "whole_s": w_wall,
+                "whole_mb": w_mb,
+                "same_bytes": same,
+            }
+            rows.append([f"{minutes:g} min", s_wall, s_mb, w_wall, w_mb, s_wall / w_wall, s_mb / w_mb, same])
+        text.append(
+            table(
+                f"specblur decode, 44.1 kHz stereo codes (median of {args.repeat}, highest peak)",
+                [
+                    "codes of",
+                    "streamed (s)",
+                    "peak (MB)",
+                    "whole array (s)",
+                    "peak (MB)",
+                    "time ratio",
+                    "memory ratio",
+                    "same bytes",
+                ],
+                rows,
+            )
+        )
+        d = results["decode"]
+        if len(d) > 1:
+            lo, hi = d[f"{min(args.minutes):g}"], d[f"{max(args.minutes):g}"]
+            verdicts.append(
+                f"decode: peak at {max(args.minutes):g} min {hi['streamed_mb'] / lo['streamed_mb']:.2f}x the "
+                f"{min(args.minutes):g}-min peak (whole array: {hi['whole_mb'] / lo['whole_mb']:.2f}x); "
+                f"flat within 20%: {verdict(hi['streamed_mb'] <= 1.2 * lo['streamed_mb'])}"
+            )
+        verdicts.append(
+            f"decode: the same bytes as the whole-array decode: {verdict(all(v['same_bytes'] for v in d.values()))}"
+        )
+    if "stdin" not in args.skip:
+        rows = []
+        for minutes in args.stdin_minutes:
+            src = tone_file(work / f"in{minutes:g}.wav", minutes * 60, 44100, 2, seed=int(minutes))
+            a, b = work / "from-file.wav", work / "from-pipe.wav"
+            f_runs, p_runs = [], []
+            for _ in range(args.repeat):
+                f_runs.append(peak_rss_mb([exe, "blur", str(src), str(a), "-t", "10-11", "-f", *model_args]))
+                cmd = f"cat {src} | {exe} blur - - -t 10-11 {' '.join(model_args)} > {b}"
+                p_runs.append(peak_rss_mb(shell(cmd)))
+            f_wall, f_mb = statistics.median(w for w, _ in f_runs), max(m for _, m in f_runs)
+            p_wall, p_mb = statistics.median(w for w, _ in p_runs), max(m for _, m in p_runs)
+            same = a.read_bytes() == b.read_bytes()
+            results["stdin"][f"{minutes:g}"] = {
+                "file_s": f_wall,
+                "file_mb": f_mb,
+                "pipe_s": p_wall,
+                "pipe_mb": p_mb,
+                "same_bytes": same,
+                "size_mb": src.stat().st_size / 1e6,
+            }
+            rows.append(
+                [f"{minutes:g} min ({src.stat().st_size / 1e6:,.0f} MB)", p_wall, p_mb, f_wall, f_mb, p_mb / f_mb, same]
+            )
+            src.unlink()
+        text.append(
+            table(
+                "A 1 s blur of a 44.1 kHz stereo WAV read from a pipe, against the same file named",
+                ["file", "pipe (s)", "pipe peak (MB)", "file (s)", "file peak (MB)", "memory ratio", "same bytes"],
+                rows,
+            )
+        )
+        s = results["stdin"]
+        longest = s[f"{max(args.stdin_minutes):g}"]
+        verdicts.append(
+            f"stdin: peak {longest['pipe_mb']:.0f} MB for {longest['size_mb']:.0f} MB piped, "
+            f"{longest['pipe_mb'] / longest['file_mb']:.2f}x the named file's: "
+            f"{verdict(longest['pipe_mb'] <= 1.2 * longest['file_mb'])} (within 20%)"
+        )
+    if "repair" not in args.skip:
+        src = tone_file(work / "take.wav", 600, 44100, 2, seed=7)
+        out = work / "fixed.wav"
+        rows = []
+        for span in ("60-61", "60-120"):
+            runs = [
+                peak_rss_mb([exe, "repair", str(src), str(out), "-t", span, "-f", *model_args])
+                for _ in range(args.repeat)
+            ]
+            wall, mb = statistics.median(w for w, _ in runs), max(m for _, m in runs)
+            results["repair"][span] = {"s": wall, "mb": mb}
+            rows.append([span, wall, mb])
+        text.append(
+            table(
+                "specblur repair of a 10-minute 44.1 kHz stereo WAV (106 MB)",
+                ["span (s)", "wall (s)", "peak (MB)"],
+                rows,
+            )
+        )
+        r = results["repair"]
+        verdicts.append(
+            f"repair: 60 s span peak {r['60-120']['mb']:.0f} MB, {r['60-120']['mb'] / r['60-61']['mb']:.2f}x "
+            "a 1 s span's"
+        )
+        src.unlink()
+    report("streams", "\n\n".join(text) + "\n\n" + "\n".join(verdicts), results, args.json)
+
+
+if __name__ == "__main__":
+    main()
