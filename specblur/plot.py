@@ -20,8 +20,11 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    frame_s = spec_cfg.hop_length / spec_cfg.sample_rate
-    before_db = view["before"] * spec_cfg.norm_std_db + spec_cfg.norm_mean_db
+    step = view.get("frames_per_column", 1)  # a long region's picture: each column the loudest of step frames
+    frame_s = spec_cfg.hop_length / spec_cfg.sample_rate * step
+    before_db = (
+        view["before_db"] if "before_db" in view else view["before"] * spec_cfg.norm_std_db + spec_cfg.norm_mean_db
+    )
     after_db = view["after_db"]
     n_bins, n_frames = before_db.shape
     t0 = view.get("t0", 0.0)  # only the region and its context were encoded: the crop starts here
@@ -49,7 +52,7 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
         ax.set_title(
             f"{title}: log-mel (dB), region {fine.start:.2f}-{fine.end:.2f} s, {fine.low:.0f}-{fine.high:.0f} Hz"
         )
-        ax.set_xlabel("time (s)")
+        ax.set_xlabel(f"time (s; a column is the loudest of {step} frames)" if step > 1 else "time (s)")
         ax.set_ylabel("mel band")
     fb, tb = cell[level]
     for ax, codes, title in (

@@ -585,3 +585,85 @@ def test_decode_to_stdout_and_a_stopped_decode(tiny_model: Path, tmp_path: Path)
     code, err = paused.finish()
     assert code == 130 and err.strip().splitlines() == ["specblur: interrupted"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.flac", "a.wav", "c.npz", "in.wav"]
+
+
+def test_a_long_repair_reads_only_its_span_and_context(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    """Repair is not tiled, but of a 12 s span of a 60 s file it reads the span and its context
+    (about a second on each side) once, nothing else, and leaves every other byte as it was."""
+    import specblur
+    from specblur import audio
+    from specblur.edit.options import EditOptions
+    from specblur.edit.plan import plan
+
+    src = _long(tmp_path / "in.wav", 60.0)
+    model = specblur.load_model(str(tiny_model))
+    reads: list[tuple[int, int]] = []
+    real = audio.Source.read_span
+
+    def recorded(self: audio.Source, start: int, stop: int):
+        reads.append((start, stop))
+        return real(self, start, stop)
+
+    monkeypatch.setattr(audio.Source, "read_span", recorded)
+    edit = specblur.repair_file(src, tmp_path / "out.wav", model=str(tiny_model), time=(20.0, 32.0))
+    where = plan(model, 60 * 16000, 16000, (20.0, 32.0), (None, None), EditOptions(effect="repair"))
+    assert reads == [(where.start, where.stop)]
+    assert where.start > 18 * 16000 and where.stop < 34 * 16000
+    s0, s1 = edit.result.span
+    assert where.start <= s0 < s1 <= where.stop and s1 - s0 > 11 * 16000
+    x, y = sf.read(src, dtype="int16")[0], sf.read(tmp_path / "out.wav", dtype="int16")[0]
+    assert np.array_equal(x[:s0], y[:s0]) and np.array_equal(x[s1:], y[s1:]) and not np.array_equal(x, y)
+
+
+def test_a_long_region_is_plotted_decimated(tiny_model: Path, long_file: Path, tmp_path: Path) -> None:
+    """--plot of a region too long to hold draws its spectrograms a column per few frames (the
+    loudest of them), made as the tiles come: the input's and the output's, on the file's own grid;
+    the edit writes the same bytes as without --plot."""
+    import specblur
+    from specblur.edit.on_file import blur_file
+    from specblur.edit.segment import _magnitude
+
+    plain = run_cli("blur", str(long_file), str(tmp_path / "plain.wav"), "-m", str(tiny_model), "--seed", "1")
+    plotted = run_cli(
+        "blur",
+        str(long_file),
+        str(tmp_path / "p.wav"),
+        "-m",
+        str(tiny_model),
+        "--seed",
+        "1",
+        "--plot",
+        str(tmp_path / "p.png"),
+    )
+    assert plain.returncode == plotted.returncode == 0 and plotted.stderr == b"", plotted.stderr.decode()
+    assert (tmp_path / "p.wav").read_bytes() == (tmp_path / "plain.wav").read_bytes()
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    model = specblur.load_model(str(tiny_model))
+    edit = blur_file(model, str(long_file), str(tmp_path / "api.wav"), seed=1, keep_views=True)
+    (view,) = edit.result.views
+    step = view["frames_per_column"]
+    columns = view["before_db"].shape[1]
+    assert 1 < step and columns <= tiles.PLOT_COLUMNS and view["after_db"].shape == view["before_db"].shape
+    x, rate = sf.read(long_file, always_2d=True)
+    y, _ = sf.read(tmp_path / "api.wav", always_2d=True)
+    spec = model.model.spectrogram
+    hop = spec.config.hop_length
+    assert view["t0"] == 0.0 and (columns - 1) * step <= spec.frames(len(x)) <= columns * step + 16
+
+    def pooled(samples: np.ndarray) -> np.ndarray:
+        db = spec.to_db(spec.features_from_magnitude(_magnitude(model.model, samples, [0, 1], rate)))
+        full = db.shape[1] // step * step
+        return db[:, :full].reshape(db.shape[0], -1, step).max(axis=-1)
+
+    before, after = pooled(x), pooled(y)
+    n = min(before.shape[1], columns - 1)
+    assert np.allclose(view["before_db"][:, :n], before[:, :n], atol=1e-3)
+    # the output's own spectrogram, but where tiles crossfade (each tile's edit is drawn up to the boundary)
+    cut = tiles.tiles((0.0, 40.0), rate)[1:]
+    far = np.ones(n, dtype=bool)
+    for t in cut:  # the crossfade and a column either side
+        far[int(t.keep[0] / hop / step) - 1 : int((t.keep[0] + t.fade) / hop / step) + 2] = False
+    assert far.sum() > n - 10 * len(cut)
+    assert np.allclose(view["after_db"][:, :n][:, far], after[:, :n][:, far], atol=1e-3)
+    assert not np.allclose(view["after_db"], view["before_db"], atol=1.0)

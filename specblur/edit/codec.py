@@ -183,6 +183,7 @@ def decode_blocks(
     within float rounding of the whole sound's resampling. ``progress(done, total)`` is called as
     blocks are done."""
     from specblur.edit.plan import CONTEXT_TOP_CELLS
+    from specblur.edit.tiles import _give_back
 
     loaded = load_model(loaded)
     check_codes(loaded, codes, "codes")
@@ -223,6 +224,7 @@ def decode_blocks(
         del magnitude, phase
         part = np.ascontiguousarray(wave[:, keep0 - g0 * hop : keep1 - g0 * hop])
         del wave
+        _give_back()
         for out in [part] if resampler is None else resampler.feed(part, last=k == len(blocks) - 1):
             if out.shape[1]:
                 yield np.clip(out.T, -1.0, 1.0).astype(np.float32)

@@ -181,8 +181,6 @@ def blur_file_regions(
             cut = tiles.tiles(where.hole, head.sample_rate) if EFFECTS[job["options"].effect].tiles else None
             if cut is not None and not rest:
                 tiled[k] = cut
-        if keep_views and tiled:
-            warnings.append(f"{name}: no plot: --plot draws regions up to {tiles.LONG_SECONDS:g} s")
         total = sum(len(tiled[k]) if k in tiled else len(members[k]) for k in range(len(groups)))
         count = _Counter(progress, total)
         # the regions that are not streamed are edited first (they are held in memory anyway), so that
@@ -226,7 +224,8 @@ def blur_file_regions(
                     yield fitted(*patches.pop(k))
                 elif k in tiled:
                     i = members[k][0]
-                    for start, patch in _streamed(loaded, source, head, planned[i], tiled[k], count, parts, i):
+                    streamed = _streamed(loaded, source, head, planned[i], tiled[k], count, parts, i, keep_views)
+                    for start, patch in streamed:
                         yield fitted(start, patch)
 
         warnings += audio.write_patches(source, dst, stream())
@@ -315,12 +314,17 @@ def _streamed(
     count: _Counter,
     parts: list[BlurResult | None],
     index: int,
+    keep_views: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """The patches of one long region's edit, tile by tile (:mod:`specblur.edit.tiles`); its result
-    is put in ``parts[index]`` once every tile is done."""
+    is put in ``parts[index]`` once every tile is done (with ``keep_views``, the decimated picture of
+    :class:`specblur.edit.tiles.Picture` as its view)."""
     label, job, whole = planned
     rate = head.sample_rate
     opts = job["options"]
+    per_frame = loaded.model.config.spectrogram.hop_length * rate / loaded.model.config.spectrogram.sample_rate
+    last = whole.frame0 + int(np.ceil((whole.stop - whole.start) / per_frame))
+    picture = tiles.Picture(loaded.model, whole.frame0, last, rate) if keep_views else None
 
     done: list[BlurResult] = []
 
@@ -328,7 +332,10 @@ def _streamed(
         for tile in cut:
             where = plan(loaded, head.frames, rate, tile.time, job["freq"], opts)
             after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
-            result = tiles.run_tile(loaded, source.read_span(where.start, where.stop), rate, where, opts, tile, after)
+            segment = source.read_span(where.start, where.stop)
+            result = tiles.run_tile(loaded, segment, rate, where, opts, tile, after, keep_views)
+            if picture is not None and result.view is not None:
+                picture.add(result.view, tile, after)
             done.append(result.part)
             count.step()
             yield result
@@ -344,4 +351,5 @@ def _streamed(
         hole=whole.hole,
         band=whole.band,
         extent=extent(loaded, whole),
+        views=[picture.view()] if picture is not None else [],
     )

@@ -85,6 +85,66 @@ class TileResult:
     samples: np.ndarray
     part: Any
     """The tile's :class:`~specblur.edit.segment.BlurResult` (``samples`` emptied)."""
+    view: dict[str, Any] | None = None
+    """With ``keep_views``: the spectrograms (dB) of the tile's part of the input and of its edit,
+    ``before_db`` and ``after_db``, ``(bins, frames)`` from model frame ``frame0`` (first channel, or
+    the channels' mean when linked), for :class:`Picture`."""
+
+
+PLOT_COLUMNS = 1200
+"""The most columns :class:`Picture` gives a long region's spectrograms."""
+
+
+class Picture:
+    """What ``--plot`` draws of a long region, made as its tiles come: each tile's spectrograms
+    before and after, cut where its share of the region ends, max-pooled in time into columns of
+    ``step`` frames (so a short burst never vanishes), at most :data:`PLOT_COLUMNS` of them. Memory:
+    the columns, and fewer than ``step`` frames waiting to fill one."""
+
+    def __init__(self, model: Any, first_frame: int, last_frame: int, rate: int) -> None:
+        spec = model.config.spectrogram
+        self.rate, self.per_frame = rate, spec.hop_length * rate / spec.sample_rate  # file samples a frame
+        self.step = max(1, -(-(last_frame - first_frame) // PLOT_COLUMNS))
+        self.t0 = first_frame * spec.hop_length / spec.sample_rate
+        self.next = first_frame  # the first frame not yet taken
+        self.waiting: list[np.ndarray] = []
+        self.columns: list[np.ndarray] = []
+
+    def add(self, view: dict[str, Any], tile: Tile, after: Tile | None) -> None:
+        """The tile's view, up to where the next tile's share begins (its last frame for the last)."""
+        both = np.stack([view["before_db"], view["after_db"]])
+        first = view["frame0"]
+        end = first + both.shape[-1]
+        if after is not None:
+            end = min(end, int(round((after.keep[0] + after.fade // 2) / self.per_frame)))
+        if end <= self.next:
+            return
+        self.waiting.append(both[..., self.next - first : end - first])
+        self.next = end
+        held = np.concatenate(self.waiting, axis=-1)
+        full = held.shape[-1] // self.step * self.step
+        if full:
+            self.columns.append(self._pooled(held[..., :full]))
+        self.waiting = [held[..., full:]]
+
+    def _pooled(self, frames: np.ndarray) -> np.ndarray:
+        two, bins, n = frames.shape
+        return frames.reshape(two, bins, n // self.step, self.step).max(axis=-1)
+
+    def view(self) -> dict[str, Any]:
+        """The picture as a view for :func:`specblur.plot.save`."""
+        rest = np.concatenate(self.waiting, axis=-1) if self.waiting else None
+        if rest is not None and rest.shape[-1]:
+            self.columns.append(rest.max(axis=-1, keepdims=True))  # the last, shorter column
+        both = np.concatenate(self.columns, axis=-1)
+        return {
+            "t0": self.t0,
+            "before_db": both[0],
+            "after_db": both[1],
+            "frames_per_column": self.step,
+            "codes_before": None,
+            "codes_after": None,
+        }
 
 
 def assemble(results: Iterator[TileResult], plan: list[Tile]) -> Iterator[tuple[int, np.ndarray]]:
@@ -122,20 +182,40 @@ def keep_span(tile: Tile, after: Tile | None, plan_span: tuple[int, int], change
 
 
 def run_tile(
-    loaded: Any, segment: np.ndarray, rate: int, where: Any, options: Any, tile: Tile, after: Tile | None
+    loaded: Any,
+    segment: np.ndarray,
+    rate: int,
+    where: Any,
+    options: Any,
+    tile: Tile,
+    after: Tile | None,
+    keep_views: bool = False,
 ) -> TileResult:
     """Edit tile ``tile`` (``after``: the next one, or ``None``): ``segment`` holds the input frames
-    ``[where.start, where.stop)`` of its plan ``where``. What a worker runs."""
-    from specblur.edit.segment import edit_segment
+    ``[where.start, where.stop)`` of its plan ``where``. What a worker runs. ``keep_views``: also
+    give the spectrograms :class:`Picture` draws (the edit is the same)."""
+    from specblur.edit.segment import _magnitude, edit_segment
 
-    part = edit_segment(loaded, segment, rate, where, options, key=(tile.index,))
+    part = edit_segment(loaded, segment, rate, where, options, keep_views=keep_views, key=(tile.index,))
+    view = None
+    if keep_views and part.views:
+        model = loaded.model
+        members = list(range(segment.shape[1])) if options.linked else [0]
+        before = model.spectrogram.features_from_magnitude(_magnitude(model, segment, members, rate))
+        after_db = part.views[0]["after_db"]
+        view = {
+            "frame0": where.frame0,
+            "before_db": model.spectrogram.to_db(before)[:, : after_db.shape[-1]],
+            "after_db": after_db,
+        }
+        part.views = []
     _give_back()
     lo, hi = keep_span(tile, after, (where.start, where.stop), part.span)
     if lo < where.start or hi > where.stop:
         raise ValueError(f"tile {tile.index} keeps frames {lo}-{hi}, its edit holds {where.start}-{where.stop}")
     samples = part.samples[lo - where.start : hi - where.start]
     part.samples = np.zeros((0, segment.shape[1]))  # not a view: it would keep the tile alive
-    return TileResult(lo, samples, part)
+    return TileResult(lo, samples, part, view)
 
 
 def _give_back() -> None:
