@@ -990,7 +990,7 @@ def decode(codes: str, output: str, model: str | None, original_rate: bool, forc
 
     OUT's format follows its suffix (.wav, .flac, .ogg; WAV for stdout or a name with no audio
     suffix; another audio suffix, e.g. .mp3, is refused). The sound is made and written a block of
-    about 6 s at a time (memory does not grow with its length; the samples are the whole sound's).
+    about 3 s at a time (memory does not grow with its length; the samples are the whole sound's).
     """
     _check_output(output, force, (codes,))
     _import_runtime()

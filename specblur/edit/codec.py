@@ -162,9 +162,10 @@ def decode(loaded: Any, codes: CodeFile, original_rate: bool = False) -> audio.A
     return audio.Audio(np.clip(samples, -1.0, 1.0), rate, "WAV", "PCM_16")
 
 
-DECODE_BLOCK_TOP_CELLS = 64
-"""Top-level code columns decoded and written at a time by :func:`decode_blocks` (about 6 s at 44.1
-kHz): one block's image and Griffin-Lim, with their margins, are what memory holds."""
+DECODE_BLOCK_TOP_CELLS = 32
+"""Top-level code columns decoded and written at a time by :func:`decode_blocks` (about 3 s at 44.1
+kHz): one block's image and Griffin-Lim, with their margins, are what memory holds (measured, 5
+minutes of codes: a peak of 270 MB with 32, 358 MB with 64)."""
 
 
 def decode_blocks(
