@@ -25,6 +25,8 @@ Done = Callable[[int, int, str], None]
 
 _MODEL: Any = None
 _NOT_LOADED: SpecblurError | None = None
+_BUSY = False
+"""Whether this worker is editing a file (a stop then raises, so that what it writes is removed)."""
 
 
 def default_jobs() -> int:
@@ -100,14 +102,18 @@ def _one(loaded: Any, src: str, dst: str, regions: list[dict[str, Any]], options
 
 
 def _start(model: Any, load: Callable[[Any], Any], threads: int) -> None:
-    """A worker's start: SIGTERM stops it as Ctrl-C does (its output file is removed), and it loads
-    the model once, with its share of the cores."""
+    """A worker's start: SIGTERM or Ctrl-C stops it, quietly (while it edits a file, as Ctrl-C
+    stops the command, so that the file is removed), and it loads the model once, with its share
+    of the cores."""
     from specblur.runtime.session import set_threads
 
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        if _BUSY:
+            raise KeyboardInterrupt
+        os._exit(130)  # between files (or loading the model, or in the pool's own code): nothing to undo
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     os.environ.pop("SPECBLUR_TEST_PAUSE", None)  # the tests' pause pipes belong to the main process
     set_threads(threads)
     global _MODEL, _NOT_LOADED
@@ -118,9 +124,14 @@ def _start(model: Any, load: Callable[[Any], Any], threads: int) -> None:
 
 
 def _work(src: str, dst: str, regions: list[dict[str, Any]], options: Any) -> FileEdit | SpecblurError:
+    global _BUSY
     if _NOT_LOADED is not None:
         raise _NOT_LOADED
-    return _one(_MODEL, src, dst, regions, options)
+    _BUSY = True
+    try:
+        return _one(_MODEL, src, dst, regions, options)
+    finally:
+        _BUSY = False
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
