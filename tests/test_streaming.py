@@ -523,8 +523,8 @@ def test_decoding_block_by_block_gives_the_whole_sound(
     tiny_model: Path, tmp_path: Path, monkeypatch, other_rate: bool
 ) -> None:
     """Each block is decoded with context and its phase found with margins and the whole image's
-    start: the samples are the whole-array decode's (at the model's rate exactly; resampled to the
-    source's rate, within float32 rounding), and the file is that sound written whole."""
+    start (and resampled to the source's rate a whole group of the resampler's at a time): the
+    samples are the whole-array decode's, and the file is that sound written whole."""
     import specblur
     from specblur import audio
     from specblur.edit import codec
@@ -541,13 +541,11 @@ def test_decoding_block_by_block_gives_the_whole_sound(
     blocks = list(
         codec.decode_blocks(model, codes, original_rate=other_rate, progress=lambda d, n: seen.append((d, n)))
     )
-    assert len(blocks) > 10 and seen[-1][0] == seen[-1][1] == len(seen) > 10
+    # at the source's rate the blocks come out a group of the resampler's (4.4 s here) at a time
+    assert len(blocks) > (2 if other_rate else 10) and seen[-1][0] == seen[-1][1] == len(seen) > 10
     streamed = np.concatenate(blocks)
     assert streamed.shape == whole.samples.shape == (sf.info(src).frames if other_rate else codes.meta["length"], 2)
-    if other_rate:
-        assert np.max(np.abs(streamed - whole.samples)) <= 1e-6
-    else:
-        assert np.array_equal(streamed, whole.samples)
+    assert np.array_equal(streamed, whole.samples)
     # the command line writes it a block at a time: the file is the whole sound written at once
     (tmp_path / "c.npz").write_bytes(codes.to_bytes())
     args = ["--original-rate"] if other_rate else []
@@ -562,11 +560,7 @@ def test_decoding_block_by_block_gives_the_whole_sound(
     )
     assert result.returncode == 0 and result.stderr == b"", result.stderr.decode()
     audio.write(tmp_path / "whole.wav", whole)
-    if not other_rate:
-        assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
-    else:  # 16-bit samples: at most one step apart, where the rounding met a tie
-        a, b = sf.read(tmp_path / "out.wav", dtype="int16")[0], sf.read(tmp_path / "whole.wav", dtype="int16")[0]
-        assert a.shape == b.shape and np.max(np.abs(a.astype(int) - b)) <= 1
+    assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "whole.wav").read_bytes()
 
 
 def test_decode_to_stdout_and_a_stopped_decode(tiny_model: Path, tmp_path: Path) -> None:

@@ -178,10 +178,10 @@ def decode_blocks(
     context (the decoder's image of it is then the whole map's, value for value), and its phase
     found by the same Griffin-Lim over the block and a margin of frames on each side that the
     iterations cannot see across (each reaches ``n_fft / hop`` frames further), started from the
-    same random phase, frame for frame, as the whole image's (:func:`_start_phase`): at the model's
-    rate the blocks are :func:`decode`'s samples (tested). At the source's rate (``original_rate``)
-    each block is resampled from the model-rate samples around it, as :func:`encode_file` reads,
-    within float rounding of the whole sound's resampling. ``progress(done, total)`` is called as
+    same random phase, frame for frame, as the whole image's (:func:`_start_phase`): the blocks are
+    :func:`decode`'s samples (tested). At the source's rate (``original_rate``) the samples are
+    resampled a whole group of the resampler's at a time (:class:`_Resampler`), so blocks then come
+    a group at a time. ``progress(done, total)`` is called as
     blocks are done."""
     from specblur.edit.plan import CONTEXT_TOP_CELLS
     from specblur.edit.tiles import _give_back
@@ -275,9 +275,13 @@ def _start_phase(shape: tuple[int, int, int], f0: int, f1: int) -> np.ndarray:
 
 
 class _Resampler:
-    """:func:`specblur.runtime.dsp.resample` of a sound fed in consecutive blocks: each output block
-    of the resampler's is made once the input its kernel reads has come, from the input held since
-    the first block still needed (a whole block of the resampler's in), so memory follows a block."""
+    """:func:`specblur.runtime.dsp.resample` of a sound fed in consecutive blocks, sample for sample.
+
+    The resampler makes its output blocks (``new`` samples from ``orig`` in) in matrix products of
+    ``group`` blocks from the first, and a product's rounding depends on where a row falls in it; so
+    here too blocks are made a whole group at a time, on the same grid, once the input the group's
+    kernels read has come, from input held since the group before (the kernels reach back into
+    it). Memory: two groups of input (about 44 s at 44.1 kHz) and a block."""
 
     def __init__(self, rate: int, target: int, length: int, channels: int) -> None:
         from specblur.runtime.dsp import _sinc_kernel
@@ -285,26 +289,31 @@ class _Resampler:
         gcd = math.gcd(rate, target)
         self.rate, self.target, self.length = rate, target, length
         self.orig, self.new = rate // gcd, target // gcd
-        _, width = _sinc_kernel(self.orig, self.new, np.float32)
+        kernel, width = _sinc_kernel(self.orig, self.new, np.float32)
+        self.group = max(1, (1 << 20) // kernel.shape[1])  # as dsp.resample steps through its blocks
         self.reach = width + self.orig + width  # input a block's kernel reads, from width before it
         self.width = width
         self.held = np.zeros((channels, 0), dtype=np.float32)
-        self.held_start = 0  # a multiple of orig: the held input's first sample
-        self.next = 0  # the next output block to give
+        self.held_start = 0  # a multiple of orig * group: the held input's first sample
+        self.next = 0  # the next output block to give (a multiple of group)
         self.total = -(-self.new * length // self.orig)  # output samples in all
 
     def feed(self, part: np.ndarray, last: bool) -> Iterator[np.ndarray]:
         self.held = np.concatenate([self.held, part], axis=1)
         have = self.held_start + self.held.shape[1]
-        upto = -(-self.total // self.new) if last else max(0, (have + self.width - self.reach) // self.orig + 1)
+        if last:
+            upto = -(-self.total // self.new)
+        else:
+            ready = max(0, (have + self.width - self.reach) // self.orig + 1)  # blocks whose input has come
+            upto = ready // self.group * self.group
         if upto <= self.next:
             return
+        first = self.held_start // self.orig  # the held input's first block
         out = resample(self.held, self.rate, self.target)
-        lo = (self.next - self.held_start // self.orig) * self.new
-        hi = min((upto - self.held_start // self.orig) * self.new, self.total - self.held_start // self.orig * self.new)
-        yield out[:, lo:hi]
+        hi = min((upto - first) * self.new, self.total - first * self.new)
+        yield out[:, (self.next - first) * self.new : hi]
         self.next = upto
-        keep = max(0, (self.next * self.orig - self.width) // self.orig * self.orig)
+        keep = max(0, (self.next - self.group) * self.orig)  # the group before: the kernels reach into it
         self.held = self.held[:, keep - self.held_start :]
         self.held_start = keep
 
