@@ -101,7 +101,7 @@ def edit_segment(
     hole = (where.hole[0] - where.start / rate, where.hole[1] - where.start / rate)  # in the segment
     if method in SAMPLE_METHODS:
         every = list(range(segment.shape[1]))
-        out, span = _restored(segment, rate, hole, where.band, method, options, every, (0, *key))
+        out, span, method = _restored(segment, rate, hole, where.band, method, options, every, (0, *key))
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
         views = []
         if keep_views:  # the spectrograms before and after (no codes were drawn)
@@ -148,7 +148,7 @@ def edit_segment(
         if method == "texture":
             grid = restore.plan(len(segment), rate, (round(hole[0] * rate), round(hole[1] * rate)), where.band)
             detail = texture_db(model, new, pixel, grid, rate, centres)
-            edited, s = _restored(segment, rate, hole, where.band, method, options, members, (ch, *key), detail)
+            edited, s, _ = _restored(segment, rate, hole, where.band, method, options, members, (ch, *key), detail)
             out[:, members] = edited[:, members]
             if s[1] > s[0]:
                 span = (min(span[0], s[0]), max(span[1], s[1]))
@@ -192,20 +192,21 @@ def _restored(
     members: list[int],
     group: tuple[int, ...],
     detail: np.ndarray | None = None,
-) -> tuple[np.ndarray, tuple[int, int]]:
+) -> tuple[np.ndarray, tuple[int, int], str]:
     """``members``' channels of ``segment`` with the hole filled by ``method`` of
     :mod:`specblur.edit.restore` (``--amount`` mixes the fill with what was there); the other
-    channels as they were. Returns them and the span (in the segment) that may differ."""
+    channels as they were. Returns them, the span (in the segment) that may differ and the method
+    that filled it (``auto``'s choice)."""
     out = np.array(segment, copy=True)
     if options.amount == 0:
-        return out, (len(segment), 0)
+        return out, (len(segment), 0), method
     x = np.asarray(segment[:, members], dtype=np.float64)
     rng = np.random.default_rng([options.seed, *group])
-    filled, span = restore.restore(x, rate, hole, band, method, rng, options.linked, detail)
+    filled, span, used = restore.restore(x, rate, hole, band, method, rng, options.linked, detail)
     if options.amount < 1:
         filled = x + options.amount * (filled - x)
     out[:, members] = filled.astype(out.dtype)
-    return out, span
+    return out, span, used
 
 
 def _near(model: Any, regions: list[Region], sigma: tuple[float, float], rate: int) -> slice:

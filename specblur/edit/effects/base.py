@@ -64,6 +64,11 @@ class Effect:
         """The change in dB (bands x frames) as this effect applies it (default: as decoded)."""
         return change_db
 
+    def reach_seconds(self, options: Any, hole_seconds: float) -> float:
+        """How much further either side of the region the edit reads, beyond what the model needs
+        (:func:`specblur.edit.plan.plan` widens the part read by it): none by default."""
+        return 0.0
+
     def method(self, options: Any, where: Any) -> str | None:
         """How this edit of ``where`` (a :class:`~specblur.edit.plan.Plan`) is done, where the effect
         has several ways (``None``: it has one)."""

@@ -20,16 +20,31 @@ from specblur.edit import restore
 from specblur.edit.effects.base import Effect, decoded
 from specblur.edit.limits import STEPS
 
-SAMPLE_METHODS = ("envelope", "interpolate", "ar")
-"""The methods that need no model: the region is synthesised from its context alone."""
+SAMPLE_METHODS = ("envelope", "interpolate", "ar", "match", "auto")
+"""The methods that need no model: the region is synthesised from its context alone (``auto`` as
+:func:`choose` leaves it for long holes: ``match`` or ``envelope``, decided on the audio)."""
 TEXTURE_IN_AUTO = False
 """Whether ``auto`` uses ``texture`` on holes too long for ``ar`` (else ``envelope``); set by the
 measurement in docs/REPAIR.md."""
 
 
 def choose(hole_seconds: float, band: tuple[float, float] | None) -> str:
-    """The method ``auto`` uses for a hole of ``hole_seconds`` (see :func:`restore.choose_method`)."""
-    return restore.choose_method(hole_seconds, band, texture=TEXTURE_IN_AUTO)
+    """The method ``auto`` uses for a hole of ``hole_seconds`` as far as its length decides
+    (:func:`restore.choose_method`): ``ar`` for short holes; for longer ones ``auto`` again, which
+    :func:`restore.restore` settles on the audio (``match`` where a stretch elsewhere fits closely,
+    else ``envelope``), or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
+    if hole_seconds <= restore.AR_MAX_SECONDS:
+        return "ar"
+    return "texture" if TEXTURE_IN_AUTO else "auto"
+
+
+def search_seconds(method: str | None, hole_seconds: float) -> float:
+    """How far either side of the hole a repair reads, beyond what the model needs: ``match`` (and
+    ``auto`` on holes it may fill by ``match``) looks :data:`restore.SEARCH_SECONDS` each way."""
+    method = method or "auto"
+    if method == "match" or (method == "auto" and hole_seconds > restore.AR_MAX_SECONDS):
+        return restore.SEARCH_SECONDS
+    return 0.0
 
 
 class Repair(Effect):
@@ -38,6 +53,9 @@ class Repair(Effect):
     default_scale = "both"
     rounds = STEPS
     default_rounds = 8
+
+    def reach_seconds(self, options: Any, hole_seconds: float) -> float:
+        return search_seconds(options.method, hole_seconds)
 
     def method(self, options: Any, where: Any) -> str:
         method = options.method or "auto"
