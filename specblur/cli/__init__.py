@@ -764,7 +764,9 @@ def _edit(
         if plot is not None and result.views:
             from specblur.plot import save
 
-            save(plot, result.views[0], result.regions, loaded.model.config.spectrogram, loaded.model.cell)
+            spec_cfg, cell = loaded.model.config.spectrogram, loaded.model.cell
+            first = (edit.parts or [result])[0]  # (the view drawn is the first region's)
+            save(plot, result.views[0], first.regions, spec_cfg, cell, first.hole, first.band)
 
     if len(pairs) == 1 or meter is not None or loaded.path is None or (jobs or batch.default_jobs()) == 1:
         # here, a file at a time: one file (its long regions show their tiles), --energy (each file's
