@@ -19,11 +19,13 @@ def save(
     cell: dict[str, tuple[int, int]],
     hole: tuple[float, float] | None = None,
     band: tuple[float, float] | None = None,
+    centres: np.ndarray | None = None,
 ) -> None:
     """Write a PNG (or PDF, SVG: ``path``'s extension says which) of one channel's edit (matplotlib, no
     display needed), atomically (:func:`specblur.files.atomic_write`). The region is drawn as the
     model's grid snapped it (cyan); ``hole`` (seconds) and ``band`` (Hz, ``None``: the whole band),
-    when given, are the exact span asked for, drawn dashed (white): what a repair filled."""
+    when given with ``centres`` (each image row's centre frequency, Hz), are the exact span asked
+    for, drawn dashed (white): what a repair filled."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,10 +59,7 @@ def save(
             )
         )
         label = f"region {fine.start:.2f}-{fine.end:.2f} s, {fine.low:.0f}-{fine.high:.0f} Hz"
-        if hole is not None:
-            from specblur.edit.region import band_centres
-
-            centres = band_centres(spec_cfg)
+        if hole is not None and centres is not None:
             lo_hz, hi_hz = band if band is not None else (0.0, float("inf"))
             rows_at = np.interp([lo_hz, min(hi_hz, centres[-1])], centres, np.arange(n_bins) + 0.5)
             low_row = 0.0 if lo_hz <= centres[0] else float(rows_at[0])

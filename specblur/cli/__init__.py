@@ -762,11 +762,13 @@ def _edit(
             for warning in edit.warnings:
                 _err(f"warning: {warning}")
         if plot is not None and result.views:
+            from specblur.edit.region import band_centres
             from specblur.plot import save
 
             spec_cfg, cell = loaded.model.config.spectrogram, loaded.model.cell
             first = (edit.parts or [result])[0]  # (the view drawn is the first region's)
-            save(plot, result.views[0], first.regions, spec_cfg, cell, first.hole, first.band)
+            rows_hz = band_centres(spec_cfg)
+            save(plot, result.views[0], first.regions, spec_cfg, cell, first.hole, first.band, rows_hz)
 
     if len(pairs) == 1 or meter is not None or loaded.path is None or (jobs or batch.default_jobs()) == 1:
         # here, a file at a time: one file (its long regions show their tiles), --energy (each file's
