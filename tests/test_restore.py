@@ -242,3 +242,36 @@ def test_match_without_room_to_search_falls_back_to_envelope() -> None:
     x = loop(1.0)
     y, _, used = R.restore(x, RATE, (0.3, 0.7), None, "match", np.random.default_rng(0))
     assert used == "envelope" and np.isfinite(y).all()
+
+
+def test_match_does_not_copy_another_dropout() -> None:
+    """Three bars of a loop with a 100 ms dropout in the second and the same 100 ms of the third lost
+    too: the one stretch whose surroundings fit is the other dropout, which holds nothing. It is
+    passed over: no copy of silence (the fill is the envelope's, at the context's level)."""
+    x = loop(1.5, seed=5)
+    bar = int(0.5 * RATE)
+    a, b = int(0.58 * RATE), int(0.68 * RATE)
+    damaged = x.copy()
+    damaged[a:b] = 0.0
+    alone = R.find_match(damaged, RATE, a, b)
+    assert alone is not None and alone.shift in (bar - 1, bar, bar + 1)  # (the third bar, when it is whole)
+    damaged[a + bar : b + bar] = 0.0
+    found = R.find_match(damaged, RATE, a, b)
+    assert found is None or abs(found.shift - bar) > 1
+    y, _, used = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "auto", np.random.default_rng(0))
+    assert used == "envelope"
+    assert (band_levels(y, a, b) - band_levels(damaged, a, b)).min() > 40  # sound, not silence
+
+
+def test_match_sees_channels_in_opposite_phase() -> None:
+    """A loop whose two channels are in opposite phase (their mean is silence): the search sums the
+    channels' powers, so it still finds the bar and copies both channels."""
+    x = loop(channels=1, seed=6)
+    x = np.concatenate([x, -x], axis=1)
+    a, b = int(2.08 * RATE), int(2.38 * RATE)
+    damaged = x.copy()
+    damaged[a:b] = 0.0
+    y, _, used = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "auto", np.random.default_rng(0))
+    assert used == "match"
+    snr = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((y[a:b] - x[a:b]) ** 2))
+    assert snr > 20, snr

@@ -172,12 +172,14 @@ class Match:
     ratio: float
 
 
-def _match_features(mono: np.ndarray, rate: int, n_fft: int, hop: int) -> np.ndarray:
-    """Log mel power (bands x frames, frame ``j`` centred on sample ``j * hop``), floored
+def _match_features(x: np.ndarray, rate: int, n_fft: int, hop: int) -> np.ndarray:
+    """Log mel power of ``x`` ((samples, channels): the channels' powers summed, so that channels in
+    opposite phase do not cancel), bands x frames, frame ``j`` centred on sample ``j * hop``, floored
     :data:`MATCH_RANGE_DB` under its loudest cell."""
-    spec = stft(mono, n_fft, hop, window("hann", n_fft, np.float64))
+    spec = stft(np.ascontiguousarray(x.T), n_fft, hop, window("hann", n_fft, np.float64))
+    power = (np.abs(spec) ** 2).sum(axis=0)
     bank = mel_filterbank(n_fft // 2 + 1, 40.0, min(16000.0, rate / 2), MATCH_BANDS, rate).astype(np.float64)
-    db = 10.0 * np.log10((np.abs(spec) ** 2).T @ bank + 1e-20).T
+    db = 10.0 * np.log10(power.T @ bank + 1e-20).T
     return np.maximum(db, db.max() - MATCH_RANGE_DB).astype(np.float32)
 
 
@@ -187,12 +189,12 @@ def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
     :data:`MATCH_CONTEXT_SECONDS` on each side are nearest to the hole's, in log mel power frame by
     frame (both sides at once, so that what comes before and after both fit); then its offset refined
     to the sample by the waveforms' correlation around the hole's two edges. ``None`` when no
-    stretch fits in ``x`` (too short) or too few do to tell a match from chance."""
+    stretch fits in ``x`` (too short) or too few do to tell a match from chance. A candidate that is
+    mostly digital silence (another dropout) is passed over, unless the hole's surroundings are too."""
     n = x.shape[0]
     n_fft, hop = _sizes(rate)
     half = n_fft // 2
-    mono = x.mean(axis=1)
-    feats = _match_features(mono, rate, n_fft, hop)
+    feats = _match_features(x, rate, n_fft, hop)
     n_frames = feats.shape[1]
     first = max(0, (h0 - half) // hop + 1)  # the frames whose window touches the hole
     last = min(n_frames - 1, (h1 + half - 1) // hop)
@@ -208,6 +210,14 @@ def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
     shifts = shifts[clear]
     if len(shifts) < 8:
         return None
+    # nor is a candidate mostly silence (another dropout), unless what surrounds the hole is too
+    span = last + 1 - first
+    silent = (feats <= feats.min() + 1.0).all(axis=0).astype(np.float64)
+    quiet = np.convolve(silent, np.ones(span), mode="valid") / span  # share of silent frames per start
+    if float(silent[ctx].mean()) <= 0.5:
+        shifts = shifts[quiet[np.clip(first + shifts, 0, len(quiet) - 1)] <= 0.5]
+    if len(shifts) < 8:
+        return None
     target = feats[:, ctx]
     sq = np.empty(len(shifts))
     for i in range(0, len(shifts), 512):  # (bands x 512 shifts x context frames at a time)
@@ -218,18 +228,21 @@ def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
     best = int(np.argmin(dist))
     median = float(np.median(dist))
     coarse = int(shifts[best]) * hop
-    # to the sample: the waveforms around the hole's edges, correlated over one hop either way
-    w = min(int(0.02 * rate), h0, n - h1)
+    # to the sample: the waveforms around the hole's edges (50 ms each side), correlated over half a
+    # hop either way (the coarse search is on a grid of hops, so no further: a quiet, noisy edge can
+    # correlate as well a hop away)
+    w = min(int(0.05 * rate), h0, n - h1)
     shift = coarse
     if w > 0:
         edges = np.r_[np.arange(h0 - w, h0), np.arange(h1, h1 + w)]
-        offsets = np.arange(coarse - hop, coarse + hop + 1)
+        offsets = np.arange(coarse - hop // 2, coarse + hop // 2 + 1)
         offsets = offsets[(edges[0] + offsets >= 0) & (edges[-1] + offsets < n)]
-        if len(offsets):
-            ref = mono[edges]
-            cand = mono[edges[None, :] + offsets[:, None]]
-            score = cand @ ref / (np.linalg.norm(cand, axis=1) * np.linalg.norm(ref) + 1e-20)
-            shift = int(offsets[int(np.argmax(score))])
+        if len(offsets):  # (every channel's correlation, summed)
+            ref = x[edges]  # (edge samples, channels)
+            cand = x[edges[None, :] + offsets[:, None]]  # (offsets, edge samples, channels)
+            dot = np.einsum("oec,ec->o", cand, ref)
+            norms = np.sqrt(np.einsum("oec,oec->o", cand, cand) * np.sum(ref * ref))
+            shift = int(offsets[int(np.argmax(dot / (norms + 1e-20)))])
     return Match(shift, float(dist[best]), float(dist[best]) / max(median, 1e-9))
 
 
