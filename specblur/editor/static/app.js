@@ -2,8 +2,10 @@
 // The picture is the model's log-mel image (sent as bytes, one per cell, row 0 the lowest band) and
 // each column's lowest and highest sample; the page keeps them whole and draws what the view shows,
 // every screen pixel the loudest of the cells it covers (max-pooled, so nothing shrinks away), on a
-// canvas that follows the window and the screen's pixel ratio. After an edit only the columns it
-// touched are fetched and patched in. A drag selects a region, which the server snaps to code cells
+// canvas that follows the window and the screen's pixel ratio. The server makes the picture in the
+// background, a block at a time, and every column carries the tick at which it was made: the page
+// asks for the columns newer than the tick it holds, so a long file's picture arrives block by block
+// (the page works meanwhile) and after an edit only the columns it touched are fetched and patched in. A drag selects a region, which the server snaps to code cells
 // (the same snapping as the command line); audio plays through the Web Audio API.
 "use strict";
 
@@ -236,7 +238,7 @@ async function loadPicture(which, since) {
   const total = app.state.image.width;
   if (since === undefined || !app.pix[which]) {
     if (first !== 0 || width !== total) throw new Error("picture: expected every column");
-    app.pix[which] = { bytes, rows, width };
+    app.pix[which] = { bytes, rows, width, ready: width };
   } else {
     // patch the changed columns in, row by row
     const pix = app.pix[which];
