@@ -1125,7 +1125,12 @@ class Session:
                     raise RequestError(503, "the editor is stopping; nothing written")
                 patches = [p for e in self.committed() for p in e.patches]
                 spans = on_file.clusters([(s, s + len(x)) for s, x in patches])
-                pieces = [(lo, self.read("after", lo, hi)) for lo, hi in spans]
+                # block by block (a whole-file edit's span is the file: never held whole as float64)
+                pieces = (
+                    (a, self.read("after", a, min(hi, a + audio.BLOCK_FRAMES)))
+                    for lo, hi in spans
+                    for a in range(lo, hi, audio.BLOCK_FRAMES)
+                )
                 warnings = audio.write_patches(self.source, out, pieces)
             self.out = out
             self.written = _content_id(out)
