@@ -494,3 +494,57 @@ def test_a_long_file_shows_at_once_and_its_picture_arrives_while_editing(
         page.close()
         srv.shutdown()
         srv.server_close()
+
+
+def test_a_long_blur_shows_its_tiles_and_cancels(browser, tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    """A blur of a region the command line does in tiles: the page shows "N of M tiles" as they are
+    done, Cancel stops it between two and nothing is kept; applied to its end, the command box has
+    the one command that gives it."""
+    from specblur.edit import tiles
+
+    rate = 16000
+    t = np.arange(int((tiles.LONG_SECONDS + 10) * rate)) / rate
+    x = 0.2 * np.sin(2 * np.pi * 330 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
+    src = tmp_path / "long.wav"
+    sf.write(src, x + 0.01 * np.random.default_rng(0).standard_normal(len(t)), rate, subtype="PCM_16")
+    run_tile, hold = tiles.run_tile, threading.Event()
+
+    def held(loaded, segment, rate, where, options, tile, after):  # the second tile waits for the test
+        if tile.index == 1:
+            assert hold.wait(120)
+        return run_tile(loaded, segment, rate, where, options, tile, after)
+
+    monkeypatch.setattr(S.tiles, "run_tile", held)
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    srv = _serve(session)
+    page = browser.new_page(viewport={"width": 1240, "height": 900}, bypass_csp=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(srv.url)
+        page.wait_for_function("window.specblur && window.specblur.complete")
+        for field, value in (("#t-end", str(tiles.LONG_SECONDS + 8)), ("#t-start", "1")):
+            page.locator(field).fill(value)
+            page.locator(field).dispatch_event("change")
+        page.wait_for_function(
+            "(() => { const a = window.specblur.app; return a.snapped && a.selection.time[0] > 0.5"
+            f" && a.selection.time[1] > {tiles.LONG_SECONDS + 7}; }})()"
+        )
+        page.locator("#apply").click()
+        expect(page.locator("#status")).to_contain_text(re.compile(r"apply: 1 of \d+ tiles"))
+        expect(page.locator("#progress")).to_be_visible()
+        page.locator("#cancel").click()
+        hold.set()
+        expect(page.locator("#status")).to_contain_text(re.compile(r"cancelled after 2 of \d+ tiles; nothing changed"))
+        assert page.evaluate("window.specblur.app.state.position") == 0 and session.entries == []
+        page.locator("#apply").click()
+        expect(page.locator("#status")).to_contain_text("applied in")
+        one_command = re.compile(r"^specblur blur \S+ \S+ --time [\d.]+-[\d.]+ -m tiny$")
+        expect(page.locator("#command")).to_have_value(one_command)
+        assert session.entries[0].tiled == [True]
+        assert errors == []
+    finally:
+        hold.set()
+        page.close()
+        srv.shutdown()
+        srv.server_close()
