@@ -71,9 +71,9 @@ DEFAULT_SCALE = {name: effect.default_scale for name, effect in EFFECTS.items()}
 
 _COMPUTING = threading.Lock()
 """Held while a block of the picture is computed. A fork that runs the at-fork handlers (e.g.
-``subprocess`` with a ``preexec_fn``) waits for it: OpenBLAS shuts its threads down before such a
-fork and deadlocks if another thread is inside a matrix product then (the picture's resampling and
-mel bands are matrix products, made on a worker thread)."""
+``subprocess`` with a ``preexec_fn``, as the tests start the editor) waits for it: such a fork was
+seen to hang for good inside ``_fork_exec`` while two picture workers were in a matrix product
+(numpy's BLAS, whose own at-fork handler stops its threads, is the likely party)."""
 
 
 def _before_fork() -> None:
