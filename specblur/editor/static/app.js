@@ -228,28 +228,17 @@ function pictureNote() {
   }
 }
 
-async function loadPicture(which, since) {
-  const query = since === undefined ? "" : `&since=${since}`;
-  const response = await api(`/api/image?which=${which}${query}`);
-  const first = Number(response.headers.get("X-From"));
+// the whole picture at once (once the server has made it all): what every change cost before
+// issue 22, kept for benchmarks/editor.py's reference
+async function loadPicture(which) {
+  const response = await api(`/api/image?which=${which}`);
   const width = Number(response.headers.get("X-Width"));
   const rows = Number(response.headers.get("X-Height"));
   const bytes = new Uint8Array(await response.arrayBuffer());
-  const total = app.state.image.width;
-  if (since === undefined || !app.pix[which]) {
-    if (first !== 0 || width !== total) throw new Error("picture: expected every column");
-    app.pix[which] = { bytes, rows, width, ready: width };
-  } else {
-    // patch the changed columns in, row by row
-    const pix = app.pix[which];
-    for (let r = 0; r < rows; r++) pix.bytes.set(bytes.subarray(r * width, (r + 1) * width), r * pix.width + first);
-    // the view drawn from the picture before this patch can be mended where the columns changed
-    const from = app.rendered && app.rendered.key;
-    const was = app.patched && app.patched.from === from ? app.patched : { c0: first, c1: first + width };
-    app.patched =
-      app.which === which && from ? { from, c0: Math.min(was.c0, first), c1: Math.max(was.c1, first + width) } : null;
-    return width;
+  if (Number(response.headers.get("X-From")) !== 0 || width !== app.state.image.width) {
+    throw new Error("picture: expected every column");
   }
+  app.pix[which] = { bytes, rows, width, ready: width };
   app.rendered = null;
   return width;
 }
