@@ -11,9 +11,21 @@ SUFFIXES = (".png", ".pdf", ".svg")
 """What ``--plot`` may be named: the file's format follows its extension."""
 
 
-def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: dict[str, tuple[int, int]]) -> None:
+def save(
+    path: Path,
+    view: dict[str, Any],
+    regions: list,
+    spec_cfg: Any,
+    cell: dict[str, tuple[int, int]],
+    hole: tuple[float, float] | None = None,
+    band: tuple[float, float] | None = None,
+    centres: np.ndarray | None = None,
+) -> None:
     """Write a PNG (or PDF, SVG: ``path``'s extension says which) of one channel's edit (matplotlib, no
-    display needed), atomically (:func:`specblur.files.atomic_write`)."""
+    display needed), atomically (:func:`specblur.files.atomic_write`). The region is drawn as the
+    model's grid snapped it (cyan); ``hole`` (seconds) and ``band`` (Hz, ``None``: the whole band),
+    when given with ``centres`` (each image row's centre frequency, Hz), are the exact span asked
+    for, drawn dashed (white): what a repair filled."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -49,9 +61,27 @@ def save(path: Path, view: dict[str, Any], regions: list, spec_cfg: Any, cell: d
                 linewidth=1.5,
             )
         )
-        ax.set_title(
-            f"{title}: log-mel (dB), region {fine.start:.2f}-{fine.end:.2f} s, {fine.low:.0f}-{fine.high:.0f} Hz"
-        )
+        label = f"region {fine.start:.2f}-{fine.end:.2f} s, {fine.low:.0f}-{fine.high:.0f} Hz"
+        if hole is not None and centres is not None:
+            lo_hz, hi_hz = band if band is not None else (0.0, float("inf"))
+            rows_at = np.interp([lo_hz, min(hi_hz, centres[-1])], centres, np.arange(n_bins) + 0.5)
+            low_row = 0.0 if lo_hz <= centres[0] else float(rows_at[0])
+            high_row = float(n_bins) if hi_hz >= centres[-1] else float(rows_at[1])
+            ax.add_patch(
+                Rectangle(
+                    (hole[0], low_row),
+                    hole[1] - hole[0],
+                    high_row - low_row,
+                    fill=False,
+                    edgecolor="white",
+                    linestyle="--",
+                    linewidth=1.2,
+                )
+            )
+            label = f"{hole[0]:.3f}-{hole[1]:.3f} s (dashed; snapped {fine.start:.2f}-{fine.end:.2f} s)"
+            if band is not None:
+                label += f", {band[0]:.0f}-{band[1]:.0f} Hz"
+        ax.set_title(f"{title}: {label}", fontsize=9)
         ax.set_xlabel(f"time (s; a column is the loudest of {step} frames)" if step > 1 else "time (s)")
         ax.set_ylabel("mel band")
     fb, tb = cell[level]

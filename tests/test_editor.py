@@ -123,19 +123,19 @@ def test_apply_undo_redo_export_match_the_command_line(running: S.Server, stereo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.wav", "out.wav", "take.wav"]  # no temporary left
 
 
-def run_printed(capsys, command: str, out: Path, into: Path) -> None:
+def run_printed(capsys, command: str, out: Path, into: Path, name: str = "cli.wav") -> None:
     """Run the command box's text with the real CLI (in ``into``, where its step files and the label
-    file are), writing ``into / cli.wav`` instead of OUT."""
+    file are), writing ``into / name`` instead of OUT."""
     import shlex
 
     assert not command.startswith("#"), command
-    for old in [into / "cli.wav", *into.glob("step*")]:
+    for old in [into / name, *into.glob("step*")]:
         old.unlink(missing_ok=True)
     for line in command.split(" && \\\n"):
         line = line.split("\n#")[0].split("    # ")[0]
         args = shlex.split(line)
         assert args[0] == "specblur"
-        args = [str(into / "cli.wav") if a == str(out) else a for a in args[1:]]
+        args = [str(into / name) if a == str(out) else a for a in args[1:]]
         args = [str(into / a) if a.startswith("step") or a.endswith(".labels.txt") else a for a in args]
         code, err = cli_in_process(capsys, *args)
         assert code == 0, err
@@ -184,6 +184,57 @@ def test_a_chain_of_edits_with_different_settings_is_printed_exactly(running: S.
     api(running, "/api/export", {})
     run_printed(capsys, command, tmp_path / "out.wav", tmp_path)
     assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+def test_the_printed_commands_give_a_flacs_export_byte_for_byte(
+    tiny_model: Path, tmp_path: Path, capsys, subtype: str
+) -> None:
+    """FLAC (re-encoded, not patched in place as WAV is): one edit's command, a chain of edits with
+    different settings through .flac step files, and a --labels call, each run by the real CLI,
+    write the editor's export byte for byte, tags included."""
+    src = tmp_path / "take.flac"
+    with sf.SoundFile(src, "w", 22050, 2, subtype, format="FLAC") as f:
+        f.title, f.artist = "a take", "someone"
+        f.write(B.tone(3.0, 22050, 2))
+    session = S.Session(src, tmp_path / "out.flac", "tiny")
+    out = session.out
+
+    def check(expect: str) -> None:
+        command = session.command()
+        assert expect in command, command
+        session.export()
+        run_printed(capsys, command, out, tmp_path, "cli.flac")
+        assert out.read_bytes() == (tmp_path / "cli.flac").read_bytes()
+
+    session.apply([S.parse_options({"time": [0.5, 1.4], "freq": [200, 3000], "seed": 3})])
+    check("--time")
+    session.apply([S.parse_options({"time": [1.0, 1.8], "freq": [500, 5000], "seed": 9, "temperature": 1.5})])
+    check("step1.flac")
+    assert sf.info(out).subtype == subtype and sf.SoundFile(out).title == "a take"
+    session.undo()
+    session.undo()
+    text = "0.2\t0.6\ta\n\\\t100\t1000\n2.0\t2.5\tb\n"
+    (tmp_path / "take.labels.txt").write_text(text)
+    regions = [
+        S.Options("blur", (lab.start, lab.end), (lab.low, lab.high), seed=2) for lab in S.labels.parse(text, "t")
+    ]
+    session.apply(regions, "take.labels.txt")
+    check("--labels take.labels.txt")
+
+
+def test_a_lossy_file_has_no_exact_command_and_says_so(tiny_model: Path, tmp_path: Path) -> None:
+    """OGG Vorbis: each command re-encodes (lossy), so the box says that no command gives the export."""
+    src = tmp_path / "take.ogg"
+    sf.write(src, B.tone(3.0, 22050, 2), 22050, format="OGG", subtype="VORBIS")
+    session = S.Session(src, tmp_path / "out.ogg", "tiny")
+    session.apply([S.parse_options({"time": [0.5, 1.4], "freq": [200, 3000]})])
+    assert (
+        session.command()
+        == "# OGG VORBIS is lossy: each command re-encodes, so no command line gives this export exactly"
+    )
+    session.export()
+    assert sf.info(tmp_path / "out.ogg").frames == sf.info(src).frames
 
 
 def test_token_host_origin_and_paths(running: S.Server) -> None:
@@ -584,6 +635,9 @@ def test_a_session_does_not_hold_the_file(tiny_model: Path, tmp_path: Path) -> N
     tracemalloc.start()
     try:
         session = S.Session(src, tmp_path / "o.wav", "tiny")
+        # (the picture first: made in the background, a block at a time, it would otherwise add its
+        # block to the edit's at the peak, each bounded, neither following the file's length)
+        assert session.wait_picture(120)
         session.apply([S.parse_options({"time": [60.0, 61.0], "freq": [300, 3000]})])
         session.undo()
         session.redo()
@@ -736,18 +790,137 @@ def test_a_signal_stops_the_server_during_long_work(tiny_model: Path, stereo: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take.wav"]  # nothing written
 
 
-def test_a_region_the_command_line_would_tile_is_said_to_have_no_exact_command(
-    tiny_model: Path, tmp_path: Path
+def _steady(seconds: float, rate: int) -> np.ndarray:
+    """Two steady tones an octave and a bit apart, a slow tremolo and a little noise, in stereo."""
+    t = np.arange(int(seconds * rate)) / rate
+    x = (0.2 * np.sin(2 * np.pi * 330 * t) + 0.1 * np.sin(2 * np.pi * 1250 * t)) * (
+        1 + 0.5 * np.sin(2 * np.pi * 0.7 * t)
+    )
+    x = x + 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    return np.stack([x, 0.7 * x], axis=1)
+
+
+def test_a_long_region_is_edited_in_tiles_with_progress_cancel_and_the_command_lines_bytes(
+    tiny_model: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    """Where the library edits long regions in tiles (issue 20), the command line's result for one
-    is not the editor's whole-region edit: the command box says so instead of printing a command."""
-    tiles = pytest.importorskip("specblur.edit.tiles")
+    """A blur of a region longer than tiles.LONG_SECONDS is done in the command line's tiles (issue
+    20): the page sees its progress tile by tile, Cancel between two tiles keeps nothing, and once
+    done the command box's one command writes the export's bytes. The step's samples are held as the
+    file stores them (16-bit: int16), not as float64."""
+    from specblur.edit import tiles
+
     rate = 16000
     src = tmp_path / "long.wav"
-    sf.write(src, tone(tiles.LONG_SECONDS + 6.0, rate, (330.0,)) * 0.5, rate, subtype="PCM_16")
+    sf.write(src, _steady(tiles.LONG_SECONDS + 10.0, rate), rate, subtype="PCM_16")
     session = S.Session(src, tmp_path / "o.wav", "tiny")
-    session.apply([S.parse_options({"time": [1.0, tiles.LONG_SECONDS + 3.0], "freq": [200, 2000]})])
-    assert session.command().startswith("# no command line gives this export exactly: region 1 is long enough")
-    session.undo()
-    session.apply([S.parse_options({"time": [1.0, 3.0], "freq": [200, 2000]})])
-    assert session.command().startswith("specblur blur ")
+    srv = S.open_server(0, session)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    run_tile, reached, go = tiles.run_tile, threading.Event(), threading.Event()
+
+    def held(loaded, segment, rate, where, options, tile, after):  # the second tile waits for the test
+        if tile.index == 1:
+            reached.set()
+            assert go.wait(60)
+        return run_tile(loaded, segment, rate, where, options, tile, after)
+
+    monkeypatch.setattr(S.tiles, "run_tile", held)
+    region = {"time": [1.0, tiles.LONG_SECONDS + 8.0], "freq": [200, 2000], "seed": 3}
+    total = len(tiles.tiles(session._plan(S.parse_options(region)).hole, rate))
+    try:
+        answers: queue.Queue = queue.Queue()
+        worker = threading.Thread(target=lambda: answers.put(request(srv, "POST", "/api/apply", json.dumps(region))))
+        worker.start()
+        assert reached.wait(60)
+        assert api(srv, "/api/progress") == {"task": "apply", "done": 1, "total": total, "unit": "tiles"}
+        assert api(srv, "/api/cancel", {}) == {"cancelling": True}
+        go.set()
+        worker.join(60)
+        status, _, payload = answers.get_nowait()
+        assert status == 409 and json.loads(payload)["error"] == f"cancelled after 2 of {total} tiles; nothing changed"
+        state = api(srv, "/api/state")
+        assert (state["version"], state["entries"], state["command"]) == (0, [], "")
+
+        state = api(srv, "/api/apply", region)
+        assert state["entries"][0]["snapped"][0]["tiles"] == total and session.entries[0].tiled == [True]
+        assert all(isinstance(p, S.Stored) and p.data.dtype == np.int16 for _, p in session.entries[0].patches)
+        command = state["command"]
+        assert command.startswith("specblur blur ") and "--seed 3" in command
+        out = Path(api(srv, "/api/export", {})["out"])
+        args = command.split()[1:]
+        args[2] = str(tmp_path / "cli.wav")
+        assert cli_in_process(capsys, *args)[0] == 0
+        assert out.read_bytes() == (tmp_path / "cli.wav").read_bytes() != src.read_bytes()
+        # the same region beside another one in one step: --labels edits neither in tiles, nor does the editor
+        api(srv, "/api/undo", {})
+        both = {"regions": [region, {"time": [2.0, 2.5]}], "seed": 3}
+        state = api(srv, "/api/apply", both)
+        assert session.entries[0].tiled == [False, False] and "--labels" in state["command"]
+        # the picture of the tiled edit, made again in the background, is the whole picture made anew
+        assert session.wait_picture(60)
+        db, peaks = session._picture("after", 0, session.columns)
+        image, wave = session.pictures["after"]
+        assert np.array_equal(image, session._bytes(db)) and np.array_equal(wave, peaks)
+    finally:
+        go.set()
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_the_picture_of_a_long_file_arrives_in_blocks_and_edits_work_meanwhile(
+    tiny_model: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The server answers at once and makes the picture in the background, block by block: asked
+    for the columns made since a tick, it gives those made so far; an edit applied meanwhile (in the
+    part made, and in the part not made yet) is in the after picture when it is whole, which equals
+    the whole file's picture made anew."""
+    rate = 16000
+    src = tmp_path / "long.wav"
+    sf.write(src, _steady(150.0, rate)[:, 0], rate, subtype="PCM_16")
+    block, gate = S.Session._block, threading.Event()
+
+    def gated(self, which, c0, c1, check):  # the first two blocks, then the test's signal
+        if which == "before" and c0 >= 2 * S.IMAGE_BLOCK:
+            assert gate.wait(60)
+        return block(self, which, c0, c1, check)
+
+    monkeypatch.setattr(S.Session, "_block", gated)
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    srv = S.open_server(0, session)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        columns = session.columns
+        assert columns > 4 * S.IMAGE_BLOCK
+        held = {w: np.zeros((session.loaded.model.config.spectrogram.n_bins + 2, columns), np.uint8)
+                for w in ("before", "after")}  # fmt: skip
+        ticks = {"before": 0, "after": 0}
+
+        def fetch(which: str) -> dict:
+            status, headers, data = request(srv, "GET", f"/api/image?which={which}&tick={ticks[which]}&wait=1")
+            assert status == 200
+            first, width = int(headers["X-From"]), int(headers["X-Width"])
+            held[which][:, first : first + width] = np.frombuffer(data, np.uint8).reshape(-1, width)
+            ticks[which] = int(headers["X-Tick"])
+            return headers
+
+        while int(fetch("before")["X-Ready"]) < 2 * S.IMAGE_BLOCK:
+            pass
+        state = api(srv, "/api/state")
+        assert state["image"]["ready"] == 2 * S.IMAGE_BLOCK < columns  # made so far, and no further
+        assert fetch("after")["X-Ready"] == str(2 * S.IMAGE_BLOCK)
+        # edits meanwhile: in the part made, and in the part not made yet
+        api(srv, "/api/apply", {"time": [1.0, 2.0], "freq": [200, 2000], "seed": 1})
+        api(srv, "/api/apply", {"time": [120.0, 121.0], "freq": [200, 2000], "seed": 2})
+        assert api(srv, "/api/state")["image"]["ready"] == 2 * S.IMAGE_BLOCK
+        gate.set()
+        while int(fetch("before")["X-Ready"]) < columns:
+            pass
+        fetch("after")
+        for which in ("before", "after"):
+            db, peaks = session._picture(which, 0, columns)
+            assert np.array_equal(held[which], np.concatenate([session._bytes(db), peaks])), which
+        assert not np.array_equal(held["before"], held["after"])
+        assert request(srv, "GET", "/api/image?which=after&tick=x")[0] == 400
+    finally:
+        gate.set()
+        srv.shutdown()
+        srv.server_close()

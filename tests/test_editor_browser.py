@@ -93,7 +93,7 @@ def test_drag_apply_listen_undo_export(browser, served, tmp_path: Path, capsys) 
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(srv.url)
-    page.wait_for_function("window.specblur && window.specblur.ready")
+    page.wait_for_function("window.specblur && window.specblur.complete")
     expect(page.locator("#file")).to_contain_text("take.wav: 3.000 s, 22050 Hz, 2 ch")
     assert _differing_pixels(page) == 0
 
@@ -256,7 +256,7 @@ def test_the_picture_keeps_peaks_follows_the_window_and_labels_fit(browser, tiny
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(srv.url)
-        page.wait_for_function("window.specblur && window.specblur.ready")
+        page.wait_for_function("window.specblur && window.specblur.complete")
         size = page.evaluate("window.specblur.app.size")
         width, height = page.evaluate("[document.getElementById('spec').width, document.getElementById('spec').height]")
         assert size["dpr"] == 2 and size["w"] <= 800 - 16 and (width, height) == (2 * size["w"], 2 * size["h"])
@@ -291,7 +291,9 @@ def test_the_picture_keeps_peaks_follows_the_window_and_labels_fit(browser, tiny
         assert found["perPixel"] > 3  # the overview shrinks the picture
         _, headers, data = request_image(srv)
         cols, rows = int(headers["X-Width"]), int(headers["X-Height"])
-        image = np.frombuffer(data, np.uint8).reshape(rows, cols)[:-2]
+        # the picture's bytes (dB on a fixed scale), as the page colours them (its palette's index)
+        lut = np.array(page.evaluate("Array.from(window.specblur.app.lutIndex)"), np.uint8)
+        image = lut[np.frombuffer(data, np.uint8).reshape(rows, cols)[:-2]]
         hop = srv.session.loaded.model.config.spectrogram.hop_length
         band_rows = [round(image.shape[0] * f) for f in (0.3, 0.5, 0.7)]  # about the rows looked at
         truth = [
@@ -336,7 +338,7 @@ def test_gestures_preview_several_selections_and_export_as(browser, served, tmp_
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(srv.url)
-    page.wait_for_function("window.specblur && window.specblur.ready")
+    page.wait_for_function("window.specblur && window.specblur.complete")
     # the keys and gestures, on the page
     page.locator("body").press("?")
     expect(page.locator("#help")).to_be_visible()
@@ -426,3 +428,123 @@ def test_gestures_preview_several_selections_and_export_as(browser, served, tmp_
     assert page.evaluate("window.specblur.app.state.position") == 1 and len(session.entries) == 1
     assert errors == []
     page.close()
+
+
+def test_a_long_file_shows_at_once_and_its_picture_arrives_while_editing(
+    browser, tiny_model: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The page works before the picture is whole: the columns made so far are drawn, the rest grey
+    with a note of how far it is; a region selected and applied meanwhile is kept; when the rest
+    arrives the page holds the whole picture, before and after, as the server makes it anew."""
+    rate = 16000
+    t = np.arange(150 * rate) / rate
+    x = 0.2 * np.sin(2 * np.pi * 330 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
+    x += 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    src = tmp_path / "long.wav"
+    sf.write(src, x, rate, subtype="PCM_16")
+    block, gate = S.Session._block, threading.Event()
+
+    def gated(self, which, c0, c1, check):  # the picture's first two blocks, then the test's signal
+        if which == "before" and c0 >= 2 * S.IMAGE_BLOCK:
+            assert gate.wait(120)
+        return block(self, which, c0, c1, check)
+
+    monkeypatch.setattr(S.Session, "_block", gated)
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    srv = _serve(session)
+    page = browser.new_page(viewport={"width": 1240, "height": 900}, bypass_csp=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(srv.url)
+        page.wait_for_function(f"window.specblur.ready && window.specblur.app.ready === {2 * S.IMAGE_BLOCK}")
+        expect(page.locator("#picture-note")).to_contain_text("% made")
+        page.wait_for_function("window.specblur.app.rendered !== null")
+        made, grey = page.evaluate(
+            """() => { const a = window.specblur.app; const img = a.rendered.image;
+            const px = new Uint32Array(img.data.buffer); const y = Math.floor(img.height / 2);
+            return [px[y * img.width + 2], px[y * img.width + img.width - 3]].map((c) => c === GREY32); }"""
+        )
+        assert (made, grey) == (False, True)
+        assert not page.evaluate("window.specblur.complete")
+        # select and apply meanwhile: in the part drawn, and in the part not made yet
+        for t0 in (2.0, 120.0):
+            _drag(page, t0, t0 + 1.0, 300, 2500)
+            page.wait_for_function("window.specblur.app.snapped !== null")
+            version = page.evaluate("window.specblur.app.state.version")
+            page.locator("#apply").click()
+            page.wait_for_function(f"window.specblur.app.state.version === {version + 1} && !window.specblur.app.busy")
+        assert session.ready == 2 * S.IMAGE_BLOCK and len(session.entries) == 2
+        gate.set()
+        page.wait_for_function("window.specblur.complete", timeout=60000)
+        expect(page.locator("#picture-note")).to_be_hidden()
+        for which in ("before", "after"):
+            held = np.array(page.evaluate(f"Array.from(window.specblur.app.pix.{which}.bytes)"), np.uint8)
+            db, peaks = session._picture(which, 0, session.columns)
+            assert np.array_equal(held, np.concatenate([session._bytes(db), peaks]).ravel()), which
+        assert _differing_pixels(page) > 0
+        assert page.evaluate(
+            """() => { const a = window.specblur.app; draw(); const img = a.rendered.image;
+            const fresh = window.specblur.renderPlot(a.pix.after, img.width, img.height);
+            return img.data.every((v, i) => v === fresh.data[i]); }"""
+        )
+        assert errors == []
+    finally:
+        gate.set()
+        page.close()
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_a_long_blur_shows_its_tiles_and_cancels(browser, tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
+    """A blur of a region the command line does in tiles: the page shows "N of M tiles" as they are
+    done, Cancel stops it between two and nothing is kept; applied to its end, the command box has
+    the one command that gives it."""
+    from specblur.edit import tiles
+
+    rate = 16000
+    t = np.arange(int((tiles.LONG_SECONDS + 10) * rate)) / rate
+    x = 0.2 * np.sin(2 * np.pi * 330 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.7 * t))
+    src = tmp_path / "long.wav"
+    sf.write(src, x + 0.01 * np.random.default_rng(0).standard_normal(len(t)), rate, subtype="PCM_16")
+    run_tile, hold = tiles.run_tile, threading.Event()
+
+    def held(loaded, segment, rate, where, options, tile, after):  # the second tile waits for the test
+        if tile.index == 1:
+            assert hold.wait(120)
+        return run_tile(loaded, segment, rate, where, options, tile, after)
+
+    monkeypatch.setattr(S.tiles, "run_tile", held)
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    srv = _serve(session)
+    page = browser.new_page(viewport={"width": 1240, "height": 900}, bypass_csp=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(srv.url)
+        page.wait_for_function("window.specblur && window.specblur.complete")
+        for field, value in (("#t-end", str(tiles.LONG_SECONDS + 8)), ("#t-start", "1")):
+            page.locator(field).fill(value)
+            page.locator(field).dispatch_event("change")
+        page.wait_for_function(
+            "(() => { const a = window.specblur.app; return a.snapped && a.selection.time[0] > 0.5"
+            f" && a.selection.time[1] > {tiles.LONG_SECONDS + 7}; }})()"
+        )
+        page.locator("#apply").click()
+        expect(page.locator("#status")).to_contain_text(re.compile(r"apply: 1 of \d+ tiles"))
+        expect(page.locator("#progress")).to_be_visible()
+        page.locator("#cancel").click()
+        hold.set()
+        expect(page.locator("#status")).to_contain_text(re.compile(r"cancelled after 2 of \d+ tiles; nothing changed"))
+        assert page.evaluate("window.specblur.app.state.position") == 0 and session.entries == []
+        page.locator("#apply").click()
+        expect(page.locator("#status")).to_contain_text("applied in")
+        one_command = re.compile(r"^specblur blur \S+ \S+ --time [\d.]+-[\d.]+ -m tiny$")
+        expect(page.locator("#command")).to_have_value(one_command)
+        assert session.entries[0].tiled == [True]
+        assert errors == []
+    finally:
+        hold.set()
+        page.close()
+        srv.shutdown()
+        srv.server_close()

@@ -50,7 +50,7 @@ def test_dropout_is_filled_at_the_context_level(seconds: float, method: str) -> 
     a, b = int(h0 * RATE), int((h0 + seconds) * RATE)
     damaged = x.copy()
     damaged[a:b] = 0.0
-    y, _ = R.restore(damaged, RATE, (h0, h0 + seconds), None, method, np.random.default_rng(0))
+    y, _, _ = R.restore(damaged, RATE, (h0, h0 + seconds), None, method, np.random.default_rng(0))
     error = band_levels(y, a, b) - band_levels(x, a, b)
     assert np.abs(error).max() < 2.0, error
     assert np.abs(band_levels(damaged, a, b) - band_levels(x, a, b)).max() > 20  # it was a dropout
@@ -68,7 +68,7 @@ def test_everything_outside_the_span_is_bit_identical(method: str, band, channel
     if method == "texture":
         grid = R.plan(len(x), RATE, (int(hole[0] * RATE), int(hole[1] * RATE)), band)
         texture = np.random.default_rng(1).normal(0.0, 3.0, (len(grid.bins_hz), len(grid.hole_frames)))
-    y, (s0, s1) = R.restore(x, RATE, hole, band, method, np.random.default_rng(0), texture_db=texture)
+    y, (s0, s1), _ = R.restore(x, RATE, hole, band, method, np.random.default_rng(0), texture_db=texture)
     assert y.shape == x.shape and y.dtype == np.float64
     assert np.array_equal(y[:s0], x[:s0]) and np.array_equal(y[s1:], x[s1:])
     reach = int(R.WINDOW_SECONDS * RATE) + 2
@@ -78,7 +78,7 @@ def test_everything_outside_the_span_is_bit_identical(method: str, band, channel
 
 def test_whole_band_ar_changes_only_the_hole() -> None:
     x = music(1.0, seed=4)
-    y, span = R.restore(x, RATE, (0.5, 0.52), None, "ar", np.random.default_rng(0))
+    y, span, _ = R.restore(x, RATE, (0.5, 0.52), None, "ar", np.random.default_rng(0))
     assert span == (int(0.5 * RATE), int(round(0.52 * RATE)))
 
 
@@ -86,7 +86,7 @@ def test_hole_at_the_file_edges() -> None:
     x = music(1.0, seed=5)
     for hole in ((0.0, 0.1), (0.9, 1.0)):
         for method in ("interpolate", "envelope", "ar"):
-            y, (s0, s1) = R.restore(x, RATE, hole, None, method, np.random.default_rng(0))
+            y, (s0, s1), _ = R.restore(x, RATE, hole, None, method, np.random.default_rng(0))
             assert np.isfinite(y).all()
             assert np.array_equal(y[:s0], x[:s0]) and np.array_equal(y[s1:], x[s1:])
 
@@ -104,7 +104,7 @@ def test_repair_of_an_undamaged_region_changes_little(method: str) -> None:
     x = music(2.0, seed=6)
     hole = (1.0, 1.1)
     a, b = int(hole[0] * RATE), int(hole[1] * RATE)
-    y, _ = R.restore(x, RATE, hole, None, method, np.random.default_rng(0))
+    y, _, _ = R.restore(x, RATE, hole, None, method, np.random.default_rng(0))
     max_level, min_snr = UNDAMAGED[method]
     assert np.abs(band_levels(y, a, b) - band_levels(x, a, b)).max() < max_level
     snr = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((y[a:b] - x[a:b]) ** 2))
@@ -118,13 +118,16 @@ def test_choose_method_rule() -> None:
     assert R.choose_method(0.048) == "envelope"
     assert R.choose_method(0.1) == "envelope"
     assert R.choose_method(1.0, (1000.0, 4000.0)) == "envelope"
+    close, far = R.Match(100, 1.0, R.MATCH_RATIO), R.Match(100, 1.0, R.MATCH_RATIO + 0.01)
+    assert R.choose_method(0.3, match=close) == "match" and R.choose_method(0.3, match=far) == "envelope"
+    assert R.choose_method(0.02, match=close) == "ar"  # (short holes: ar; nothing is searched)
     assert R.choose_method(0.3, texture=True) == "texture"
     assert R.choose_method(0.02, texture=True) == "ar"
 
 
 def test_bad_method_names_the_choices() -> None:
     x = music(1.0)
-    with pytest.raises(ValueError, match="choose one of: auto, interpolate, envelope, ar, texture"):
+    with pytest.raises(ValueError, match="choose one of: auto, interpolate, envelope, ar, match, texture"):
         R.restore(x, RATE, (0.4, 0.5), None, "magic", np.random.default_rng(0))
     with pytest.raises(ValueError, match="texture_db"):
         R.restore(x, RATE, (0.4, 0.5), None, "texture", np.random.default_rng(0))
@@ -160,5 +163,115 @@ def test_ar_restores_a_short_gap_in_a_tone_almost_exactly() -> None:
     damaged = x.copy()
     a, b = int(0.25 * RATE), int(0.26 * RATE)
     damaged[a:b] = 0.0
-    y, _ = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "ar", np.random.default_rng(0))
+    y, _, _ = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "ar", np.random.default_rng(0))
     assert np.sqrt(np.mean((y[a:b] - x[a:b]) ** 2)) < 0.01
+
+
+def loop(seconds: float = 4.0, period: float = 0.5, channels: int = 2, seed: int = 0) -> np.ndarray:
+    """A drum-machine-like loop: in each ``period`` a noise hit and three decaying tones at different
+    pitches and times, the same pattern every period (a loop or a repeated bar), under a noise floor
+    40 dB down that does not repeat (frames, channels)."""
+    rng = np.random.default_rng(seed)
+    n = int(period * RATE)
+    t = np.arange(n) / RATE
+    bar = 0.4 * np.exp(-t / 0.02) * rng.standard_normal(n)
+    for start, f in ((0.1, 330.0), (0.22, 660.0), (0.37, 1480.0)):
+        on = t >= start
+        bar[on] += 0.3 * np.exp(-(t[on] - start) / 0.05) * np.sin(2 * np.pi * f * (t[on] - start))
+    x = np.tile(bar, int(np.ceil(seconds / period)))[: int(seconds * RATE)]
+    return np.stack([x * (1.0 - 0.2 * c) for c in range(channels)], axis=1) + 0.004 * rng.standard_normal(
+        (len(x), channels)
+    )
+
+
+@pytest.mark.parametrize("seconds", [0.1, 0.3])
+def test_match_brings_back_what_the_context_does_not_hold(seconds: float) -> None:
+    """A dropout in a loop: the notes in it are on neither side of the hole, so every context method
+    misses them; ``auto`` finds the same stretch a bar away, copies it, and says so."""
+    x = loop()
+    h0 = 2.08
+    a, b = int(h0 * RATE), int((h0 + seconds) * RATE)
+    damaged = x.copy()
+    damaged[a:b] = 0.0
+    hole = (h0, h0 + seconds)
+    found = R.find_match(damaged, RATE, a, b)
+    assert found is not None and found.ratio <= R.MATCH_RATIO
+    assert found.shift % int(0.5 * RATE) in (0, 1, int(0.5 * RATE) - 1)  # a whole number of bars away
+    y, span, used = R.restore(damaged, RATE, hole, None, "auto", np.random.default_rng(0))
+    assert used == "match"
+    fade = int(R.MATCH_FADE_SECONDS * RATE)
+    assert span == (a - fade, b + fade)
+    assert np.array_equal(y[: span[0]], x[: span[0]]) and np.array_equal(y[span[1] :], damaged[span[1] :])
+    snr = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((y[a:b] - x[a:b]) ** 2))
+    assert snr > 20, snr  # the notes themselves are back, not an average of the sides
+    assert np.abs(band_levels(y, a, b) - band_levels(x, a, b)).max() < 1.0
+    env, _, _ = R.restore(damaged, RATE, hole, None, "envelope", np.random.default_rng(0))
+    snr_env = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((env[a:b] - x[a:b]) ** 2))
+    assert snr_env < 3, snr_env
+
+
+def test_auto_does_not_copy_when_nothing_stands_out() -> None:
+    """The held chord is alike everywhere: no stretch fits better than the rest, so ``auto`` keeps
+    to ``envelope`` (a copy would bring another moment's vibrato and noise)."""
+    x = music()
+    a, b = int(1.5 * RATE), int(1.8 * RATE)
+    x[a:b] = 0.0
+    found = R.find_match(x, RATE, a, b)
+    assert found is not None and found.ratio > R.MATCH_RATIO
+    assert R.restore(x, RATE, (1.5, 1.8), None, "auto", np.random.default_rng(0))[2] == "envelope"
+
+
+def test_match_with_a_band_changes_only_that_band() -> None:
+    x = loop(seed=2)
+    a, b = int(2.1 * RATE), int(2.3 * RATE)
+    noisy = x.copy()
+    noisy[a:b] += 0.3 * np.random.default_rng(1).standard_normal((b - a, 2))  # broadband: only 1-4 kHz repaired
+    y, (s0, s1), used = R.restore(noisy, RATE, (2.1, 2.3), (1000.0, 4000.0), "match", np.random.default_rng(0))
+    assert used == "match"
+    assert np.array_equal(y[:s0], noisy[:s0]) and np.array_equal(y[s1:], noisy[s1:])
+    spec = lambda z: np.abs(np.fft.rfft(z[a:b], axis=0)) ** 2  # noqa: E731
+    hz = np.fft.rfftfreq(b - a, 1 / RATE)
+    inside, below = (hz > 1300) & (hz < 3700), hz < 600
+    level = lambda z, m: 10 * np.log10(spec(z)[m].sum())  # noqa: E731
+    assert abs(level(y, inside) - level(x, inside)) < 1.5  # the band is back to the loop's
+    assert level(noisy, inside) - level(x, inside) > 6  # (it was noisy)
+    assert abs(level(y, below) - level(noisy, below)) < 0.5  # below the band: as it was given
+
+
+def test_match_without_room_to_search_falls_back_to_envelope() -> None:
+    x = loop(1.0)
+    y, _, used = R.restore(x, RATE, (0.3, 0.7), None, "match", np.random.default_rng(0))
+    assert used == "envelope" and np.isfinite(y).all()
+
+
+def test_match_does_not_copy_another_dropout() -> None:
+    """Three bars of a loop with a 100 ms dropout in the second and the same 100 ms of the third lost
+    too: the one stretch whose surroundings fit is the other dropout, which holds nothing. It is
+    passed over: no copy of silence (the fill is the envelope's, at the context's level)."""
+    x = loop(1.5, seed=5)
+    bar = int(0.5 * RATE)
+    a, b = int(0.58 * RATE), int(0.68 * RATE)
+    damaged = x.copy()
+    damaged[a:b] = 0.0
+    alone = R.find_match(damaged, RATE, a, b)
+    assert alone is not None and alone.shift in (bar - 1, bar, bar + 1)  # (the third bar, when it is whole)
+    damaged[a + bar : b + bar] = 0.0
+    found = R.find_match(damaged, RATE, a, b)
+    assert found is None or abs(found.shift - bar) > 1
+    y, _, used = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "auto", np.random.default_rng(0))
+    assert used == "envelope"
+    assert (band_levels(y, a, b) - band_levels(damaged, a, b)).min() > 40  # sound, not silence
+
+
+def test_match_sees_channels_in_opposite_phase() -> None:
+    """A loop whose two channels are in opposite phase (their mean is silence): the search sums the
+    channels' powers, so it still finds the bar and copies both channels."""
+    x = loop(channels=1, seed=6)
+    x = np.concatenate([x, -x], axis=1)
+    a, b = int(2.08 * RATE), int(2.38 * RATE)
+    damaged = x.copy()
+    damaged[a:b] = 0.0
+    y, _, used = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "auto", np.random.default_rng(0))
+    assert used == "match"
+    snr = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((y[a:b] - x[a:b]) ** 2))
+    assert snr > 20, snr

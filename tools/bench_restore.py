@@ -6,7 +6,7 @@ A 4 s 44.1 kHz clip (mono by default, the README's edit target; a held chord wit
 noise floor, generated: no files needed), a whole-band hole of 16, 32, 40, 100, 300 and 1000 ms at
 1.5 s, and a 1-4 kHz hole of 200 ms. Every method through ``specblur.repair`` as ``specblur repair``
 runs it (the bundled model loaded once): ``auto``, ``interpolate``, ``envelope``, ``ar`` (up to
-300 ms), ``texture`` and ``model`` with both priors. The reference, in the same run and taking
+300 ms), ``match``, ``texture`` and ``model`` with both priors. The reference, in the same run and taking
 turns with the rows: ``specblur.blur`` of the same clip at 1.0-2.0 s, 200-2000 Hz, the model's
 default prior (the README's 150 ms target is for that edit on this clip). Each cell is the best of
 ``--repeat`` runs (ms). Prints a Markdown table and writes JSON.
@@ -32,6 +32,7 @@ METHODS = [
     ("interpolate", None),
     ("envelope", None),
     ("ar", None),
+    ("match", None),
     ("texture", "naive-bayes"),
     ("texture", "transformer"),
     ("model", "naive-bayes"),

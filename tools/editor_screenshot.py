@@ -49,7 +49,7 @@ def main() -> None:
                 )
                 page = browser.new_page(viewport={"width": 1200, "height": 700}, bypass_csp=True)
                 page.goto(srv.url)
-                page.wait_for_function("window.specblur && window.specblur.ready")
+                page.wait_for_function("window.specblur && window.specblur.complete")  # the whole picture
                 box = page.locator("#spec").bounding_box()
                 x0, y0, x1, y1 = page.evaluate(f"[tToX({t0}), hzToY({f1}), tToX({t1}), hzToY({f0})]")
                 page.mouse.move(box["x"] + x0, box["y"] + y0)

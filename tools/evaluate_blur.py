@@ -40,7 +40,14 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import specblur  # noqa: E402
-from specblur import dsp, pipeline  # noqa: E402
+from specblur.edit import segment  # noqa: E402
+from specblur.edit.effects import EFFECTS  # noqa: E402
+from specblur.edit.plan import plan  # noqa: E402
+from specblur.runtime import dsp  # noqa: E402
+from specblur.runtime.loader import load_model  # noqa: E402
+from specblur.runtime.model import Codes  # noqa: E402
+
+BLUR = type(EFFECTS["blur"])
 
 MATERIALS = {
     # name: (path, excerpt start s, excerpt length s or None, region start s)
@@ -128,14 +135,14 @@ TEMPERATURE = 1.0
 
 def run(loaded, x, rate, span, band, seed, prior, shaped: bool) -> np.ndarray:
     """The blur, ``shaped`` (issue 18's keep_shape, as shipped) or as before (the change as decoded)."""
-    saved = pipeline.keep_shape, pipeline.encoder_gain
-    if not shaped:
-        pipeline.keep_shape = lambda change, *a, **k: change
-        pipeline.encoder_gain = lambda *a, **k: 1.0
+    saved = BLUR.shaped, BLUR.input_gain
+    if not shaped:  # the blur effect's two hooks (keep_shape, encoder_gain) bypassed
+        BLUR.shaped = lambda self, change, *a, **k: change
+        BLUR.input_gain = lambda self, *a, **k: 1.0
     try:
         return specblur.blur(x, rate, span, band, model=loaded, seed=seed, prior=prior, temperature=TEMPERATURE)
     finally:
-        pipeline.keep_shape, pipeline.encoder_gain = saved
+        BLUR.shaped, BLUR.input_gain = saved
 
 
 def table(loaded, seeds: int, prior: str | None, names: list[str], versions: list[str], bands: list[str]) -> dict:
@@ -174,7 +181,7 @@ def causes(loaded, prior: str | None) -> dict:
     normalised units), the decoder's bias there (decode(encode(x)) - x, dB), decode(new) - x, and the
     change's brush-weighted mean (dB) over the region, median of 3 seeds. As before issue 18's fix:
     the input encoded at its own level (``encoder_gain`` bypassed)."""
-    pipeline.encoder_gain = lambda *a, **k: 1.0
+    BLUR.input_gain = lambda self, *a, **k: 1.0
     model = loaded.model
     cfg = model.config.spectrogram
     out: dict = {}
@@ -184,7 +191,7 @@ def causes(loaded, prior: str | None) -> dict:
         for g in (-30.0, 0.0, 10.0):
             rows = []
             for seed in range(3):
-                res = pipeline.blur(
+                res = segment.blur(
                     loaded,
                     x[:, None] * 10 ** (g / 20),
                     rate,
@@ -202,7 +209,7 @@ def causes(loaded, prior: str | None) -> dict:
                 sl = (slice(*region.bins), slice(max(f0, 0), f1))
                 n = image.shape[-1]
                 dec = model.decode(
-                    pipeline.Codes(
+                    Codes(
                         top=np.concatenate([view["codes_before"].top, view["codes_after"].top]),
                         bottom=np.concatenate([view["codes_before"].bottom, view["codes_after"].bottom]),
                     ),
@@ -240,7 +247,7 @@ def spill(loaded, seeds: int, prior: str | None) -> dict:
     x, rate, _ = load("dense mix")
     x = x / np.max(np.abs(x)) * 10 ** (-12 / 20)
     span, band = (1.5, 2.5), (10000.0, 16000.0)
-    where = pipeline.plan(loaded, len(x), rate, span, band)
+    where = plan(loaded, len(x), rate, span, band)
     ext = band_extent(loaded.model.config.spectrogram, where.regions[-1], where.sigma, rate, len(x) / rate)
     px, f, t = power_spec(x, rate)
     cols = (t >= ext.feather_start) & (t <= ext.feather_end)
@@ -304,7 +311,7 @@ def main() -> None:
     args = ap.parse_args()
     global TEMPERATURE
     TEMPERATURE = args.temperature
-    loaded = pipeline.load_model(args.model)
+    loaded = load_model(args.model)
     started = time.time()
     report = {
         "date": datetime.date.today().isoformat(),

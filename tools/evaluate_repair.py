@@ -70,6 +70,7 @@ METHODS = [
     "interpolate",
     "envelope",
     "ar",
+    "match",
     "auto",
     "texture-nb",
     "texture-tf",
@@ -283,6 +284,9 @@ def main() -> None:
                         from specblur.edit.effects import repair
 
                         chose = repair.choose((hole[1] - hole[0]) / RATE, band)
+                        if chose == "auto":  # (settled on the audio: the library's search sees the excerpt)
+                            found = R.find_match(damaged[:, None], RATE, hole[0], hole[1])
+                            chose = R.choose_method((hole[1] - hole[0]) / RATE, band, match=found)
                         same = cache.get(f"{placement}|{name}|{kind}|{chose}{args.tag}")
                         if same is not None and ("visqol" in same or not want_visqol):
                             cache[key] = {**same, "chose": chose}

@@ -594,9 +594,11 @@ def _edit_options(mode: str) -> Any:
                 help="How the region is filled: 'envelope' synthesises it from the context's spectrum on both "
                 "sides (magnitude and phase: a dropout comes back at the level around it), 'interpolate' is a "
                 "spectral editor's replace (each bin's level drawn straight across), 'ar' predicts the samples "
-                "from both sides (Janssen's method; short gaps), 'texture' puts the model's fill on the "
-                "context's envelope, 'model' is the model's fill alone (levels follow the decoder), 'auto' "
-                f"takes 'ar' up to {limits.AR_AUTO_SECONDS * 1000:g} ms and 'envelope' beyond (measured; "
+                "from both sides (Janssen's method; short gaps), 'match' copies in the stretch up to 8 s "
+                "away whose surroundings best resemble the region's (a loop, a repeated bar), 'texture' puts "
+                "the model's fill on the context's envelope, 'model' is the model's fill alone (levels follow "
+                f"the decoder), 'auto' takes 'ar' up to {limits.AR_AUTO_SECONDS * 1000:g} ms and beyond "
+                "that 'match' where one stretch fits far better than the rest, else 'envelope' (measured; "
                 "docs/REPAIR.md). -v says which it used.",
             ),
             click.option(
@@ -775,9 +777,13 @@ def _edit(
             for warning in edit.warnings:
                 _err(f"warning: {warning}")
         if plot is not None and result.views:
+            from specblur.edit.region import band_centres
             from specblur.plot import save
 
-            save(plot, result.views[0], result.regions, loaded.model.config.spectrogram, loaded.model.cell)
+            spec_cfg, cell = loaded.model.config.spectrogram, loaded.model.cell
+            first = (edit.parts or [result])[0]  # (the view drawn is the first region's)
+            rows_hz = band_centres(spec_cfg)
+            save(plot, result.views[0], first.regions, spec_cfg, cell, first.hole, first.band, rows_hz)
 
     if loaded is not None:
         # here, a file at a time: one file (its long regions show their tiles), --energy (each file's

@@ -46,9 +46,9 @@ SWEEPS = Limit(1, 50, "--sweeps", whole=True)
 STEPS = Limit(1, 64, "--steps", whole=True)
 """Repair's rounds of unmasking."""
 AR_AUTO_SECONDS = 0.04
-"""``auto`` repairs holes up to this long with ``ar``, longer ones with ``envelope`` (measured on
-held-out recordings: docs/REPAIR.md)."""
-REPAIR_METHODS = ("auto", "envelope", "interpolate", "ar", "texture", "model")
+"""``auto`` repairs holes up to this long with ``ar``, longer ones with ``match`` where a stretch
+elsewhere fits closely, else ``envelope`` (measured on held-out recordings: docs/REPAIR.md)."""
+REPAIR_METHODS = ("auto", "envelope", "interpolate", "ar", "match", "texture", "model")
 """How repair fills a region (:mod:`specblur.edit.restore` and the model's fill; ``auto`` picks per
 region by a measured rule, :func:`specblur.edit.effects.repair.choose`)."""
 SCALES = {"micro": ("bottom",), "macro": ("top",), "both": ("top", "bottom")}

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from specblur.edit.effects import EFFECTS
 from specblur.edit.limits import SCALES
 from specblur.edit.options import EditOptions
 from specblur.edit.region import Region, locate
@@ -96,6 +97,11 @@ def plan(
     sigma = (feather * fine[0], feather * fine[1])
     top_t = model.cell["top"][1]
     lo, hi = reach(model, regions, sigma)
+    asked = (time[0] or 0.0, frames / rate if time[1] is None else time[1])
+    further = EFFECTS[options.effect].reach_seconds(options, asked[1] - asked[0])  # (repair's search)
+    if further > 0:
+        extra = int(np.ceil(further * spec_cfg.sample_rate / spec_cfg.hop_length))
+        lo, hi = lo - extra, hi + extra
     frame0 = max(0, lo // top_t * top_t)
     frame1 = -(-hi // top_t) * top_t
     samples_per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate

@@ -19,7 +19,11 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
   added (zero-mean per bin over the hole, at :data:`TEXTURE_DEPTH`, the power per bin brought to the
   envelope's). Needs ``texture_db``. Measured farther than ``envelope`` on held-out recordings, so
   ``auto`` does not use it (``docs/REPAIR.md``).
-- ``auto``: :func:`choose_method`.
+- ``match``: exemplar-based inpainting: the stretch elsewhere in the signal whose surroundings
+  best resemble the hole's (:func:`find_match`) copied in, at the context's level, with short
+  crossfades. What a user does by hand with copy and paste in a loop or a repeated bar; it brings
+  back onsets and notes that no context on either side holds, where the material repeats.
+- ``auto``: :func:`choose_method` (``match`` only where the best candidate stands out clearly).
 
 The single entry point is :func:`restore`; :func:`plan` gives the STFT grid a model-side texture
 must be computed on. The STFT methods restore each channel from its own context (that keeps the
@@ -37,19 +41,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from specblur.edit.limits import AR_AUTO_SECONDS
-from specblur.runtime.dsp import istft, stft, window
+from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
 __all__ = [
     "AR_MAX_SECONDS",
     "METHODS",
     "Grid",
+    "Match",
+    "find_match",
     "choose_method",
     "plan",
     "restore",
     "texture_on_envelope",
 ]
 
-METHODS = ("auto", "interpolate", "envelope", "ar", "texture")
+METHODS = ("auto", "interpolate", "envelope", "ar", "match", "texture")
 CONTEXT_FRAMES = 4  # whole frames per side averaged by ``envelope``
 WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells (8, 12: a synthetic noise floor 2.8 dB low)
@@ -62,6 +68,13 @@ TEXTURE_DEPTH = 0.5  # the model's detail, times this (0.5 measured closer than 
 TEXTURE_POWER = True  # the textured hole's power per bin brought to the envelope's
 CROSSFADE_SECONDS = 0.003  # known samples kept up to this far outside the hole (measured: 3 ms better than 10)
 AR_MIN_ORDER = 16
+SEARCH_SECONDS = 8.0  # ``match`` looks this far either side of the hole for a stretch to copy
+MATCH_CONTEXT_SECONDS = 0.3  # the context on each side that a candidate's surroundings must resemble
+MATCH_FADE_SECONDS = 0.01  # the copy joins the known samples with a raised-cosine crossfade this long
+MATCH_RATIO = 0.45  # ``auto`` copies when the best candidate's distance is at most this share of the median
+MATCH_BANDS = 32  # mel bands of the features the candidates are compared on
+MATCH_RANGE_DB = 70.0  # features floored this far under their loudest cell
+MATCH_MAX_GAIN_DB = 12.0  # the copy's level brought to the context's, by at most this much
 AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
 
 
@@ -125,13 +138,143 @@ def plan(n_samples: int, rate: int, hole: tuple[int, int], band: tuple[float, fl
     return Grid(n_fft, hop, start, stop, hole_frames, before, after, bins_hz, band_bins)
 
 
-def choose_method(hole_seconds: float, band: tuple[float, float] | None = None, texture: bool = False) -> str:
+def choose_method(
+    hole_seconds: float,
+    band: tuple[float, float] | None = None,
+    texture: bool = False,
+    match: Match | None = None,
+) -> str:
     """The method ``auto`` uses: ``ar`` for holes up to :data:`AR_MAX_SECONDS` (whole band or not:
-    a band-limited region takes the AR result inside its band only), else ``texture`` when the model
-    provides one, else ``envelope``. Measured on held-out recordings in ``docs/REPAIR.md``."""
+    a band-limited region takes the AR result inside its band only); beyond, ``match`` where
+    :func:`find_match` found a stretch whose surroundings resemble the hole's closely (its distance
+    at most :data:`MATCH_RATIO` of the median candidate's: the material repeats, a loop or a bar of
+    music), else ``texture`` when the model provides one, else ``envelope``. Measured on held-out
+    recordings in ``docs/REPAIR.md``."""
     if hole_seconds <= AR_MAX_SECONDS:
         return "ar"
+    if match is not None and match.ratio <= MATCH_RATIO:
+        return "match"
     return "texture" if texture else "envelope"
+
+
+# -- the best-matching stretch elsewhere (exemplar-based inpainting) ------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where :func:`find_match` found the stretch to copy into a hole: ``shift`` samples away (the
+    hole's samples ``[h0, h1)`` are taken from ``[h0 + shift, h1 + shift)``), its surroundings'
+    ``distance`` to the hole's (RMS dB over the features) and ``ratio``, that distance over the median
+    candidate's (low: the material repeats; near 1: nothing stands out)."""
+
+    shift: int
+    distance: float
+    ratio: float
+
+
+def _match_features(x: np.ndarray, rate: int, n_fft: int, hop: int) -> np.ndarray:
+    """Log mel power of ``x`` ((samples, channels): the channels' powers summed, so that channels in
+    opposite phase do not cancel), bands x frames, frame ``j`` centred on sample ``j * hop``, floored
+    :data:`MATCH_RANGE_DB` under its loudest cell."""
+    spec = stft(np.ascontiguousarray(x.T), n_fft, hop, window("hann", n_fft, np.float64))
+    power = (np.abs(spec) ** 2).sum(axis=0)
+    bank = mel_filterbank(n_fft // 2 + 1, 40.0, min(16000.0, rate / 2), MATCH_BANDS, rate).astype(np.float64)
+    db = 10.0 * np.log10(power.T @ bank + 1e-20).T
+    return np.maximum(db, db.max() - MATCH_RANGE_DB).astype(np.float32)
+
+
+def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
+    """The stretch of ``x`` ((samples, channels)) most like what should be in the hole ``[h0, h1)``:
+    of every stretch as long, lying clear of the hole (its own surroundings too), the one whose
+    :data:`MATCH_CONTEXT_SECONDS` on each side are nearest to the hole's, in log mel power frame by
+    frame (both sides at once, so that what comes before and after both fit); then its offset refined
+    to the sample by the waveforms' correlation around the hole's two edges. ``None`` when no
+    stretch fits in ``x`` (too short) or too few do to tell a match from chance. A candidate that is
+    mostly digital silence (another dropout) is passed over, unless the hole's surroundings are too."""
+    n = x.shape[0]
+    n_fft, hop = _sizes(rate)
+    half = n_fft // 2
+    feats = _match_features(x, rate, n_fft, hop)
+    n_frames = feats.shape[1]
+    first = max(0, (h0 - half) // hop + 1)  # the frames whose window touches the hole
+    last = min(n_frames - 1, (h1 + half - 1) // hop)
+    c = max(4, int(round(MATCH_CONTEXT_SECONDS * rate / hop)))
+    ctx = np.r_[np.arange(first - c, first), np.arange(last + 1, last + 1 + c)]
+    ctx = ctx[(ctx >= 0) & (ctx < n_frames)]
+    if len(ctx) < c:
+        return None
+    lo_ctx, hi_ctx = int(ctx.min()), int(ctx.max())
+    shifts = np.arange(-lo_ctx, n_frames - hi_ctx)
+    # a candidate and its surroundings lie clear of the hole (which holds the damage)
+    clear = (hi_ctx + shifts < first) | (lo_ctx + shifts > last)
+    shifts = shifts[clear]
+    if len(shifts) < 8:
+        return None
+    # nor is a candidate mostly silence (another dropout), unless what surrounds the hole is too
+    span = last + 1 - first
+    silent = (feats <= feats.min() + 1.0).all(axis=0).astype(np.float64)
+    quiet = np.convolve(silent, np.ones(span), mode="valid") / span  # share of silent frames per start
+    if float(silent[ctx].mean()) <= 0.5:
+        shifts = shifts[quiet[np.clip(first + shifts, 0, len(quiet) - 1)] <= 0.5]
+    if len(shifts) < 8:
+        return None
+    target = feats[:, ctx]
+    sq = np.empty(len(shifts))
+    for i in range(0, len(shifts), 512):  # (bands x 512 shifts x context frames at a time)
+        d = shifts[i : i + 512]
+        diff = feats[:, ctx[None, :] + d[:, None]] - target[:, None, :]
+        sq[i : i + 512] = np.mean(diff.astype(np.float64) ** 2, axis=(0, 2))
+    dist = np.sqrt(sq)
+    best = int(np.argmin(dist))
+    median = float(np.median(dist))
+    coarse = int(shifts[best]) * hop
+    # to the sample: the waveforms around the hole's edges (50 ms each side), correlated over half a
+    # hop either way (the coarse search is on a grid of hops, so no further: a quiet, noisy edge can
+    # correlate as well a hop away)
+    w = min(int(0.05 * rate), h0, n - h1)
+    shift = coarse
+    if w > 0:
+        edges = np.r_[np.arange(h0 - w, h0), np.arange(h1, h1 + w)]
+        offsets = np.arange(coarse - hop // 2, coarse + hop // 2 + 1)
+        offsets = offsets[(edges[0] + offsets >= 0) & (edges[-1] + offsets < n)]
+        if len(offsets):  # (every channel's correlation, summed)
+            ref = x[edges]  # (edge samples, channels)
+            cand = x[edges[None, :] + offsets[:, None]]  # (offsets, edge samples, channels)
+            dot = np.einsum("oec,ec->o", cand, ref)
+            norms = np.sqrt(np.einsum("oec,oec->o", cand, cand) * np.sum(ref * ref))
+            shift = int(offsets[int(np.argmax(dot / (norms + 1e-20)))])
+    return Match(shift, float(dist[best]), float(dist[best]) / max(median, 1e-9))
+
+
+def _copy_fill(x: np.ndarray, rate: int, h0: int, h1: int, found: Match, linked: bool) -> tuple[np.ndarray, int, int]:
+    """``x`` with the hole ``[h0, h1)`` taken from ``found``'s stretch, brought to the context's
+    level (its power over :data:`MATCH_CONTEXT_SECONDS` each side against the stretch's own
+    surroundings', by at most :data:`MATCH_MAX_GAIN_DB`; one gain for linked channels) and joined by a
+    :data:`MATCH_FADE_SECONDS` raised-cosine crossfade each side. Returns it and the span changed."""
+    n = x.shape[0]
+    s = found.shift
+    fade = int(MATCH_FADE_SECONDS * rate)
+    a0 = max(0, h0 - fade, -s)
+    a1 = min(n, h1 + fade, n - s)
+    c = int(MATCH_CONTEXT_SECONDS * rate)
+    near = np.r_[np.arange(max(0, h0 - c), h0), np.arange(h1, min(n, h1 + c))]
+    near = near[(near + s >= 0) & (near + s < n)]
+    here = x[near] ** 2
+    there = x[near + s] ** 2
+    if linked:
+        here, there = here.mean(axis=1, keepdims=True), there.mean(axis=1, keepdims=True)
+    ratio = here.mean(axis=0) / np.maximum(there.mean(axis=0), 1e-30)
+    limit = 10.0 ** (MATCH_MAX_GAIN_DB / 10.0)
+    gain = np.sqrt(np.clip(ratio, 1.0 / limit, limit))
+    weight = np.ones(a1 - a0)
+    left, right = h0 - a0, a1 - h1
+    if left > 0:
+        weight[:left] = 0.5 - 0.5 * np.cos(np.pi * (np.arange(left) + 0.5) / left)
+    if right > 0:
+        weight[len(weight) - right :] = 0.5 + 0.5 * np.cos(np.pi * (np.arange(right) + 0.5) / right)
+    out = x.copy()
+    out[a0:a1] = weight[:, None] * gain * x[a0 + s : a1 + s] + (1.0 - weight[:, None]) * x[a0:a1]
+    return out, a0, a1
 
 
 # -- envelopes ---------------------------------------------------------------------------------------
@@ -402,18 +545,22 @@ def restore(
     rng: np.random.Generator,
     linked: bool = True,
     texture_db: np.ndarray | None = None,
-) -> tuple[np.ndarray, tuple[int, int]]:
+) -> tuple[np.ndarray, tuple[int, int], str]:
     """Fill ``hole`` (seconds) of ``samples`` ((frames, channels) float64) from its context.
 
     ``band``: (low, high) Hz or None for the whole band. ``method``: one of :data:`METHODS`.
     ``texture_db``: for ``texture`` (and ``auto`` on long holes), the model's detail, bins x hole
     frames of :func:`plan`'s grid, the same for every channel or (channels, bins, hole frames).
-    Returns the edited copy and the half-open span of frames that may differ; every frame outside it
-    is bit-identical to the input. The span: the hole for ``ar`` over the whole band; the hole plus
+    Returns the edited copy, the half-open span of frames that may differ (every frame outside it
+    is bit-identical to the input) and the method that filled it (``auto``'s choice; ``envelope``
+    where ``ar`` or ``match`` had no context to work from). ``match`` searches all of ``samples``
+    (the caller gives it the reach it wants, :data:`SEARCH_SECONDS` each side in the library).
+    The span: the hole for ``ar`` over the whole band, the hole plus :data:`MATCH_FADE_SECONDS` each
+    side for ``match`` over the whole band; the hole plus
     :data:`CROSSFADE_SECONDS` on each side for ``envelope`` and ``texture`` (what lies outside the
     hole is kept, a short raised-cosine crossfade joins it to the fill); the hole plus up to the STFT
     window (:data:`WINDOW_SECONDS`) on each side for ``interpolate`` (an editor's replace re-synthesises
-    every frame that touches the hole) and for ``ar`` with a band. ``ar`` where the hole has fewer
+    every frame that touches the hole) and for ``ar`` and ``match`` with a band. ``ar`` where the hole has fewer
     than :data:`AR_MIN_ORDER` samples of context on a side (the file's ends) does ``envelope``.
     """
     if method not in METHODS:
@@ -427,14 +574,22 @@ def restore(
     h1 = min(n, int(round(hole[1] * rate)))
     if h1 <= h0:
         raise ValueError(f"empty hole {hole} in {n / rate:.3f} s of audio")
+    found = None
+    if method == "match" or (method == "auto" and (h1 - h0) / rate > AR_MAX_SECONDS):
+        found = find_match(x, rate, h0, h1)
     if method == "auto":
-        method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None)
+        method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None, match=found)
     if method == "texture" and texture_db is None:
         raise ValueError("method 'texture' needs the model's texture_db on the hole's grid (see plan())")
     out = x.copy()
-    span = _restore_ar(x, out, rate, h0, h1, band, linked, rng) if method == "ar" else None
-    if span is None:  # (``ar`` falls back to ``envelope`` where the hole has no context on one side)
-        if method == "ar":
+    span = None
+    if method == "ar":
+        span = _restore_ar(x, out, rate, h0, h1, band, linked, rng)
+    elif method == "match" and found is not None:
+        filled, a0, a1 = _copy_fill(x, rate, h0, h1, found, linked)
+        span = _put(x, filled, out, rate, h0, h1, band, (a0, a1))
+    if span is None:  # (``ar`` and ``match`` fall back to ``envelope`` where they have no context)
+        if method in ("ar", "match"):
             method = "envelope"
         grid = plan(n, rate, (h0, h1), band)
         win = window("hann", grid.n_fft, np.float64)
@@ -464,7 +619,7 @@ def restore(
             rebuilt[:, s0:s1] = w * rebuilt[:, s0:s1] + (1 - w) * segment[:, s0:s1]
         out[grid.start + s0 : grid.start + s1] = rebuilt[:, s0:s1].T
         span = (grid.start + s0, grid.start + s1)
-    return (out[:, 0] if squeeze else out), span
+    return (out[:, 0] if squeeze else out), span, method
 
 
 def _frame_span(grid: Grid) -> tuple[int, int]:
@@ -490,9 +645,26 @@ def _restore_ar(
     groups = [list(range(x.shape[1]))] if linked else [[ch] for ch in range(x.shape[1])]
     for g in groups:
         filled[a:b, g] = _ar_fill(x[a:b, g], h0 - a, h1 - a, order, rng)
+    return _put(x, filled, out, rate, h0, h1, band, (h0, h1))
+
+
+def _put(
+    x: np.ndarray,
+    filled: np.ndarray,
+    out: np.ndarray,
+    rate: int,
+    h0: int,
+    h1: int,
+    band: tuple[float, float] | None,
+    changed: tuple[int, int],
+) -> tuple[int, int]:
+    """Put a time-domain fill into ``out``: over the whole band, its samples ``changed``; with a
+    band, only its STFT cells inside the band over the hole's frames (the rest of the spectrum is
+    the input's). Returns the span of samples that may differ."""
+    n = x.shape[0]
     if band is None:
-        out[h0:h1] = filled[h0:h1]
-        return h0, h1
+        out[changed[0] : changed[1]] = filled[changed[0] : changed[1]]
+        return changed
     grid = plan(n, rate, (h0, h1), band)
     win = window("hann", grid.n_fft, np.float64)
     s0, s1 = _frame_span(grid)

@@ -10,9 +10,7 @@ from typing import Any
 import numpy as np
 
 from specblur import priors
-from specblur.edit import restore
 from specblur.edit.effects import EFFECTS
-from specblur.edit.effects.repair import SAMPLE_METHODS, texture_db
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
 from specblur.edit.plan import Plan, brush, extent, plan, reach, shift
@@ -90,7 +88,7 @@ def edit_segment(
     """
     effect = EFFECTS[options.effect]
     method = effect.method(options, where)
-    level_priors = priors.for_model(loaded, options.prior) if method not in SAMPLE_METHODS else None
+    level_priors = priors.for_model(loaded, options.prior) if effect.uses_codes(method) else None
     bad = ~np.isfinite(segment)
     if bad.any():
         first = where.start + int(np.argwhere(bad)[0][0])
@@ -98,13 +96,13 @@ def edit_segment(
             f"has NaN or infinite samples (the first at {first / rate:.6g} s) in the part to edit; "
             "repair the file (e.g. with sox) first"
         )
-    hole = (where.hole[0] - where.start / rate, where.hole[1] - where.start / rate)  # in the segment
-    if method in SAMPLE_METHODS:
-        every = list(range(segment.shape[1]))
-        out, span = _restored(segment, rate, hole, where.band, method, options, every, (0, *key))
+    synthesised = effect.synthesise(segment, rate, where, method, options, key)
+    if synthesised is not None:  # done from the samples alone, no codes drawn
+        out, span, method = synthesised
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
         views = []
-        if keep_views:  # the spectrograms before and after (no codes were drawn)
+        if keep_views:  # the spectrograms before and after
+            every = list(range(segment.shape[1]))
             model = loaded.model
             image = model.spectrogram.features_from_magnitude(_magnitude(model, segment, every, rate))[None, None]
             views.append(_view(model, out, every, rate, where, image, None, None, np.zeros(image.shape[-2:])))
@@ -145,10 +143,9 @@ def edit_segment(
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
             getattr(new, level)[0] = redrawn
-        if method == "texture":
-            grid = restore.plan(len(segment), rate, (round(hole[0] * rate), round(hole[1] * rate)), where.band)
-            detail = texture_db(model, new, pixel, grid, rate, centres)
-            edited, s = _restored(segment, rate, hole, where.band, method, options, members, (ch, *key), detail)
+        made = effect.from_codes(model, new, pixel, segment, rate, where, method, options, members, (ch, *key))
+        if made is not None:  # the effect made the sound from the codes itself
+            edited, s = made
             out[:, members] = edited[:, members]
             if s[1] > s[0]:
                 span = (min(span[0], s[0]), max(span[1], s[1]))
@@ -180,32 +177,6 @@ def edit_segment(
     span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
     reach = extent(loaded, where)
     return BlurResult(out, where.regions, changed / max(total, 1), span, views, method, where.hole, where.band, reach)
-
-
-def _restored(
-    segment: np.ndarray,
-    rate: int,
-    hole: tuple[float, float],
-    band: tuple[float, float] | None,
-    method: str,
-    options: EditOptions,
-    members: list[int],
-    group: tuple[int, ...],
-    detail: np.ndarray | None = None,
-) -> tuple[np.ndarray, tuple[int, int]]:
-    """``members``' channels of ``segment`` with the hole filled by ``method`` of
-    :mod:`specblur.edit.restore` (``--amount`` mixes the fill with what was there); the other
-    channels as they were. Returns them and the span (in the segment) that may differ."""
-    out = np.array(segment, copy=True)
-    if options.amount == 0:
-        return out, (len(segment), 0)
-    x = np.asarray(segment[:, members], dtype=np.float64)
-    rng = np.random.default_rng([options.seed, *group])
-    filled, span = restore.restore(x, rate, hole, band, method, rng, options.linked, detail)
-    if options.amount < 1:
-        filled = x + options.amount * (filled - x)
-    out[:, members] = filled.astype(out.dtype)
-    return out, span
 
 
 def _near(model: Any, regions: list[Region], sigma: tuple[float, float], rate: int) -> slice:

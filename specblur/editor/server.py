@@ -1,15 +1,19 @@
 """The editor's session and its local HTTP server (standard library only, no torch).
 
 :class:`Session` never holds IN whole: it reads the samples each edit needs from the file and keeps a
-stack of edits, each the samples it left (rounded to IN's sample type, as a command writes them), so
-the current samples are IN's with the applied edits laid over them; undo and redo move a position, and
-memory follows the edits. Each Apply runs :func:`specblur.edit.on_file.edit_in_place` (the function
-``specblur blur --labels`` runs for each region). The picture (the model's log-mel image and each
-column's waveform peaks) is made in blocks when the file opens and, after each change, again only for
-the columns the change touched; the page asks for those. Export patches the changed spans into IN's
-bytes with :func:`specblur.audio.write_patches`, as the command line does: format kept, every byte
-outside the spans the input's, written atomically, never over IN, and never over a file this editor
-did not write.
+stack of edits, each the samples it left (rounded to IN's sample type, as a command writes them, and
+held in that type), so the current samples are IN's with the applied edits laid over them; undo and
+redo move a position, and memory follows the edits. Each Apply runs
+:func:`specblur.edit.on_file.edit_in_place` (the function ``specblur blur --labels`` runs for each
+region), or for a long blur the command line's tiles (:mod:`specblur.edit.tiles`), one at a time,
+reporting each and stopping between two on Cancel. The picture (the model's log-mel image and each
+column's waveform peaks) is made by a background worker in blocks from the start when the file opens
+(the page draws each as it arrives and works meanwhile) and, after each change, again only for the
+columns the change touched (a wide change in the background too); every column carries the tick at
+which it was made, and the page asks for the columns newer than the tick it holds. Export patches
+the changed spans into IN's bytes with :func:`specblur.audio.write_patches`, as the command line
+does: format kept, every byte outside the spans the input's, written atomically, never over IN, and
+never over a file this editor did not write.
 
 :func:`serve` runs a :class:`http.server.ThreadingHTTPServer` on 127.0.0.1 that serves the page's
 three files and a small JSON API. Every API call needs the random token printed in the URL; every
@@ -39,7 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from specblur import audio, container, labels, priors
-from specblur.edit import on_file, plan, segment
+from specblur.edit import on_file, plan, segment, tiles
 from specblur.edit.effects import EFFECTS
 from specblur.edit.limits import AMOUNT, SCALES, TEMPERATURE
 from specblur.edit.options import EditOptions
@@ -63,6 +67,25 @@ ASSETS = {
 DYNAMIC_RANGE_DB = 90.0
 MODES = tuple(EFFECTS)
 DEFAULT_SCALE = {name: effect.default_scale for name, effect in EFFECTS.items()}
+
+
+_COMPUTING = threading.Lock()
+"""Held while a block of the picture is computed. A fork that runs the at-fork handlers (e.g.
+``subprocess`` with a ``preexec_fn``, as the tests start the editor) waits for it: such a fork was
+seen to hang for good inside ``_fork_exec`` while two picture workers were in a matrix product
+(numpy's BLAS, whose own at-fork handler stops its threads, is the likely party)."""
+
+
+def _before_fork() -> None:
+    _COMPUTING.acquire()
+
+
+def _after_fork() -> None:
+    _COMPUTING.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 class RequestError(Exception):
@@ -261,6 +284,38 @@ class Entry:
     """Heard and seen but not yet committed (Apply commits it; anything else drops it)."""
     spans: list[tuple[int, int]] = field(default_factory=list)
     """Each region's worked-on samples (its plan's), for telling which regions can share one command."""
+    long: list[bool] = field(default_factory=list)
+    """Each region: long enough for a blur in tiles (:func:`specblur.edit.tiles.tiles`)."""
+    tiled: list[bool] = field(default_factory=list)
+    """Each region: edited in tiles (long, and alone among the step's regions, as ``--labels`` does)."""
+
+
+class Stored:
+    """A patch of samples as the file stores them, held in the smallest type that gives them back
+    exactly (16-bit PCM as int16, 24 and 32-bit as int32, float as float32): a whole-file edit of a
+    10-minute 16-bit stereo file holds 106 MB, not the 423 MB of float64. Sliced, it gives float64."""
+
+    def __init__(self, samples: np.ndarray, subtype: str) -> None:
+        bits = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}.get(subtype)
+        self.scale = 0.0
+        if bits is not None:
+            self.scale = float(1 << (bits - 1))
+            packed = np.round(samples * self.scale).astype(np.int16 if bits <= 16 else np.int32)
+            if not np.array_equal(packed / self.scale, samples):  # (not the file's steps: keep them as they are)
+                self.scale, packed = 0.0, samples
+        else:
+            packed = samples.astype(np.float32)
+            if not np.array_equal(packed, samples):
+                packed = samples
+        self.data = packed
+        self.shape = samples.shape
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        part = self.data[key].astype(np.float64)
+        return part / self.scale if self.scale else part
 
 
 class Cancelled(RequestError):
@@ -269,7 +324,16 @@ class Cancelled(RequestError):
 
 
 IMAGE_BLOCK = 512
-"""Columns of the spectrogram computed at a time (bounds the memory the picture takes to make)."""
+"""Columns of the spectrogram computed at a time (bounds the memory the picture takes to make, and is
+the step in which the page sees the picture of a long file arrive)."""
+SYNC_COLUMNS = 4 * IMAGE_BLOCK
+"""Columns an edit's new picture may span and still be made before its Apply (or undo) answers; a
+wider one (a whole-file blur) is made in the background, block by block, as the file's first
+picture is, and the page draws it as it comes."""
+DB_STEP = 0.5
+"""dB per step of the picture's bytes: byte ``v`` is the model's floor + ``v * DB_STEP`` dB (0 to
+127.5 dB above the floor), whatever the file's loudness, so a column made early never needs making
+again when a louder one arrives; the page maps the bytes to colours for the file's range in dB."""
 MAX_REGIONS = 10000
 """Most selections in one Apply."""
 
@@ -318,12 +382,35 @@ class Session:
         self.edges = [float(spec.f_min), *((centres[:-1] + centres[1:]) / 2).tolist(), float(spec.f_max)]
         self.model_samples = -(-head.frames * spec.sample_rate // head.sample_rate)
         self.columns = self.loaded.model.spectrogram.frames(self.model_samples)
-        db, peaks = self._picture("before", 0, self.columns, check=True)
-        self.db_high = float(np.ceil(db.max())) if db.size else 0.0
-        self.db_low = max(self.db_high - DYNAMIC_RANGE_DB, float(spec.floor_db))
-        before = self._bytes(db)
-        del db
-        self.pictures = {"before": (before, peaks), "after": (before.copy(), peaks.copy())}
+        # the picture is made in the background, block by block from the start (the page shows each
+        # as it arrives), and after an edit wider than SYNC_COLUMNS likewise; each column is stamped
+        # with the tick at which it was last made, so the page asks for what is newer than it holds
+        self.floor_db = float(spec.floor_db)
+        self.db_peak = self.floor_db
+        self.pictures = {
+            which: (np.zeros((spec.n_bins, self.columns), np.uint8), np.full((2, self.columns), 128, np.uint8))
+            for which in ("before", "after")
+        }
+        self.stamps = {which: np.zeros(self.columns, np.int64) for which in ("before", "after")}
+        self.tick = 0
+        self.ready = 0
+        """Columns of the picture made so far (from the start)."""
+        self.todo: list[tuple[int, int]] = []
+        """Columns of the after picture an edit changed, waiting to be made again (sorted, disjoint)."""
+        self.picture_error: str | None = None
+        self.drawn = threading.Condition(self.lock)
+        """Notified whenever columns of the picture are made, or the version changes."""
+        self.worker = threading.Thread(target=self._work, name="specblur-picture", daemon=True)
+        self.worker.start()
+
+    @property
+    def db_high(self) -> float:
+        """The top of the colour scale: the loudest cell made so far, rounded up to a dB."""
+        return max(float(np.ceil(self.db_peak)), self.floor_db + 10.0)
+
+    @property
+    def db_low(self) -> float:
+        return max(self.db_high - DYNAMIC_RANGE_DB, self.floor_db)
 
     def warm_up(self) -> None:
         """One throwaway edit of the file's first second (nothing kept), so that the first Apply does
@@ -402,6 +489,10 @@ class Session:
         return np.concatenate(dbs, axis=1), np.concatenate(peaks, axis=1)
 
     def _block(self, which: str, c0: int, c1: int, check: bool) -> tuple[np.ndarray, np.ndarray]:
+        with _COMPUTING:
+            return self._compute_block(which, c0, c1, check)
+
+    def _compute_block(self, which: str, c0: int, c1: int, check: bool) -> tuple[np.ndarray, np.ndarray]:
         model = self.loaded.model
         spec = model.config.spectrogram
         rate, mrate, hop = self.head.sample_rate, spec.sample_rate, spec.hop_length
@@ -430,8 +521,7 @@ class Session:
             frames = np.abs(model.spectrogram.stft(wave[: max(need, 0)] if s1 < self.head.frames else wave))
             frames = frames[:, k0 : k0 + (c1 - c0)]
             magnitude = frames if magnitude is None else magnitude + frames
-        magnitude = np.ascontiguousarray(magnitude / x.shape[1])  # (a strided matrix makes the mel product slow)
-        db = model.spectrogram.to_db(model.spectrogram.features_from_magnitude(magnitude)).astype(np.float32)
+        db = self._mel_db(magnitude / x.shape[1])
         # each column's waveform: the lowest and highest sample of the channels over its hop
         bounds = np.minimum((np.arange(c0, c1 + 1) * hop * orig) // new, self.head.frames) - s0
         bounds = np.clip(bounds, 0, len(x))
@@ -453,9 +543,108 @@ class Session:
             raise RuntimeError(f"picture block {c0}-{c1}: {db.shape[1]} columns")
         return db, peak
 
+    def _mel_db(self, magnitude: np.ndarray) -> np.ndarray:
+        """The model's image in dB (``features_from_magnitude`` then ``to_db``) of an STFT magnitude,
+        with the mel bands summed over the bins where each is not zero (a triangle spans a few bins:
+        about 2 nonzero weights per bin in all, against a dense product's 160, which took 13-35 ms of
+        each Apply's new picture on a 10-minute file); the same values to float32 rounding."""
+        spectrogram = self.loaded.model.spectrogram
+        c = spectrogram.config
+        mag = np.asarray(magnitude, dtype=np.float32) / np.float32(spectrogram.window_sum)
+        if spectrogram.fbank is not None:
+            if getattr(self, "_bands", None) is None:
+                fbank = np.asarray(spectrogram.fbank, dtype=np.float32)
+                bands = []
+                for m in range(fbank.shape[1]):
+                    nonzero = np.flatnonzero(fbank[:, m])
+                    lo, hi = (int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else (0, 0)
+                    bands.append((lo, hi, np.ascontiguousarray(fbank[lo:hi, m])))
+                self._bands = bands
+            mel = np.zeros((len(self._bands), mag.shape[1]), np.float32)
+            for m, (lo, hi, weights) in enumerate(self._bands):
+                if hi > lo:
+                    np.dot(weights, mag[lo:hi], out=mel[m])
+            mag = mel
+        floor = np.float32(10.0 ** (c.floor_db / 20.0))
+        return (np.float32(20.0) * np.log10(np.maximum(mag, floor))).astype(np.float32)
+
     def _bytes(self, db: np.ndarray) -> np.ndarray:
-        scaled = np.clip((db - self.db_low) / (self.db_high - self.db_low) * 255.0, 0, 255)
-        return np.round(scaled).astype(np.uint8)
+        return np.round(np.clip((db - self.floor_db) / DB_STEP, 0, 255)).astype(np.uint8)
+
+    def _store(self, which: str, c0: int, c1: int, db: np.ndarray, peaks: np.ndarray) -> None:
+        """Columns ``[c0, c1)`` of a picture, made: kept and stamped (with the lock held)."""
+        image, wave = self.pictures[which]
+        image[:, c0:c1] = self._bytes(db)
+        wave[:, c0:c1] = peaks
+        self.tick += 1
+        self.stamps[which][c0:c1] = self.tick
+        if which == "before" and db.size:
+            self.db_peak = max(self.db_peak, float(db.max()))
+        self.drawn.notify_all()
+
+    def _edited(self, c0: int, c1: int) -> bool:
+        """Whether an applied step changed samples that columns ``[c0, c1)`` see."""
+        for entry in self.entries[: self.position]:
+            for at, samples in entry.patches:
+                a, b = self._touched_columns(at, at + len(samples))
+                if a < c1 and c0 < b:
+                    return True
+        return False
+
+    def _work(self) -> None:
+        """The picture's worker: makes the file's picture block by block from the start (the before
+        picture from IN, without the lock, so edits go on meanwhile; the after one the same where no
+        applied edit reaches, else from the edited samples), then whatever columns wide edits left
+        to make again. Stops with the session."""
+        try:
+            while not self.stopping.is_set():
+                with self.lock:
+                    while not self.stopping.is_set() and self.ready >= self.columns and not self.todo:
+                        self.drawn.wait(1.0)
+                    if self.stopping.is_set():
+                        return
+                    if self.ready < self.columns:
+                        job = ("load", self.ready, min(self.columns, self.ready + IMAGE_BLOCK))
+                    else:
+                        c0, c1 = self.todo[0]
+                        job = ("after", c0, min(c1, c0 + IMAGE_BLOCK))
+                        if job[2] < c1:
+                            self.todo[0] = (job[2], c1)
+                        else:
+                            self.todo.pop(0)
+                kind, c0, c1 = job
+                if kind == "load":
+                    db, peaks = self._block("before", c0, c1, check=True)
+                    with self.lock:
+                        self._store("before", c0, c1, db, peaks)
+                        if self._edited(c0, c1):
+                            db, peaks = self._block("after", c0, c1, check=False)
+                        self._store("after", c0, c1, db, peaks)
+                        self.ready = c1
+                else:
+                    with self.lock:
+                        self._store("after", c0, c1, *self._block("after", c0, c1, check=False))
+        except Exception as exc:  # shown on the page (state's image.error); the editor goes on
+            with self.lock:
+                self.picture_error = (
+                    str(exc)
+                    if isinstance(exc, SpecblurError | RequestError)
+                    else (f"the picture could not be made: {type(exc).__name__}: {exc}")
+                )
+                self.drawn.notify_all()
+
+    def wait_picture(self, timeout: float | None = None) -> bool:
+        """Wait until the picture is whole and up to date (or could not be made); whether it is."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self.lock:
+            while (self.ready < self.columns or self.todo) and self.picture_error is None:
+                if self.stopping.is_set():
+                    return False
+                left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                if left <= 0:
+                    return False
+                self.drawn.wait(left)
+            return self.picture_error is None
 
     def _touched_columns(self, s0: int, s1: int) -> tuple[int, int]:
         """The picture's columns whose frames see any sample of ``[s0, s1)``."""
@@ -467,28 +656,58 @@ class Session:
         return c0, max(c0, c1)
 
     def _changed(self, spans: list[tuple[int, int]]) -> None:
-        """Record a new version that changed samples ``spans`` and redraw the picture's columns there."""
+        """Record a new version that changed samples ``spans`` and make the picture's columns there
+        again: now when they are few (:data:`SYNC_COLUMNS`), else in the background. Columns not
+        made yet at all are left to the worker, which makes them from the edited samples."""
         self.version += 1
+        self.drawn.notify_all()
         if not spans:
             self.changes[self.version] = (0, 0, 0, 0)
             return
         s0, s1 = min(a for a, _ in spans), max(b for _, b in spans)
         c0, c1 = self._touched_columns(s0, s1)
-        db, peaks = self._picture("after", c0, c1)
-        image, wave = self.pictures["after"]
-        image[:, c0:c1] = self._bytes(db)
-        wave[:, c0:c1] = peaks
-        self.changes[self.version] = (s0, s1, c0, c1)
+        self.changes[self.version] = (s0, s1, c0, max(c0, min(c1, self.ready)))
+        touched = [self._touched_columns(int(a), int(b)) for a, b in spans]
+        ranges = [(int(a), int(min(b, self.ready))) for a, b in on_file.clusters(touched)]
+        ranges = [(a, b) for a, b in ranges if b > a]
+        if sum(b - a for a, b in ranges) <= SYNC_COLUMNS:
+            for a, b in ranges:
+                self._store("after", a, b, *self._picture("after", a, b))
+        else:
+            self.todo = on_file.clusters([*self.todo, *ranges])
 
-    def image(self, which: str, since: int | None = None) -> tuple[bytes, int, int, int]:
-        """The picture's bytes: ``bands`` rows of the spectrogram (0: ``db_low`` or less, 255:
-        ``db_high``; row 0 the lowest band) then two rows of the waveform (each column's lowest and
-        highest sample, 128 = 0), for all columns, or (``since``: a version the page holds) only the
-        columns changed after it. Returns ``(bytes, first column, width, rows)``."""
+    def image(
+        self, which: str, since: int | None = None, tick: int | None = None, wait: float = 0.0
+    ) -> tuple[bytes, int, int, int, dict[str, str]]:
+        """The picture's bytes: ``bands`` rows of the spectrogram (byte ``v``: the model's floor +
+        ``v *`` :data:`DB_STEP` dB; row 0 the lowest band) then two rows of the waveform (each
+        column's lowest and highest sample, 128 = 0), for the columns asked for: with ``tick``, those
+        made after that tick (the page's way: it holds what it was sent up to a tick; ``wait``: up to
+        that many seconds for some while the picture is being made); with ``since`` (a version the
+        page holds), those changed after it; with neither, all of them, once the picture is whole.
+        Returns ``(bytes, first column, width, rows, headers)``, the headers saying where the
+        picture stands: ``X-Tick``, ``X-Version``, ``X-Ready`` (columns made from the start),
+        ``X-Pending`` (column ranges waiting to be made again), ``X-Db-Low`` and ``X-Db-High``."""
+        if since is None and tick is None:
+            self.wait_picture()
         with self.lock:
             image, wave = self.pictures[which]
             c0, c1 = 0, self.columns
-            if (
+            if tick is not None:
+                stamps = self.stamps[which]
+                deadline = time.monotonic() + wait
+                newer = np.flatnonzero(stamps > tick)
+                while not newer.size and (self.ready < self.columns or self.todo) and self.picture_error is None:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self.stopping.is_set():
+                        break
+                    version = self.version
+                    self.drawn.wait(min(left, 0.5))
+                    newer = np.flatnonzero(stamps > tick)
+                    if self.version != version:
+                        break  # an edit: the page has its own columns to ask for
+                c0, c1 = (int(newer[0]), int(newer[-1]) + 1) if newer.size else (0, 0)
+            elif (
                 which == "after"
                 and since is not None
                 and 0 <= since <= self.version
@@ -499,7 +718,16 @@ class Session:
                 c0 = min((a for a, _ in touched), default=0)
                 c1 = max((b for _, b in touched), default=0)
             block = np.concatenate([image[:, c0:c1], wave[:, c0:c1]], axis=0)
-            return np.ascontiguousarray(block).tobytes(), c0, c1 - c0, block.shape[0]
+            headers = {
+                "X-Tick": str(self.tick),
+                "X-Version": str(self.version),
+                "X-Ready": str(self.ready),
+                "X-Pending": ",".join(f"{a}-{b}" for a, b in self.todo[:64]),
+                "X-Db-Low": f"{self.db_low:g}",
+                "X-Db-High": f"{self.db_high:g}",
+                "X-Failed": "1" if self.picture_error is not None else "0",
+            }
+            return np.ascontiguousarray(block).tobytes(), c0, c1 - c0, block.shape[0], headers
 
     def wav_chunks(self, which: str) -> tuple[int, Any]:
         """The samples as a 16-bit WAV at IN's rate (for listening; export keeps IN's own format), in
@@ -592,9 +820,11 @@ class Session:
 
     # -- the stack ---------------------------------------------------------------------------------
     def apply(self, regions: list[Options], name: str = "", preview: bool = False) -> Entry:
-        """Edit the current samples at each region in turn; one undo step. Long work reports its
-        progress (:attr:`progress`) and stops between regions when :attr:`cancel` is set, leaving
-        everything as it was."""
+        """Edit the current samples at each region in turn; one undo step. A blur of a long region
+        that no other region of the step overlaps is done in tiles, as the command line does
+        (:mod:`specblur.edit.tiles`: the same bytes, memory bounded by a tile). Long work reports its
+        progress (:attr:`progress`, in regions or tiles) and stops between two of them when
+        :attr:`cancel` is set, leaving everything as it was."""
         head = self.head
         with self.lock:
             self._drop_preview()
@@ -602,15 +832,40 @@ class Session:
             started = time.perf_counter()
             extra: list[tuple[int, np.ndarray]] = []
             snapped: list[dict[str, Any]] = []
-            spans: list[tuple[int, int]] = []
-            total = len(regions)
-            self.progress = {"task": name or "apply", "done": 0, "total": total}
-            for index, options in enumerate(regions):
+            task = name or "apply"
+            try:
+                wheres = [self._plan(options) for options in regions]
+            except SpecblurError as exc:
+                raise UsageError(str(exc)) from None
+            spans = [(where.start, where.stop) for where in wheres]
+            long = [
+                bool(EFFECTS[o.mode].tiles) and tiles.tiles(w.hole, head.sample_rate) is not None
+                for o, w in zip(regions, wheres, strict=True)
+            ]
+            alone = _alone(spans)
+            cuts = [tiles.tiles(w.hole, head.sample_rate) if lg and al else None
+                    for w, lg, al in zip(wheres, long, alone, strict=True)]  # fmt: skip
+            total = sum(len(cut) if cut else 1 for cut in cuts)
+            unit = "tiles" if any(cuts) else "regions"
+            done = 0
+            self.progress = {"task": task, "done": 0, "total": total, "unit": unit}
+            tiled_patches: list[tuple[int, Stored]] = []
+            for index, (options, where, cut) in enumerate(zip(regions, wheres, cuts, strict=True)):
                 if self.cancel.is_set() or self.stopping.is_set():
-                    raise Cancelled(f"cancelled after {index} of {total} regions; nothing changed")
+                    raise Cancelled(f"cancelled after {done} of {total} {unit}; nothing changed")
                 try:
                     opts = options.edit_options()
-                    where = self._plan(options)
+                    if cut:
+                        parts = []
+                        for start, patch in tiles.assemble(self._tiles(options, opts, cut, extra, parts), cut):
+                            tiled_patches.append((start, Stored(self._stored(patch), head.subtype)))
+                        done += len(cut)
+                        changed = [p.changed_codes for p in parts]
+                        snapped.append(
+                            {**_describe(where.regions[-1]), "changed_codes": float(np.mean(changed)),
+                             "method": parts[0].method, "tiles": len(cut)}
+                        )  # fmt: skip
+                        continue
                     buffer = self.read("after", where.start, where.stop, extra)
                     result = on_file.edit_in_place(
                         self.loaded,
@@ -623,26 +878,50 @@ class Session:
                         opts,
                     )
                 except SpecblurError as exc:
-                    where_text = f"{name} region {index + 1}: " if total > 1 or name else ""
+                    where_text = f"{name} region {index + 1}: " if len(regions) > 1 or name else ""
                     raise UsageError(f"{where_text}{exc}") from None
                 s0, s1 = result.span
                 if s1 > s0:
                     extra.append((s0, buffer[s0 - where.start : s1 - where.start].copy()))
-                spans.append((where.start, where.stop))
+                del buffer
                 redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
                 snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
-                self.progress = {"task": name or "apply", "done": index + 1, "total": total}
+                done += 1
+                self.progress = {"task": task, "done": done, "total": total, "unit": unit}
             # one step's samples, stored as the file stores them (what a command writes)
-            patches = []
+            patches: list[tuple[int, Any]] = list(tiled_patches)
             for lo, hi in on_file.clusters([(s, s + len(x)) for s, x in extra]):
-                patches.append((lo, self._stored(self.read("after", lo, hi, extra))))
+                patches.append((lo, Stored(self._stored(self.read("after", lo, hi, extra)), head.subtype)))
             del extra
-            entry = Entry(list(regions), snapped, patches, time.perf_counter() - started, name, preview, spans)
+            patches.sort(key=lambda p: p[0])
+            entry = Entry(
+                list(regions), snapped, patches, time.perf_counter() - started, name, preview, spans, long,
+                [bool(cut) for cut in cuts],
+            )  # fmt: skip
             del self.entries[self.position :]
             self.entries.append(entry)
             self.position = len(self.entries)
             self._changed([(s, s + len(x)) for s, x in patches])
             return entry
+
+    def _tiles(
+        self, options: Options, opts: EditOptions, cut: list[Any], extra: list[tuple[int, np.ndarray]], parts: list
+    ) -> Any:
+        """The tiles' results of one long region, in order (as :func:`specblur.edit.on_file.blur_file_regions`
+        streams them, each tile read from the current samples); cancelled between two tiles."""
+        head = self.head
+        for tile in cut:
+            if self.cancel.is_set() or self.stopping.is_set():
+                done, total = self.progress["done"], self.progress["total"]
+                raise Cancelled(f"cancelled after {done} of {total} tiles; nothing changed")
+            where = plan.plan(self.loaded, head.frames, head.sample_rate, tile.time, options.freq, opts)
+            after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
+            samples = self.read("after", where.start, where.stop, extra)
+            result = tiles.run_tile(self.loaded, samples, head.sample_rate, where, opts, tile, after)
+            del samples
+            parts.append(result.part)
+            self.progress = {**self.progress, "done": self.progress["done"] + 1}
+            yield result
 
     def _drop_preview(self) -> None:
         if self.position and self.entries[self.position - 1].preview:
@@ -696,12 +975,6 @@ class Session:
             return ""
         if not self.exact:
             return f"# {self.inexact_reason}"
-        for i, r in enumerate(regions):
-            if _tiled(r.mode, self._plan(r).hole, self.head.sample_rate):
-                return (
-                    f"# no command line gives this export exactly: region {i + 1} is long enough for the command "
-                    "line to edit it in tiles, and the editor edits it whole"
-                )
         src, dst = _shell_quote(str(self.path)), _shell_quote(str(self.out))
         model = ["-m", _shell_quote(self.model_arg)] if self.model_arg else []
         labels_name = _shell_quote(str(self.path.with_suffix(".labels.txt").name))
@@ -712,6 +985,12 @@ class Session:
         # rounds to the file's sample type once at the end; the editor rounds after each step. They
         # agree when no step reads samples an earlier step changed.
         shared = len({r.shared() for r in regions}) == 1
+        # and --labels edits a long region in tiles only when no other region of the file meets it
+        # (the editor: none of its own step's); where that differs, it is not this export
+        spans = [span for e in entries for span in e.spans]
+        long = [flag for e in entries for flag in e.long]
+        tiled = [flag for e in entries for flag in e.tiled]
+        shared = shared and [lg and al for lg, al in zip(long, _alone(spans), strict=True)] == tiled
         apart = all(
             s + len(x) <= b0 or b1 <= s
             for i, e in enumerate(entries)
@@ -774,7 +1053,17 @@ class Session:
                     for name, effect in EFFECTS.items()
                 ],
                 "limits": {"temperature": [TEMPERATURE.low, TEMPERATURE.high], "amount": [AMOUNT.low, AMOUNT.high]},
-                "image": {"width": self.columns, "height": spec.n_bins, "db_low": self.db_low, "db_high": self.db_high},
+                "image": {
+                    "width": self.columns,
+                    "height": spec.n_bins,
+                    "db_low": self.db_low,
+                    "db_high": self.db_high,
+                    "db_floor": self.floor_db,
+                    "db_step": DB_STEP,
+                    "ready": self.ready,
+                    "pending": sum(b - a for a, b in self.todo),
+                    "error": self.picture_error,
+                },
                 "version": self.version,
                 "position": self.position,
                 "can_undo": self.position > 0,
@@ -836,7 +1125,12 @@ class Session:
                     raise RequestError(503, "the editor is stopping; nothing written")
                 patches = [p for e in self.committed() for p in e.patches]
                 spans = on_file.clusters([(s, s + len(x)) for s, x in patches])
-                pieces = [(lo, self.read("after", lo, hi)) for lo, hi in spans]
+                # block by block (a whole-file edit's span is the file: never held whole as float64)
+                pieces = (
+                    (a, self.read("after", a, min(hi, a + audio.BLOCK_FRAMES)))
+                    for lo, hi in spans
+                    for a in range(lo, hi, audio.BLOCK_FRAMES)
+                )
                 warnings = audio.write_patches(self.source, out, pieces)
             self.out = out
             self.written = _content_id(out)
@@ -863,14 +1157,12 @@ class Session:
         return out
 
 
-def _tiled(mode: str, hole: tuple[float, float], rate: int) -> bool:
-    """Whether the command line edits a region of ``hole`` (s) in tiles (:mod:`specblur.edit.tiles`,
-    where the library has it): a result the editor's whole-region edit does not give byte for byte."""
-    try:
-        from specblur.edit import tiles
-    except ImportError:  # a library without tiles edits every region whole, as the editor does
-        return False
-    return bool(getattr(EFFECTS[mode], "tiles", False)) and tiles.tiles(hole, rate) is not None
+def _alone(spans: list[tuple[int, int]]) -> list[bool]:
+    """For each span, whether no other of ``spans`` overlaps or touches it (``--labels`` edits such a
+    long region in tiles, and any other with its neighbours, whole)."""
+    groups = on_file.clusters(spans)
+    count = [sum(1 for a, b in spans if lo <= a and b <= hi) for lo, hi in groups]
+    return [count[next(k for k, (lo, hi) in enumerate(groups) if lo <= a and b <= hi)] == 1 for a, b in spans]
 
 
 def _content_id(path: Path) -> tuple[int, int, str] | None:
@@ -1185,12 +1477,20 @@ class Handler(BaseHTTPRequestHandler):
                 since = (query.get("since") or [None])[0]
                 if since is not None and not (since.isdigit() and len(since) < 12):
                     raise RequestError(400, "since: give a version number")
-                data, first, width, height = session.image(which, None if since is None else int(since))
+                tick = (query.get("tick") or [None])[0]
+                if tick is not None and not (tick.isdigit() and len(tick) < 15):
+                    raise RequestError(400, "tick: give a tick number")
+                data, first, width, height, extra = session.image(
+                    which,
+                    None if since is None else int(since),
+                    None if tick is None else int(tick),
+                    wait=1.0 if (query.get("wait") or ["0"])[0] == "1" else 0.0,
+                )
                 self._send(
                     200,
                     data,
                     "application/octet-stream",
-                    {"X-From": str(first), "X-Width": str(width), "X-Height": str(height)},
+                    {"X-From": str(first), "X-Width": str(width), "X-Height": str(height), **extra},
                 )
             elif path == "/api/audio":
                 since = (query.get("since") or [None])[0]

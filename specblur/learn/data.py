@@ -36,7 +36,6 @@ import numpy as np
 from specblur import audio
 from specblur.errors import AudioError, DataError
 
-
 MEMORY_LIMIT = 1 << 30
 """Corpora whose decoded audio is estimated above this many bytes are streamed, not held in memory."""
 

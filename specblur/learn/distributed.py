@@ -173,8 +173,6 @@ def cat_rows(t: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts)
 
 
-
-
 def first_failure(message: str | None) -> tuple[int, str] | None:
     """Called by every rank at the same point: ``(rank, message)`` of the lowest rank that failed
     (``message`` not ``None``), else ``None``. Costs one small all-reduce when nothing failed."""

@@ -69,7 +69,9 @@ def _refit(data, model, which, radius, alpha, steps, seed, resume, families, sou
                 log=log,
             )
         else:
-            priors, metrics = train_mod.fit_prior(loaded.model, maps, held_maps, radius=radius, alpha=alpha, world=world)
+            priors, metrics = train_mod.fit_prior(
+                loaded.model, maps, held_maps, radius=radius, alpha=alpha, world=world
+            )
     if not world.main:
         return output or registry.model_path(loaded.name)
     if metrics and which == "naive-bayes":

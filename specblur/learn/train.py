@@ -169,8 +169,8 @@ def corpus_maps(
     warn: Callable[[str], None] | None = None,
     strict: bool = False,
 ) -> tuple[dict[str, list], float]:
-    """(code maps, seconds of audio encoded) of every file of ``source`` (decoded waveforms, or items decoded here 16 at a
-    time, so memory holds 16 files, not the corpus), each rank encoding every ``size``-th file from
+    """(code maps, seconds of audio encoded) of every file of ``source`` (decoded waveforms, or items
+    decoded here 16 at a time, so memory holds 16 files, not the corpus), each rank encoding every ``size``-th file from
     its rank on; every rank gets all maps back, in ``source``'s order, and the seconds of them all."""
     mine: dict[str, list] = {"top": [], "bottom": []}
     samples = 0
@@ -394,7 +394,9 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
         )
     torch.manual_seed(opts.seed)
     if world.distributed:
-        log(f"training on {world.size} processes ({world.backend}), {tcfg.batch_size // world.size} crops each per step")
+        log(
+            f"training on {world.size} processes ({world.backend}), {tcfg.batch_size // world.size} crops each per step"
+        )
 
     items = data.collect(opts.roots, opts.families, opts.sources)
     train_items, heldout_items = data.split(items, tcfg.holdout_fraction)
@@ -478,7 +480,9 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
         segments = list(state.training.get("segments", []))
         wall = float(state.training.get("wall_seconds", 0.0))
         before = int(state.training.get("processes", 1) or 1)
-        log(f"resuming {opts.name} at step {step}" + (f" (saved by {before} processes)" if before != world.size else ""))
+        log(
+            f"resuming {opts.name} at step {step}" + (f" (saved by {before} processes)" if before != world.size else "")
+        )
     elif world.main:
         initial = evaluate(model, eval_images, device)
         log(f"untrained: held-out LSD {initial['lsd_db']:.2f} dB")
@@ -489,12 +493,11 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
         log("precision: bfloat16 autocast on CUDA")
     net: torch.nn.Module = model
     if world.distributed:
+        # the quantizers' buffers are kept equal by the quantizers themselves (summed statistics)
+        import inspect
         import warnings
 
         from torch.nn.parallel import DistributedDataParallel
-
-        # the quantizers' buffers are kept equal by the quantizers themselves (summed statistics)
-        import inspect
 
         newer = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
         net = DistributedDataParallel(
@@ -598,10 +601,15 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
                         except (StopIteration, KeyboardInterrupt):
                             raise
                         except Exception as exc:  # a worker that died, a file that broke the decoder
-                            error = f"reading the data: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+                            said = (str(exc).strip().splitlines() or [""])[0][:200]
+                            error = f"reading the data: {type(exc).__name__}: {said}"
                         failure = distributed.first_failure(error)
                         if failure is not None:
-                            where = f"the last good state {run_file} (step {saved_step}) is kept" if saved_step is not None else "no state was saved yet"
+                            where = (
+                                f"the last good state {run_file} (step {saved_step}) is kept"
+                                if saved_step is not None
+                                else "no state was saved yet"
+                            )
                             raise _stop(world, failure, where)
                         for group in optimizer.param_groups:
                             group["lr"] = learning_rate(tcfg.lr, step, total, opts.cooldown)
@@ -682,7 +690,8 @@ def _train(opts: TrainOptions, world: distributed.World, progress: Any) -> Path:
         each = f", {world.size} processes summed" if world.distributed else ""
         log(
             f"energy: training {wh['train']:.3g} Wh, prior {wh['prior']:.3g} Wh, "
-            f"{spent.get('emissions_kg', 0.0) * 1000:.3g} g CO2eq ({spent.get('method')}, grid {spent.get('country')}{each})"
+            f"{spent.get('emissions_kg', 0.0) * 1000:.3g} g CO2eq "
+            f"({spent.get('method')}, grid {spent.get('country')}{each})"
         )
     info = record()
     info["prior"] = prior_metrics

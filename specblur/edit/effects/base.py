@@ -64,6 +64,41 @@ class Effect:
         """The change in dB (bands x frames) as this effect applies it (default: as decoded)."""
         return change_db
 
+    def reach_seconds(self, options: Any, hole_seconds: float) -> float:
+        """How much further either side of the region the edit reads, beyond what the model needs
+        (:func:`specblur.edit.plan.plan` widens the part read by it): none by default."""
+        return 0.0
+
+    def synthesise(
+        self, segment: np.ndarray, rate: int, where: Any, method: str | None, options: Any, key: tuple[int, ...]
+    ) -> tuple[np.ndarray, tuple[int, int], str] | None:
+        """For an effect that can work on the samples alone (no codes drawn): the edited
+        ``segment`` (the file's samples ``[where.start, where.stop)``), the span of it that may differ
+        and the way it was done; ``None`` (the default) where this edit draws codes."""
+        return None
+
+    def uses_codes(self, method: str | None) -> bool:
+        """Whether an edit done this way needs the model's priors (false: :meth:`synthesise` does it)."""
+        return True
+
+    def from_codes(
+        self,
+        model: Any,
+        after: Any,
+        pixel: np.ndarray,
+        segment: np.ndarray,
+        rate: int,
+        where: Any,
+        method: str | None,
+        options: Any,
+        members: list[int],
+        key: tuple[int, ...],
+    ) -> tuple[np.ndarray, tuple[int, int]] | None:
+        """For an effect that makes the sound of ``members``' channels itself from the redrawn codes
+        ``after`` (instead of the change applied to the input's STFT): the edited segment and its span
+        that may differ; ``None`` (the default): the change path (:meth:`change`, :meth:`shaped`)."""
+        return None
+
     def method(self, options: Any, where: Any) -> str | None:
         """How this edit of ``where`` (a :class:`~specblur.edit.plan.Plan`) is done, where the effect
         has several ways (``None``: it has one)."""

@@ -19,17 +19,33 @@ import numpy as np
 from specblur.edit import restore
 from specblur.edit.effects.base import Effect, decoded
 from specblur.edit.limits import STEPS
+from specblur.edit.region import band_centres
 
-SAMPLE_METHODS = ("envelope", "interpolate", "ar")
-"""The methods that need no model: the region is synthesised from its context alone."""
+SAMPLE_METHODS = ("envelope", "interpolate", "ar", "match", "auto")
+"""The methods that need no model: the region is synthesised from its context alone (``auto`` as
+:func:`choose` leaves it for long holes: ``match`` or ``envelope``, decided on the audio)."""
 TEXTURE_IN_AUTO = False
 """Whether ``auto`` uses ``texture`` on holes too long for ``ar`` (else ``envelope``); set by the
 measurement in docs/REPAIR.md."""
 
 
 def choose(hole_seconds: float, band: tuple[float, float] | None) -> str:
-    """The method ``auto`` uses for a hole of ``hole_seconds`` (see :func:`restore.choose_method`)."""
-    return restore.choose_method(hole_seconds, band, texture=TEXTURE_IN_AUTO)
+    """The method ``auto`` uses for a hole of ``hole_seconds`` as far as its length decides
+    (:func:`restore.choose_method`): ``ar`` for short holes; for longer ones ``auto`` again, which
+    :func:`restore.restore` settles on the audio (``match`` where a stretch elsewhere fits closely,
+    else ``envelope``), or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
+    if hole_seconds <= restore.AR_MAX_SECONDS:
+        return "ar"
+    return "texture" if TEXTURE_IN_AUTO else "auto"
+
+
+def search_seconds(method: str | None, hole_seconds: float) -> float:
+    """How far either side of the hole a repair reads, beyond what the model needs: ``match`` (and
+    ``auto`` on holes it may fill by ``match``) looks :data:`restore.SEARCH_SECONDS` each way."""
+    method = method or "auto"
+    if method == "match" or (method == "auto" and hole_seconds > restore.AR_MAX_SECONDS):
+        return restore.SEARCH_SECONDS
+    return 0.0
 
 
 class Repair(Effect):
@@ -39,9 +55,34 @@ class Repair(Effect):
     rounds = STEPS
     default_rounds = 8
 
+    def reach_seconds(self, options: Any, hole_seconds: float) -> float:
+        return search_seconds(options.method, hole_seconds)
+
     def method(self, options: Any, where: Any) -> str:
         method = options.method or "auto"
         return choose(where.hole[1] - where.hole[0], where.band) if method == "auto" else method
+
+    def uses_codes(self, method: str | None) -> bool:
+        return method not in SAMPLE_METHODS
+
+    def synthesise(self, segment, rate, where, method, options, key):
+        """The classical methods (:data:`SAMPLE_METHODS`): the hole filled from the samples around it
+        by :mod:`specblur.edit.restore`, every channel together (``auto`` settled on the audio)."""
+        if method not in SAMPLE_METHODS:
+            return None
+        every = list(range(segment.shape[1]))
+        return restored(segment, rate, _hole_in(where, rate), where.band, method, options, every, (0, *key))
+
+    def from_codes(self, model, after, pixel, segment, rate, where, method, options, members, key):
+        """``texture``: the decoder's image of the filled codes as detail on the context's envelope."""
+        if method != "texture":
+            return None
+        hole = _hole_in(where, rate)
+        grid = restore.plan(len(segment), rate, (round(hole[0] * rate), round(hole[1] * rate)), where.band)
+        centres = band_centres(model.config.spectrogram)
+        detail = texture_db(model, after, pixel, grid, rate, centres)
+        edited, span, _ = restored(segment, rate, hole, where.band, method, options, members, key, detail)
+        return edited, span
 
     def redraw(self, prior, maps, inside, weight, rng, rounds, temperature, context, levels) -> np.ndarray:
         if context and "top" in levels:
@@ -74,3 +115,35 @@ def texture_db(
     by_bin = np.stack([np.interp(grid.bins_hz, centres, column) for column in image_db.T], axis=1)
     hole_t = grid.frame_times[grid.hole_frames] / rate
     return np.stack([np.interp(hole_t, model_t, row) for row in by_bin])
+
+
+def _hole_in(where: Any, rate: int) -> tuple[float, float]:
+    """The hole asked for, in seconds of the segment ``where`` names (it starts at ``where.start``)."""
+    return (where.hole[0] - where.start / rate, where.hole[1] - where.start / rate)
+
+
+def restored(
+    segment: np.ndarray,
+    rate: int,
+    hole: tuple[float, float],
+    band: tuple[float, float] | None,
+    method: str,
+    options: Any,
+    members: list[int],
+    group: tuple[int, ...],
+    detail: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[int, int], str]:
+    """``members``' channels of ``segment`` with the hole filled by ``method`` of
+    :mod:`specblur.edit.restore` (``--amount`` mixes the fill with what was there); the other
+    channels as they were. Returns them, the span (in the segment) that may differ and the method
+    that filled it (``auto``'s choice)."""
+    out = np.array(segment, copy=True)
+    if options.amount == 0:
+        return out, (len(segment), 0), method
+    x = np.asarray(segment[:, members], dtype=np.float64)
+    rng = np.random.default_rng([options.seed, *group])
+    filled, span, used = restore.restore(x, rate, hole, band, method, rng, options.linked, detail)
+    if options.amount < 1:
+        filled = x + options.amount * (filled - x)
+    out[:, members] = filled.astype(out.dtype)
+    return out, span, used

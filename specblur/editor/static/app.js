@@ -2,8 +2,10 @@
 // The picture is the model's log-mel image (sent as bytes, one per cell, row 0 the lowest band) and
 // each column's lowest and highest sample; the page keeps them whole and draws what the view shows,
 // every screen pixel the loudest of the cells it covers (max-pooled, so nothing shrinks away), on a
-// canvas that follows the window and the screen's pixel ratio. After an edit only the columns it
-// touched are fetched and patched in. A drag selects a region, which the server snaps to code cells
+// canvas that follows the window and the screen's pixel ratio. The server makes the picture in the
+// background, a block at a time, and every column carries the tick at which it was made: the page
+// asks for the columns newer than the tick it holds, so a long file's picture arrives block by block
+// (the page works meanwhile) and after an edit only the columns it touched are fetched and patched in. A drag selects a region, which the server snaps to code cells
 // (the same snapping as the command line); audio plays through the Web Audio API.
 "use strict";
 
@@ -32,6 +34,12 @@ const app = {
   patched: null, // {from, c0, c1}: columns patched in since that drawing (to draw only those again)
   drawnVersion: -1,
   pictureAt: 0, // performance.now() when a new picture was last drawn (benchmarks/editor.py)
+  ticks: { before: 0, after: 0 }, // the server's tick up to which each picture's columns are held
+  ready: 0, // columns of the picture made so far (from the start)
+  pending: [], // [c0, c1): columns an edit changed that the server has still to make again
+  lut: null, // byte -> colour, for the file's range in dB
+  lutIndex: null, // byte -> palette index
+  lutKey: "",
 };
 
 // -- server ----------------------------------------------------------------------------------------
@@ -105,28 +113,132 @@ const PALETTE32 = new Uint32Array(256);
   PALETTE.forEach(([r, g, b], v) => bytes.set([Math.round(r), Math.round(g), Math.round(b), 255], v * 4));
 }
 
-async function loadPicture(which, since) {
-  const query = since === undefined ? "" : `&since=${since}`;
-  const response = await api(`/api/image?which=${which}${query}`);
-  const first = Number(response.headers.get("X-From"));
+// The picture's bytes are dB on a fixed scale (byte v: the model's floor + v * db_step dB); `lut` maps
+// them to colours for the file's range (db_low to db_high), which may rise while a long file's picture
+// is still arriving. Columns not made yet are drawn grey.
+const GREY32 = new Uint32Array(new Uint8Array([52, 54, 60, 255]).buffer)[0];
+function buildLut() {
+  const im = app.state.image;
+  const key = `${im.db_low},${im.db_high},${im.db_floor},${im.db_step}`;
+  if (app.lutKey === key) return;
+  const index = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) {
+    const db = im.db_floor + v * im.db_step;
+    index[v] = Math.max(0, Math.min(255, Math.round(((db - im.db_low) / (im.db_high - im.db_low)) * 255)));
+  }
+  app.lutIndex = index;
+  app.lut = Uint32Array.from(index, (i) => PALETTE32[i]);
+  app.lutKey = key;
+  app.rendered = null;
+}
+
+function emptyPicture() {
+  const { width, height } = app.state.image;
+  const bytes = new Uint8Array((height + 2) * width);
+  bytes.fill(128, height * width); // the waveform's rows: 128 is 0
+  return { bytes, rows: height + 2, width, ready: 0 };
+}
+
+// patch columns [first, first + width) of a picture in, row by row, and note them for drawing
+function patchColumns(which, bytes, first, width, rows) {
+  const pix = app.pix[which];
+  for (let r = 0; r < rows; r++) pix.bytes.set(bytes.subarray(r * width, (r + 1) * width), r * pix.width + first);
+  if (app.which !== which) return;
+  // the view drawn from the picture before this patch can be mended where the columns changed
+  const from = app.rendered && app.rendered.key;
+  const was = app.patched && app.patched.from === from ? app.patched : { c0: first, c1: first + width };
+  app.patched = from ? { from, c0: Math.min(was.c0, first), c1: Math.max(was.c1, first + width) } : null;
+}
+
+// the columns of a picture made since the tick the page holds (one request at a time, in order, so
+// each brings the page from where the one before left it); `wait`: let the server wait a moment for some
+function syncPicture(which, wait = false) {
+  app.sync = (app.sync || Promise.resolve()).catch(() => {}).then(() => fetchColumns(which, wait));
+  return app.sync;
+}
+
+async function fetchColumns(which, wait) {
+  const response = await api(`/api/image?which=${which}&tick=${app.ticks[which]}${wait ? "&wait=1" : ""}`);
+  const h = (name) => response.headers.get(name);
+  const first = Number(h("X-From"));
+  const width = Number(h("X-Width"));
+  const rows = Number(h("X-Height"));
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (!app.pix[which]) app.pix[which] = emptyPicture();
+  if (width > 0) patchColumns(which, bytes, first, width, rows);
+  app.ticks[which] = Number(h("X-Tick"));
+  // what this answer holds (each picture's own: the other's answer may be newer or older)
+  app.pix[which].ready = Number(h("X-Ready"));
+  app.ready = Math.min(app.pix.before.ready, app.pix.after.ready);
+  if (which === "after") {
+    app.pending = (h("X-Pending") || "").split(",").filter((x) => x).map((x) => x.split("-").map(Number));
+  }
+  app.pictureFailed = h("X-Failed") === "1";
+  const im = app.state.image;
+  [im.db_low, im.db_high] = [Number(h("X-Db-Low")), Number(h("X-Db-High"))];
+  buildLut();
+  return width;
+}
+
+function pictureWhole() {
+  return app.state && app.ready >= app.state.image.width && app.pending.length === 0;
+}
+
+// the picture of a long file arrives block by block (and the new picture of a wide edit likewise):
+// fetch and draw each as it comes, with a note of how far it is; the page works meanwhile
+async function pictureLoop() {
+  if (app.filling) return;
+  app.filling = true;
+  window.specblur.complete = false;
+  try {
+    while (!pictureWhole() && !app.pictureFailed) {
+      const loading = app.ready < app.state.image.width;
+      await syncPicture(loading ? "before" : "after", true);
+      await syncPicture(loading ? "after" : "before");
+      pictureNote();
+      draw();
+    }
+    if (app.pictureFailed) {
+      app.state = await (await api("/api/state")).json();
+      throw new Error(app.state.image.error || "could not be made");
+    }
+  } catch (error) {
+    status(`picture: ${error.message}`, true);
+  } finally {
+    app.filling = false;
+    pictureNote();
+    draw();
+  }
+  window.specblur.complete = pictureWhole();
+}
+
+function pictureNote() {
+  const note = $("picture-note");
+  const total = app.state.image.width;
+  if (pictureWhole() || app.pictureFailed) {
+    note.hidden = true;
+    return;
+  }
+  note.hidden = false;
+  if (app.ready < total) {
+    note.textContent = `picture: ${Math.floor((100 * app.ready) / total)}% made (select and edit meanwhile)`;
+  } else {
+    const left = app.pending.reduce((n, [a, b]) => n + b - a, 0);
+    note.textContent = `picture: ${timeText(left * frameSeconds())} of the edit's columns still to draw`;
+  }
+}
+
+// the whole picture at once (once the server has made it all): what every change cost before
+// issue 22, kept for benchmarks/editor.py's reference
+async function loadPicture(which) {
+  const response = await api(`/api/image?which=${which}`);
   const width = Number(response.headers.get("X-Width"));
   const rows = Number(response.headers.get("X-Height"));
   const bytes = new Uint8Array(await response.arrayBuffer());
-  const total = app.state.image.width;
-  if (since === undefined || !app.pix[which]) {
-    if (first !== 0 || width !== total) throw new Error("picture: expected every column");
-    app.pix[which] = { bytes, rows, width };
-  } else {
-    // patch the changed columns in, row by row
-    const pix = app.pix[which];
-    for (let r = 0; r < rows; r++) pix.bytes.set(bytes.subarray(r * width, (r + 1) * width), r * pix.width + first);
-    // the view drawn from the picture before this patch can be mended where the columns changed
-    const from = app.rendered && app.rendered.key;
-    const was = app.patched && app.patched.from === from ? app.patched : { c0: first, c1: first + width };
-    app.patched =
-      app.which === which && from ? { from, c0: Math.min(was.c0, first), c1: Math.max(was.c1, first + width) } : null;
-    return width;
+  if (Number(response.headers.get("X-From")) !== 0 || width !== app.state.image.width) {
+    throw new Error("picture: expected every column");
   }
+  app.pix[which] = { bytes, rows, width, ready: width };
   app.rendered = null;
   return width;
 }
@@ -228,16 +340,22 @@ function renderPlot(pix, dw, dh, image = null, xa = 0, xb = dw) {
   }
   image = image || new ImageData(dw, dh);
   const out = new Uint32Array(image.data.buffer);
+  const lut = app.lut;
+  const ready = pix.ready === undefined ? width : pix.ready; // columns from `ready` on: not made yet
   for (let y = 0; y < dh; y++) {
     const i = dh - 1 - y; // screen row y shows bands [r0[i], r1[i])
     const a = r0[i];
     const b = r1[i];
     const line = y * dw;
     for (let x = xa; x < xb; x++) {
+      if (x0[x] >= ready) {
+        out[line + x] = GREY32;
+        continue;
+      }
       const base = (x - xa) * bands;
       let m = colmax[base + a];
       for (let band = a + 1; band < b; band++) if (colmax[base + band] > m) m = colmax[base + band];
-      out[line + x] = PALETTE32[m];
+      out[line + x] = lut[m];
     }
   }
   return image;
@@ -312,8 +430,8 @@ function draw() {
   const dh = Math.round((p.y + p.h) * dpr) - dy;
   if (pix) {
     const v = app.view;
-    const key = [app.which, app.which === "after" ? app.pixVersion : 0, v.t0, v.t1, v.b0, v.b1, dw, dh].join();
-    const viewKey = [app.which, v.t0, v.t1, v.b0, v.b1, dw, dh].join();
+    const key = [app.which, app.which === "after" ? app.pixVersion : 0, app.ticks[app.which], v.t0, v.t1, v.b0, v.b1, dw, dh].join();
+    const viewKey = [app.which, app.lutKey, v.t0, v.t1, v.b0, v.b1, dw, dh].join();
     if (!app.rendered || app.rendered.key !== key) {
       const old = app.rendered;
       const patch = app.patched;
@@ -335,6 +453,22 @@ function draw() {
       }
     }
     ctx2d.putImageData(app.rendered.image, dx, dy);
+  }
+  ctx2d.setTransform(dpr, 0, 0, dpr, 0, 0);
+  if (app.which === "after" && app.pending.length) {
+    // columns an edit changed, not drawn again yet: hatched until they arrive
+    const fs = frameSeconds();
+    ctx2d.save();
+    ctx2d.beginPath();
+    ctx2d.rect(p.x, p.y, p.w, p.h);
+    ctx2d.clip();
+    ctx2d.fillStyle = "rgba(40,42,48,0.55)";
+    for (const [a, b] of app.pending) {
+      const xa = Math.max(p.x, tToX(a * fs));
+      const xb = Math.min(p.x + p.w, tToX(b * fs));
+      if (xb > xa) ctx2d.fillRect(xa, p.y, xb - xa, p.h);
+    }
+    ctx2d.restore();
   }
   ctx2d.setTransform(dpr, 0, 0, dpr, 0, 0);
   // the waveform lane: each pixel column from its lowest to its highest sample
@@ -949,15 +1083,15 @@ function setBusy(busy) {
 
 // a new state from the server: fetch only the columns that changed since the picture we hold
 async function refresh(state) {
-  const since = app.pixVersion;
   app.state = state;
   render(); // the buttons, history and command line follow the state at once; the picture follows its columns
   if (app.pixVersion !== state.version) {
-    await loadPicture("after", since >= 0 ? since : undefined);
+    await syncPicture("after");
     app.pixVersion = state.version;
   }
   render();
   draw();
+  if (!pictureWhole()) pictureLoop(); // a wide edit's columns arrive in the background
   if (player.buffers.after) {
     // bring the take up to date in the background (only what changed); a playing B restarts on it
     // at the same place
@@ -969,6 +1103,7 @@ async function refresh(state) {
 
 function render() {
   const s = app.state;
+  buildLut(); // the colours for the state's range in dB (the bytes held are absolute: any range fits them)
   $("undo").disabled = !s.can_undo || app.busy;
   $("redo").disabled = !s.can_redo || app.busy;
   $("export").disabled = app.busy || s.preview;
@@ -999,7 +1134,7 @@ async function watchProgress(label, done) {
     try {
       const p = await (await api("/api/progress")).json();
       if (!done.value && p.total > 1) {
-        status(`${label}: ${p.done} of ${p.total} regions... (Esc or Cancel stops)`);
+        status(`${label}: ${p.done} of ${p.total} ${p.unit || "regions"}... (Esc or Cancel stops)`);
         $("progress").max = p.total;
         $("progress").value = p.done;
         $("progress").hidden = false;
@@ -1231,7 +1366,9 @@ async function start() {
     }
     app.state = state;
     app.view = { t0: 0, t1: state.seconds, b0: 0, b1: state.model.bands };
-    await Promise.all([loadPicture("before"), loadPicture("after")]);
+    app.pix = { before: emptyPicture(), after: emptyPicture() };
+    app.ready = 0;
+    buildLut();
     app.pixVersion = state.version;
     render();
     new ResizeObserver(() => resize()).observe($("view"));
@@ -1241,11 +1378,12 @@ async function start() {
     setPlayhead(0);
     updateSelection();
     status("ready");
-    window.specblur.ready = true;
+    window.specblur.ready = true; // the page works from here; the picture arrives meanwhile
+    await pictureLoop();
   } catch (error) {
     status(error.message, true);
   }
 }
 
-window.specblur = { app, player, ready: false, renderPlot, waveColumns, cellRanges };
+window.specblur = { app, player, ready: false, complete: false, renderPlot, waveColumns, cellRanges };
 start();
