@@ -333,7 +333,8 @@ def _streamed(
             where = plan(loaded, head.frames, rate, tile.time, job["freq"], opts)
             after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
             segment = source.read_span(where.start, where.stop)
-            result = tiles.run_tile(loaded, segment, rate, where, opts, tile, after, keep_views)
+            picture_too = {"keep_views": True} if picture is not None else {}
+            result = tiles.run_tile(loaded, segment, rate, where, opts, tile, after, **picture_too)
             if picture is not None and result.view is not None:
                 picture.add(result.view, tile, after)
             done.append(result.part)
