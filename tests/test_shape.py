@@ -164,3 +164,26 @@ def test_a_band_edit_changes_nothing_beyond_band_and_feather(default_model, feat
     half = 1024 / RATE
     outside = (times < extent.feather_start - half) | (times > extent.feather_end + half)
     assert np.abs(py[:, outside] - px[:, outside]).max() <= 1e-9 * px.max()
+
+
+@pytest.mark.parametrize("level_db", [-40.0, -6.0])
+def test_the_plot_shows_the_input_at_its_own_level(level_db: float) -> None:
+    """The encoder sees the part at one peak level (``encoder_gain``), but ``--plot``'s "before" is the
+    input as it is, like "after" (the output's own spectrogram): outside the brush, where the output
+    is the input, the two pictures agree (they were the encoder's gain apart: 34 dB at -40 dBFS)."""
+    from specblur.edit import segment
+    from specblur.runtime.loader import load_model
+
+    loaded = load_model(None)
+    t = np.arange(3 * RATE) / RATE
+    x = np.sin(2 * np.pi * 330.0 * t) + 0.3 * np.random.default_rng(0).standard_normal(len(t))
+    x *= 10 ** (level_db / 20) / np.abs(x).max()
+    result = segment.blur(loaded, x, RATE, (1.2, 1.8), (500.0, 4000.0), keep_views=True)
+    view = result.views[0]
+    cfg = loaded.model.config.spectrogram
+    before = view["before"] * cfg.norm_std_db + cfg.norm_mean_db
+    frames = np.arange(before.shape[1]) * cfg.hop_length / cfg.sample_rate + view["t0"]
+    far = (frames < 0.8) | (frames > 2.2)
+    loud = before[:, far] > cfg.floor_db + 20  # (cells clear of the floor)
+    gap = np.abs(view["after_db"][:, far] - before[:, far])[loud]
+    assert loud.sum() > 100 and np.median(gap) < 0.5, np.median(gap)

@@ -122,8 +122,9 @@ def edit_segment(
     groups = [list(range(channels))] if options.linked and channels > 1 else [[c] for c in range(channels)]
     near = _near(model, regions, where.sigma, rate)
     for ch, members in enumerate(groups):
-        magnitude = _magnitude(model, segment, members, rate) * effect.input_gain(segment[near][:, members])
-        image = model.spectrogram.features_from_magnitude(magnitude)[None, None]
+        heard = _magnitude(model, segment, members, rate)
+        gain = effect.input_gain(segment[near][:, members])
+        image = model.spectrogram.features_from_magnitude(heard * gain)[None, None]
         n_frames = image.shape[-1]
         pixel = brush(spec_cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
         codes = model.encode(image)
@@ -173,7 +174,10 @@ def edit_segment(
             if s[1] > s[0]:
                 span = (min(span[0], s[0]), max(span[1], s[1]))
         if keep_views:
-            views.append(_view(model, out, members, rate, where, image, codes, new, change_db))
+            # (the picture's "before" is the input at its own level, as "after" is the output's: the
+            # encoder's gain is what the model saw, not what is heard)
+            seen = image if gain == 1 else model.spectrogram.features_from_magnitude(heard)[None, None]
+            views.append(_view(model, out, members, rate, where, seen, codes, new, change_db))
     span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
     reach = extent(loaded, where)
     return BlurResult(out, where.regions, changed / max(total, 1), span, views, method, where.hole, where.band, reach)
