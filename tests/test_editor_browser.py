@@ -89,9 +89,7 @@ def test_drag_apply_listen_undo_export(browser, served, tmp_path: Path, capsys) 
     srv, built = served
     src, out = srv.session.path, srv.session.out
     raw = src.read_bytes()
-    page = browser.new_page(viewport={"width": 1240, "height": 900}, accept_downloads=True, bypass_csp=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = _page(browser, viewport={"width": 1240, "height": 900}, accept_downloads=True, bypass_csp=True)
     page.goto(srv.url)
     page.wait_for_function("window.specblur && window.specblur.complete")
     expect(page.locator("#file")).to_contain_text("take.wav: 3.000 s, 22050 Hz, 2 ch")
@@ -203,9 +201,9 @@ def test_drag_apply_listen_undo_export(browser, served, tmp_path: Path, capsys) 
 
 def test_errors_show_on_the_page_and_labels_load(browser, served, tmp_path: Path) -> None:
     srv, _ = served
-    page = browser.new_page()  # under the page's own Content-Security-Policy (the other test bypasses it
-    errors: list[str] = []  # because Playwright's wait_for_function evaluates strings)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # under the page's own Content-Security-Policy (the other tests bypass it because Playwright's
+    # wait_for_function evaluates strings)
+    page, errors = _page(browser)
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.goto(srv.url.replace("token=", "token=wrong"))
     expect(page.locator("#status")).to_contain_text("missing or wrong token")
@@ -230,6 +228,14 @@ def test_errors_show_on_the_page_and_labels_load(browser, served, tmp_path: Path
 # -- issue 22: a picture you can trust, the gestures of a spectral editor ----------------------------
 
 
+def _page(browser, **options):
+    """A new page and the list its script errors are collected in (tests assert it stays empty)."""
+    page = browser.new_page(**options)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
+
+
 def _serve(session: S.Session):
     srv = S.open_server(0, session)
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -251,9 +257,7 @@ def test_the_picture_keeps_peaks_follows_the_window_and_labels_fit(browser, tiny
     src = tmp_path / "bursts.wav"
     sf.write(src, x, rate, subtype="PCM_16")
     srv = _serve(S.Session(src, tmp_path / "o.wav", "tiny"))
-    page = browser.new_page(viewport={"width": 800, "height": 640}, device_scale_factor=2, bypass_csp=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = _page(browser, viewport={"width": 800, "height": 640}, device_scale_factor=2, bypass_csp=True)
     try:
         page.goto(srv.url)
         page.wait_for_function("window.specblur && window.specblur.complete")
@@ -334,9 +338,7 @@ def request_image(srv: S.Server):
 def test_gestures_preview_several_selections_and_export_as(browser, served, tmp_path: Path) -> None:
     srv, _ = served
     session = srv.session
-    page = browser.new_page(viewport={"width": 1240, "height": 900}, bypass_csp=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = _page(browser, viewport={"width": 1240, "height": 900}, bypass_csp=True)
     page.goto(srv.url)
     page.wait_for_function("window.specblur && window.specblur.complete")
     # the keys and gestures, on the page
@@ -452,9 +454,7 @@ def test_a_long_file_shows_at_once_and_its_picture_arrives_while_editing(
     monkeypatch.setattr(S.Session, "_block", gated)
     session = S.Session(src, tmp_path / "o.wav", "tiny")
     srv = _serve(session)
-    page = browser.new_page(viewport={"width": 1240, "height": 900}, bypass_csp=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = _page(browser, viewport={"width": 1240, "height": 900}, bypass_csp=True)
     try:
         page.goto(srv.url)
         page.wait_for_function(f"window.specblur.ready && window.specblur.app.ready === {2 * S.IMAGE_BLOCK}")
@@ -517,9 +517,7 @@ def test_a_long_blur_shows_its_tiles_and_cancels(browser, tiny_model: Path, tmp_
     monkeypatch.setattr(S.tiles, "run_tile", held)
     session = S.Session(src, tmp_path / "o.wav", "tiny")
     srv = _serve(session)
-    page = browser.new_page(viewport={"width": 1240, "height": 900}, bypass_csp=True)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = _page(browser, viewport={"width": 1240, "height": 900}, bypass_csp=True)
     try:
         page.goto(srv.url)
         page.wait_for_function("window.specblur && window.specblur.complete")

@@ -96,9 +96,10 @@ def plan(
     fine = model.cell[regions[-1].level]
     sigma = (feather * fine[0], feather * fine[1])
     top_t = model.cell["top"][1]
+    seconds = frames / rate
+    hole = (0.0 if time[0] is None else time[0], seconds if time[1] is None else min(time[1], seconds))
     lo, hi = reach(model, regions, sigma)
-    asked = (time[0] or 0.0, frames / rate if time[1] is None else time[1])
-    further = EFFECTS[options.effect].reach_seconds(options, asked[1] - asked[0])  # (repair's search)
+    further = EFFECTS[options.effect].reach_seconds(options, hole[1] - hole[0])  # (repair's search)
     if further > 0:
         extra = int(np.ceil(further * spec_cfg.sample_rate / spec_cfg.hop_length))
         lo, hi = lo - extra, hi + extra
@@ -107,8 +108,6 @@ def plan(
     samples_per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate
     start = int(round(frame0 * samples_per_frame))
     stop = frames if frame1 >= n_frames else min(frames, int(round(frame1 * samples_per_frame)) + 1)
-    seconds = frames / rate
-    hole = (0.0 if time[0] is None else time[0], seconds if time[1] is None else min(time[1], seconds))
     band = None if freq == (None, None) else (freq[0] or 0.0, rate / 2 if freq[1] is None else freq[1])
     return Plan(regions, start, stop, frame0, sigma, hole, band, seconds, rate)
 
