@@ -22,6 +22,11 @@ from specblur.edit.tiles import Progress
 from specblur.errors import AudioError, UsageError
 from specblur.runtime.loader import load_model
 
+PATCH_FRAMES = 1 << 16
+"""A changed span held in memory (a region not edited in tiles: a long repair, say) is written in
+pieces of this many frames, so that what converting it to the file's encoding takes follows a piece,
+not the span (the bytes are the same: each sample is encoded on its own)."""
+
 
 @dataclass
 class FileEdit:
@@ -220,8 +225,10 @@ def blur_file_regions(
 
         def stream() -> Iterator[tuple[int, np.ndarray]]:
             for k in range(len(groups)):
-                if k in patches:
-                    yield fitted(*patches.pop(k))
+                if k in patches:  # (a long patch in pieces: what is made to write it follows a piece)
+                    start, patch = patches.pop(k)
+                    for lo in range(0, len(patch), PATCH_FRAMES):
+                        yield fitted(start + lo, patch[lo : lo + PATCH_FRAMES])
                 elif k in tiled:
                     i = members[k][0]
                     streamed = _streamed(loaded, source, head, planned[i], tiled[k], count, parts, i, keep_views)

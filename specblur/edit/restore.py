@@ -194,8 +194,7 @@ def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
     n = x.shape[0]
     n_fft, hop = _sizes(rate)
     half = n_fft // 2
-    feats = _match_features(x, rate, n_fft, hop)
-    n_frames = feats.shape[1]
+    n_frames = n // hop + 1  # (the features' frames: the STFT's, centred)
     first = max(0, (h0 - half) // hop + 1)  # the frames whose window touches the hole
     last = min(n_frames - 1, (h1 + half - 1) // hop)
     c = max(4, int(round(MATCH_CONTEXT_SECONDS * rate / hop)))
@@ -208,8 +207,9 @@ def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
     # a candidate and its surroundings lie clear of the hole (which holds the damage)
     clear = (hi_ctx + shifts < first) | (lo_ctx + shifts > last)
     shifts = shifts[clear]
-    if len(shifts) < 8:
+    if len(shifts) < 8:  # (decided before any feature is computed: a hole longer than the reach has none)
         return None
+    feats = _match_features(x, rate, n_fft, hop)
     # nor is a candidate mostly silence (another dropout), unless what surrounds the hole is too
     span = last + 1 - first
     silent = (feats <= feats.min() + 1.0).all(axis=0).astype(np.float64)
@@ -384,10 +384,34 @@ def _synthesise(
     start_phase = np.exp(1j * np.stack([_carried_phase(s, grid, rng) for s in spec])).astype(np.complex64)
     new = fixed.copy()
     new[..., lo:hi] = np.where(band, target * start_phase, held)
-    previous = np.zeros_like(held)
-    factor = np.float32(0.99 / 1.99)
     length = segment.shape[-1]
     known_part = None if known is None else segment[..., known].astype(np.float32)
+    _refine(new, (lo, hi), band, target, held, grid, win, length, known, known_part)
+    wave = istft(new, grid.n_fft, grid.hop, win, length).astype(np.float64)
+    if known is not None:
+        wave[..., known] = segment[..., known]
+    return wave
+
+
+def _refine(
+    new: np.ndarray,
+    frames: tuple[int, int],
+    band: np.ndarray,
+    target: np.ndarray,
+    held: np.ndarray,
+    grid: Grid,
+    win: np.ndarray,
+    length: int,
+    known: np.ndarray | None = None,
+    known_part: np.ndarray | None = None,
+) -> None:
+    """Fast Griffin-Lim, :data:`GL_ITERS` rounds, in place on the STFT ``new`` ((channels, bins,
+    frames), complex64, of ``length`` samples): its frames ``[frames[0], frames[1])`` re-made with
+    magnitude ``target`` in ``band`` (the other cells ``held``), every other frame held as it is;
+    ``known`` samples (with their values ``known_part``) put back in the time domain each round."""
+    lo, hi = frames
+    previous = np.zeros_like(held)
+    factor = np.float32(0.99 / 1.99)
     for _ in range(GL_ITERS):
         wave = istft(new, grid.n_fft, grid.hop, win, length)
         if known is not None:
@@ -397,10 +421,191 @@ def _synthesise(
         previous = rebuilt
         unit = accelerated / np.maximum(np.abs(accelerated), np.float32(1e-30))
         new[..., lo:hi] = np.where(band, target * unit, held)
-    wave = istft(new, grid.n_fft, grid.hop, win, length).astype(np.float64)
-    if known is not None:
-        wave[..., known] = segment[..., known]
-    return wave
+
+
+# -- long holes, a block at a time ---------------------------------------------------------------------
+
+BLOCK_SECONDS = 2.0
+"""A hole whose frames span more than this is synthesised a block of frames this long at a time
+(:func:`_restore_blocks`), so that memory follows a block, not the hole (a 60 s hole took 1.6 GB
+whole); a hole up to this long is synthesised whole, as it always was (the same bytes)."""
+LOOKAHEAD_SECONDS = 0.2
+"""How far past its own frames each block's Griffin-Lim reaches: frames synthesised with the block and
+then dropped (the next block makes them again), so that the block's last frames are made consistent
+with a continuation of the sound, not with silence."""
+
+
+def _in_blocks(grid: Grid, rate: int) -> bool:
+    """Whether the hole of ``grid`` is synthesised a block at a time (:data:`BLOCK_SECONDS`)."""
+    return len(grid.hole_frames) > _block_frames(rate)
+
+
+def _block_frames(rate: int) -> int:
+    _, hop = _sizes(rate)
+    return max(1, int(round(BLOCK_SECONDS * rate / hop)))
+
+
+def _segment_frames(x: np.ndarray, grid: Grid, lo: int, hi: int, win: np.ndarray) -> np.ndarray:
+    """Frames ``[lo, hi)`` of the STFT of ``grid``'s segment of ``x`` ((samples, channels)), as
+    (channels, bins, frames): what the STFT of the whole segment holds there (its zero padding at the
+    segment's ends included), from the samples those frames cover only."""
+    reach = -(-(grid.n_fft // 2) // grid.hop)  # frames a window reaches either side of its centre
+    a = (lo - reach) * grid.hop  # (in samples of the segment)
+    b = (hi - 1 + reach) * grid.hop + 1
+    piece = np.zeros((x.shape[1], b - a))
+    u0, u1 = max(a, 0), min(b, grid.stop - grid.start)
+    if u1 > u0:
+        piece[:, u0 - a : u1 - a] = x[grid.start + u0 : grid.start + u1].T
+    return stft(piece, grid.n_fft, grid.hop, win)[..., reach : reach + hi - lo]
+
+
+def _long_envelope(x: np.ndarray, grid: Grid, single: bool):
+    """:func:`envelope_db` of every channel (channels, bins, frames), as a function of the hole
+    frames asked for: the context's two sides read once (from their own frames, not the segment's
+    whole STFT), the interpolation across the hole computed for each block's frames as it comes."""
+    win = window("hann", grid.n_fft, np.float64)
+    sides = []
+    for frames, nearest_last in ((grid.left, True), (grid.right, False)):
+        if not len(frames):
+            sides.append(None)
+            continue
+        lo = int(frames.min())
+        spec = _segment_frames(x, grid, lo, int(frames.max()) + 1, win)
+        power = np.abs(spec) ** 2
+        sides.append(np.stack([_side_db(p, frames - lo, single, nearest_last) for p in power]))
+    left, right = sides
+    n_bins = len(grid.bins_hz)
+    a = grid.left[-1] if len(grid.left) else grid.hole_frames[0] - 1
+    b = grid.right[0] if len(grid.right) else grid.hole_frames[-1] + 1
+
+    def at(frames: np.ndarray) -> np.ndarray:
+        if left is None and right is None:
+            return np.full((x.shape[1], n_bins, len(frames)), -200.0)
+        lt = right if left is None else left
+        rt = left if right is None else right
+        w = (frames - a) / max(b - a, 1)
+        if ENVELOPE_POWER and not single:
+            mixed = 10.0 ** (lt[..., None] / 10.0) * (1.0 - w) + 10.0 ** (rt[..., None] / 10.0) * w
+            return 10.0 * np.log10(mixed + 1e-20)
+        return lt[..., None] * (1.0 - w) + rt[..., None] * w
+
+    return at
+
+
+def _restore_blocks(
+    x: np.ndarray,
+    out: np.ndarray,
+    rate: int,
+    hole: tuple[int, int],
+    grid: Grid,
+    method: str,
+    rng: np.random.Generator,
+    texture_db: np.ndarray | None = None,
+) -> tuple[int, int]:
+    """What :func:`restore` does for ``envelope``, ``interpolate`` and ``texture``, a block of hole
+    frames at a time, in memory that follows a block (:data:`BLOCK_SECONDS`), not the hole: the
+    same target (:func:`envelope_db`, the interpolation across the whole hole), the same phase
+    carried on from the frames before and refined by the same Griffin-Lim, the same crossfade at the
+    hole's edges; the output ``out`` written a block at a time. Returns the span written.
+
+    Blocks go from left to right, in equal shares of the hole's frames. Each holds fixed, as the
+    whole synthesis holds the context, the frames just before it (the previous block's, as they came
+    out of its Griffin-Lim: its own left context) and, for the last block, the context's frames after
+    the hole; it synthesises its frames and :data:`LOOKAHEAD_SECONDS` more, which it then drops: where
+    two blocks meet, the frames on either side were made consistent with each other, as a hole's edge
+    frames are with the context (no seam: tests/test_restore.py). The phase starts carried on from the
+    two frames before each block (:func:`_carried_phase`; the last block's second half backward from
+    the context after the hole). Only the samples each block completes are written: the frames'
+    overlap-add, as the whole synthesis's, cut where the next block's frames begin to reach.
+    The same seed gives the same bytes."""
+    h0, h1 = hole
+    n_fft, hop = grid.n_fft, grid.hop
+    reach = -(-(n_fft // 2) // hop)  # frames a window reaches either side of its centre
+    edge = 2 * reach  # frames held before a block: every frame whose samples its first frame's touch
+    win = window("hann", n_fft, np.float32)
+    win64 = window("hann", n_fft, np.float64)
+    hf = grid.hole_frames
+    first, end = int(hf[0]), int(hf[-1]) + 1
+    length = grid.stop - grid.start
+    n_frames = length // hop + 1
+    band = grid.band_bins[:, None]
+    envelope = _long_envelope(x, grid, single=method == "interpolate")
+    textured = None
+    if method == "texture":  # (the detail's level per bin is over the whole hole: the target is made whole)
+        env = envelope(hf)
+        tex = np.asarray(texture_db, dtype=np.float64)
+        tex = np.broadcast_to(tex, env.shape) if tex.ndim == 2 else tex
+        textured = np.stack([texture_on_envelope(e, t) for e, t in zip(env, tex, strict=True)])
+        del env
+    count = -(-(end - first) // _block_frames(rate))
+    size = -(-(end - first) // count)
+    ahead = max(edge, int(round(LOOKAHEAD_SECONDS * rate / hop)))
+    s0, s1 = _frame_span(grid)
+    fade = int(CROSSFADE_SECONDS * rate) if method != "interpolate" else None
+    if fade is not None:
+        s0 = max(s0, h0 - grid.start - fade)
+        s1 = min(s1, h1 - grid.start + fade)
+    left_ramp, right_ramp = h0 - grid.start - s0, s1 - (h1 - grid.start)
+    before = _segment_frames(x, grid, max(0, first - edge), first, win64)  # (the context's own, complex128)
+    made = before[..., :0]  # the frames the block before made past its own (its lookahead), as it left them
+    done = s0
+    for f0 in range(first, end, size):
+        f1 = min(f0 + size, end)
+        stop = min(f1 + ahead, end)  # the block's frames and its lookahead
+        after = stop == end  # the context after the hole is in reach: held as well
+        right = min(n_frames, end + edge) if after else stop
+        base = f0 - before.shape[-1]  # the frame the block's STFT starts at
+        free = (before.shape[-1], before.shape[-1] + stop - f0)
+        if textured is not None:
+            target_db = textured[..., f0 - first : stop - first]
+        else:
+            target_db = envelope(np.arange(f0, stop))
+        target = (10.0 ** (target_db / 20.0)).astype(np.float32)
+        del target_db
+        held = np.zeros((x.shape[1], len(grid.bins_hz), stop - f0), dtype=np.complex64)
+        if not grid.band_bins.all():  # (the cells outside the band are the input's)
+            held = _segment_frames(x, grid, f0, stop, win64).astype(np.complex64)
+        ready = free[0] + made.shape[-1]  # the block's first frames start as the block before left them
+        parts = [before, made, held[..., made.shape[-1] :]]
+        if right > stop:
+            parts.append(_segment_frames(x, grid, stop, right, win64))
+        # the phase carried on from the frames before (and the context after) as they are: the
+        # context's in double precision, as the whole synthesis reads it (one block: the same bytes)
+        spec = np.concatenate(parts, axis=-1)
+        new = spec.astype(np.complex64)
+        if ready < free[1]:
+            local = Grid(
+                n_fft, hop, 0, 0, np.arange(ready, free[1]), grid.left, grid.right, grid.bins_hz, grid.band_bins
+            )
+            start_phase = np.exp(1j * np.stack([_carried_phase(s, local, rng) for s in spec])).astype(np.complex64)
+            rest = slice(ready - free[0], None)
+            new[..., ready : free[1]] = np.where(band, target[..., rest] * start_phase, held[..., rest])
+            del start_phase
+        del spec
+        # the block's samples: up to the last frame's centre, or the segment's end where it reaches it
+        n_local = (new.shape[-1] - 1) * hop + 1 if right < n_frames else length - base * hop
+        _refine(new, free, band, target, held, grid, win, n_local)
+        last = f1 == end
+        upto = s1 if last else min(s1, (f1 - reach) * hop)  # the samples no later frame reaches
+        if upto > done:
+            keep = new if last else new[..., : free[0] + f1 - f0]
+            n_keep = n_local if last else (keep.shape[-1] - 1) * hop + 1
+            wave = istft(keep, n_fft, hop, win, n_keep).astype(np.float64)[:, done - base * hop : upto - base * hop]
+            if fade is not None:  # the known samples kept up to a short crossfade just outside the hole
+                u = np.arange(done, upto)
+                w = np.ones(len(u))
+                if left_ramp > 0:
+                    on = u < s0 + left_ramp
+                    w[on] = 0.5 - 0.5 * np.cos(np.pi * (u[on] - s0 + 0.5) / left_ramp)
+                if right_ramp > 0:
+                    off = u >= s1 - right_ramp
+                    w[off] = 0.5 + 0.5 * np.cos(np.pi * (u[off] - (s1 - right_ramp) + 0.5) / right_ramp)
+                wave = w * wave + (1 - w) * x[grid.start + done : grid.start + upto].T
+            out[grid.start + done : grid.start + upto] = wave.T
+            done = upto
+        before = new[..., max(0, free[0] + f1 - f0 - edge) : free[0] + f1 - f0].copy()  # the next block's left context
+        made = new[..., free[0] + f1 - f0 : free[1]].copy()
+    return grid.start + s0, grid.start + s1
 
 
 # -- Janssen's AR interpolation ------------------------------------------------------------------------
@@ -592,6 +797,9 @@ def restore(
         if method in ("ar", "match"):
             method = "envelope"
         grid = plan(n, rate, (h0, h1), band)
+        if _in_blocks(grid, rate):  # a long hole: a block at a time, in memory that follows a block
+            span = _restore_blocks(x, out, rate, (h0, h1), grid, method, rng, texture_db)
+            return (out[:, 0] if squeeze else out), span, method
         win = window("hann", grid.n_fft, np.float64)
         segment = np.ascontiguousarray(x[grid.start : grid.stop].T)  # (channels, samples)
         spec = stft(segment, grid.n_fft, grid.hop, win)

@@ -136,14 +136,20 @@ def restored(
     """``members``' channels of ``segment`` with the hole filled by ``method`` of
     :mod:`specblur.edit.restore` (``--amount`` mixes the fill with what was there); the other
     channels as they were. Returns them, the span (in the segment) that may differ and the method
-    that filled it (``auto``'s choice)."""
-    out = np.array(segment, copy=True)
+    that filled it (``auto``'s choice). Where every channel is filled, the restored copy is returned
+    as it is (a long span is held twice, not four times: the segment and its copy)."""
     if options.amount == 0:
-        return out, (len(segment), 0), method
-    x = np.asarray(segment[:, members], dtype=np.float64)
+        return np.array(segment, copy=True), (len(segment), 0), method
+    every = list(members) == list(range(segment.shape[1]))
+    x = np.asarray(segment if every else segment[:, members], dtype=np.float64)
     rng = np.random.default_rng([options.seed, *group])
     filled, span, used = restore.restore(x, rate, hole, band, method, rng, options.linked, detail)
-    if options.amount < 1:
-        filled = x + options.amount * (filled - x)
+    if options.amount < 1:  # x + amount * (filled - x), in place
+        filled -= x
+        filled *= options.amount
+        filled += x
+    if every:
+        return filled.astype(segment.dtype, copy=False), span, used
+    out = np.array(segment, copy=True)
     out[:, members] = filled.astype(out.dtype)
     return out, span, used
