@@ -583,10 +583,14 @@ def test_decode_to_stdout_and_a_stopped_decode(tiny_model: Path, tmp_path: Path)
 
 
 def test_a_long_repair_reads_only_its_span_and_context(tiny_model: Path, tmp_path: Path, monkeypatch) -> None:
-    """Repair is not tiled, but of a 12 s span of a 60 s file it reads the span and the context its
-    plan asks for once, not the file, and leaves every other byte as it was."""
+    """Repair is not tiled, but of a 12 s span of a 60 s file it reads only the span and the context
+    its plan asks for, not the file; the long hole streams (issue 20): the part is read once, a piece
+    at a time, to check it (as an edit in memory checks its part), then the blocks read what they
+    need of it (the context's frames, the crossfades), a small share again. Every other byte is as
+    it was, and the bytes are those of the same repair done in memory."""
     import specblur
     from specblur import audio
+    from specblur.edit.effects import repair
     from specblur.edit.options import EditOptions
     from specblur.edit.plan import plan
 
@@ -602,13 +606,56 @@ def test_a_long_repair_reads_only_its_span_and_context(tiny_model: Path, tmp_pat
     monkeypatch.setattr(audio.Source, "read_span", recorded)
     edit = specblur.repair_file(src, tmp_path / "out.wav", model=str(tiny_model), time=(20.0, 32.0))
     where = plan(model, 60 * 16000, 16000, (20.0, 32.0), (None, None), EditOptions(effect="repair"))
-    assert reads == [(where.start, where.stop)]
     assert 0 < where.start < 20 * 16000 < 32 * 16000 < where.stop < 60 * 16000
     assert where.stop - where.start < 0.6 * 60 * 16000
+    assert all(where.start <= a < b <= where.stop for a, b in reads)
+    pieces = [r for r in reads if r[1] - r[0] == audio.BLOCK_FRAMES or r[1] == where.stop]
+    assert len(reads) > len(pieces) and sum(b - a for a, b in reads) < 1.2 * (where.stop - where.start)
     s0, s1 = edit.result.span
     assert where.start <= s0 < s1 <= where.stop and s1 - s0 > 11 * 16000
     x, y = sf.read(src, dtype="int16")[0], sf.read(tmp_path / "out.wav", dtype="int16")[0]
     assert np.array_equal(x[:s0], y[:s0]) and np.array_equal(x[s1:], y[s1:]) and not np.array_equal(x, y)
+    # in memory (the part read whole, as a short repair is): the same bytes, one read
+    reads.clear()
+    monkeypatch.setattr(repair.Repair, "streamed", lambda self, *args: None)
+    held = specblur.repair_file(src, tmp_path / "held.wav", model=str(tiny_model), time=(20.0, 32.0))
+    assert reads == [(where.start, where.stop)] and held.result.span == edit.result.span
+    assert (tmp_path / "held.wav").read_bytes() == (tmp_path / "out.wav").read_bytes()
+    assert [p.method for p in held.parts] == [p.method for p in edit.parts] == ["envelope"]
+
+
+@pytest.mark.parametrize("how", [{"amount": 0.5}, {"freq": (1000.0, 4000.0), "method": "interpolate"}])
+def test_a_streamed_repair_is_the_repair_in_memory(tiny_model: Path, tmp_path: Path, monkeypatch, how) -> None:
+    """A long hole streamed block by block (issue 20) writes the bytes the same repair held in memory
+    does, mixed with what was there (``amount``) or in a band, in FLAC as in WAV."""
+    import specblur
+    from specblur.edit.effects import repair
+
+    src = _long(tmp_path / "in.flac", 20.0)
+    made = []
+    real = repair.Repair.streamed
+    monkeypatch.setattr(repair.Repair, "streamed", lambda self, *args: made.append(real(self, *args)) or made[-1])
+    streamed = specblur.repair_file(src, tmp_path / "streamed.flac", model=str(tiny_model), time=(4.0, 15.0), **how)
+    monkeypatch.setattr(repair.Repair, "streamed", lambda self, *args: None)
+    held = specblur.repair_file(src, tmp_path / "held.flac", model=str(tiny_model), time=(4.0, 15.0), **how)
+    assert len(made) == 1 and made[0] is not None and streamed.result.span == held.result.span
+    a, b = sf.read(tmp_path / "streamed.flac")[0], sf.read(tmp_path / "held.flac")[0]
+    assert np.array_equal(a, b) and not np.array_equal(a, sf.read(src)[0])
+
+
+def test_a_streamed_repair_refuses_samples_that_are_not_finite(tiny_model: Path, tmp_path: Path) -> None:
+    """A long hole streams, but the part it works on is checked first, as a part held in memory is:
+    a NaN in it is named, and nothing is written."""
+    import specblur
+    from specblur.errors import AudioError
+
+    src = tmp_path / "in.wav"
+    x = np.random.default_rng(0).normal(0.0, 0.1, (30 * 16000, 2))
+    x[int(16.5 * 16000), 1] = np.nan
+    sf.write(src, x, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"NaN or infinite samples \(the first at 16.5 s\)"):
+        specblur.repair_file(src, tmp_path / "out.wav", model=str(tiny_model), time=(5.0, 20.0))
+    assert not (tmp_path / "out.wav").exists()
 
 
 def test_a_long_region_is_plotted_decimated(tiny_model: Path, long_file: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from specblur.edit.effects import EFFECTS
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
 from specblur.edit.plan import extent, plan
-from specblur.edit.segment import BlurResult, edit_segment
+from specblur.edit.segment import BlurResult, check_finite, edit_segment
 from specblur.edit.tiles import Progress
 from specblur.errors import AudioError, UsageError
 from specblur.runtime.loader import load_model
@@ -186,6 +186,19 @@ def blur_file_regions(
             cut = tiles.tiles(where.hole, head.sample_rate) if EFFECTS[job["options"].effect].tiles else None
             if cut is not None and not rest:
                 tiled[k] = cut
+        # a long edit that an effect makes without holding it (a repair's long hole): read and
+        # written as it is made, one block at a time, memory following a block (not with a picture:
+        # that is drawn from the whole part)
+        filled: dict[int, tuple[tuple[int, int], str, Iterator[tuple[int, np.ndarray]]]] = {}
+        for k, (i, *rest) in enumerate(members):
+            job, where = planned[i][1], planned[i][2]
+            effect = EFFECTS[job["options"].effect]
+            if k in tiled or rest or keep_views:
+                continue
+            method = effect.method(job["options"], where)
+            made = effect.streamed(source.read_span, head.channels, head.sample_rate, where, method, job["options"])
+            if made is not None:
+                filled[k] = made
         total = sum(len(tiled[k]) if k in tiled else len(members[k]) for k in range(len(groups)))
         count = _Counter(progress, total)
         # the regions that are not streamed are edited first (they are held in memory anyway), so that
@@ -193,7 +206,7 @@ def blur_file_regions(
         parts: list[BlurResult | None] = [None] * len(planned)
         patches: dict[int, tuple[int, np.ndarray]] = {}
         for k, (lo, hi) in enumerate(groups):
-            if k in tiled:
+            if k in tiled or k in filled:
                 continue
             buffer = source.read_span(lo, hi)
             changed: tuple[int, int] | None = None
@@ -229,6 +242,11 @@ def blur_file_regions(
                     start, patch = patches.pop(k)
                     for lo in range(0, len(patch), PATCH_FRAMES):
                         yield fitted(start + lo, patch[lo : lo + PATCH_FRAMES])
+                elif k in filled:
+                    i = members[k][0]
+                    for start, patch in _filled(source, head, planned[i], filled.pop(k), parts, i):
+                        yield fitted(start, patch)
+                    count.step()
                 elif k in tiled:
                     i = members[k][0]
                     streamed = _streamed(loaded, source, head, planned[i], tiled[k], count, parts, i, keep_views)
@@ -310,6 +328,28 @@ class _Counter:
         self.done += 1
         if self.progress is not None:
             self.progress(self.done, self.total)
+
+
+def _filled(
+    source: audio.Source,
+    head: Any,
+    planned: tuple[str | None, dict[str, Any], Any],
+    made: tuple[tuple[int, int], str, Iterator[tuple[int, np.ndarray]]],
+    parts: list[BlurResult | None],
+    index: int,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The patches of one long edit that its effect makes as it goes
+    (:meth:`~specblur.edit.effects.base.Effect.streamed`): the part it works on checked for samples
+    that are not finite first, a piece at a time (as :func:`~specblur.edit.segment.edit_segment`
+    checks the part it is given), then the effect's samples as they come; its result is put in
+    ``parts[index]`` once they are all made."""
+    _, _, where = planned
+    for lo in range(where.start, where.stop, audio.BLOCK_FRAMES):
+        check_finite(source.read_span(lo, min(where.stop, lo + audio.BLOCK_FRAMES)), lo, head.sample_rate)
+    span, method, patches = made
+    yield from patches
+    samples = np.zeros((0, head.channels))
+    parts[index] = BlurResult(samples, where.regions, float("nan"), span, [], method, where.hole, where.band)
 
 
 def _streamed(

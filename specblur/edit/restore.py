@@ -36,7 +36,9 @@ Cost (a 4 s 44.1 kHz clip, in process, against a blur of it): see ``docs/REPAIR.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -183,15 +185,10 @@ def _match_features(x: np.ndarray, rate: int, n_fft: int, hop: int) -> np.ndarra
     return np.maximum(db, db.max() - MATCH_RANGE_DB).astype(np.float32)
 
 
-def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
-    """The stretch of ``x`` ((samples, channels)) most like what should be in the hole ``[h0, h1)``:
-    of every stretch as long, lying clear of the hole (its own surroundings too), the one whose
-    :data:`MATCH_CONTEXT_SECONDS` on each side are nearest to the hole's, in log mel power frame by
-    frame (both sides at once, so that what comes before and after both fit); then its offset refined
-    to the sample by the waveforms' correlation around the hole's two edges. ``None`` when no
-    stretch fits in ``x`` (too short) or too few do to tell a match from chance. A candidate that is
-    mostly digital silence (another dropout) is passed over, unless the hole's surroundings are too."""
-    n = x.shape[0]
+def _candidates(n: int, rate: int, h0: int, h1: int) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """Where :func:`find_match` looks, from the lengths alone: the frames whose window touches the
+    hole (``first``, ``last``), the context frames around it and the shifts (in frames) of every
+    stretch that lies clear of the hole, its surroundings too; ``None`` when too few do (under 8)."""
     n_fft, hop = _sizes(rate)
     half = n_fft // 2
     n_frames = n // hop + 1  # (the features' frames: the STFT's, centred)
@@ -207,8 +204,25 @@ def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
     # a candidate and its surroundings lie clear of the hole (which holds the damage)
     clear = (hi_ctx + shifts < first) | (lo_ctx + shifts > last)
     shifts = shifts[clear]
-    if len(shifts) < 8:  # (decided before any feature is computed: a hole longer than the reach has none)
+    if len(shifts) < 8:
         return None
+    return first, last, ctx, shifts
+
+
+def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
+    """The stretch of ``x`` ((samples, channels)) most like what should be in the hole ``[h0, h1)``:
+    of every stretch as long, lying clear of the hole (its own surroundings too), the one whose
+    :data:`MATCH_CONTEXT_SECONDS` on each side are nearest to the hole's, in log mel power frame by
+    frame (both sides at once, so that what comes before and after both fit); then its offset refined
+    to the sample by the waveforms' correlation around the hole's two edges. ``None`` when no
+    stretch fits in ``x`` (too short) or too few do to tell a match from chance. A candidate that is
+    mostly digital silence (another dropout) is passed over, unless the hole's surroundings are too."""
+    n = x.shape[0]
+    n_fft, hop = _sizes(rate)
+    where = _candidates(n, rate, h0, h1)
+    if where is None:  # (decided before any feature is computed: a hole longer than the reach has none)
+        return None
+    first, last, ctx, shifts = where
     feats = _match_features(x, rate, n_fft, hop)
     # nor is a candidate mostly silence (another dropout), unless what surrounds the hole is too
     span = last + 1 - first
@@ -492,6 +506,50 @@ def _long_envelope(x: np.ndarray, grid: Grid, single: bool):
     return at
 
 
+class _Read:
+    """Samples ``(n, channels)`` read as they are sliced (rows only), by ``read(start, stop)``."""
+
+    def __init__(self, read: Callable[[int, int], np.ndarray], n: int, channels: int) -> None:
+        self.read, self.shape = read, (n, channels)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.shape[0])
+        return np.asarray(self.read(start, stop), dtype=np.float64)
+
+
+def restore_in_blocks(
+    read: Callable[[int, int], np.ndarray],
+    n: int,
+    channels: int,
+    rate: int,
+    hole: tuple[float, float],
+    band: tuple[float, float] | None,
+    method: str,
+    rng: np.random.Generator,
+) -> tuple[tuple[int, int], str, Iterator[tuple[int, np.ndarray]]] | None:
+    """:func:`restore` of ``n`` samples of ``channels`` that are not held in memory but read, a few
+    frames at a time, by ``read(start, stop)`` (float64 ``(frames, channels)``), where ``restore``
+    would fill the hole a block at a time (:data:`BLOCK_SECONDS`) with ``envelope`` or
+    ``interpolate`` (``auto``: where the hole is too long for ``ar`` and no stretch lies clear of it
+    to search for a ``match``); else ``None``. Returns the span that may differ, the method and the
+    changed samples ``(first sample, samples)``, in order, as they are made: what ``restore`` writes
+    there, the same bytes (every other sample is the input's). Memory follows a block, not ``n``."""
+    h0 = max(0, int(round(hole[0] * rate)))
+    h1 = min(n, int(round(hole[1] * rate)))
+    if h1 <= h0:
+        return None
+    if method == "auto" and (h1 - h0) / rate > AR_MAX_SECONDS and _candidates(n, rate, h0, h1) is None:
+        method = choose_method((h1 - h0) / rate, band)
+    if method not in ("envelope", "interpolate"):
+        return None
+    grid = plan(n, rate, (h0, h1), band)
+    if not _in_blocks(grid, rate):
+        return None
+    s0, s1 = _blocks_span(grid, rate, (h0, h1), method)
+    parts = _blocks(_Read(read, n, channels), rate, (h0, h1), grid, method, rng)
+    return (grid.start + s0, grid.start + s1), method, parts
+
+
 def _restore_blocks(
     x: np.ndarray,
     out: np.ndarray,
@@ -502,6 +560,33 @@ def _restore_blocks(
     rng: np.random.Generator,
     texture_db: np.ndarray | None = None,
 ) -> tuple[int, int]:
+    """:func:`_blocks` written into ``out``; returns the span written."""
+    for start, part in _blocks(x, rate, hole, grid, method, rng, texture_db):
+        out[start : start + len(part)] = part
+    s0, s1 = _blocks_span(grid, rate, hole, method)
+    return grid.start + s0, grid.start + s1
+
+
+def _blocks_span(grid: Grid, rate: int, hole: tuple[int, int], method: str) -> tuple[int, int]:
+    """The samples of the segment a fill of ``hole`` writes: those the hole's frames touch, kept up
+    to a :data:`CROSSFADE_SECONDS` crossfade outside the hole (but for ``interpolate``)."""
+    s0, s1 = _frame_span(grid)
+    if method != "interpolate":
+        fade = int(CROSSFADE_SECONDS * rate)
+        s0 = max(s0, hole[0] - grid.start - fade)
+        s1 = min(s1, hole[1] - grid.start + fade)
+    return s0, s1
+
+
+def _blocks(
+    x: Any,
+    rate: int,
+    hole: tuple[int, int],
+    grid: Grid,
+    method: str,
+    rng: np.random.Generator,
+    texture_db: np.ndarray | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
     """What :func:`restore` does for ``envelope``, ``interpolate`` and ``texture``, a block of hole
     frames at a time, in memory that follows a block (:data:`BLOCK_SECONDS`), not the hole: the
     same target (:func:`envelope_db`, the interpolation across the whole hole), the same phase
@@ -516,8 +601,10 @@ def _restore_blocks(
     frames are with the context (no seam: tests/test_restore.py). The phase starts carried on from the
     two frames before each block (:func:`_carried_phase`; the last block's second half backward from
     the context after the hole). Only the samples each block completes are written: the frames'
-    overlap-add, as the whole synthesis's, cut where the next block's frames begin to reach.
-    The same seed gives the same bytes."""
+    overlap-add, as the whole synthesis's, cut where the next block's frames begin to reach: yielded
+    as ``(first sample, samples (frames, channels))``, in order, covering :func:`_blocks_span`.
+    The same seed gives the same bytes. ``x`` ((samples, channels)) is only sliced, a few frames at
+    a time: it may read them from a file as they are asked for (:func:`restore_in_blocks`)."""
     h0, h1 = hole
     n_fft, hop = grid.n_fft, grid.hop
     reach = -(-(n_fft // 2) // hop)  # frames a window reaches either side of its centre
@@ -540,11 +627,8 @@ def _restore_blocks(
     count = -(-(end - first) // _block_frames(rate))
     size = -(-(end - first) // count)
     ahead = max(edge, int(round(LOOKAHEAD_SECONDS * rate / hop)))
-    s0, s1 = _frame_span(grid)
-    fade = int(CROSSFADE_SECONDS * rate) if method != "interpolate" else None
-    if fade is not None:
-        s0 = max(s0, h0 - grid.start - fade)
-        s1 = min(s1, h1 - grid.start + fade)
+    s0, s1 = _blocks_span(grid, rate, hole, method)
+    fade = method != "interpolate"
     left_ramp, right_ramp = h0 - grid.start - s0, s1 - (h1 - grid.start)
     before = _segment_frames(x, grid, max(0, first - edge), first, win64)  # (the context's own, complex128)
     made = before[..., :0]  # the frames the block before made past its own (its lookahead), as it left them
@@ -591,21 +675,19 @@ def _restore_blocks(
             keep = new if last else new[..., : free[0] + f1 - f0]
             n_keep = n_local if last else (keep.shape[-1] - 1) * hop + 1
             wave = istft(keep, n_fft, hop, win, n_keep).astype(np.float64)[:, done - base * hop : upto - base * hop]
-            if fade is not None:  # the known samples kept up to a short crossfade just outside the hole
-                u = np.arange(done, upto)
-                w = np.ones(len(u))
-                if left_ramp > 0:
-                    on = u < s0 + left_ramp
-                    w[on] = 0.5 - 0.5 * np.cos(np.pi * (u[on] - s0 + 0.5) / left_ramp)
-                if right_ramp > 0:
-                    off = u >= s1 - right_ramp
-                    w[off] = 0.5 + 0.5 * np.cos(np.pi * (u[off] - (s1 - right_ramp) + 0.5) / right_ramp)
-                wave = w * wave + (1 - w) * x[grid.start + done : grid.start + upto].T
-            out[grid.start + done : grid.start + upto] = wave.T
+            # the known samples kept up to a short crossfade just outside the hole (read there only)
+            ramps = ((s0, left_ramp, False), (s1 - right_ramp, right_ramp, True)) if fade else ()
+            for r0, ramp, falling in ramps:
+                a, b = max(done, r0), min(upto, r0 + ramp)
+                if b > a:
+                    turn = np.cos(np.pi * (np.arange(a, b) - r0 + 0.5) / ramp)
+                    w = 0.5 + 0.5 * turn if falling else 0.5 - 0.5 * turn
+                    known = x[grid.start + a : grid.start + b].T
+                    wave[:, a - done : b - done] = w * wave[:, a - done : b - done] + (1 - w) * known
+            yield grid.start + done, wave.T
             done = upto
         before = new[..., max(0, free[0] + f1 - f0 - edge) : free[0] + f1 - f0].copy()  # the next block's left context
         made = new[..., free[0] + f1 - f0 : free[1]].copy()
-    return grid.start + s0, grid.start + s1
 
 
 # -- Janssen's AR interpolation ------------------------------------------------------------------------

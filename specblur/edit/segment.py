@@ -68,6 +68,18 @@ def _cell_weight(pixel: np.ndarray, maps: np.ndarray, cell: tuple[int, int], reg
     return weight
 
 
+def check_finite(segment: np.ndarray, start: int, rate: int) -> None:
+    """Raise :class:`AudioError` where ``segment`` (the file's samples from frame ``start``) holds a
+    sample that is not finite, naming the first one's time."""
+    bad = ~np.isfinite(segment)
+    if bad.any():
+        first = start + int(np.argwhere(bad)[0][0])
+        raise AudioError(
+            f"has NaN or infinite samples (the first at {first / rate:.6g} s) in the part to edit; "
+            "repair the file (e.g. with sox) first"
+        )
+
+
 def edit_segment(
     loaded: RuntimeModel,
     segment: np.ndarray,
@@ -89,13 +101,7 @@ def edit_segment(
     effect = EFFECTS[options.effect]
     method = effect.method(options, where)
     level_priors = priors.for_model(loaded, options.prior) if effect.uses_codes(method) else None
-    bad = ~np.isfinite(segment)
-    if bad.any():
-        first = where.start + int(np.argwhere(bad)[0][0])
-        raise AudioError(
-            f"has NaN or infinite samples (the first at {first / rate:.6g} s) in the part to edit; "
-            "repair the file (e.g. with sox) first"
-        )
+    check_finite(segment, where.start, rate)
     synthesised = effect.synthesise(segment, rate, where, method, options, key)
     if synthesised is not None:  # done from the samples alone, no codes drawn
         out, span, method = synthesised

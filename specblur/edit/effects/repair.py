@@ -73,6 +73,35 @@ class Repair(Effect):
         every = list(range(segment.shape[1]))
         return restored(segment, rate, _hole_in(where, rate), where.band, method, options, every, (0, *key))
 
+    def streamed(self, read, channels, rate, where, method, options):
+        """A hole that :func:`restore.restore` fills a block at a time (``envelope``, ``interpolate``,
+        ``auto`` with nothing to copy from: :func:`restore.restore_in_blocks`), read and written a
+        block at a time: what :meth:`synthesise` makes, the same bytes, in memory that follows a
+        block, not the span (a 10-minute span works as a 10-second one)."""
+        if method not in SAMPLE_METHODS or options.amount == 0:
+            return None
+        n = where.stop - where.start
+        rng = np.random.default_rng([options.seed, 0])  # (restored's, for the one untiled edit)
+
+        def span_read(start: int, stop: int) -> np.ndarray:
+            return read(where.start + start, where.start + stop)
+
+        made = restore.restore_in_blocks(span_read, n, channels, rate, _hole_in(where, rate), where.band, method, rng)
+        if made is None:
+            return None
+        (s0, s1), used, parts = made
+
+        def mixed() -> Any:
+            for start, filled in parts:
+                if options.amount < 1:  # (as restored mixes them)
+                    x = span_read(start, start + len(filled))
+                    filled -= x
+                    filled *= options.amount
+                    filled += x
+                yield where.start + start, filled
+
+        return (where.start + s0, where.start + s1), used, mixed()
+
     def from_codes(self, model, after, pixel, segment, rate, where, method, options, members, key):
         """``texture``: the decoder's image of the filled codes as detail on the context's envelope."""
         if method != "texture":
