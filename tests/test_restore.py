@@ -405,3 +405,21 @@ def test_the_blocks_target_is_the_envelope(monkeypatch, power: bool) -> None:
         for single in (False, True):
             whole = np.stack([R.envelope_db(s, grid, single) for s in spec])
             assert np.array_equal(R._long_envelope(x, grid, single)(grid.hole_frames), whole)
+
+
+@pytest.mark.parametrize("seconds, rate, channels", [(18.6, 44100, 2), (3.0, 22050, 1)])
+def test_match_features_a_block_at_a_time_are_those_of_the_whole_stft(seconds, rate, channels) -> None:
+    """The search's features, computed :data:`FEATURE_FRAMES` at a time, are to the bit those of one
+    STFT of the whole span (what they were), so ``match`` and ``auto`` choose as they did."""
+    from specblur.runtime.dsp import mel_filterbank, stft, window
+
+    x = music(seconds, rate=rate, channels=channels, seed=11)
+    x[len(x) // 3 : len(x) // 3 + rate // 2] = 0.0
+    n_fft, hop = R._sizes(rate)
+    spec = stft(np.ascontiguousarray(x.T), n_fft, hop, window("hann", n_fft, np.float64))
+    power = (np.abs(spec) ** 2).sum(axis=0)
+    bank = mel_filterbank(n_fft // 2 + 1, 40.0, min(16000.0, rate / 2), R.MATCH_BANDS, rate).astype(np.float64)
+    db = 10.0 * np.log10(power.T @ bank + 1e-20).T
+    whole = np.maximum(db, db.max() - R.MATCH_RANGE_DB).astype(np.float32)
+    assert len(x) // hop + 1 > R.FEATURE_FRAMES or seconds < 5
+    assert np.array_equal(R._match_features(x, rate, n_fft, hop), whole)

@@ -1,7 +1,8 @@
 """Edits of files (and of arrays, as files are edited): only the parts of a file that its regions
 need are read, and the output is the input with each changed span patched in
 (:func:`specblur.audio.write_patches`), so every byte outside them is the input's and memory follows
-the regions, not the file; a long region streams, a tile at a time (:mod:`specblur.edit.tiles`)."""
+the regions, not the file; a long region streams, a tile at a time (:mod:`specblur.edit.tiles`), and
+a long repair a block at a time (:meth:`specblur.edit.effects.base.Effect.streamed`)."""
 
 from __future__ import annotations
 
@@ -142,7 +143,9 @@ def blur_file_regions(
     A blur of a long region (the whole of a long file, say) that overlaps no other region streams:
     it is done tile by tile (:mod:`specblur.edit.tiles`), each tile written as soon as it is done, so
     memory follows a tile, not the region (onnxruntime's threads use the cores: that measured faster
-    than tiles in parallel, and holds one tile at a time; benchmarks/long_files.py).
+    than tiles in parallel, and holds one tile at a time; benchmarks/long_files.py). A repair of a
+    long hole that overlaps no other region streams too, a block at a time, read and written as it is
+    made (:func:`specblur.edit.restore.restore_in_blocks`; benchmarks/streams.py).
     ``progress(done, total)`` (optional) is called as tiles and regions are done. Anything that goes
     wrong on the way (the input cut short while it is read, a full disk, Ctrl-C) leaves no ``dst``.
     """
