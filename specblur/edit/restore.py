@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from specblur import cancel
 from specblur.edit.limits import AR_AUTO_SECONDS
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
@@ -389,6 +390,7 @@ def _synthesise(
     length = segment.shape[-1]
     known_part = None if known is None else segment[..., known].astype(np.float32)
     for _ in range(GL_ITERS):
+        cancel.check()
         wave = istft(new, grid.n_fft, grid.hop, win, length)
         if known is not None:
             wave[..., known] = known_part
