@@ -19,7 +19,9 @@ RAW = {
     name: architecture.imports(path, PACKAGE, set(EDGES))
     for name, path in ((architecture.module_name(p, PACKAGE), p) for p in PACKAGE.rglob("*.py"))
 }
-FILES_LAYER = ("audio", "container", "metadata", "codes", "labels", "plot", "files", "errors", "config", "version")
+FILES_LAYER = (
+    "audio", "container", "metadata", "codes", "labels", "plot", "files", "errors", "config", "version", "cancel",
+)  # fmt: skip
 
 
 def _third_party(path: Path) -> set[str]:

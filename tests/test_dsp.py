@@ -305,3 +305,27 @@ def test_phase_start_extrapolate_continues_a_steady_partial(rate: int) -> None:
     assert errors["random"] > 0.5
     with pytest.raises(ValueError, match="phase start"):
         resynth_np.apply_change(wave, *args, phase_start="zero")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_stft_in_blocks_is_the_one_call_bit_for_bit(monkeypatch, dtype) -> None:
+    """stft and istft take the FFTs a block of frames at a time (memory): the numbers are those of
+    one call over every frame, bit for bit, however the blocks fall."""
+    rng = np.random.default_rng(3)
+    n_fft, hop = 256, 64
+    win = dsp.window("hann", n_fft, dtype)
+    for frames_per_block in (64, 128):
+        monkeypatch.setattr(dsp, "_BLOCK_BYTES", frames_per_block * n_fft * np.dtype(dtype).itemsize)
+        for n in (100, 64 * hop * 3 + 17, 20000):
+            for lead in ((), (2,)):
+                x = rng.standard_normal((*lead, n)).astype(dtype)
+                padded = np.pad(x, [(0, 0)] * len(lead) + [(n_fft // 2, n_fft // 2)])
+                frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
+                whole = np.swapaxes(np.fft.rfft(frames * win, axis=-1), -1, -2)
+                spec = dsp.stft(x, n_fft, hop, win)
+                assert spec.dtype == whole.dtype and np.array_equal(spec, whole)
+                real = np.fft.irfft(np.swapaxes(whole, -1, -2), n=n_fft, axis=-1).astype(dtype) * win
+                added = dsp._overlap_add(real, hop)
+                envelope = dsp._overlap_add(np.broadcast_to(win * win, (whole.shape[-1], n_fft)), hop)
+                expected = added[..., n_fft // 2 : n_fft // 2 + n] / envelope[n_fft // 2 : n_fft // 2 + n]
+                assert np.array_equal(dsp.istft(spec, n_fft, hop, win, n), expected)

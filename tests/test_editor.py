@@ -804,7 +804,7 @@ def test_a_long_region_is_edited_in_tiles_with_progress_cancel_and_the_command_l
     tiny_model: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
     """A blur of a region longer than tiles.LONG_SECONDS is done in the command line's tiles (issue
-    20): the page sees its progress tile by tile, Cancel between two tiles keeps nothing, and once
+    20): the page sees its progress tile by tile, Cancel stops the tile in flight and keeps nothing, and once
     done the command box's one command writes the export's bytes. The step's samples are held as the
     file stores them (16-bit: int16), not as float64."""
     from specblur.edit import tiles
@@ -817,11 +817,15 @@ def test_a_long_region_is_edited_in_tiles_with_progress_cancel_and_the_command_l
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     run_tile, reached, go = tiles.run_tile, threading.Event(), threading.Event()
 
+    finished: list[int] = []
+
     def held(loaded, segment, rate, where, options, tile, after):  # the second tile waits for the test
         if tile.index == 1:
             reached.set()
             assert go.wait(60)
-        return run_tile(loaded, segment, rate, where, options, tile, after)
+        result = run_tile(loaded, segment, rate, where, options, tile, after)
+        finished.append(tile.index)
+        return result
 
     monkeypatch.setattr(S.tiles, "run_tile", held)
     region = {"time": [1.0, tiles.LONG_SECONDS + 8.0], "freq": [200, 2000], "seed": 3}
@@ -836,7 +840,9 @@ def test_a_long_region_is_edited_in_tiles_with_progress_cancel_and_the_command_l
         go.set()
         worker.join(60)
         status, _, payload = answers.get_nowait()
-        assert status == 409 and json.loads(payload)["error"] == f"cancelled after 2 of {total} tiles; nothing changed"
+        # the tile in flight when Cancel came stopped at its next step (it never finished)
+        assert status == 409 and json.loads(payload)["error"] == f"cancelled after 1 of {total} tiles; nothing changed"
+        assert finished == [0]
         state = api(srv, "/api/state")
         assert (state["version"], state["entries"], state["command"]) == (0, [], "")
 

@@ -85,6 +85,71 @@ def test_a_long_blur_is_the_same_whatever_runs_it(tiny_model: Path, long_file: P
         )
 
 
+@pytest.mark.parametrize("prior", ["naive-bayes", "transformer"])
+def test_tiles_on_two_threads_write_the_bytes_of_one(
+    tiny_model: Path, long_file: Path, tmp_path: Path, monkeypatch, prior: str
+) -> None:
+    """Tiles edited two at a time (each worker thread on sessions of its own) write what one at a
+    time writes, and the threads are gone after."""
+    import threading
+
+    import specblur
+    from specblur.edit.on_file import blur_file
+
+    model = specblur.load_model(str(tiny_model))
+    written = []
+    for workers in (1, 2):
+        monkeypatch.setattr(tiles, "WORKERS", workers)
+        out = tmp_path / f"{workers}.wav"
+        blur_file(model, str(long_file), str(out), seed=2, prior=prior)
+        written.append(out.read_bytes())
+    assert written[0] == written[1] != long_file.read_bytes()
+    assert not [t for t in threading.enumerate() if t.name.startswith("specblur-tile")]
+
+
+def test_a_tile_that_fails_stops_the_others_and_writes_nothing(
+    tiny_model: Path, long_file: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import threading
+
+    import specblur
+    from specblur.edit.on_file import blur_file
+    from specblur.errors import AudioError
+
+    model = specblur.load_model(str(tiny_model))
+    run_tile = tiles.run_tile
+    started: list[int] = []
+
+    def failing(loaded, segment, rate, where, options, tile, after, **kw):
+        started.append(tile.index)
+        if tile.index == 2:
+            raise AudioError("tile 2 went wrong")
+        return run_tile(loaded, segment, rate, where, options, tile, after, **kw)
+
+    monkeypatch.setattr(tiles, "WORKERS", 2)
+    monkeypatch.setattr(tiles, "run_tile", failing)
+    out = tmp_path / "out.wav"
+    with pytest.raises(AudioError, match="tile 2 went wrong"):
+        blur_file(model, str(long_file), str(out), seed=2)
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == []
+    assert max(started) <= 4  # (at most the tiles in flight and the one read ahead after the failure)
+    assert not [t for t in threading.enumerate() if t.name.startswith("specblur-tile")]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_tiles_run_on_threads_leaves_nothing(tiny_model: Path, tmp_path: Path, sig: int) -> None:
+    """Held while the first tile is written, the next ones in flight on the worker threads: a signal
+    stops them all (exit 130, no output, no temporary file), the workers at their next step."""
+    src = _long(tmp_path / "in.wav", 40.0)
+    out = tmp_path / "out.wav"
+    two = "from specblur.edit import tiles; tiles.WORKERS = 2; from specblur.cli import main; main()"
+    paused = Paused("writing", "blur", str(src), str(out), "-m", str(tiny_model), python=("-c", two))
+    paused.proc.send_signal(sig)
+    code, err = paused.finish()
+    assert code == 130 and "interrupted" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
 def _frames_db(x: np.ndarray, rate: int, hop: float = 0.025) -> tuple[np.ndarray, np.ndarray]:
     """Per 50 ms frame (hop 25 ms): level (dB) and log spectrum (dB) of the channels' mean."""
     mono = x.mean(axis=1)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+from specblur.edit import tiles
 from specblur.edit.on_file import FileEdit, blur_file_regions
 from specblur.errors import SpecblurError
 
@@ -116,6 +117,7 @@ def _start(model: Any, load: Callable[[Any], Any], threads: int) -> None:
     signal.signal(signal.SIGINT, stop)
     os.environ.pop("SPECBLUR_TEST_PAUSE", None)  # the tests' pause pipes belong to the main process
     set_threads(threads)
+    tiles.WORKERS = 1  # a long file's tiles one at a time: the files share the cores already
     global _MODEL, _NOT_LOADED
     try:
         _MODEL = load(model)

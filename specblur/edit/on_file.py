@@ -142,10 +142,10 @@ def blur_file_regions(
 
     A blur of a long region (the whole of a long file, say) that overlaps no other region streams:
     it is done tile by tile (:mod:`specblur.edit.tiles`), each tile written as soon as it is done, so
-    memory follows a tile, not the region (onnxruntime's threads use the cores: that measured faster
-    than tiles in parallel, and holds one tile at a time; benchmarks/long_files.py). A repair of a
-    long hole that overlaps no other region streams too, a block at a time, read and written as it is
-    made (:func:`specblur.edit.restore.restore_in_blocks`; benchmarks/streams.py).
+    memory follows the tiles in flight, not the region; :func:`specblur.edit.tiles.run_in_order` edits
+    as many at once as :func:`specblur.edit.tiles.workers` says (the same bytes as one at a time). A
+    repair of a long hole that overlaps no other region streams too, a block at a time, read and
+    written as it is made (:func:`specblur.edit.restore.restore_in_blocks`; benchmarks/streams.py).
     ``progress(done, total)`` (optional) is called as tiles and regions are done. Anything that goes
     wrong on the way (the input cut short while it is read, a full disk, Ctrl-C) leaves no ``dst``.
     """
@@ -378,14 +378,17 @@ def _streamed(
 
     done: list[BlurResult] = []
 
-    def results() -> Iterator[tiles.TileResult]:
+    def prepared() -> Iterator[tiles.Prepared]:
         for tile in cut:
             where = plan(loaded, head.frames, rate, tile.time, job["freq"], opts)
             after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
-            segment = source.read_span(where.start, where.stop)
-            picture_too = {"keep_views": True} if picture is not None else {}
-            result = tiles.run_tile(loaded, segment, rate, where, opts, tile, after, **picture_too)
+            yield tile, source.read_span(where.start, where.stop), where, after
+
+    def results() -> Iterator[tiles.TileResult]:
+        edited = tiles.run_in_order(loaded, rate, opts, prepared(), picture is not None)
+        for tile, result in zip(cut, edited, strict=True):
             if picture is not None and result.view is not None:
+                after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
                 picture.add(result.view, tile, after)
             done.append(result.part)
             count.step()

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from specblur import cancel
 from specblur.edit.limits import AR_AUTO_SECONDS
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
@@ -451,6 +452,7 @@ def _refine(
     previous = np.zeros_like(held)
     factor = np.float32(0.99 / 1.99)
     for _ in range(GL_ITERS):
+        cancel.check()
         wave = istft(new, grid.n_fft, grid.hop, win, length)
         if known is not None:
             wave[..., known] = known_part

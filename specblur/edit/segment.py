@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from specblur import priors
+from specblur import cancel, priors
 from specblur.edit.effects import EFFECTS
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
@@ -133,6 +133,7 @@ def edit_segment(
         image = model.spectrogram.features_from_magnitude(heard * gain)[None, None]
         n_frames = image.shape[-1]
         pixel = brush(spec_cfg.n_bins, n_frames, fine.bins, fine.frames, where.sigma)
+        cancel.check()
         codes = model.encode(image)
         new = Codes(top=codes.top.copy(), bottom=codes.bottom.copy())
         rng = np.random.default_rng([options.seed, ch, *key])
@@ -146,6 +147,7 @@ def edit_segment(
             context = {"top": new.top[0]} if level == "bottom" and prior.uses_top else {}
             weight = _cell_weight(pixel, maps, model.cell[level], region)
             t = prior.temperature * options.temperature
+            cancel.check()
             redrawn = effect.redraw(prior, maps, inside, weight, rng, options.rounds, t, context, levels)
             changed += int((redrawn != maps)[inside].sum())
             total += int(inside.sum())
@@ -157,6 +159,7 @@ def edit_segment(
             if s[1] > s[0]:
                 span = (min(span[0], s[0]), max(span[1], s[1]))
             continue
+        cancel.check()
         change_db = effect.change(model, codes, new, pixel, image[0, 0]) * spec_cfg.norm_std_db
         frame_s = spec_cfg.hop_length / spec_cfg.sample_rate
         level_db = model.spectrogram.to_db(image[0, 0])
@@ -164,6 +167,7 @@ def edit_segment(
         change_db = change_db * options.amount
         frame_times = np.arange(n_frames) * frame_s
         for c in members:
+            cancel.check()
             edited, s = apply_change(
                 np.asarray(segment[:, c], dtype=np.float64),
                 rate,

@@ -19,11 +19,17 @@ A region up to :data:`LONG_SECONDS` long is edited whole, as before.
 from __future__ import annotations
 
 import ctypes
+import os
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from specblur import cancel
 
 TILE_SECONDS = 6.0
 """The longest share of the region a tile has. Memory follows it: a 5-minute whole-file blur (Naive
@@ -233,6 +239,84 @@ def _give_back() -> None:
 
 
 _LIBC: Any = None
+
+WORKERS: int | None = None
+"""Tiles edited at once by :func:`run_in_order` (``None``: :func:`workers`). A batch's worker
+processes set 1 (the files already share the cores among them)."""
+MAX_WORKERS = 2
+"""At most this many tiles at once by default: memory grows with each tile in flight (its arrays and
+its worker's onnxruntime sessions), speed by the cores' share of the work that numpy does outside
+onnxruntime (benchmarks/whole_file.py)."""
+
+
+def workers() -> int:
+    """How many tiles :func:`run_in_order` edits at once: :data:`WORKERS`, else the machine's cores up
+    to :data:`MAX_WORKERS`."""
+    if WORKERS is not None:
+        return max(1, WORKERS)
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+Prepared = tuple[Tile, np.ndarray, Any, "Tile | None"]
+"""A tile ready to edit: the tile, its input frames, their plan, the next tile (``None``: the last)."""
+
+
+def run_in_order(
+    loaded: Any,
+    rate: int,
+    options: Any,
+    prepared: Iterator[Prepared],
+    keep_views: bool = False,
+    count: int | None = None,
+) -> Iterator[TileResult]:
+    """:func:`run_tile` on each prepared tile, given back in order, ``count`` (default
+    :func:`workers`) at once.
+
+    With more than one, each worker thread edits with its own onnxruntime sessions of the cores' share
+    of threads (:meth:`specblur.runtime.model.RuntimeModel.with_threads`), so that the numpy work
+    between the model's runs (STFTs, the change, Griffin-Lim, the Naive Bayes draws) uses every core
+    too. Tiles do not depend on each other, so the bytes are those of one at a time. ``prepared`` is
+    read on the caller's thread (the input is read there), one tile ahead of the workers; memory
+    follows the tiles in flight. Whatever stops the caller (an error, Ctrl-C, a :mod:`specblur.cancel`
+    stop) stops the tiles in flight at their next step, and nothing they made is given back.
+    """
+    n = workers() if count is None else max(1, count)
+    views = {"keep_views": True} if keep_views else {}
+    if n == 1:
+        for tile, segment, where, after in prepared:
+            yield run_tile(loaded, segment, rate, where, options, tile, after, **views)
+        return
+    threads = max(1, (os.cpu_count() or 1) // n)
+    own = threading.local()
+    stop = threading.Event()
+
+    def work(tile: Tile, segment: np.ndarray, where: Any, after: Tile | None) -> TileResult:
+        model = getattr(own, "model", None)
+        if model is None:
+            model = own.model = loaded.with_threads(threads)
+        with cancel.watching(stop):
+            return run_tile(model, segment, rate, where, options, tile, after, **views)
+
+    def wait(future: Future) -> TileResult:
+        while True:
+            try:
+                return future.result(timeout=0.1)
+            except TimeoutError:
+                cancel.check()  # the caller's own stop, if it has one
+
+    pool = ThreadPoolExecutor(n, thread_name_prefix="specblur-tile")
+    pending: deque[Future] = deque()
+    try:
+        for item in prepared:
+            pending.append(pool.submit(work, *item))
+            if len(pending) > n:
+                yield wait(pending.popleft())
+        while pending:
+            yield wait(pending.popleft())
+    finally:
+        stop.set()  # (nothing left to stop when all went well)
+        pool.shutdown(wait=True, cancel_futures=True)
+
 
 Progress = Callable[[int, int], None]
 """``(done, total)``: called as tiles (or files) are done."""

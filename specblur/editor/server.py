@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from specblur import audio, container, labels, priors
+from specblur.cancel import Stopped, watching
 from specblur.edit import on_file, plan, segment, tiles
 from specblur.edit.effects import EFFECTS
 from specblur.edit.limits import AMOUNT, SCALES, TEMPERATURE
@@ -823,8 +824,9 @@ class Session:
         """Edit the current samples at each region in turn; one undo step. A blur of a long region
         that no other region of the step overlaps is done in tiles, as the command line does
         (:mod:`specblur.edit.tiles`: the same bytes, memory bounded by a tile). Long work reports its
-        progress (:attr:`progress`, in regions or tiles) and stops between two of them when
-        :attr:`cancel` is set, leaving everything as it was."""
+        progress (:attr:`progress`, in regions or tiles) and stops when :attr:`cancel` is set: between
+        two of them, or within the one in flight at its next step (:mod:`specblur.cancel`), leaving
+        everything as it was."""
         head = self.head
         with self.lock:
             self._drop_preview()
@@ -847,47 +849,15 @@ class Session:
                     for w, lg, al in zip(wheres, long, alone, strict=True)]  # fmt: skip
             total = sum(len(cut) if cut else 1 for cut in cuts)
             unit = "tiles" if any(cuts) else "regions"
-            done = 0
             self.progress = {"task": task, "done": 0, "total": total, "unit": unit}
             tiled_patches: list[tuple[int, Stored]] = []
-            for index, (options, where, cut) in enumerate(zip(regions, wheres, cuts, strict=True)):
-                if self.cancel.is_set() or self.stopping.is_set():
-                    raise Cancelled(f"cancelled after {done} of {total} {unit}; nothing changed")
+            # Cancel (or a stop) also ends the region or tile in flight, at its next step
+            with watching(self.cancel):
                 try:
-                    opts = options.edit_options()
-                    if cut:
-                        parts = []
-                        for start, patch in tiles.assemble(self._tiles(options, opts, cut, extra, parts), cut):
-                            tiled_patches.append((start, Stored(self._stored(patch), head.subtype)))
-                        done += len(cut)
-                        changed = [p.changed_codes for p in parts]
-                        snapped.append(
-                            {**_describe(where.regions[-1]), "changed_codes": float(np.mean(changed)),
-                             "method": parts[0].method, "tiles": len(cut)}
-                        )  # fmt: skip
-                        continue
-                    buffer = self.read("after", where.start, where.stop, extra)
-                    result = on_file.edit_in_place(
-                        self.loaded,
-                        buffer,
-                        head.sample_rate,
-                        head.frames,
-                        where.start,
-                        options.time,
-                        options.freq,
-                        opts,
-                    )
-                except SpecblurError as exc:
-                    where_text = f"{name} region {index + 1}: " if len(regions) > 1 or name else ""
-                    raise UsageError(f"{where_text}{exc}") from None
-                s0, s1 = result.span
-                if s1 > s0:
-                    extra.append((s0, buffer[s0 - where.start : s1 - where.start].copy()))
-                del buffer
-                redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
-                snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
-                done += 1
-                self.progress = {"task": task, "done": done, "total": total, "unit": unit}
+                    self._apply_each(regions, wheres, cuts, name, extra, snapped, tiled_patches, total, unit)
+                except Stopped:
+                    done = self.progress["done"]
+                    raise Cancelled(f"cancelled after {done} of {total} {unit}; nothing changed") from None
             # one step's samples, stored as the file stores them (what a command writes)
             patches: list[tuple[int, Any]] = list(tiled_patches)
             for lo, hi in on_file.clusters([(s, s + len(x)) for s, x in extra]):
@@ -903,6 +873,63 @@ class Session:
             self.position = len(self.entries)
             self._changed([(s, s + len(x)) for s, x in patches])
             return entry
+
+    def _apply_each(
+        self,
+        regions: list[Options],
+        wheres: list[Any],
+        cuts: list[Any],
+        name: str,
+        extra: list[tuple[int, np.ndarray]],
+        snapped: list[dict[str, Any]],
+        tiled_patches: list[tuple[int, Stored]],
+        total: int,
+        unit: str,
+    ) -> None:
+        """:meth:`apply`'s work, region by region (a long one tile by tile): the edited spans go to
+        ``extra`` (and a tiled region's patches to ``tiled_patches``), what each region became to
+        ``snapped``; :attr:`progress` counts the units done."""
+        head = self.head
+        task = name or "apply"
+        done = 0
+        for index, (options, where, cut) in enumerate(zip(regions, wheres, cuts, strict=True)):
+            if self.cancel.is_set() or self.stopping.is_set():
+                raise Cancelled(f"cancelled after {done} of {total} {unit}; nothing changed")
+            try:
+                opts = options.edit_options()
+                if cut:
+                    parts = []
+                    for start, patch in tiles.assemble(self._tiles(options, opts, cut, extra, parts), cut):
+                        tiled_patches.append((start, Stored(self._stored(patch), head.subtype)))
+                    done += len(cut)
+                    changed = [p.changed_codes for p in parts]
+                    snapped.append(
+                        {**_describe(where.regions[-1]), "changed_codes": float(np.mean(changed)),
+                         "method": parts[0].method, "tiles": len(cut)}
+                    )  # fmt: skip
+                    continue
+                buffer = self.read("after", where.start, where.stop, extra)
+                result = on_file.edit_in_place(
+                    self.loaded,
+                    buffer,
+                    head.sample_rate,
+                    head.frames,
+                    where.start,
+                    options.time,
+                    options.freq,
+                    opts,
+                )
+            except SpecblurError as exc:
+                where_text = f"{name} region {index + 1}: " if len(regions) > 1 or name else ""
+                raise UsageError(f"{where_text}{exc}") from None
+            s0, s1 = result.span
+            if s1 > s0:
+                extra.append((s0, buffer[s0 - where.start : s1 - where.start].copy()))
+            del buffer
+            redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
+            snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
+            done += 1
+            self.progress = {"task": task, "done": done, "total": total, "unit": unit}
 
     def _tiles(
         self, options: Options, opts: EditOptions, cut: list[Any], extra: list[tuple[int, np.ndarray]], parts: list

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from specblur import cancel
+
 
 class Prior(Protocol):
     """The prior of one level, as an edit uses it."""
@@ -69,6 +71,7 @@ def unmask(
     for step in range(steps):
         if not unknown.any():
             break
+        cancel.check()
         i, j, log_p = cell_log_probs(unknown)
         take = int(np.ceil(len(i) / (steps - step)))
         chosen = np.argsort(-log_p.max(axis=1), kind="stable")[:take]

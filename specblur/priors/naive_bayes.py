@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from specblur import cancel
 from specblur.priors.base import unmask
 
 TEMPERATURES = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
@@ -208,6 +209,7 @@ class LevelPrior:
         sets = [cells[colour == c] for c in range((r + 1) ** 2)]
         for _ in range(sweeps):
             for c in rng.permutation(len(sets)):
+                cancel.check()
                 group = sets[c]
                 if not len(group):
                     continue

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from specblur import cancel
 from specblur.priors.base import unmask
 
 WINDOW_BATCH = 4
@@ -170,6 +171,7 @@ class WindowModel:
             own = np.flatnonzero((owner >= w0) & (owner < w1))
             if not len(own):
                 continue
+            cancel.check()
             some = starts[w0:w1]
             batch_codes = np.stack([cut(codes, s, self.window) for s in some])
             batch_mask = np.stack([cut(hidden, s, self.window) > 0 for s in some])

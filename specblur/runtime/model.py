@@ -16,10 +16,12 @@ path uses (``model.encode``, ``model.decode``, ``model.spectrogram``, ``prior``,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,14 +51,28 @@ class Codes:
 class Engine:
     """The VQ-VAE at run time: features by :class:`specblur.runtime.dsp.Features`, codes by onnxruntime."""
 
-    def __init__(self, encoder: bytes, decoder: bytes) -> None:
+    def __init__(
+        self,
+        encoder: bytes,
+        decoder: bytes,
+        threads: int | None = None,
+        graphs: Callable[[], tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """``threads``: onnxruntime's intra-op threads (default :func:`specblur.runtime.session.default_threads`);
+        ``graphs``: gives the two graphs' bytes again, for :meth:`with_threads` (default: these)."""
         from specblur.runtime.dsp import Features
         from specblur.runtime.onnx_model import OnnxModel
 
-        self.onnx = OnnxModel(encoder, decoder)
+        self.onnx = OnnxModel(encoder, decoder, threads)
         self.config: Config = self.onnx.config
         self.cell = self.onnx.cell
         self.spectrogram = Features(self.config.spectrogram)
+        self._graphs = graphs if graphs is not None else (lambda: (encoder, decoder))
+
+    def with_threads(self, threads: int) -> Engine:
+        """The same model on sessions of their own with ``threads`` intra-op threads (for a worker
+        thread that runs beside others: its runs do not queue on a shared pool)."""
+        return Engine(*self._graphs(), threads=threads, graphs=self._graphs)
 
     def code_shape(self, frames: int) -> dict[str, tuple[int, int]]:
         return self.onnx.code_shape(frames)
@@ -84,6 +100,14 @@ class RuntimeModel:
     prior_nn: dict[str, Any] = field(default_factory=dict)
     """The neural prior per level (:class:`specblur.priors.transformer.NeuralPrior`), where trained."""
     default_prior: str = "naive-bayes"
+
+    def with_threads(self, threads: int) -> RuntimeModel:
+        """The same model for a worker thread: onnxruntime sessions of its own (the encoder, the
+        decoder, the neural priors) with ``threads`` intra-op threads each; the Naive Bayes tables are
+        shared (they are only read). The results are the same bytes (onnxruntime's do not depend on
+        its thread count)."""
+        prior_nn = self.prior_nn.with_threads(threads) if isinstance(self.prior_nn, _NeuralPriors) else self.prior_nn
+        return dataclasses.replace(self, model=self.model.with_threads(threads), prior_nn=prior_nn)
 
 
 class _LazyLevels(dict):
@@ -120,16 +144,23 @@ class _NeuralPriors(_LazyLevels):
     """The neural prior per level, its onnxruntime session built on first use (an edit that uses
     the Naive Bayes prior never pays for it). The graphs' bytes are verified with the file."""
 
-    def __init__(self, graphs: dict[str, Any], num_codes: dict[str, int], path: Path) -> None:
-        """``graphs``: level -> the file's arrays (its graph is ``prior_nn.LEVEL`` there)."""
+    def __init__(
+        self, graphs: dict[str, Any], num_codes: dict[str, int], path: Path, threads: int | None = None
+    ) -> None:
+        """``graphs``: level -> the file's arrays (its graph is ``prior_nn.LEVEL`` there); ``threads``:
+        the sessions' intra-op threads (default: the runtime's)."""
         super().__init__(graphs)
-        self._graphs, self._num_codes, self._path = graphs, num_codes, path
+        self._graphs, self._num_codes, self._path, self._threads = graphs, num_codes, path, threads
+
+    def with_threads(self, threads: int) -> _NeuralPriors:
+        """The same priors on sessions of their own with ``threads`` threads (built on first use)."""
+        return _NeuralPriors(self._graphs, self._num_codes, self._path, threads)
 
     def _build(self, level: str) -> Any:
         from specblur.priors.transformer import NeuralPrior
 
         try:
-            prior = NeuralPrior(self._graphs[level][f"prior_nn.{level}"].tobytes())
+            prior = NeuralPrior(self._graphs[level][f"prior_nn.{level}"].tobytes(), self._threads)
         except CheckpointError:
             raise
         except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
@@ -293,7 +324,11 @@ def load(path: Path | str) -> RuntimeModel:
             raise CheckpointError(damaged)
         members = _Members(archive, digests, path)
     try:
-        engine = Engine(members["encoder"].tobytes(), members["decoder"].tobytes())
+        engine = Engine(
+            members["encoder"].tobytes(),
+            members["decoder"].tobytes(),
+            graphs=lambda: (members["encoder"].tobytes(), members["decoder"].tobytes()),
+        )
     except CheckpointError:
         raise
     except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs

@@ -81,11 +81,23 @@ def apply_change(
         i0 = np.floor(pos).astype(int)
         i1 = np.minimum(i0 + 1, len(sub_times) - 1)
         w = pos - i0
-        gain_db[:, inside] = by_freq[:, i0] * (1 - w) + by_freq[:, i1] * w
+        # (in place, each product and the sum as one expression would make them: fewer arrays held)
+        mixed = by_freq[:, i0]
+        mixed *= 1 - w
+        other = by_freq[:, i1]
+        other *= w
+        mixed += other
+        del other
+        gain_db[:, inside] = mixed
+        del mixed
+    del by_freq
     changed = np.nonzero(np.abs(gain_db).max(axis=0) > 0)[0]
     if not len(changed):
         return wave.copy(), (0, 0)
-    spec = spec * 10.0 ** (gain_db / 20.0)
+    factor = gain_db / 20.0
+    np.power(10.0, factor, out=factor)
+    spec *= factor
+    del factor
     if phase_start != "input":
         spec = _restart_phase(spec, gain_db != 0, hop, n_fft, phase_start)
     if phase_iters > 0:
