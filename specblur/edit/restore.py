@@ -467,7 +467,7 @@ def _refine(
 
 BLOCK_SECONDS = 2.0
 """A hole whose frames span more than this is synthesised a block of frames this long at a time
-(:func:`_restore_blocks`), so that memory follows a block, not the hole (a 60 s hole took 1.6 GB
+(:func:`_restore_blocks`), so that memory follows a block, not the hole (a 60 s hole of 44.1 kHz stereo took 1.45 GB
 whole); a hole up to this long is synthesised whole, as it always was (the same bytes)."""
 LOOKAHEAD_SECONDS = 0.2
 """How far past its own frames each block's Griffin-Lim reaches: frames synthesised with the block and
