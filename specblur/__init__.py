@@ -11,9 +11,17 @@ runs, and no edit ever imports torch.
 
 from __future__ import annotations
 
+import os as _os
 from typing import Any
 
 from specblur.version import __version__
+
+# numpy's OpenBLAS threads spin for a while after each product before they sleep, taking a core
+# from onnxruntime's threads and, in a batch, from the other worker processes; told to sleep at once
+# (before numpy loads: OpenBLAS reads it when it starts; a value set by the user is kept), a batch
+# of 40 four-second files took 16.9 s instead of 18.7 s with --jobs 1 and 13.1 instead of 14.4-15.8 s
+# with --jobs 2, the same bytes (benchmarks/whole_file.py)
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 __all__ = ["__version__", "blur", "blur_file", "load_model", "repair", "repair_file"]
 

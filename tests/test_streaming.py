@@ -280,15 +280,15 @@ def test_a_damaged_model_fails_a_batch_in_one_line_whatever_the_jobs(tiny_model:
     assert errors[0] == errors[1]
 
 
-def test_jobs_is_for_batches(tiny_model: Path, tmp_path: Path) -> None:
-    src = _long(tmp_path / "a.wav", 2.0)
-    result = run_cli("blur", str(src), str(tmp_path / "b.wav"), "-m", str(tiny_model), "--jobs", "2")
-    assert result.returncode == 1
-    assert (
-        result.stderr.decode()
-        .strip()
-        .endswith("--jobs is for batch mode (--output-dir); one file uses the cores on its own")
-    )
+def test_jobs_sets_one_files_tiles_at_once(tiny_model: Path, long_file: Path, tmp_path: Path) -> None:
+    """For one file, --jobs is how many tiles of a long region are edited at once: the same bytes."""
+    written = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"{jobs}.wav"
+        result = run_cli("blur", str(long_file), str(out), "-m", str(tiny_model), "--jobs", jobs, "--seed", "4")
+        assert result.returncode == 0, result.stderr.decode()
+        written.append(out.read_bytes())
+    assert written[0] == written[1] != long_file.read_bytes()
 
 
 def test_sigterm_stops_a_batch_and_its_workers_leaving_only_whole_files(tiny_model: Path, tmp_path: Path) -> None:
@@ -775,3 +775,13 @@ def test_a_long_region_is_plotted_decimated(tiny_model: Path, long_file: Path, t
     assert far.sum() > n - 10 * len(cut)
     assert np.allclose(view["after_db"][:, :n][:, far], after[:, :n][:, far], atol=1e-3)
     assert not np.allclose(view["after_db"], view["before_db"], atol=1.0)
+
+
+def test_jobs_with_one_file_is_for_a_blurs_tiles(tiny_model: Path, tmp_path: Path) -> None:
+    src = _long(tmp_path / "a.wav", 2.0)
+    result = run_cli("repair", str(src), str(tmp_path / "b.wav"), "-m", str(tiny_model), "-t", "1-1.1", "--jobs", "2")
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == (
+        "specblur: --jobs with one file sets how many of a blur's tiles run at once; repair has none"
+    )
+    assert not (tmp_path / "b.wav").exists()

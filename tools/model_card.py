@@ -187,9 +187,27 @@ def _scaling(bench: Path | None) -> list[str]:
         f"(in memory: {mem['memory_10x'] / mem['memory_1x'] - 1:+.0%}); an NSynth `examples.json` of "
         f"{idx['entries']:,} entries indexes in {idx['collect']['seconds']:.1f} s adding "
         f"{idx['collect']['memory_mb']:.0f} MB (`json.loads` of it: {idx['json_loads']['seconds']:.1f} s, "
-        f"{idx['json_loads']['memory_mb']:.0f} MB). Not measured: GPUs (bfloat16 autocast and NCCL are "
-        "chosen automatically there, untested), several machines.",
+        f"{idx['json_loads']['memory_mb']:.0f} MB).{_precision(bench)} Not measured: GPUs (bfloat16 autocast "
+        "and NCCL are chosen automatically there, never run on one), several machines.",
     ]
+
+
+def _precision(bench: Path | None) -> str:
+    """bfloat16 against float32, from ``benchmarks/precision.py --json`` (issue 21); '' without it."""
+    r = (_load(bench, "precision.json") or {}).get("results")
+    if not r:
+        return ""
+    runs = r["runs"]
+    f32, bf16, seed = (runs[k]["lsd_db"] for k in ("float32", "bfloat16 autocast", "float32, another seed"))
+    where = runs["float32"]["device"]
+    if where == "cpu":
+        where = "the CPU: the number format, not a GPU's kernels"
+    return (
+        f" The recipe under bfloat16 autocast (`benchmarks/precision.py`, preset `{r['preset']}`, {r['steps']} "
+        f"steps from the same start, on {where}) "
+        f"ended {bf16 - f32:+.2f} dB held-out LSD from float32 ({bf16:.2f} against {f32:.2f}; two float32 seeds "
+        f"{abs(seed - f32):.2f} dB apart)."
+    )
 
 
 def card(path: Path, evals: Path | None, bench: Path | None = None, note: str = "") -> str:
@@ -533,6 +551,7 @@ def _recipe_fullband(loaded: checkpoint.LoadedModel) -> list[str]:
         f"--holes 32 64 128 256 512 1000 --model {name} --json $D/fill.json",
         "python benchmarks/priors.py --json docs/bench/priors.json",
         "python benchmarks/train_scaling.py --json docs/bench/train_scaling.json",
+        "python benchmarks/precision.py --steps 200 --json docs/bench/precision.json",
         f"python tools/model_card.py models/{name}.pt --eval $D --bench docs/bench > models/MODEL_CARD.md",
     ]
 

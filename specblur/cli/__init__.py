@@ -550,8 +550,9 @@ def _edit_options(mode: str) -> Any:
             "-j",
             "--jobs",
             type=click.IntRange(1, 256),
-            help="Batch mode: files edited at once, each worker loading the model once (the same bytes "
-            "whatever N; with --energy, 1).  [default: the number of cores]",
+            help="Batch mode: files edited at once, each worker loading the model once; one file: the tiles "
+            "of a region over 15 s edited at once, on threads (memory grows with each; 1 for the least). The "
+            "same bytes whatever N.  [default: the number of cores; for one file's tiles at most 2]",
         ),
         click.option("-f", "--force", is_flag=True, help="Replace existing outputs."),
         click.option(
@@ -732,8 +733,6 @@ def _edit(
     if output_dir is None:
         if len(files) != 2:
             raise UsageError("give IN and OUT (or several inputs with --output-dir DIR)")
-        if jobs is not None:
-            raise UsageError("--jobs is for batch mode (--output-dir); one file uses the cores on its own")
         pairs = [(files[0], files[1])]
     else:
         if not output_dir.is_dir():
@@ -753,6 +752,13 @@ def _edit(
     from specblur.edit import batch, on_file
 
     workers = 1 if len(pairs) == 1 or energy else min(jobs or batch.default_jobs(), len(pairs))
+    if len(pairs) == 1 and jobs is not None:
+        from specblur.edit import tiles
+        from specblur.edit.effects import EFFECTS
+
+        if not EFFECTS[mode].tiles:
+            raise UsageError(f"--jobs with one file sets how many of a blur's tiles run at once; {mode} has none")
+        tiles.WORKERS = jobs  # one file: its long regions' tiles at once
     if workers > 1:
         # only the workers load the model (each once); here it is only found (a checkpoint converted once)
         loaded, model_file = None, _model_file(model)
