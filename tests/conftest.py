@@ -39,6 +39,18 @@ def tone(seconds: float, rate: int, freqs: tuple[float, ...], channels: int = 1,
     return out
 
 
+def frames_db(x: np.ndarray, rate: int, hop: float = 0.025) -> tuple[np.ndarray, np.ndarray]:
+    """Per 50 ms frame (hop 25 ms) of ``(frames, channels)`` audio: level (dB) and log spectrum (dB)
+    of the channels' mean (what the seam tests of tiles and repair blocks compare)."""
+    mono = x.mean(axis=1)
+    size, step = int(0.05 * rate), int(hop * rate)
+    starts = np.arange(0, len(mono) - size, step)
+    frames = np.stack([mono[s : s + size] for s in starts]) * np.hanning(size)
+    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+    spec = 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) + 1e-6)
+    return level, spec
+
+
 @pytest.fixture(scope="session")
 def tones_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Twelve short synthetic notes of lengths that are not multiples of the hop."""

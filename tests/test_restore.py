@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import frames_db
 
 from specblur.edit import restore as R
 
@@ -282,18 +283,6 @@ def test_match_sees_channels_in_opposite_phase() -> None:
 LONG_RATE = 16000
 
 
-def _frames_db(x: np.ndarray, rate: int, hop: float = 0.025) -> tuple[np.ndarray, np.ndarray]:
-    """Per 50 ms frame (hop 25 ms): level (dB) and log spectrum (dB) of the channels' mean (as
-    tests/test_streaming.py measures a blur's tiles)."""
-    mono = x.mean(axis=1)
-    size, step = int(0.05 * rate), int(hop * rate)
-    starts = np.arange(0, len(mono) - size, step)
-    frames = np.stack([mono[s : s + size] for s in starts]) * np.hanning(size)
-    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-    spec = 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) + 1e-6)
-    return level, spec
-
-
 def _block_bounds(n: int, rate: int, hole: tuple[float, float]) -> np.ndarray:
     """Where the blocks of a hole meet (s): the first frame of every block but the first."""
     grid = R.plan(n, rate, (int(hole[0] * rate), int(hole[1] * rate)), None)
@@ -323,7 +312,7 @@ def test_a_long_hole_is_filled_a_block_at_a_time_without_a_seam(monkeypatch) -> 
         assert abs(levels[0] - levels[1]) < 2.0, (lo, hi, levels)
     bounds = _block_bounds(len(x), rate, hole)
     assert len(bounds) >= 7
-    level, spec = _frames_db(y, rate)
+    level, spec = frames_db(y, rate)
     level_step = np.abs(np.diff(level))
     spectral_step = np.sqrt(np.mean(np.diff(spec, axis=0) ** 2, axis=1))
     centres = (np.arange(len(level_step)) + 1) * 0.025 + 0.025

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import Paused, run_cli, tone
+from conftest import Paused, frames_db, run_cli, tone
 
 from specblur.edit import tiles
 
@@ -150,17 +150,6 @@ def test_a_signal_while_tiles_run_on_threads_leaves_nothing(tiny_model: Path, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
 
 
-def _frames_db(x: np.ndarray, rate: int, hop: float = 0.025) -> tuple[np.ndarray, np.ndarray]:
-    """Per 50 ms frame (hop 25 ms): level (dB) and log spectrum (dB) of the channels' mean."""
-    mono = x.mean(axis=1)
-    size, step = int(0.05 * rate), int(hop * rate)
-    starts = np.arange(0, len(mono) - size, step)
-    frames = np.stack([mono[s : s + size] for s in starts]) * np.hanning(size)
-    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
-    spec = 20 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) + 1e-6)
-    return level, spec
-
-
 def test_tiles_meet_without_a_seam(long_file: Path, tmp_path: Path) -> None:
     """Across each boundary the output's level and spectrum step no more than inside a tile: the
     change of (output minus input) from one frame to the next, at the boundaries against everywhere
@@ -170,8 +159,8 @@ def test_tiles_meet_without_a_seam(long_file: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr.decode()
     x, rate = sf.read(long_file, always_2d=True)
     y, _ = sf.read(out, always_2d=True)
-    lx, sx = _frames_db(x, rate)
-    ly, sy = _frames_db(y, rate)
+    lx, sx = frames_db(x, rate)
+    ly, sy = frames_db(y, rate)
     level_step = np.abs(np.diff(ly - lx))
     spectral_step = np.sqrt(np.mean(np.diff(sy - sx, axis=0) ** 2, axis=1))
     loud = (lx[1:] > lx.max() - 40) & (lx[:-1] > lx.max() - 40)  # not the pauses' silence
