@@ -752,13 +752,13 @@ def _edit(
     from specblur.edit import batch, on_file
 
     workers = 1 if len(pairs) == 1 or energy else min(jobs or batch.default_jobs(), len(pairs))
+    tiles_at_once = None
     if len(pairs) == 1 and jobs is not None:
-        from specblur.edit import tiles
         from specblur.edit.effects import EFFECTS
 
         if not EFFECTS[mode].tiles:
             raise UsageError(f"--jobs with one file sets how many of a blur's tiles run at once; {mode} has none")
-        tiles.WORKERS = jobs  # one file: its long regions' tiles at once
+        tiles_at_once = jobs  # one file: its long regions' tiles at once
     if workers > 1:
         # only the workers load the model (each once); here it is only found (a checkpoint converted once)
         loaded, model_file = None, _model_file(model)
@@ -801,7 +801,14 @@ def _edit(
                 try:
                     with _measured(meter, mode, 0.0) as measured:
                         edit = on_file.blur_file_regions(
-                            loaded, src, dst, chosen, settings, keep_views=plot is not None, progress=each
+                            loaded,
+                            src,
+                            dst,
+                            chosen,
+                            settings,
+                            keep_views=plot is not None,
+                            progress=each,
+                            workers=tiles_at_once,
                         )
                         if measured is not None:
                             measured.audio_s = edit.seconds

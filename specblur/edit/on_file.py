@@ -124,6 +124,7 @@ def blur_file_regions(
     options: EditOptions | None = None,
     keep_views: bool = False,
     progress: Progress | None = None,
+    workers: int | None = None,
     **changes: Any,
 ) -> FileEdit:
     """Edit file (or ``-``) ``src`` into ``dst`` (or ``-``) at several regions, one after another,
@@ -143,7 +144,8 @@ def blur_file_regions(
     A blur of a long region (the whole of a long file, say) that overlaps no other region streams:
     it is done tile by tile (:mod:`specblur.edit.tiles`), each tile written as soon as it is done, so
     memory follows the tiles in flight, not the region; :func:`specblur.edit.tiles.run_in_order` edits
-    as many at once as :func:`specblur.edit.tiles.workers` says (the same bytes as one at a time). A
+    ``workers`` tiles at once (default: :func:`specblur.edit.tiles.workers`; the same bytes as one at a
+    time). A
     repair of a long hole that overlaps no other region streams too, a block at a time, read and
     written as it is made (:func:`specblur.edit.restore.restore_in_blocks`; benchmarks/streams.py).
     ``progress(done, total)`` (optional) is called as tiles and regions are done. Anything that goes
@@ -252,7 +254,9 @@ def blur_file_regions(
                     count.step()
                 elif k in tiled:
                     i = members[k][0]
-                    streamed = _streamed(loaded, source, head, planned[i], tiled[k], count, parts, i, keep_views)
+                    streamed = _streamed(
+                        loaded, source, head, planned[i], tiled[k], count, parts, i, keep_views, workers
+                    )
                     for start, patch in streamed:
                         yield fitted(start, patch)
 
@@ -365,6 +369,7 @@ def _streamed(
     parts: list[BlurResult | None],
     index: int,
     keep_views: bool = False,
+    workers: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """The patches of one long region's edit, tile by tile (:mod:`specblur.edit.tiles`); its result
     is put in ``parts[index]`` once every tile is done (with ``keep_views``, the decimated picture of
@@ -385,7 +390,7 @@ def _streamed(
             yield tile, source.read_span(where.start, where.stop), where, after
 
     def results() -> Iterator[tiles.TileResult]:
-        edited = tiles.run_in_order(loaded, rate, opts, prepared(), picture is not None)
+        edited = tiles.run_in_order(loaded, rate, opts, prepared(), picture is not None, workers)
         for tile, result in zip(cut, edited, strict=True):
             if picture is not None and result.view is not None:
                 after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
