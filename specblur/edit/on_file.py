@@ -145,9 +145,8 @@ def blur_file_regions(
     it is done tile by tile (:mod:`specblur.edit.tiles`), each tile written as soon as it is done, so
     memory follows the tiles in flight, not the region; :func:`specblur.edit.tiles.run_in_order` edits
     ``workers`` tiles at once (default: :func:`specblur.edit.tiles.workers`; the same bytes as one at a
-    time). A
-    repair of a long hole that overlaps no other region streams too, a block at a time, read and
-    written as it is made (:func:`specblur.edit.restore.restore_in_blocks`; benchmarks/streams.py).
+    time). A repair of a long hole that overlaps no other region streams too, a block at a time, read
+    and written as it is made (:func:`specblur.edit.restore.restore_in_blocks`; benchmarks/streams.py).
     ``progress(done, total)`` (optional) is called as tiles and regions are done. Anything that goes
     wrong on the way (the input cut short while it is read, a full disk, Ctrl-C) leaves no ``dst``.
     """
