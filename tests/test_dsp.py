@@ -329,3 +329,34 @@ def test_the_stft_in_blocks_is_the_one_call_bit_for_bit(monkeypatch, dtype) -> N
                 envelope = dsp._overlap_add(np.broadcast_to(win * win, (whole.shape[-1], n_fft)), hop)
                 expected = added[..., n_fft // 2 : n_fft // 2 + n] / envelope[n_fft // 2 : n_fft // 2 + n]
                 assert np.array_equal(dsp.istft(spec, n_fft, hop, win, n), expected)
+
+
+def test_the_change_is_carried_onto_the_bins_as_np_interp_does() -> None:
+    """plan_change's frequency interpolation, every model frame at once, is np.interp's per frame to
+    the bit: below the first band its value, above the last 0, on a band its value."""
+    rng = np.random.default_rng(5)
+    bands = np.array([40.0, 90.0, 90.5, 400.0, 1000.0, 8000.0])
+    x = np.concatenate([np.linspace(0, 12000, 301), bands, [20.0, 8000.0 + 1e-9]])
+    fp = rng.normal(0, 6, (len(bands), 17))
+    ours = resynth_np._interp_rows(x, bands, fp)
+    for k in range(fp.shape[1]):
+        np.testing.assert_array_equal(ours[:, k], np.interp(x, bands, fp[:, k], right=0.0))
+
+
+def test_one_plan_serves_every_channel_of_a_linked_edit() -> None:
+    """A planned change applied to each channel is apply_change on each channel, to the bit."""
+    cfg = PRESETS["default"].spectrogram
+    rng = np.random.default_rng(6)
+    waves = rng.standard_normal((2, 22050)) * 0.1
+    centres = band_centres(cfg)
+    frames = 40
+    change = np.zeros((len(centres), frames))
+    change[10:30, 5:25] = rng.normal(0, 6, (20, 20))
+    times = np.arange(frames) * cfg.hop_length / cfg.sample_rate
+    args = (22050, change, times, centres, 11025.0, cfg.sample_rate, cfg.n_fft)
+    plan = resynth_np.plan_change(len(waves[0]), *args)
+    for wave in waves:
+        alone, span = resynth_np.apply_change(wave, *args)
+        shared, span2 = resynth_np.apply_planned(wave, plan)
+        np.testing.assert_array_equal(alone, shared)
+        assert span == span2 and span[1] > span[0]

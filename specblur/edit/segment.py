@@ -19,7 +19,7 @@ from specblur.errors import AudioError
 from specblur.runtime.dsp import resample
 from specblur.runtime.loader import load_model
 from specblur.runtime.model import Codes, RuntimeModel
-from specblur.runtime.resynth import apply_change
+from specblur.runtime.resynth import apply_planned, plan_change
 
 
 @dataclass
@@ -166,17 +166,15 @@ def edit_segment(
         change_db = effect.shaped(change_db, pixel, centres, frame_s, level_db, spec_cfg.floor_db, options)
         change_db = change_db * options.amount
         frame_times = np.arange(n_frames) * frame_s
+        # one plan for the group's channels: they take the same change
+        planned = plan_change(
+            len(segment), rate, change_db, frame_times, centres, top_hz, spec_cfg.sample_rate, spec_cfg.n_fft
+        )
         for c in members:
             cancel.check()
-            edited, s = apply_change(
+            edited, s = apply_planned(
                 np.asarray(segment[:, c], dtype=np.float64),
-                rate,
-                change_db,
-                frame_times,
-                centres,
-                top_hz,
-                spec_cfg.sample_rate,
-                spec_cfg.n_fft,
+                planned,
                 options.phase_iters,
                 options.phase_start or "input",
             )

@@ -142,9 +142,9 @@ def coarse(
     w = brush[box]
     on = w > 0
 
-    def mean_db(kernel: np.ndarray) -> np.ndarray:
+    def mean_db(kernel: np.ndarray, den: np.ndarray | None = None) -> np.ndarray:
         num = _smooth(change_db[box], freq, kernel)
-        den = _smooth(w, freq, kernel)
+        den = _smooth(w, freq, kernel) if den is None else den
         return np.where(on, num / np.maximum(den, 1e-300), 0.0)
 
     kernel = _time_kernel(frame_s, seconds)
@@ -156,15 +156,16 @@ def coarse(
     short = _time_kernel(frame_s, shape_seconds) if shape_seconds > 0 else np.ones(1)
     # each cell's power relative to its surroundings' mean dB (over the short scale): a quiet stretch
     # weighs as much in its own neighbourhood as a loud one does in its own
-    around = _smooth(w * level, freq, short) / np.maximum(_smooth(w, freq, short), 1e-300)
+    # (the brush's and the level's smoothings over the short scale serve three of the steps below)
+    weight = _smooth(w, freq, short)
+    around = _smooth(w * level, freq, short) / np.maximum(weight, 1e-300)
     power = w * 10.0 ** (np.clip(level - around, -60.0, 60.0) / 10.0)
     den = _smooth(power, freq, kernel)
-    total = mean_db(short) if shape_seconds > 0 else np.zeros_like(raw)
+    total = mean_db(short, weight) if shape_seconds > 0 else np.zeros_like(raw)
     bound = None
     if spread > 0:
         # the input's own detail around each cell: the spread of its dB about their local mean
-        weight = _smooth(w, freq, short)
-        mean = _smooth(w * level, freq, short) / np.maximum(weight, 1e-300)
+        mean = around
         var = _smooth(w * level**2, freq, short) / np.maximum(weight, 1e-300) - mean**2
         bound = spread * np.sqrt(np.maximum(var, 0.0))
         total = raw - np.clip(raw - total, -bound, bound)

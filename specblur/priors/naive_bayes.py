@@ -36,6 +36,35 @@ def offsets(radius: int) -> list[tuple[int, int]]:
     return [(dr, dc) for dr in range(-radius, radius + 1) for dc in range(-radius, radius + 1) if (dr, dc) != (0, 0)]
 
 
+DRAW_BLOCK = 16
+"""Codes per block in :func:`_draw_rows`' two-step search."""
+
+
+def _draw_rows(score: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """One draw per row of ``score`` (``(n, K)`` float32 log-weights, consumed: their exponentials are
+    written over them) by inverting its cumulative distribution at ``uniforms`` (``(n,)`` in [0, 1)):
+    the first code whose cumulative weight reaches ``u`` times the row's total. In two steps, as a
+    running sum along a row is a sequential loop: first the block of :data:`DRAW_BLOCK` codes (from
+    the blocks' sums), then the code within it (about 4x less time for 256 codes than one running sum
+    over all). In float32: a draw differs from float64's only where ``u`` falls within float32's
+    rounding of a boundary; on the whole-file benchmark's 60 s (62,040 codes over 3 sweeps) 69 codes
+    came out otherwise, most of them later draws conditioned on an earlier changed one."""
+    n, k = score.shape
+    p = np.exp(score, out=score)
+    if k % DRAW_BLOCK or n == 0:
+        cdf = np.cumsum(p, axis=1)
+        return (cdf < uniforms[:, None].astype(p.dtype) * cdf[:, -1:]).sum(axis=1)
+    blocks = p.reshape(n, k // DRAW_BLOCK, DRAW_BLOCK)
+    cum = np.cumsum(blocks.sum(axis=2), axis=1)
+    target = uniforms.astype(p.dtype) * cum[:, -1]
+    b = np.minimum((cum < target[:, None]).sum(axis=1), k // DRAW_BLOCK - 1)
+    rows = np.arange(n)
+    before = np.where(b > 0, cum[rows, b - 1], 0)
+    inner = np.cumsum(blocks[rows, b], axis=1)
+    inner += before[:, None]
+    return b * DRAW_BLOCK + (inner < target[:, None]).sum(axis=1)
+
+
 def neighbour_features(maps: np.ndarray, radius: int, num_codes: int) -> np.ndarray:
     """``(n, rows, cols)`` code maps → ``(n, rows, cols, len(offsets))`` neighbour codes (K outside)."""
     n, rows, cols = maps.shape
@@ -150,6 +179,15 @@ class LevelPrior:
         self._tables = (key, self._compute_tables())
         return self._tables[1]
 
+    def tables32(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`tables` in float32, for the draws of :meth:`resample` (kept as :meth:`tables` is)."""
+        key = self.tables()
+        cached = getattr(self, "_tables32", None)
+        if cached is not None and cached[0] is key:
+            return cached[1]
+        self._tables32 = (key, tuple(np.ascontiguousarray(t, dtype=np.float32) for t in key))
+        return self._tables32[1]
+
     def _compute_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a = self.alpha
         cc = self.class_count.astype(np.float64)
@@ -199,7 +237,7 @@ class LevelPrior:
         cells = np.argwhere(weight > 0)
         if not len(cells):
             return out
-        log_prior, neighbour, row_table = self.tables()
+        log_prior, neighbour, row_table = self.tables32()
         unigram_cdf = np.cumsum(np.exp(self.unigram_log_probs()))
         r = self.radius
         padded = np.full((rows + 2 * r, cols + 2 * r), self.num_codes, dtype=np.int64)
@@ -219,12 +257,13 @@ class LevelPrior:
                 if not len(group):
                     continue
                 i, j = group[:, 0], group[:, 1]
-                score = log_prior[None, :] + row_table[i]
+                score = row_table[i]
+                score += log_prior[None, :]
                 for f, (dr, dc) in enumerate(offs):
-                    score = score + neighbour[f][padded[r + i + dr, r + j + dc]]
-                score = (score - score.max(axis=1, keepdims=True)) / t
-                cdf = np.cumsum(np.exp(score), axis=1)
-                drawn = (cdf < uniforms[:, None] * cdf[:, -1:]).sum(axis=1)
+                    score += neighbour[f][padded[r + i + dr, r + j + dc]]
+                score -= score.max(axis=1, keepdims=True)
+                score /= np.float32(t)
+                drawn = _draw_rows(score, uniforms)
                 from_unigram = backoff < self.mix  # the mixture's unigram part
                 if from_unigram.any():
                     drawn[from_unigram] = np.searchsorted(

@@ -11,11 +11,13 @@ returned span is identical.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from specblur.runtime.dsp import istft, stft, window
 
-__all__ = ["PHASE_STARTS", "apply_change", "stft_size"]
+__all__ = ["PHASE_STARTS", "PlannedChange", "apply_change", "apply_planned", "plan_change", "stft_size"]
 
 PHASE_STARTS = ("input", "extrapolate", "random")
 
@@ -49,28 +51,62 @@ def apply_change(
     ``"extrapolate"`` (each bin's phase carried on from the two frames before its changed run at the
     bin's measured frequency, as a phase vocoder would; the input's phase where there are no two such
     frames) or ``"random"`` (uniform, seeded: a fixed start for Griffin-Lim).
+
+    :func:`plan_change` and :func:`apply_planned` are the two halves: channels that take the same
+    change (a linked stereo edit) share one plan.
     """
     if phase_start not in PHASE_STARTS:
         raise ValueError(f"phase start {phase_start!r}: use one of {', '.join(PHASE_STARTS)}")
-    n = len(wave)
+    plan = plan_change(len(wave), rate, change_db, frame_times, band_hz, top_hz, model_rate, model_n_fft)
+    return apply_planned(wave, plan, phase_iters, phase_start)
+
+
+@dataclass
+class PlannedChange:
+    """A change of log-magnitude carried onto the STFT grid of a signal at its own rate: what
+    :func:`apply_planned` multiplies each channel's STFT by."""
+
+    start: int
+    stop: int
+    """The samples ``[start, stop)`` whose STFT is changed (the changed frames and 2 windows each side)."""
+    n_fft: int
+    hop: int
+    factor: np.ndarray
+    """The linear gain per STFT cell (bins x frames of the samples' STFT)."""
+    cells: np.ndarray
+    """Where the gain is not 0 dB (bins x frames)."""
+    changed: np.ndarray
+    """The STFT frames with a changed cell."""
+
+
+def plan_change(
+    n: int,
+    rate: int,
+    change_db: np.ndarray,
+    frame_times: np.ndarray,
+    band_hz: np.ndarray,
+    top_hz: float,
+    model_rate: int,
+    model_n_fft: int,
+) -> PlannedChange | None:
+    """:func:`apply_change`'s change for a signal of ``n`` samples at ``rate``, on its STFT grid;
+    ``None`` where nothing changes."""
     active = np.nonzero(np.abs(change_db).max(axis=0) > 0)[0]
     if not len(active):
-        return wave.copy(), (0, 0)
+        return None
     n_fft, hop = stft_size(rate, model_rate, model_n_fft)
     step = frame_times[1] - frame_times[0] if len(frame_times) > 1 else 1.0
     t_lo = frame_times[active[0]] - step
     t_hi = frame_times[active[-1]] + step
     a = max(0, int(np.floor(t_lo * rate)) - 2 * n_fft)
     b = min(n, int(np.ceil(t_hi * rate)) + 2 * n_fft)
-    segment = np.ascontiguousarray(wave[a:b], dtype=np.float64)
-    win = window("hann", n_fft, np.float64)
-    spec = stft(segment, n_fft, hop, win)
+    n_frames = 1 + (b - a) // hop  # stft's frame count (centred, zero-padded)
     bins_hz = np.arange(n_fft // 2 + 1) * rate / n_fft
-    times = (a + np.arange(spec.shape[-1]) * hop) / rate
+    times = (a + np.arange(n_frames) * hop) / rate
 
     # frequency: model bands -> linear bins (nothing above the model's band)
     lo_f, hi_f = active[0], active[-1] + 1
-    by_freq = np.stack([np.interp(bins_hz, band_hz, change_db[:, f], right=0.0) for f in range(lo_f, hi_f)], axis=1)
+    by_freq = _interp_rows(bins_hz, np.asarray(band_hz, dtype=np.float64), change_db[:, lo_f:hi_f])
     by_freq[bins_hz > top_hz] = 0.0
     # time: model frames -> input frames (zero outside the changed frames)
     sub_times = frame_times[lo_f:hi_f]
@@ -91,15 +127,50 @@ def apply_change(
         gain_db[:, inside] = mixed
         del mixed
     del by_freq
-    changed = np.nonzero(np.abs(gain_db).max(axis=0) > 0)[0]
+    cells = gain_db != 0
+    changed = np.nonzero(cells.any(axis=0))[0]
     if not len(changed):
-        return wave.copy(), (0, 0)
-    factor = gain_db / 20.0
+        return None
+    factor = gain_db
+    factor /= 20.0
     np.power(10.0, factor, out=factor)
-    spec *= factor
-    del factor
+    return PlannedChange(a, b, n_fft, hop, factor, cells, changed)
+
+
+def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp(x, xp, fp[:, k], right=0.0)`` for every column ``k`` of ``fp`` at once
+    (``(len(x), columns)``; ``xp`` increasing; the same formula as numpy's, slope times the distance
+    from the point below plus its value)."""
+    fp = np.asarray(fp, dtype=np.float64)
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 1)
+    nxt = np.minimum(j + 1, len(xp) - 1)
+    span = xp[nxt] - xp[j]
+    safe = np.where(span > 0, span, 1.0)
+    out = (fp[nxt] - fp[j]) / safe[:, None]
+    out *= (x - xp[j])[:, None]
+    out += fp[j]
+    out[x <= xp[0]] = fp[0]  # left of the first point (and on it): its value
+    out[x == xp[-1]] = fp[-1]
+    out[x > xp[-1]] = 0.0
+    return out
+
+
+def apply_planned(
+    wave: np.ndarray, plan: PlannedChange | None, phase_iters: int = 0, phase_start: str = "input"
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`apply_change` with its change planned (:func:`plan_change`): ``wave`` (float64 samples)
+    with ``plan`` applied, and the span that may differ."""
+    if phase_start not in PHASE_STARTS:
+        raise ValueError(f"phase start {phase_start!r}: use one of {', '.join(PHASE_STARTS)}")
+    if plan is None:
+        return wave.copy(), (0, 0)
+    a, b, n_fft, hop, changed = plan.start, plan.stop, plan.n_fft, plan.hop, plan.changed
+    segment = np.ascontiguousarray(wave[a:b], dtype=np.float64)
+    win = window("hann", n_fft, np.float64)
+    spec = stft(segment, n_fft, hop, win)
+    spec *= plan.factor
     if phase_start != "input":
-        spec = _restart_phase(spec, gain_db != 0, hop, n_fft, phase_start)
+        spec = _restart_phase(spec, plan.cells, hop, n_fft, phase_start)
     if phase_iters > 0:
         target = np.abs(spec)
         held = np.ones(spec.shape[-1], dtype=bool)
