@@ -360,3 +360,23 @@ def test_one_plan_serves_every_channel_of_a_linked_edit() -> None:
         shared, span2 = resynth_np.apply_planned(wave, plan)
         np.testing.assert_array_equal(alone, shared)
         assert span == span2 and span[1] > span[0]
+
+
+@pytest.mark.parametrize(("n_fft", "hop"), [(2048, 512), (256, 64), (100, 30), (512, 100)])
+def test_scaled_resynthesis_is_istft_of_the_scaled_stft_bit_for_bit(monkeypatch, n_fft: int, hop: int) -> None:
+    """The blur's resynthesis a block of frames at a time gives istft(stft(x) * gain) to the bit,
+    for any length, hop that does or does not divide the window, and block size."""
+    rng = np.random.default_rng(8)
+    win = dsp.window("hann", n_fft, np.float64)
+    for frames_per_block in (64, 128):
+        monkeypatch.setattr(dsp, "_BLOCK_BYTES", frames_per_block * n_fft * 16)
+        for n in (1, 99, 64 * hop * 2 + 17, 40000):
+            x = rng.standard_normal(n)
+            spec = dsp.stft(x, n_fft, hop, win)
+            gain = np.exp(rng.normal(0, 1, spec.shape))
+            for length in (None, n, n + 50):
+                want = dsp.istft(spec * gain, n_fft, hop, win, length)
+                got = dsp.scaled_resynthesis(x, n_fft, hop, win, gain, length)
+                assert got.shape == want.shape and np.array_equal(got, want)
+    with pytest.raises(ValueError, match="gain of shape"):
+        dsp.scaled_resynthesis(np.zeros(1000), n_fft, hop, win, np.ones((3, 3)))

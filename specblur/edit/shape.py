@@ -53,6 +53,8 @@ that is there. Where the model sees nothing (a pause, at the model's floor) the 
 sound, +40 to +60 dB over the input; this keeps it out."""
 ROUNDS = 4
 """Rounds of taking the power gain out (see :func:`coarse`)."""
+_DB_POWER = np.log(10.0) / 10.0
+"""dB to a power ratio by ``exp(dB * _DB_POWER)`` (numpy's exp takes less than half the time of ``10 ** x``)."""
 _LOW_HZ = 50.0  # below this, bands are treated as at 50 Hz on the log-frequency axis
 
 
@@ -159,7 +161,7 @@ def coarse(
     # (the brush's and the level's smoothings over the short scale serve three of the steps below)
     weight = _smooth(w, freq, short)
     around = _smooth(w * level, freq, short) / np.maximum(weight, 1e-300)
-    power = w * 10.0 ** (np.clip(level - around, -60.0, 60.0) / 10.0)
+    power = w * np.exp(np.clip(level - around, -60.0, 60.0) * _DB_POWER)
     den = _smooth(power, freq, kernel)
     total = mean_db(short, weight) if shape_seconds > 0 else np.zeros_like(raw)
     bound = None
@@ -175,7 +177,7 @@ def coarse(
         total = np.where(at_floor, np.maximum(total, raw), total)
     for _ in range(ROUNDS):
         # again, as around a quiet cell the gain left is set by its loud neighbours the first time
-        num = _smooth(power * 10.0 ** ((raw - total) / 10.0), freq, kernel)
+        num = _smooth(power * np.exp((raw - total) * _DB_POWER), freq, kernel)
         ok = on & (den > 0) & (num > 0)
         total += np.where(ok, 10.0 * np.log10(np.where(ok, num, 1.0) / np.where(ok, den, 1.0)), 0.0)
     if bound is not None:

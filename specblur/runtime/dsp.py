@@ -162,6 +162,63 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, win: np.ndarray, length: int |
     return y
 
 
+def scaled_resynthesis(
+    wave: np.ndarray, n_fft: int, hop: int, win: np.ndarray, gain: np.ndarray, length: int | None = None
+) -> np.ndarray:
+    """``istft(stft(wave) * gain, length)`` for a 1-D ``wave`` and a real ``gain`` of the STFT's
+    shape ``(n_fft // 2 + 1, frames)``, a block of frames at a time: the spectrum and the inverse
+    FFTs' frames of the whole signal (each 8x the signal's own size in float64) are never held, only
+    a block's and the overlap-added samples. The same numbers as the two calls, bit for bit: the
+    blocks are :func:`istft`'s, and each output hop adds its frames in the order
+    :func:`_overlap_add` adds them (tests/test_dsp.py)."""
+    wave = _float(wave)
+    if wave.ndim != 1:
+        raise ValueError(f"expected one channel of samples, got shape {wave.shape}")
+    real = wave.dtype
+    win = _full_window(np.asarray(win), n_fft).astype(real)
+    half = n_fft // 2
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(wave, (half, half)), n_fft)[::hop]
+    n_frames = len(frames)
+    if gain.shape != (half + 1, n_frames):
+        raise ValueError(f"gain of shape {gain.shape} for an STFT of {(half + 1, n_frames)}")
+    r = -(-n_fft // hop)
+    total = n_fft + hop * (n_frames - 1)
+    end = total - half if length is None else half + length
+    envelope = _overlap_add(np.broadcast_to(win * win, (n_frames, n_fft)), hop)[half:end]
+    if envelope.size and np.abs(envelope).min() < 1e-11:
+        raise ValueError("istft: window overlap-add is zero somewhere (hop too large for the window)")
+    slots = np.zeros((n_frames + r - 1, hop), dtype=real)  # the overlap-added samples, a hop a row
+    held = np.zeros((0, r, hop), dtype=real)  # the last r - 1 frames before the block, in hops
+
+    def add(near: np.ndarray, first: int, lo: int, hi: int) -> None:
+        # hops [lo, hi) from the frames near (frame `first` onwards): hop s takes the k-th hop of
+        # frame s - k, k ascending, as _overlap_add adds them
+        acc = np.zeros((hi - lo, hop), dtype=real)
+        for k in range(r):
+            a, b = max(lo, first + k, k), min(hi, n_frames + k, first + len(near) + k)
+            if b > a:
+                acc[a - lo : b - lo] += near[a - k - first : b - k - first, k]
+        slots[lo:hi] = acc
+
+    step = _block((n_frames, n_fft), 16)
+    for i in range(0, n_frames, step):
+        j = min(i + step, n_frames)
+        spec = np.fft.rfft(frames[i:j] * win, axis=-1)
+        spec *= gain[:, i:j].T
+        block = np.fft.irfft(spec, n=n_fft, axis=-1).astype(real, copy=False) * win
+        del spec
+        if r * hop != n_fft:
+            block = np.concatenate([block, np.zeros((j - i, r * hop - n_fft), dtype=real)], axis=-1)
+        near = np.concatenate([held, block.reshape(j - i, r, hop)])
+        add(near, i - len(held), i, j)  # every frame these hops take is in near
+        held = near[len(near) - min(r - 1, len(near)) :]
+    add(held, n_frames - len(held), n_frames, n_frames + r - 1)  # the hops after the last frame
+    y = slots.reshape(-1)[:total][half:end] / envelope
+    if end > total:
+        y = np.concatenate([y, np.zeros(end - total, dtype=real)])
+    return y
+
+
 # -- mel bands -------------------------------------------------------------------------------------
 
 
