@@ -380,3 +380,18 @@ def test_scaled_resynthesis_is_istft_of_the_scaled_stft_bit_for_bit(monkeypatch,
                 assert got.shape == want.shape and np.array_equal(got, want)
     with pytest.raises(ValueError, match="gain of shape"):
         dsp.scaled_resynthesis(np.zeros(1000), n_fft, hop, win, np.ones((3, 3)))
+
+
+def test_the_magnitude_in_blocks_is_abs_of_the_stft_bit_for_bit(monkeypatch) -> None:
+    """stft_magnitude takes |FFT| a block of frames at a time: np.abs(stft(x)) to the bit."""
+    rng = np.random.default_rng(9)
+    n_fft, hop = 256, 64
+    win = dsp.window("hann", n_fft, np.float32)
+    for frames_per_block in (64, 128):
+        monkeypatch.setattr(dsp, "_BLOCK_BYTES", frames_per_block * n_fft * 4)
+        for n in (10, 64 * hop * 3 + 17):
+            for lead in ((), (2,)):
+                x = rng.standard_normal((*lead, n)).astype(np.float32)
+                want = np.abs(dsp.stft(x, n_fft, hop, win))
+                got = dsp.stft_magnitude(x, n_fft, hop, win)
+                assert got.dtype == want.dtype and np.array_equal(got, want)

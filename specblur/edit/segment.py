@@ -19,7 +19,7 @@ from specblur.errors import AudioError
 from specblur.runtime.dsp import resample
 from specblur.runtime.loader import load_model
 from specblur.runtime.model import Codes, RuntimeModel
-from specblur.runtime.resynth import apply_planned, plan_change
+from specblur.runtime.resynth import plan_change, resynthesise
 
 
 @dataclass
@@ -48,12 +48,19 @@ class BlurResult:
 
 
 def _magnitude(model: Any, segment: np.ndarray, members: list[int], rate: int) -> np.ndarray:
-    """The mean STFT magnitude of ``members``' channels at the model's rate (one channel: its own)."""
+    """The mean STFT magnitude of ``members``' channels at the model's rate (one channel: its own),
+    summed a channel at a time (``np.mean`` over them all at once, to the bit, without holding them all)."""
     model_rate = model.config.spectrogram.sample_rate
-    return np.mean(
-        [np.abs(model.spectrogram.stft(resample(segment[:, c].astype(np.float32), rate, model_rate))) for c in members],
-        axis=0,
-    )
+    total = None
+    for c in members:
+        mag = model.spectrogram.magnitude(resample(segment[:, c].astype(np.float32), rate, model_rate))
+        if total is None:
+            total = mag
+        else:
+            total += mag
+    if len(members) > 1:
+        total /= len(members)
+    return total
 
 
 def _cell_weight(pixel: np.ndarray, maps: np.ndarray, cell: tuple[int, int], region: Region) -> np.ndarray:
@@ -172,14 +179,9 @@ def edit_segment(
         )
         for c in members:
             cancel.check()
-            edited, s = apply_planned(
-                np.asarray(segment[:, c], dtype=np.float64),
-                planned,
-                options.phase_iters,
-                options.phase_start or "input",
-            )
-            out[:, c] = edited.astype(out.dtype)
-            if s[1] > s[0]:
+            piece, s = resynthesise(segment[:, c], planned, options.phase_iters, options.phase_start or "input")
+            if piece is not None:
+                out[s[0] : s[1], c] = piece
                 span = (min(span[0], s[0]), max(span[1], s[1]))
         if keep_views:
             # (the picture's "before" is the input at its own level, as "after" is the output's: the

@@ -298,8 +298,9 @@ def run_in_order(
     """:func:`run_tile` on each prepared tile, given back in order, ``count`` (default
     :func:`workers`) at once.
 
-    With more than one, each worker thread edits with its own onnxruntime sessions of the cores' share
-    of threads (:meth:`specblur.runtime.model.RuntimeModel.with_threads`), so that the numpy work
+    With more than one, the worker threads edit with onnxruntime sessions of the cores' share of
+    threads (:meth:`specblur.runtime.model.RuntimeModel.with_threads`; one set, run by each worker
+    on its own thread), so that the numpy work
     between the model's runs (STFTs, the change, Griffin-Lim, the Naive Bayes draws) uses every core
     too. Tiles do not depend on each other, so the bytes are those of one at a time. ``prepared`` is
     read on the caller's thread (the input is read there), one tile ahead of the workers; memory
@@ -315,13 +316,12 @@ def run_in_order(
     views["give_back"] = False  # (see _give_back)
     threads = max(1, (os.cpu_count() or 1) // n)
     _one_heap()
-    own = threading.local()
+    # one set of sessions for every worker: onnxruntime runs a session on several threads at once, and
+    # with one intra-op thread each run is its caller's alone (a set of sessions is 26 MB)
+    model = loaded.with_threads(threads)
     stop = threading.Event()
 
     def work(tile: Tile, segment: np.ndarray, where: Any, after: Tile | None) -> TileResult:
-        model = getattr(own, "model", None)
-        if model is None:
-            model = own.model = loaded.with_threads(threads)
         with cancel.watching(stop):
             return run_tile(model, segment, rate, where, options, tile, after, **views)
 

@@ -101,6 +101,23 @@ def stft(wave: np.ndarray, n_fft: int, hop: int, win: np.ndarray) -> np.ndarray:
     return np.swapaxes(spec, -1, -2)
 
 
+def stft_magnitude(wave: np.ndarray, n_fft: int, hop: int, win: np.ndarray) -> np.ndarray:
+    """``np.abs(stft(wave, n_fft, hop, win))``, the magnitudes taken a block of frames at a time (the
+    complex spectrum of the whole signal, twice the magnitudes' size, is never held): the same
+    numbers, bit for bit."""
+    wave = _float(wave)
+    win = _full_window(np.asarray(win), n_fft).astype(wave.dtype)
+    half = n_fft // 2
+    padded = np.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(half, half)])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
+    n_frames = frames.shape[-2]
+    out = np.empty((*frames.shape[:-2], n_frames, half + 1), dtype=wave.dtype)
+    step = _block(frames.shape, wave.itemsize)
+    for i in range(0, n_frames, step):
+        np.abs(np.fft.rfft(frames[..., i : i + step, :] * win, axis=-1), out=out[..., i : i + step, :])
+    return np.swapaxes(out, -1, -2)
+
+
 _BLOCK_BYTES = 1 << 20
 """The FFTs of :func:`stft` and :func:`istft` run on about this many bytes of frames at a time: numpy's
 FFT holds work arrays of about 5 times its output, which then follow the block, not the signal (the
@@ -337,6 +354,11 @@ class Features:
         """Complex STFT (complex64) of ``(..., samples)`` → ``(..., n_fft // 2 + 1, frames)``."""
         c = self.config
         return stft(np.asarray(wave, dtype=np.float32), c.n_fft, c.hop_length, self.window)
+
+    def magnitude(self, wave: np.ndarray) -> np.ndarray:
+        """``np.abs(self.stft(wave))`` (float32), in blocks of frames (:func:`stft_magnitude`)."""
+        c = self.config
+        return stft_magnitude(np.asarray(wave, dtype=np.float32), c.n_fft, c.hop_length, self.window)
 
     def features_from_magnitude(self, magnitude: np.ndarray) -> np.ndarray:
         """Linear STFT magnitude → normalised log image ``(..., n_bins, frames)``."""

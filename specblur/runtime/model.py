@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ class _LazyLevels(dict):
 
     def __init__(self, levels: Any) -> None:
         super().__init__({level: None for level in levels})
+        self._lock = threading.Lock()  # worker threads that share the priors build each once
 
     def _build(self, level: str) -> Any:
         raise NotImplementedError
@@ -123,8 +125,11 @@ class _LazyLevels(dict):
     def __getitem__(self, level: str) -> Any:
         prior = super().__getitem__(level)
         if prior is None:
-            prior = self._build(level)
-            super().__setitem__(level, prior)
+            with self._lock:
+                prior = super().__getitem__(level)
+                if prior is None:
+                    prior = self._build(level)
+                    super().__setitem__(level, prior)
         return prior
 
     def __iter__(self) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 
 from specblur.runtime.dsp import istft, scaled_resynthesis, stft, window
 
-__all__ = ["PHASE_STARTS", "PlannedChange", "apply_change", "apply_planned", "plan_change", "stft_size"]
+__all__ = ["PHASE_STARTS", "PlannedChange", "apply_change", "apply_planned", "plan_change", "resynthesise", "stft_size"]
 
 PHASE_STARTS = ("input", "extrapolate", "random")
 
@@ -117,15 +117,15 @@ def plan_change(
         i0 = np.floor(pos).astype(int)
         i1 = np.minimum(i0 + 1, len(sub_times) - 1)
         w = pos - i0
-        # (in place, each product and the sum as one expression would make them: fewer arrays held)
-        mixed = by_freq[:, i0]
+        # (in place, into the frames they fill, a contiguous run: fewer arrays made)
+        f0, f1 = np.flatnonzero(inside)[[0, -1]]
+        mixed = gain_db[:, f0 : f1 + 1]
+        np.take(by_freq, i0, axis=1, out=mixed)
         mixed *= 1 - w
-        other = by_freq[:, i1]
+        other = np.take(by_freq, i1, axis=1)
         other *= w
         mixed += other
         del other
-        gain_db[:, inside] = mixed
-        del mixed
     del by_freq
     cells = gain_db != 0
     changed = np.nonzero(cells.any(axis=0))[0]
@@ -160,17 +160,29 @@ def apply_planned(
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """:func:`apply_change` with its change planned (:func:`plan_change`): ``wave`` (float64 samples)
     with ``plan`` applied, and the span that may differ."""
+    piece, span = resynthesise(wave, plan, phase_iters, phase_start)
+    out = wave.copy()
+    if piece is not None:
+        out[span[0] : span[1]] = piece
+    return out, span
+
+
+def resynthesise(
+    wave: np.ndarray, plan: PlannedChange | None, phase_iters: int = 0, phase_start: str = "input"
+) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """What :func:`apply_planned` changes: the new samples of the span that may differ (float64;
+    ``None`` and an empty span where nothing changes) and that span, in ``wave``'s samples. ``wave``
+    may be any 1-D view (a channel of a block of frames): only the part the plan names is read."""
     if phase_start not in PHASE_STARTS:
         raise ValueError(f"phase start {phase_start!r}: use one of {', '.join(PHASE_STARTS)}")
     if plan is None:
-        return wave.copy(), (0, 0)
+        return None, (0, 0)
     a, b, n_fft, hop, changed = plan.start, plan.stop, plan.n_fft, plan.hop, plan.changed
     segment = np.ascontiguousarray(wave[a:b], dtype=np.float64)
     win = window("hann", n_fft, np.float64)
     if phase_iters == 0 and phase_start == "input":
         # the input's phase kept: the STFT, the gain and its inverse a block of frames at a time
-        rebuilt = scaled_resynthesis(segment, n_fft, hop, win, plan.factor, b - a)
-        return _patched(wave, rebuilt, plan)
+        return _patch(scaled_resynthesis(segment, n_fft, hop, win, plan.factor, b - a), plan)
     spec = stft(segment, n_fft, hop, win)
     spec *= plan.factor
     if phase_start != "input":
@@ -184,18 +196,16 @@ def apply_planned(
             again = stft(trial, n_fft, hop, win)
             rebuilt_phase = again / np.maximum(np.abs(again), 1e-12)
             spec = np.where(held[None, :], spec, target * rebuilt_phase)
-    return _patched(wave, istft(spec, n_fft, hop, win, b - a), plan)
+    return _patch(istft(spec, n_fft, hop, win, b - a), plan)
 
 
-def _patched(wave: np.ndarray, rebuilt: np.ndarray, plan: PlannedChange) -> tuple[np.ndarray, tuple[int, int]]:
-    """``wave`` with the samples that a changed frame touches taken from ``rebuilt`` (the
-    resynthesis of ``wave[plan.start:plan.stop]``), and their span."""
+def _patch(rebuilt: np.ndarray, plan: PlannedChange) -> tuple[np.ndarray, tuple[int, int]]:
+    """The samples that a changed frame touches, taken from ``rebuilt`` (the resynthesis of the
+    plan's samples), and their span in the signal's samples."""
     a, b, n_fft, hop, changed = plan.start, plan.stop, plan.n_fft, plan.hop, plan.changed
     s0 = max(0, changed[0] * hop - n_fft // 2)
     s1 = min(b - a, changed[-1] * hop + n_fft // 2 + 1)
-    out = wave.copy()
-    out[a + s0 : a + s1] = rebuilt[s0:s1]
-    return out, (a + s0, a + s1)
+    return rebuilt[s0:s1].copy(), (a + s0, a + s1)
 
 
 def _restart_phase(spec: np.ndarray, cells: np.ndarray, hop: int, n_fft: int, how: str) -> np.ndarray:
