@@ -819,11 +819,11 @@ def test_a_long_region_is_edited_in_tiles_with_progress_cancel_and_the_command_l
 
     finished: list[int] = []
 
-    def held(loaded, segment, rate, where, options, tile, after):  # the second tile waits for the test
+    def held(loaded, segment, rate, where, options, tile, after, **kw):  # the second tile waits for the test
         if tile.index == 1:
             reached.set()
             assert go.wait(60)
-        result = run_tile(loaded, segment, rate, where, options, tile, after)
+        result = run_tile(loaded, segment, rate, where, options, tile, after, **kw)
         finished.append(tile.index)
         return result
 
@@ -854,7 +854,8 @@ def test_a_long_region_is_edited_in_tiles_with_progress_cancel_and_the_command_l
         out = Path(api(srv, "/api/export", {})["out"])
         args = command.split()[1:]
         args[2] = str(tmp_path / "cli.wav")
-        assert cli_in_process(capsys, *args)[0] == 0
+        code, err = cli_in_process(capsys, *args)
+        assert code == 0, (err, command)
         assert out.read_bytes() == (tmp_path / "cli.wav").read_bytes() != src.read_bytes()
         # the same region beside another one in one step: --labels edits neither in tiles, nor does the editor
         api(srv, "/api/undo", {})

@@ -509,10 +509,10 @@ def test_a_long_blur_shows_its_tiles_and_cancels(browser, tiny_model: Path, tmp_
     sf.write(src, x + 0.01 * np.random.default_rng(0).standard_normal(len(t)), rate, subtype="PCM_16")
     run_tile, hold = tiles.run_tile, threading.Event()
 
-    def held(loaded, segment, rate, where, options, tile, after):  # the second tile waits for the test
+    def held(loaded, segment, rate, where, options, tile, after, **kw):  # the second tile waits for the test
         if tile.index == 1:
             assert hold.wait(120)
-        return run_tile(loaded, segment, rate, where, options, tile, after)
+        return run_tile(loaded, segment, rate, where, options, tile, after, **kw)
 
     monkeypatch.setattr(S.tiles, "run_tile", held)
     session = S.Session(src, tmp_path / "o.wav", "tiny")

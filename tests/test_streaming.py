@@ -45,7 +45,8 @@ def long_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_tiles_cover_the_region_in_equal_shares_that_overlap() -> None:
     assert tiles.tiles((1.0, 1.0 + tiles.LONG_SECONDS), 16000) is None
     cut = tiles.tiles((2.0, 42.0), 16000)
-    assert len(cut) == 7  # 40 s in shares of at most 6 s
+    assert len(cut) == int(np.ceil(40.0 / tiles.TILE_SECONDS))  # 40 s in equal shares of at most TILE_SECONDS
+    assert all(t.time[1] - t.time[0] <= tiles.TILE_SECONDS + 2 * tiles.OVERLAP_SECONDS + 1e-9 for t in cut)
     assert cut[0].time[0] == 2.0 and cut[-1].time[1] == 42.0
     for a, b in zip(cut, cut[1:], strict=False):
         # each reaches into the next, and what the output takes from them meets end to start

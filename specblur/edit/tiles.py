@@ -31,10 +31,13 @@ import numpy as np
 
 from specblur import cancel
 
-TILE_SECONDS = 6.0
-"""The longest share of the region a tile has. Memory follows it: a 5-minute whole-file blur (Naive
-Bayes) peaked at 293 MB with 8 s tiles and 245 MB with 6 s, for 5% more CPU time (each tile also works
-on its overlaps and context)."""
+TILE_SECONDS = 5.0
+"""The longest share of the region a tile has. Memory follows it, time a little against it (each tile
+also works on its overlaps and context). A 5-minute whole-file blur of a 44.1 kHz stereo file, two
+tiles at once, in process, two or three runs each: 6 s tiles peaked at 277-309 MB in 26.3-27.5 s
+(transformer) and 306-366 MB in 9.0-10.0 s (Naive Bayes); 5 s tiles 284-289 MB in 27.5-28.0 s and
+289-315 MB in 7.9-9.6 s; 4 s tiles 266-268 MB in 28.8-31.4 s and 265-303 MB in 8.6-9.9 s. (One tile
+at a time, earlier: 8 s tiles 293 MB, 6 s 245 MB.)"""
 OVERLAP_SECONDS = 0.5
 """How far each tile's region reaches into its neighbours' shares."""
 CROSSFADE_SECONDS = 0.25
