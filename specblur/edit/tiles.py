@@ -250,8 +250,9 @@ def _give_back() -> None:
 
 GIVE_BACK_EVERY = 10
 """With two tiles at once, :func:`_give_back` after every this many tiles: not after each (see there),
-but the holes the two tiles leave in the shared heap otherwise add up over an hour (a whole-file blur
-peaked at 275 / 295 MB over 5 minutes and 331 / 355 MB over 60, transformer / Naive Bayes)."""
+but the holes the two tiles leave in the shared heap otherwise add up over an hour: whole-file blurs
+(benchmarks/whole_file.py, transformer / Naive Bayes) peaked at 275 / 295 MB over 5 minutes and 331 /
+355 MB over 60 without it, 278 / 289 and 301 / 340 MB with it, in about the same time."""
 _LIBC: Any = None
 _ONE_HEAP = False
 
@@ -324,7 +325,7 @@ def run_in_order(
     threads = max(1, (os.cpu_count() or 1) // n)
     _one_heap()
     # one set of sessions for every worker: onnxruntime runs a session on several threads at once, and
-    # with one intra-op thread each run is its caller's alone (a set of sessions is 26 MB)
+    # with one intra-op thread each run is its caller's alone (a set: 8 MB, 26 MB with the neural priors)
     model = loaded.with_threads(threads)
     stop = threading.Event()
 
