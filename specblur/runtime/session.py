@@ -41,6 +41,7 @@ def session(data: bytes, threads: int | None = None) -> Any:
     # no memory pattern: with it each run asks for one block holding all of the run's intermediate
     # tensors, which the allocator maps afresh and the run faults in page by page; without it the
     # tensors come and go one by one from the heap. A 60 s whole-file blur on two tiles peaked at
-    # 299-320 MB without, 320-372 MB with, in 5.6-6.0 s against 6.0-6.5 s (benchmarks/whole_file.py)
+    # 299-320 MB without, 320-372 MB with, in 5.6-6.0 s against 6.0-6.5 s (in process, three runs each,
+    # benchmarks/whole_file.py's 44.1 kHz stereo test file)
     options.enable_mem_pattern = False
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
