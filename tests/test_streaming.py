@@ -137,6 +137,46 @@ def test_a_tile_that_fails_stops_the_others_and_writes_nothing(
     assert not [t for t in threading.enumerate() if t.name.startswith("specblur-tile")]
 
 
+def test_tiles_left_unfinished_may_be_finalised_on_a_worker_thread(monkeypatch) -> None:
+    """A caller stopped by an error leaves run_in_order suspended; the garbage collector may then
+    finalise it on any thread, a worker's too (seen when a full disk stopped a whole-file blur).
+    Closing it there neither raises ("cannot join current thread") nor waits for itself, and the
+    other workers stop."""
+    import threading
+
+    class Loaded:
+        def with_threads(self, threads: int) -> Loaded:
+            return self
+
+    go, closed = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    holder: dict[str, object] = {}
+
+    def fake_tile(loaded, segment, rate, where, options, tile, after, **kw):
+        if tile.index == 1:  # a worker finalises the generator the caller let go of
+            assert go.wait(30)
+            try:
+                holder["gen"].close()
+            except BaseException as exc:  # noqa: BLE001 - whatever it is, the test reports it
+                errors.append(exc)
+            closed.set()
+        return tile.index
+
+    monkeypatch.setattr(tiles, "run_tile", fake_tile)
+    plan = [tiles.Tile(k, (k, k + 1.0), (None, None), 0) for k in range(6)]
+    prepared = ((t, np.zeros((1, 1)), None, None) for t in plan)
+    gen = tiles.run_in_order(Loaded(), 16000, None, prepared, count=2)
+    holder["gen"] = gen
+    assert next(gen) == 0
+    go.set()  # the caller stops taking results; a worker closes the generator
+    assert closed.wait(30)
+    assert errors == []
+    deadline = time.monotonic() + 30
+    while [t for t in threading.enumerate() if t.name.startswith("specblur-tile")] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t.name.startswith("specblur-tile")]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_while_tiles_run_on_threads_leaves_nothing(tiny_model: Path, tmp_path: Path, sig: int) -> None:
     """Held while the first tile is written, the next ones in flight on the worker threads: a signal

@@ -328,8 +328,10 @@ def run_in_order(
     # with one intra-op thread each run is its caller's alone (a set: 8 MB, 26 MB with the neural priors)
     model = loaded.with_threads(threads)
     stop = threading.Event()
+    ours: set[int] = set()  # the workers' threads
 
     def work(tile: Tile, segment: np.ndarray, where: Any, after: Tile | None) -> TileResult:
+        ours.add(threading.get_ident())
         with cancel.watching(stop):
             result = run_tile(model, segment, rate, where, options, tile, after, **views)
         if tile.index % GIVE_BACK_EVERY == GIVE_BACK_EVERY - 1:
@@ -354,7 +356,10 @@ def run_in_order(
             yield wait(pending.popleft())
     finally:
         stop.set()  # (nothing left to stop when all went well)
-        pool.shutdown(wait=True, cancel_futures=True)
+        # a generator left unfinished (its caller stopped by an error) may be finalised by the garbage
+        # collector on any thread, a worker's too, which cannot wait for itself: the others then stop
+        # at their next step, unwaited
+        pool.shutdown(wait=threading.get_ident() not in ours, cancel_futures=True)
 
 
 Progress = Callable[[int, int], None]
