@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -144,5 +145,7 @@ def _stop(pool: ProcessPoolExecutor) -> None:
     for child in multiprocessing.active_children():
         child.join(timeout=5)
     # then let the executor see its workers gone and close its queues (else the semaphores behind them
-    # outlive this process and multiprocessing's resource tracker warns about them on stderr)
-    pool.shutdown(wait=True)
+    # outlive this process and multiprocessing's resource tracker warns about them on stderr); unless
+    # this runs on the executor's own thread (the garbage collector may finalise an unfinished
+    # edit_files anywhere), which cannot wait for itself
+    pool.shutdown(wait=getattr(pool, "_executor_manager_thread", None) is not threading.current_thread())

@@ -106,9 +106,15 @@ def setup(device: str = "auto") -> World:
     return World(rank=rank, size=size, local_rank=local, backend=backend, device=where)
 
 
-def teardown(world: World) -> None:
+def teardown(world: World, finished: bool = False) -> None:
+    """Leave the process group. ``finished`` (every rank's work done, none failed): first wait for
+    the others, so that no rank tears its connections down while another still uses them (a
+    2-process CPU run once ended with rank 1 aborted by "terminate called without an active
+    exception" on a fresh clone's test run, its work done)."""
     global _CPU_GROUP
     if world.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
     _CPU_GROUP = None
 

@@ -38,10 +38,13 @@ def refit(
     Returns where the model was saved (``output``, else the data dir under its name)."""
     world = distributed.setup(device)
     try:
-        return _refit(data, model, which, radius, alpha, steps, seed, resume, families, sources, output, country,
+        done = _refit(data, model, which, radius, alpha, steps, seed, resume, families, sources, output, country,
                       log if world.main else (lambda message: None), world)  # fmt: skip
-    finally:
+    except BaseException:
         distributed.teardown(world)
+        raise
+    distributed.teardown(world, finished=True)
+    return done
 
 
 def _refit(data, model, which, radius, alpha, steps, seed, resume, families, sources, output, country, log,

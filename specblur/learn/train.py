@@ -311,9 +311,12 @@ def train(opts: TrainOptions, progress: Any = None) -> Path:
     learning_rate(opts.config.train.lr, 0, 1, opts.cooldown)  # a bad --cooldown fails before the data is read
     world = distributed.setup(opts.device)
     try:
-        return _train(opts, world, progress if world.main else None)
-    finally:
+        done = _train(opts, world, progress if world.main else None)
+    except BaseException:
         distributed.teardown(world)
+        raise
+    distributed.teardown(world, finished=True)
+    return done
 
 
 class Stopped(SpecblurError):
