@@ -251,8 +251,10 @@ def _give_back() -> None:
 GIVE_BACK_EVERY = 10
 """With two tiles at once, :func:`_give_back` after every this many tiles: not after each (see there),
 but the holes the two tiles leave in the shared heap otherwise add up over an hour: whole-file blurs
-(benchmarks/whole_file.py, transformer / Naive Bayes) peaked at 275 / 295 MB over 5 minutes and 331 /
-355 MB over 60 without it, 278 / 289 and 301 / 340 MB with it, in about the same time."""
+(benchmarks/whole_file.py, transformer / Naive Bayes, one run each) peaked at 275 / 295 MB over 5
+minutes and 331 / 355 MB over 60 without it, in 302 / 95 s at 60; 278 / 289 and 301 / 340 MB with it,
+in 323 / 106 s (the 5-minute times the same to 6%: whether the hour's 7-11% is the trim's or the
+machine's, one run each cannot tell)."""
 _LIBC: Any = None
 _ONE_HEAP = False
 

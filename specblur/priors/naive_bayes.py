@@ -45,8 +45,9 @@ def _draw_rows(score: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     written over them) by inverting its cumulative distribution at ``uniforms`` (``(n,)`` in [0, 1)):
     the first code whose cumulative weight reaches ``u`` times the row's total. In two steps, as a
     running sum along a row is a sequential loop: first the block of :data:`DRAW_BLOCK` codes (from
-    the blocks' sums), then the code within it (about 4x less time for 256 codes than one running sum
-    over all). In float32: a draw differs from float64's only where ``u`` falls within float32's
+    the blocks' sums), then the code within it: for 1,680 rows of 256 codes the search took 1.25 ms
+    against 2.15 ms for one running sum over all, beside 0.6 ms for the exponentials. In float32: a
+    draw differs from float64's only where ``u`` falls within float32's
     rounding of a boundary; on the whole-file benchmark's 60 s (62,040 codes over 3 sweeps) 69 codes
     came out otherwise, most of them later draws conditioned on an earlier changed one."""
     n, k = score.shape

@@ -87,15 +87,11 @@ def stft(wave: np.ndarray, n_fft: int, hop: int, win: np.ndarray) -> np.ndarray:
     ``torch.stft(wave, n_fft, hop, len(win), win, center=True, pad_mode="constant")``. float32 input
     gives complex64, float64 input complex128 (the window is cast to the input's precision).
     """
-    wave = _float(wave)
-    win = _full_window(np.asarray(win), n_fft).astype(wave.dtype)
-    half = n_fft // 2
-    pad = [(0, 0)] * (wave.ndim - 1) + [(half, half)]
-    padded = np.pad(wave, pad)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
+    frames, win = _frames(wave, n_fft, hop, win)
     n_frames = frames.shape[-2]
-    spec = np.empty((*frames.shape[:-2], n_frames, half + 1), dtype=np.result_type(wave.dtype, np.complex64))
-    step = _block(frames.shape, wave.itemsize)
+    dtype = np.result_type(frames.dtype, np.complex64)
+    spec = np.empty((*frames.shape[:-2], n_frames, n_fft // 2 + 1), dtype=dtype)
+    step = _block(frames.shape, frames.itemsize)
     for i in range(0, n_frames, step):  # (..., frames, bins)
         spec[..., i : i + step, :] = np.fft.rfft(frames[..., i : i + step, :] * win, axis=-1)
     return np.swapaxes(spec, -1, -2)
@@ -105,17 +101,24 @@ def stft_magnitude(wave: np.ndarray, n_fft: int, hop: int, win: np.ndarray) -> n
     """``np.abs(stft(wave, n_fft, hop, win))``, the magnitudes taken a block of frames at a time (the
     complex spectrum of the whole signal, twice the magnitudes' size, is never held): the same
     numbers, bit for bit."""
-    wave = _float(wave)
-    win = _full_window(np.asarray(win), n_fft).astype(wave.dtype)
-    half = n_fft // 2
-    padded = np.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(half, half)])
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
+    frames, win = _frames(wave, n_fft, hop, win)
     n_frames = frames.shape[-2]
-    out = np.empty((*frames.shape[:-2], n_frames, half + 1), dtype=wave.dtype)
-    step = _block(frames.shape, wave.itemsize)
+    out = np.empty((*frames.shape[:-2], n_frames, n_fft // 2 + 1), dtype=frames.dtype)
+    step = _block(frames.shape, frames.itemsize)
     for i in range(0, n_frames, step):
         np.abs(np.fft.rfft(frames[..., i : i + step, :] * win, axis=-1), out=out[..., i : i + step, :])
     return np.swapaxes(out, -1, -2)
+
+
+def _frames(wave: np.ndarray, n_fft: int, hop: int, win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The STFT's frames of ``(..., samples)``, ``(..., frames, n_fft)`` (a view of the signal
+    zero-padded by ``n_fft // 2`` each side, as ``torch.stft(center=True)`` pads it), and the window
+    padded to ``n_fft`` in the signal's precision."""
+    wave = _float(wave)
+    half = n_fft // 2
+    padded = np.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(half, half)])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :]
+    return frames, _full_window(np.asarray(win), n_fft).astype(wave.dtype)
 
 
 _BLOCK_BYTES = 1 << 20
@@ -188,13 +191,11 @@ def scaled_resynthesis(
     a block's and the overlap-added samples. The same numbers as the two calls, bit for bit: the
     blocks are :func:`istft`'s, and each output hop adds its frames in the order
     :func:`_overlap_add` adds them (tests/test_dsp.py)."""
-    wave = _float(wave)
-    if wave.ndim != 1:
-        raise ValueError(f"expected one channel of samples, got shape {wave.shape}")
-    real = wave.dtype
-    win = _full_window(np.asarray(win), n_fft).astype(real)
+    if np.ndim(wave) != 1:
+        raise ValueError(f"expected one channel of samples, got shape {np.shape(wave)}")
+    frames, win = _frames(wave, n_fft, hop, win)
+    real = frames.dtype
     half = n_fft // 2
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(wave, (half, half)), n_fft)[::hop]
     n_frames = len(frames)
     if gain.shape != (half + 1, n_frames):
         raise ValueError(f"gain of shape {gain.shape} for an STFT of {(half + 1, n_frames)}")

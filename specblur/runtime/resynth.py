@@ -55,8 +55,6 @@ def apply_change(
     :func:`plan_change` and :func:`apply_planned` are the two halves: channels that take the same
     change (a linked stereo edit) share one plan.
     """
-    if phase_start not in PHASE_STARTS:
-        raise ValueError(f"phase start {phase_start!r}: use one of {', '.join(PHASE_STARTS)}")
     plan = plan_change(len(wave), rate, change_db, frame_times, band_hz, top_hz, model_rate, model_n_fft)
     return apply_planned(wave, plan, phase_iters, phase_start)
 
@@ -205,7 +203,7 @@ def _patch(rebuilt: np.ndarray, plan: PlannedChange) -> tuple[np.ndarray, tuple[
     a, b, n_fft, hop, changed = plan.start, plan.stop, plan.n_fft, plan.hop, plan.changed
     s0 = max(0, changed[0] * hop - n_fft // 2)
     s1 = min(b - a, changed[-1] * hop + n_fft // 2 + 1)
-    return rebuilt[s0:s1].copy(), (a + s0, a + s1)
+    return rebuilt[s0:s1], (a + s0, a + s1)
 
 
 def _restart_phase(spec: np.ndarray, cells: np.ndarray, hop: int, n_fft: int, how: str) -> np.ndarray:
