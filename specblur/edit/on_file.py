@@ -397,6 +397,7 @@ def _streamed(
             done.append(result.part)
             count.step()
             yield result
+            del result  # (not held while the next tile is waited for)
 
     yield from tiles.assemble(results(), cut)
     spans = [p.span for p in done if p.span[1] > p.span[0]]
