@@ -731,6 +731,51 @@ def test_long_work_reports_progress_and_cancels_leaving_everything(running: S.Se
     assert (after["version"], after["entries"], after["command"]) == (before["version"], [], "")
 
 
+def test_patches_laid_over_each_other_hold_each_sample_once_and_read_as_laid_in_turn() -> None:
+    rng = np.random.default_rng(5)
+    base = np.zeros((400, 2))
+    naive = base.copy()
+    laid: list = []
+    for k in range(60):
+        at = int(rng.integers(0, 380))
+        x = rng.standard_normal((int(rng.integers(1, 400 - at)), 2)) + k
+        naive[at : at + len(x)] = x  # (the later patch wins)
+        S.lay(laid, at, x)
+        spans = sorted((s, s + len(p)) for s, p in laid)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # disjoint
+        read = base.copy()
+        for s, p in laid:
+            read[s : s + len(p)] = p
+        assert np.array_equal(read, naive)
+        assert sum(len(p) for _, p in laid) == int(np.sum(np.any(naive != 0, axis=1)))
+        assert all(p.base is None for _, p in laid)  # copies, not views keeping a whole patch alive
+
+
+def test_a_cancel_stops_an_edit_still_waiting_for_its_turn(running: S.Server) -> None:
+    """A Cancel that comes while the edit it means waits for the lock (the server busy making the
+    picture, say) stops that edit before it starts; it used to be cleared as the edit started, which
+    then ran to its end. The edit asked for after it is not touched."""
+    session = running.session
+    before = api(running, "/api/state")
+    answers: queue.Queue = queue.Queue()
+    body = json.dumps({"time": [1.0, 1.5], "freq": [300, 3000]})
+    worker = threading.Thread(target=lambda: answers.put(request(running, "POST", "/api/apply", body)))
+    with session.lock:  # the server busy: the edit waits for its turn
+        worker.start()
+        deadline = time.monotonic() + 60
+        while session.asked < 1:  # (the edit has arrived and waits)
+            assert worker.is_alive() and time.monotonic() < deadline, "the edit never arrived"
+            time.sleep(0.01)
+        assert api(running, "/api/cancel", {}) == {"cancelling": True}
+    worker.join(120)
+    status, _, payload = answers.get_nowait()
+    assert status == 409 and json.loads(payload)["error"] == "cancelled before it started; nothing changed"
+    after = api(running, "/api/state")
+    assert (after["version"], after["entries"], after["command"]) == (before["version"], [], "")
+    state = api(running, "/api/apply", {"time": [1.0, 1.5], "freq": [300, 3000]})
+    assert len(state["entries"]) == 1 and not state["preview"]
+
+
 def test_preview_several_regions_and_the_snapped_numbers(running: S.Server, tmp_path: Path) -> None:
     session = running.session
     planned = api(running, "/api/plan", {"time": [1.03, 1.41], "freq": [310, 2400]})
