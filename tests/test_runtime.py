@@ -226,3 +226,65 @@ def test_bundled_default_ships_in_runtime_form() -> None:
     from specblur.learn import checkpoint
 
     assert checkpoint.load(registry.bundled_folder() / registry.bundled()["default"].file).hash == model.hash
+
+
+def _metadata_only_graph(data: bytes) -> bytes:
+    """A protobuf ModelProto holding only ``data``'s metadata (as onnxruntime reads it): no graph."""
+    from specblur.runtime.session import session
+
+    def varint(n: int) -> bytes:
+        out = b""
+        while True:
+            out += bytes([(n & 0x7F) | (0x80 if n > 0x7F else 0)])
+            n >>= 7
+            if not n:
+                return out
+
+    def text(field: int, value: str) -> bytes:
+        raw = value.encode()
+        return bytes([field << 3 | 2]) + varint(len(raw)) + raw
+
+    graph = b""
+    for key, value in session(data, 1).get_modelmeta().custom_metadata_map.items():
+        entry = text(1, key) + text(2, value)
+        graph += bytes([14 << 3 | 2]) + varint(len(entry)) + entry  # ModelProto.metadata_props
+    return graph
+
+
+def test_graph_sessions_are_made_on_first_use(runtime_model: Path, tmp_path: Path, monkeypatch) -> None:
+    """The graphs' metadata is read from their bytes (as onnxruntime reads it); the encoder's and
+    decoder's sessions are made by the first edit that runs them, so a whole-file edit on two tile
+    workers (sessions of their own) never makes them; a graph onnxruntime cannot load is a one-line
+    model error naming the file when first run."""
+    from specblur.edit import tiles
+    from specblur.edit.on_file import blur_file
+    from specblur.runtime.onnx_model import graph_metadata
+    from specblur.runtime.session import session
+
+    with np.load(runtime_model, allow_pickle=False) as archive:
+        for role in ("encoder", "decoder"):
+            data = archive[role].tobytes()
+            assert graph_metadata(data) == dict(session(data, 1).get_modelmeta().custom_metadata_map)
+            with pytest.raises(ValueError, match="truncated"):
+                graph_metadata(data[: len(data) // 2])
+    path = tmp_path / "long.wav"
+    sf.write(path, tone(40.0, 16000, (220.0, 330.0)) * 0.3, 16000, subtype="PCM_16")
+    model = runtime.load(runtime_model)
+    assert model.model.onnx._sessions == {}
+    monkeypatch.setattr(tiles, "WORKERS", 2)
+    blur_file(model, str(path), str(tmp_path / "out.wav"), seed=1)
+    assert model.model.onnx._sessions == {}  # the tiles ran on the workers' own sessions
+    specblur.blur(tone(2.0, 16000, (220.0,)), 16000, time=(0.5, 1.5), model=model, seed=1)
+    assert set(model.model.onnx._sessions) == {"encoder", "decoder"}
+
+    def hollow(arrays):  # the decoder's metadata kept, its graph gone; the record's hashes made to match
+        arrays["decoder"] = np.frombuffer(_metadata_only_graph(arrays["decoder"].tobytes()), np.uint8)
+        meta = json.loads(arrays["meta"].tobytes())
+        meta["members"]["decoder"] = runtime._member_digest("decoder", arrays["decoder"])
+        meta["content_sha256"] = runtime._digest(meta, {})
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+
+    _rewrite(runtime_model, tmp_path / "hollow.onnx.npz", hollow)
+    broken = runtime.load(tmp_path / "hollow.onnx.npz")
+    with pytest.raises(CheckpointError, match=r"hollow\.onnx\.npz: the decoder does not load \(.*\); export the"):
+        specblur.blur(tone(2.0, 16000, (220.0,)), 16000, time=(0.5, 1.5), model=broken, seed=1)

@@ -58,13 +58,17 @@ class Engine:
         decoder: bytes,
         threads: int | None = None,
         graphs: Callable[[], tuple[bytes, bytes]] | None = None,
+        origin: str = "the model",
     ) -> None:
         """``threads``: onnxruntime's intra-op threads (default :func:`specblur.runtime.session.default_threads`);
-        ``graphs``: gives the two graphs' bytes again, for :meth:`with_threads` (default: these)."""
+        ``graphs``: gives the two graphs' bytes again, for :meth:`with_threads` (default: these);
+        ``origin``: what an error names (the file). The sessions are made on first use
+        (:class:`~specblur.runtime.onnx_model.OnnxModel`)."""
         from specblur.runtime.dsp import Features
         from specblur.runtime.onnx_model import OnnxModel
 
-        self.onnx = OnnxModel(encoder, decoder, threads)
+        self.onnx = OnnxModel(encoder, decoder, threads, origin)
+        self._origin = origin
         self.config: Config = self.onnx.config
         self.cell = self.onnx.cell
         self.spectrogram = Features(self.config.spectrogram)
@@ -73,7 +77,7 @@ class Engine:
     def with_threads(self, threads: int) -> Engine:
         """The same model on sessions of their own with ``threads`` intra-op threads (for a worker
         thread that runs beside others: its runs do not queue on a shared pool)."""
-        return Engine(*self._graphs(), threads=threads, graphs=self._graphs)
+        return Engine(*self._graphs(), threads=threads, graphs=self._graphs, origin=self._origin)
 
     def code_shape(self, frames: int) -> dict[str, tuple[int, int]]:
         return self.onnx.code_shape(frames)
@@ -333,6 +337,7 @@ def load(path: Path | str) -> RuntimeModel:
             members["encoder"].tobytes(),
             members["decoder"].tobytes(),
             graphs=lambda: (members["encoder"].tobytes(), members["decoder"].tobytes()),
+            origin=str(path),
         )
     except CheckpointError:
         raise

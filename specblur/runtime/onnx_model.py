@@ -19,11 +19,13 @@ told not to spin here, so they do not compete with the numpy work between calls.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import numpy as np
 
 from specblur.config import Config
+from specblur.errors import CheckpointError
 from specblur.runtime.session import default_threads, session
 
 FORMAT = "specblur-onnx"
@@ -38,12 +40,18 @@ class OnnxModel:
     (default: up to 4, never more than the machine has).
     """
 
-    def __init__(self, encoder: bytes, decoder: bytes, threads: int | None = None) -> None:
+    def __init__(self, encoder: bytes, decoder: bytes, threads: int | None = None, origin: str = "the model") -> None:
+        self.origin = origin
         self.threads = default_threads() if threads is None else threads
-        self._encoder = session(encoder, self.threads)
-        self._decoder = session(decoder, self.threads)
-        meta = self._encoder.get_modelmeta().custom_metadata_map
-        other = self._decoder.get_modelmeta().custom_metadata_map
+        # the graphs' metadata is read from their bytes; the sessions are made when first run, so a
+        # model whose edits all run on other sessions (a whole-file edit's tile workers, which run
+        # their own: :meth:`specblur.runtime.model.RuntimeModel.with_threads`) never holds these
+        # (the two, one intra-op thread each, took 9.4 MB of a process's memory)
+        self._graphs: dict[str, bytes] | None = {"encoder": bytes(encoder), "decoder": bytes(decoder)}
+        self._sessions: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        meta = graph_metadata(encoder)
+        other = graph_metadata(decoder)
         if meta.get("specblur.format") != FORMAT or meta.get("specblur.role") != "encoder":
             raise ValueError("not a specblur ONNX encoder (no specblur metadata)")
         if other.get("specblur.role") != "decoder":
@@ -63,6 +71,32 @@ class OnnxModel:
             "bottom": tuple(json.loads(meta["specblur.cell_bottom"])),  # type: ignore[dict-item]
         }
         self.floor_value = float(meta["specblur.floor_value"])
+
+    def _session(self, role: str) -> Any:
+        """The ``role`` graph's session, made on first use (under a lock: worker threads may share the
+        model); once both are made the graphs' bytes are let go."""
+        made = self._sessions.get(role)
+        if made is None:
+            with self._lock:
+                made = self._sessions.get(role)
+                if made is None:
+                    assert self._graphs is not None
+                    try:
+                        made = session(self._graphs[role], self.threads)
+                    except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
+                        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                        raise CheckpointError(
+                            f"{self.origin}: the {role} does not load ({line}); export the model again"
+                        ) from exc
+                    self._sessions[role] = made
+                    if len(self._sessions) == 2:
+                        self._graphs = None
+        return made
+
+    def load_sessions(self) -> None:
+        """Make both sessions now (a graph that onnxruntime cannot load fails here, not mid-edit)."""
+        self._session("encoder")
+        self._session("decoder")
 
     @classmethod
     def from_export(cls, export: Any, threads: int | None = None) -> OnnxModel:
@@ -97,7 +131,7 @@ class OnnxModel:
             raise ValueError(f"expected images (batch, 1, {self.n_bins}, frames), got {images.shape}")
         if images.shape[-1] < 1:
             raise ValueError("cannot encode an image of 0 frames")
-        top, bottom = self._encoder.run(None, {"images": np.ascontiguousarray(self._pad(images))})
+        top, bottom = self._session("encoder").run(None, {"images": np.ascontiguousarray(self._pad(images))})
         return top, bottom
 
     def decode(self, top: np.ndarray, bottom: np.ndarray, frames: int) -> np.ndarray:
@@ -115,5 +149,63 @@ class OnnxModel:
             num_codes = getattr(self.config.model, level).num_codes
             if codes.size and (codes.min() < 0 or codes.max() >= num_codes):
                 raise ValueError(f"{level} code map has codes outside 0..{num_codes - 1}")
-        (images,) = self._decoder.run(None, {"top": top, "bottom": bottom})
+        (images,) = self._session("decoder").run(None, {"top": top, "bottom": bottom})
         return images[..., : self.n_bins, :frames]
+
+
+def graph_metadata(data: bytes) -> dict[str, str]:
+    """The ``metadata_props`` of a serialised ONNX ``ModelProto`` (what onnxruntime's
+    ``get_modelmeta().custom_metadata_map`` gives), read from the protobuf's top-level fields without
+    building a session. Raises ``ValueError`` for bytes that are not a protobuf message."""
+    view = memoryview(data)
+    meta: dict[str, str] = {}
+    at = 0
+    while at < len(view):
+        key, at = _varint(view, at)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, at = _varint(view, at)
+        elif wire == 1:
+            at += 8
+        elif wire == 5:
+            at += 4
+        elif wire == 2:
+            size, at = _varint(view, at)
+            if at + size > len(view):
+                raise ValueError("truncated ONNX graph")
+            if field == 14:  # ModelProto.metadata_props: StringStringEntryProto (key 1, value 2)
+                entry = _strings(view[at : at + size])
+                meta[entry.get(1, "")] = entry.get(2, "")
+            at += size
+        else:
+            raise ValueError(f"not an ONNX graph (protobuf wire type {wire})")
+    if at != len(view):
+        raise ValueError("truncated ONNX graph")
+    return meta
+
+
+def _varint(view: memoryview, at: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if at >= len(view) or shift > 63:
+            raise ValueError("truncated ONNX graph")
+        byte = view[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+
+
+def _strings(view: memoryview) -> dict[int, str]:
+    """The length-delimited fields of a small message, as UTF-8 text by field number."""
+    out: dict[int, str] = {}
+    at = 0
+    while at < len(view):
+        key, at = _varint(view, at)
+        if key & 7 != 2:
+            raise ValueError("not an ONNX metadata entry")
+        size, at = _varint(view, at)
+        out[key >> 3] = bytes(view[at : at + size]).decode("utf-8")
+        at += size
+    return out
