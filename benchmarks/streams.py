@@ -10,8 +10,14 @@ pipe, and a repair of a long span, each against its reference measured in the sa
 - repair: ``specblur repair IN OUT -t 60-120`` (60 s of a 10-minute file) and ``-t 1-599`` (almost
   all of it) against a 1 s repair of the same file: wall time, peak memory (a long hole streams, a
   block at a time: it should peak about as high as the short one).
+- labels: ``specblur repair IN OUT --labels`` with a 0.1 s dropout every 10 s of the same file (each
+  repair reads about 8 s either side to search for a match, so their parts all overlap) and
+  ``specblur blur IN OUT --labels`` with 0.2 s regions every 0.25 s over 100 s (300-3000 Hz), against
+  one such region alone: wall time, peak memory (the regions' changes are written as soon as no
+  region still to come reads them: it should peak about as high as one region).
 
-Run: ``python benchmarks/streams.py [--minutes 1 5] [--skip decode stdin repair] [--spans 60-61 60-120]``.
+Run: ``python benchmarks/streams.py [--minutes 1 5] [--skip decode stdin repair labels] [--spans 60-61 60-120]
+[--label-regions 59 400]``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,14 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, nargs="+", default=[1, 5], help="decode: lengths of the codes")
     p.add_argument("--stdin-minutes", type=float, nargs="+", default=[1, 10])
-    p.add_argument("--skip", nargs="*", default=[], choices=["decode", "stdin", "repair"])
+    p.add_argument("--skip", nargs="*", default=[], choices=["decode", "stdin", "repair", "labels"])
+    p.add_argument(
+        "--label-regions",
+        type=int,
+        nargs=2,
+        default=[59, 400],
+        help="labels: the dropouts (every 10 s) and the blur regions (every 0.25 s)",
+    )
     p.add_argument(
         "--spans",
         nargs="+",
@@ -51,7 +64,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     exe = str(Path(sys.executable).with_name("specblur"))
     model_args = ["--model", args.model] if args.model else []
-    results: dict = {"decode": {}, "stdin": {}, "repair": {}}
+    results: dict = {"decode": {}, "stdin": {}, "repair": {}, "labels": {}}
     text, verdicts = [], []
     if "decode" not in args.skip:
         rows = []
@@ -172,6 +185,46 @@ def main() -> None:
                 f"repair: {span} s span peak {r[span]['mb']:.0f} MB, {ratio:.2f}x the {args.spans[0]} s span's: "
                 f"{verdict(ratio <= 1.3)} (within 30%)"
             )
+        src.unlink()
+    if "labels" not in args.skip:
+        src = tone_file(work / "take.wav", 600, 44100, 2, seed=7)
+        out = work / "fixed.wav"
+        drops, blurs = args.label_regions
+        cases = {
+            "repair": [(5.0 + 10 * k, 5.1 + 10 * k, None) for k in range(drops)],
+            "blur": [(1.0 + 0.25 * k, 1.2 + 0.25 * k, (300, 3000)) for k in range(blurs)],
+        }
+        rows = []
+        for effect, marks in cases.items():
+            lines = []
+            for t0, t1, band in marks:
+                lines.append(f"{t0:.3f}\t{t1:.3f}\t{effect}")
+                if band:
+                    lines.append(f"\\\t{band[0]}\t{band[1]}")
+            many, one = work / f"{effect}.labels.txt", work / f"{effect}-one.labels.txt"
+            many.write_text("\n".join(lines) + "\n")
+            one.write_text("\n".join(lines[: 2 if marks[0][2] else 1]) + "\n")
+            measured = {}
+            for name, labels in (("one", one), ("all", many)):
+                runs = [
+                    peak_rss_mb([exe, effect, str(src), str(out), "--labels", str(labels), "-f", *model_args])
+                    for _ in range(args.repeat)
+                ]
+                measured[name] = (statistics.median(w for w, _ in runs), max(m for _, m in runs))
+            (w1, m1), (wa, ma) = measured["one"], measured["all"]
+            results["labels"][effect] = {"regions": len(marks), "one_s": w1, "one_mb": m1, "all_s": wa, "all_mb": ma}
+            rows.append([effect, len(marks), wa, ma, w1, m1, ma / m1])
+            verdicts.append(
+                f"labels: {effect} of {len(marks)} regions peak {ma:.0f} MB, {ma / m1:.2f}x one region's: "
+                f"{verdict(ma <= 1.3 * m1)} (within 30%)"
+            )
+        text.append(
+            table(
+                "--labels on a 10-minute 44.1 kHz stereo WAV: every region against the first alone",
+                ["effect", "regions", "all (s)", "peak (MB)", "one (s)", "peak (MB)", "peak ratio"],
+                rows,
+            )
+        )
         src.unlink()
     report("streams", "\n\n".join(text) + "\n\n" + "\n".join(verdicts), results, args.json)
 

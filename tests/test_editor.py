@@ -731,26 +731,6 @@ def test_long_work_reports_progress_and_cancels_leaving_everything(running: S.Se
     assert (after["version"], after["entries"], after["command"]) == (before["version"], [], "")
 
 
-def test_patches_laid_over_each_other_hold_each_sample_once_and_read_as_laid_in_turn() -> None:
-    rng = np.random.default_rng(5)
-    base = np.zeros((400, 2))
-    naive = base.copy()
-    laid: list = []
-    for k in range(60):
-        at = int(rng.integers(0, 380))
-        x = rng.standard_normal((int(rng.integers(1, 400 - at)), 2)) + k
-        naive[at : at + len(x)] = x  # (the later patch wins)
-        S.lay(laid, at, x)
-        spans = sorted((s, s + len(p)) for s, p in laid)
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # disjoint
-        read = base.copy()
-        for s, p in laid:
-            read[s : s + len(p)] = p
-        assert np.array_equal(read, naive)
-        assert sum(len(p) for _, p in laid) == int(np.sum(np.any(naive != 0, axis=1)))
-        assert all(p.base is None for _, p in laid)  # copies, not views keeping a whole patch alive
-
-
 def test_a_cancel_stops_an_edit_still_waiting_for_its_turn(running: S.Server) -> None:
     """A Cancel that comes while the edit it means waits for the lock (the server busy making the
     picture, say) stops that edit before it starts, and answers at once; it used to be cleared as the
@@ -975,5 +955,43 @@ def test_the_picture_of_a_long_file_arrives_in_blocks_and_edits_work_meanwhile(
         assert request(srv, "GET", "/api/image?which=after&tick=x")[0] == 400
     finally:
         gate.set()
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_a_label_file_of_overlapping_regions_is_stored_as_it_goes_with_the_command_lines_bytes(
+    tiny_model: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A step of many regions whose parts overlap (a label file) stores each changed span as soon as
+    no region still to come reads it, not all of them at the end (memory follows the regions in
+    reach: on_file.InTurn), and its export is the command line's --labels bytes."""
+    from specblur import labels
+
+    rate = 16000
+    src = tmp_path / "long.wav"
+    sf.write(src, _steady(20.0, rate), rate, subtype="PCM_16")
+    marks = [labels.Label(1.0 + 0.5 * k, 1.3 + 0.5 * k, 300.0, 3000.0, "r") for k in range(30)]
+    marks.insert(12, labels.Label(2.2, 2.6, None, None, "again"))  # over earlier ones, out of file order
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    srv = S.open_server(0, session)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    stored_at: list[int] = []
+    stored = S.Session._stored
+
+    def watched(self, samples):
+        stored_at.append(self.progress["done"])
+        return stored(self, samples)
+
+    monkeypatch.setattr(S.Session, "_stored", watched)
+    try:
+        state = api(srv, "/api/labels", {"text": labels.dumps(marks), "name": "take.labels.txt", "seed": 3})
+        assert len(state["entries"]) == 1 and len(state["entries"][0]["regions"]) == len(marks)
+        assert stored_at and stored_at[0] < len(marks) // 2  # the first span stored with most regions to do
+        assert "--labels long.labels.txt" in state["command"]
+        (tmp_path / "long.labels.txt").write_text(labels.dumps(marks))
+        out = Path(api(srv, "/api/export", {})["out"])
+        run_printed(capsys, state["command"], out, tmp_path)
+        assert out.read_bytes() == (tmp_path / "cli.wav").read_bytes() != src.read_bytes()
+    finally:
         srv.shutdown()
         srv.server_close()

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from conftest import Paused, frames_db, run_cli, tone
 
-from specblur.edit import tiles
+from specblur.edit import on_file, tiles
 
 
 def _long(path: Path, seconds: float, rate: int = 16000, subtype: str = "PCM_16", seed: int = 0) -> Path:
@@ -815,3 +815,73 @@ def test_jobs_with_one_file_is_for_a_blurs_tiles(tiny_model: Path, tmp_path: Pat
         "specblur: --jobs with one file sets how many of a blur's tiles run at once; repair has none"
     )
     assert not (tmp_path / "b.wav").exists()
+
+
+def test_patches_laid_over_each_other_hold_each_sample_once_and_read_as_laid_in_turn() -> None:
+    rng = np.random.default_rng(5)
+    base = np.zeros((400, 2))
+    naive = base.copy()
+    laid: list = []
+    for k in range(60):
+        at = int(rng.integers(0, 380))
+        x = rng.standard_normal((int(rng.integers(1, 400 - at)), 2)) + k
+        naive[at : at + len(x)] = x  # (the later patch wins)
+        on_file.lay(laid, at, x)
+        spans = sorted((s, s + len(p)) for s, p in laid)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # disjoint
+        read = base.copy()
+        for s, p in laid:
+            read[s : s + len(p)] = p
+        assert np.array_equal(read, naive)
+        assert sum(len(p) for _, p in laid) == int(np.sum(np.any(naive != 0, axis=1)))
+        assert all(p.base is None for _, p in laid)  # copies, not views keeping a whole patch alive
+
+
+@pytest.mark.parametrize("effect", ["blur", "repair"])
+def test_regions_whose_parts_overlap_stream_in_file_order_with_the_bytes_of_a_group_held_whole(
+    tiny_model: Path, long_file: Path, tmp_path: Path, monkeypatch, effect: str
+) -> None:
+    """A label file's regions whose parts overlap (one group) are edited one after another, each
+    seeing the edits before it, and each changed span is written as soon as no region still to come
+    reads it: the first is written while most regions are still to do, and the bytes are those of
+    the group edited in one buffer held whole."""
+    import specblur
+    from specblur import audio
+    from specblur.edit import on_file
+    from specblur.edit.options import EditOptions
+    from specblur.edit.plan import plan
+
+    model = specblur.load_model(str(tiny_model))
+    x, rate = sf.read(long_file, always_2d=True)
+    opts = EditOptions(seed=4, effect=effect)
+    regions = [{"time": (1.0 + 0.6 * k, 1.3 + 0.6 * k), "freq": (300.0, 3000.0)} for k in range(40)]
+    regions.insert(20, {"time": (3.1, 3.4), "freq": (None, None)})  # out of file order, over earlier ones
+    wheres = [plan(model, len(x), rate, r["time"], r["freq"], opts) for r in regions]
+    assert len(on_file.clusters([(w.start, w.stop) for w in wheres])) == 1
+    whole = x.copy()
+    for r in regions:
+        on_file.edit_in_place(model, whole, rate, len(x), 0, r["time"], r["freq"], opts)
+    done: list[int] = []
+    arrivals: list[tuple[int, int, int]] = []
+    write = audio.write_patches
+
+    def watched(src, dst, patches):
+        def seen():
+            for start, patch in patches:
+                arrivals.append((len(done), start, len(patch)))
+                yield start, patch
+
+        return write(src, dst, seen())
+
+    monkeypatch.setattr(on_file.audio, "write_patches", watched)
+    out = tmp_path / "out.wav"
+    on_file.blur_file_regions(model, str(long_file), str(out), regions, opts, progress=lambda d, n: done.append(d))
+    got, _ = sf.read(out, always_2d=True)
+    assert np.array_equal(got, whole.astype(np.float32)) and not np.array_equal(got, x.astype(np.float32))
+    starts = [start for _, start, _ in arrivals]
+    assert starts == sorted(starts) and all(a[1] + a[2] <= b[1] for a, b in zip(arrivals, arrivals[1:], strict=False))
+    # the first span went out with regions still to do (a repair reads about 8 s either side, and the
+    # region out of file order reads from the start: nothing goes out before it is done)
+    assert arrivals[0][0] <= len(regions) - 10
+    largest = max(n for _, _, n in arrivals)
+    assert largest < (wheres[-1].stop - wheres[0].start) // 4  # pieces of the group, never the group whole

@@ -205,33 +205,7 @@ def blur_file_regions(
                 filled[k] = made
         total = sum(len(tiled[k]) if k in tiled else len(members[k]) for k in range(len(groups)))
         count = _Counter(progress, total)
-        # the regions that are not streamed are edited first (they are held in memory anyway), so that
-        # a problem with any of them stops the call before anything is written
         parts: list[BlurResult | None] = [None] * len(planned)
-        patches: dict[int, tuple[int, np.ndarray]] = {}
-        for k, (lo, hi) in enumerate(groups):
-            if k in tiled or k in filled:
-                continue
-            buffer = source.read_span(lo, hi)
-            changed: tuple[int, int] | None = None
-            for i in members[k]:
-                label, job, where = planned[i]
-                try:
-                    result = edit_in_place(
-                        loaded, buffer, head.sample_rate, head.frames, lo, keep_views=keep_views, **job
-                    )
-                except UsageError as exc:
-                    if label:
-                        raise UsageError(f"{label}: {exc}") from None
-                    raise
-                s0, s1 = result.span
-                if s1 > s0:
-                    changed = (s0, s1) if changed is None else (min(changed[0], s0), max(changed[1], s1))
-                result.samples = np.zeros((0, buffer.shape[1]))  # not a view: it would keep the buffer
-                parts[i] = result
-                count.step()
-            if changed is not None:
-                patches[k] = (changed[0], buffer[changed[0] - lo : changed[1] - lo])
         clipped = 0
 
         def fitted(start: int, patch: np.ndarray) -> tuple[int, np.ndarray]:
@@ -242,11 +216,7 @@ def blur_file_regions(
 
         def stream() -> Iterator[tuple[int, np.ndarray]]:
             for k in range(len(groups)):
-                if k in patches:  # (a long patch in pieces: what is made to write it follows a piece)
-                    start, patch = patches.pop(k)
-                    for lo in range(0, len(patch), PATCH_FRAMES):
-                        yield fitted(start + lo, patch[lo : lo + PATCH_FRAMES])
-                elif k in filled:
+                if k in filled:
                     i = members[k][0]
                     for start, patch in _filled(source, head, planned[i], filled.pop(k), parts, i):
                         yield fitted(start, patch)
@@ -258,6 +228,11 @@ def blur_file_regions(
                     )
                     for start, patch in streamed:
                         yield fitted(start, patch)
+                else:
+                    chosen = [planned[i] for i in members[k]]
+                    for start, patch in _in_turn(loaded, source, head, chosen, members[k], parts, count, keep_views):
+                        for lo in range(0, len(patch), PATCH_FRAMES):  # (converting it follows a piece)
+                            yield fitted(start + lo, patch[lo : lo + PATCH_FRAMES])
 
         warnings += audio.write_patches(source, dst, stream())
         seconds = head.frames / head.sample_rate
@@ -320,6 +295,111 @@ def edit_samples(
 
 def _group_of(groups: list[tuple[int, int]], where: Any) -> int:
     return next(i for i, (lo, hi) in enumerate(groups) if lo <= where.start and where.stop <= hi)
+
+
+class InTurn:
+    """Regions edited one after another, each seeing the edits before it, whose changed samples are
+    let go as soon as no region still to come can read them: memory follows the parts in reach of
+    the regions still to come, not the union of what they change. ``starts``: the first frame each
+    region reads (its plan's ``start``), in the order they are edited; ``frames``: the file's length.
+
+    For the ``n``-th region: :meth:`over` lays the changes so far over the part it read, :meth:`put`
+    keeps what it changed, and :meth:`done` gives, in file order, the changed spans that no region
+    after it reads (every change at the last)."""
+
+    def __init__(self, starts: list[int], frames: int) -> None:
+        # the first frame any region after the n-th reads: below it, nothing changes any more
+        self.frontier = [frames] * len(starts)
+        for n in range(len(starts) - 2, -1, -1):
+            self.frontier[n] = min(self.frontier[n + 1], starts[n + 1])
+        self.pending: list[tuple[int, np.ndarray]] = []  # (start, samples): disjoint, float64
+
+    def over(self, buffer: np.ndarray, start: int) -> None:
+        """Lay the changes so far over ``buffer``, the frames from ``start``."""
+        for at, x in self.pending:
+            lo, hi = max(at, start), min(at + len(x), start + len(buffer))
+            if hi > lo:
+                buffer[lo - start : hi - start] = x[lo - at : hi - at]
+
+    def put(self, start: int, samples: np.ndarray) -> None:
+        """Keep ``samples`` (held as given: pass a copy) as the changes from ``start``."""
+        lay(self.pending, start, samples)
+
+    def done(self, n: int) -> Iterator[tuple[int, np.ndarray]]:
+        """After the ``n``-th region: the changed spans below what any later region reads, in file
+        order, let go as they are given."""
+        self.pending.sort(key=lambda p: p[0])
+        keep: list[tuple[int, np.ndarray]] = []
+        ready: list[tuple[int, np.ndarray]] = []
+        for at, x in self.pending:
+            cut = min(len(x), max(0, self.frontier[n] - at))
+            if cut:
+                ready.append((at, x[:cut]))
+            if cut < len(x):
+                keep.append((at + cut, x[cut:].copy() if cut else x))
+        self.pending = keep
+        while ready:
+            yield ready.pop(0)
+
+
+def _in_turn(
+    loaded: Any,
+    source: audio.Source,
+    head: Any,
+    chosen: list[tuple[str | None, dict[str, Any], Any]],
+    indices: list[int],
+    parts: list[BlurResult | None],
+    count: _Counter,
+    keep_views: bool,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The changed samples of a group of regions whose parts overlap, edited one after another
+    (:class:`InTurn`), given in file order as soon as no region still to come can read them. (The
+    group was read and held whole: a label file of dropouts less than 17 s apart, each repair reading
+    8 s either side to search for a match, held the whole file as float64.) Each region's part is
+    read and the group's changes so far laid over it, so every region sees what it saw in a group
+    held whole: the same bytes. ``parts[indices[n]]`` gets each region's result."""
+    turns = InTurn([where.start for _, _, where in chosen], head.frames)
+    for n, (label, job, where) in enumerate(chosen):
+        buffer = source.read_span(where.start, where.stop)
+        turns.over(buffer, where.start)
+        try:
+            result = edit_in_place(
+                loaded, buffer, head.sample_rate, head.frames, where.start, keep_views=keep_views, **job
+            )
+        except UsageError as exc:
+            if label:
+                raise UsageError(f"{label}: {exc}") from None
+            raise
+        s0, s1 = result.span
+        if s1 > s0:
+            turns.put(s0, buffer[s0 - where.start : s1 - where.start].copy())
+        del buffer
+        result.samples = np.zeros((0, head.channels))  # (not a view of the part)
+        parts[indices[n]] = result
+        count.step()
+        yield from turns.done(n)
+
+
+def lay(patches: list[tuple[int, np.ndarray]], at: int, samples: np.ndarray) -> None:
+    """Lay the patch ``(at, samples)`` over ``patches`` (disjoint ``(start, samples)``), cutting away
+    what it covers of them (what is left of one is copied, not a view that would keep it whole), so
+    that each changed sample is held once: memory follows the samples changed, not the sum of the
+    regions' spans. (The editor's steps lay their regions' changes the same way: a label file of
+    2000 overlapping regions, 0.25 s apart, on a 10-minute stereo file peaked at 2.5 GB there when
+    each region's span was kept whole.)"""
+    end = at + len(samples)
+    kept = []
+    for start, x in patches:
+        stop = start + len(x)
+        if stop <= at or start >= end:
+            kept.append((start, x))
+            continue
+        if start < at:
+            kept.append((start, x[: at - start].copy()))
+        if stop > end:
+            kept.append((end, x[end - start :].copy()))
+    kept.append((at, samples))
+    patches[:] = kept
 
 
 class _Counter:

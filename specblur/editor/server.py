@@ -321,27 +321,6 @@ class Stored:
         return part / self.scale if self.scale else part
 
 
-def lay(patches: list[tuple[int, np.ndarray]], at: int, samples: np.ndarray) -> None:
-    """Lay the patch ``(at, samples)`` over ``patches`` (disjoint ``(start, samples)``), cutting away
-    what it covers of them (what is left of one is copied, not a view that would keep it whole), so
-    that each changed sample is held once: a step's memory follows the samples it changed, not the sum
-    of its regions' spans. (Each region's span was kept whole: a label file of 2000 overlapping regions,
-    0.25 s apart, on a 10-minute stereo file peaked at 2.5 GB when it ran to its end.)"""
-    end = at + len(samples)
-    kept = []
-    for start, x in patches:
-        stop = start + len(x)
-        if stop <= at or start >= end:
-            kept.append((start, x))
-            continue
-        if start < at:
-            kept.append((start, x[: at - start].copy()))
-        if stop > end:
-            kept.append((end, x[end - start :].copy()))
-    kept.append((at, samples))
-    patches[:] = kept
-
-
 class Cancelled(RequestError):
     def __init__(self, message: str) -> None:
         super().__init__(409, message)
@@ -897,7 +876,6 @@ class Session:
                 self.cancel.clear()
             self._drop_preview()
             started = time.perf_counter()
-            extra: list[tuple[int, np.ndarray]] = []
             snapped: list[dict[str, Any]] = []
             task = name or "apply"
             try:
@@ -915,19 +893,19 @@ class Session:
             total = sum(len(cut) if cut else 1 for cut in cuts)
             unit = "tiles" if any(cuts) else "regions"
             self.progress = {"task": task, "done": 0, "total": total, "unit": unit}
-            tiled_patches: list[tuple[int, Stored]] = []
+            # the step's changed samples, stored as the file stores them (what a command writes) as soon
+            # as no region still to come reads them (on_file.InTurn: memory follows the regions in
+            # reach, not all that the step changes)
+            turns = on_file.InTurn([where.start for where in wheres], head.frames)
+            patches: list[tuple[int, Stored]] = []
             # Cancel (or a stop) also ends the region or tile in flight, at its next step
             with watching(self.cancel):
                 try:
-                    self._apply_each(regions, wheres, cuts, name, extra, snapped, tiled_patches, total, unit)
+                    self._apply_each(regions, wheres, cuts, name, turns, snapped, patches, total, unit)
                 except Stopped:
                     done = self.progress["done"]
                     raise Cancelled(f"cancelled after {done} of {total} {unit}; nothing changed") from None
-            # one step's samples, stored as the file stores them (what a command writes)
-            patches: list[tuple[int, Any]] = list(tiled_patches)
-            for lo, hi in on_file.clusters([(s, s + len(x)) for s, x in extra]):
-                patches.append((lo, Stored(self._stored(self.read("after", lo, hi, extra)), head.subtype)))
-            del extra
+            del turns
             patches.sort(key=lambda p: p[0])
             entry = Entry(
                 list(regions), snapped, patches, time.perf_counter() - started, name, preview, spans, long,
@@ -945,15 +923,16 @@ class Session:
         wheres: list[Any],
         cuts: list[Any],
         name: str,
-        extra: list[tuple[int, np.ndarray]],
+        turns: on_file.InTurn,
         snapped: list[dict[str, Any]],
-        tiled_patches: list[tuple[int, Stored]],
+        patches: list[tuple[int, Stored]],
         total: int,
         unit: str,
     ) -> None:
         """:meth:`apply`'s work, region by region (a long one tile by tile): the edited spans go to
-        ``extra`` (and a tiled region's patches to ``tiled_patches``), what each region became to
-        ``snapped``; :attr:`progress` counts the units done."""
+        ``turns`` and, stored, to ``patches`` once no later region reads them (a tiled region's
+        patches at once), what each region became to ``snapped``; :attr:`progress` counts the units
+        done."""
         head = self.head
         task = name or "apply"
         done = 0
@@ -964,16 +943,19 @@ class Session:
                 opts = options.edit_options()
                 if cut:
                     parts = []
-                    for start, patch in tiles.assemble(self._tiles(options, opts, cut, extra, parts), cut):
-                        tiled_patches.append((start, Stored(self._stored(patch), head.subtype)))
+                    for start, patch in tiles.assemble(self._tiles(options, opts, cut, turns, parts), cut):
+                        patches.append((start, Stored(self._stored(patch), head.subtype)))
                     done += len(cut)
+                    for start, piece in turns.done(index):
+                        patches.append((start, Stored(self._stored(piece), head.subtype)))
                     changed = [p.changed_codes for p in parts]
                     snapped.append(
                         {**_describe(where.regions[-1]), "changed_codes": float(np.mean(changed)),
                          "method": parts[0].method, "tiles": len(cut)}
                     )  # fmt: skip
                     continue
-                buffer = self.read("after", where.start, where.stop, extra)
+                buffer = self.read("after", where.start, where.stop)
+                turns.over(buffer, where.start)
                 result = on_file.edit_in_place(
                     self.loaded,
                     buffer,
@@ -989,16 +971,16 @@ class Session:
                 raise UsageError(f"{where_text}{exc}") from None
             s0, s1 = result.span
             if s1 > s0:
-                lay(extra, s0, buffer[s0 - where.start : s1 - where.start].copy())
+                turns.put(s0, buffer[s0 - where.start : s1 - where.start].copy())
             del buffer
+            for start, piece in turns.done(index):
+                patches.append((start, Stored(self._stored(piece), head.subtype)))
             redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
             snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
             done += 1
             self.progress = {"task": task, "done": done, "total": total, "unit": unit}
 
-    def _tiles(
-        self, options: Options, opts: EditOptions, cut: list[Any], extra: list[tuple[int, np.ndarray]], parts: list
-    ) -> Any:
+    def _tiles(self, options: Options, opts: EditOptions, cut: list[Any], turns: on_file.InTurn, parts: list) -> Any:
         """The tiles' results of one long region, in order (as :func:`specblur.edit.on_file.blur_file_regions`
         streams them, each tile read from the current samples); cancelled between two tiles."""
         head = self.head
@@ -1008,7 +990,8 @@ class Session:
                 raise Cancelled(f"cancelled after {done} of {total} tiles; nothing changed")
             where = plan.plan(self.loaded, head.frames, head.sample_rate, tile.time, options.freq, opts)
             after = cut[tile.index + 1] if tile.index + 1 < len(cut) else None
-            samples = self.read("after", where.start, where.stop, extra)
+            samples = self.read("after", where.start, where.stop)
+            turns.over(samples, where.start)
             result = tiles.run_tile(self.loaded, samples, head.sample_rate, where, opts, tile, after)
             del samples
             parts.append(result.part)
