@@ -987,6 +987,10 @@ def test_a_label_file_of_overlapping_regions_is_stored_as_it_goes_with_the_comma
         state = api(srv, "/api/labels", {"text": labels.dumps(marks), "name": "take.labels.txt", "seed": 3})
         assert len(state["entries"]) == 1 and len(state["entries"][0]["regions"]) == len(marks)
         assert stored_at and stored_at[0] < len(marks) // 2  # the first span stored with most regions to do
+        # the pieces that meet are joined into one patch each (reads go through every patch)
+        held = session.entries[0].patches
+        assert len(held) < len(stored_at)
+        assert all(a + len(x) <= b for (a, x), (b, _) in zip(held, held[1:], strict=False))
         assert "--labels long.labels.txt" in state["command"]
         (tmp_path / "long.labels.txt").write_text(labels.dumps(marks))
         out = Path(api(srv, "/api/export", {})["out"])
@@ -995,3 +999,23 @@ def test_a_label_file_of_overlapping_regions_is_stored_as_it_goes_with_the_comma
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_stored_pieces_that_meet_are_joined_and_read_back_the_same() -> None:
+    rng = np.random.default_rng(2)
+    frames = rng.integers(-1000, 1000, size=(5000, 2)) / 32768.0
+    pieces, at = [], 0
+    while at < 4800:
+        n = int(rng.integers(1, 300))
+        if rng.random() < 0.3:
+            at += int(rng.integers(1, 50))  # a gap
+        subtype = "PCM_16" if rng.random() < 0.9 else "FLOAT"
+        pieces.append((at, S.Stored(frames[at : at + n], subtype)))
+        at += n
+    out = S.joined(pieces, most=1000)
+    assert len(out) < len(pieces)
+    assert all(a + len(x) <= b for (a, x), (b, _) in zip(out, out[1:], strict=False))
+    assert all(len(x) <= 1000 for _, x in out)  # (every piece is under 300 frames)
+    for start, patch in out:
+        assert np.array_equal(patch[:], frames[start : start + len(patch)])
+    assert sum(len(x) for _, x in out) == sum(len(x) for _, x in pieces)

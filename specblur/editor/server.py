@@ -321,6 +321,37 @@ class Stored:
         return part / self.scale if self.scale else part
 
 
+def joined(patches: list[tuple[int, Stored]], most: int = 1 << 18) -> list[tuple[int, Stored]]:
+    """``patches`` (sorted, disjoint) with each run of small ones that meet end to start, stored
+    alike, joined into one of at most ``most`` frames: a step of many regions stores its changes in
+    pieces as no later region reads them (1597 for 800 overlapping regions), and every read of the
+    samples goes through a step's patches."""
+    out: list[tuple[int, Stored]] = []
+    run: list[tuple[int, Stored]] = []
+
+    def close() -> None:
+        if len(run) > 1:
+            first = run[0][1]
+            merged = object.__new__(Stored)
+            merged.scale = first.scale
+            merged.data = np.concatenate([p.data for _, p in run])
+            merged.shape = (len(merged.data), *first.shape[1:])
+            out.append((run[0][0], merged))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for start, patch in patches:
+        if run:
+            at, last = run[-1]
+            fits = at + len(last) == start and sum(len(p) for _, p in run) + len(patch) <= most
+            if not (fits and last.scale == patch.scale and last.data.dtype == patch.data.dtype):
+                close()
+        run.append((start, patch))
+    close()
+    return out
+
+
 class Cancelled(RequestError):
     def __init__(self, message: str) -> None:
         super().__init__(409, message)
@@ -906,7 +937,7 @@ class Session:
                     done = self.progress["done"]
                     raise Cancelled(f"cancelled after {done} of {total} {unit}; nothing changed") from None
             del turns
-            patches.sort(key=lambda p: p[0])
+            patches = joined(sorted(patches, key=lambda p: p[0]))
             entry = Entry(
                 list(regions), snapped, patches, time.perf_counter() - started, name, preview, spans, long,
                 [bool(cut) for cut in cuts],
