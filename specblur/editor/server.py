@@ -313,6 +313,15 @@ class Stored:
         self.data = packed
         self.shape = samples.shape
 
+    @classmethod
+    def of(cls, parts: list[Stored]) -> Stored:
+        """One patch of ``parts`` (stored alike: the same scale and type) end to end."""
+        joined = cls.__new__(cls)
+        joined.scale = parts[0].scale
+        joined.data = np.concatenate([p.data for p in parts])
+        joined.shape = (len(joined.data), *parts[0].shape[1:])
+        return joined
+
     def __len__(self) -> int:
         return len(self.data)
 
@@ -331,12 +340,7 @@ def joined(patches: list[tuple[int, Stored]], most: int = 1 << 18) -> list[tuple
 
     def close() -> None:
         if len(run) > 1:
-            first = run[0][1]
-            merged = object.__new__(Stored)
-            merged.scale = first.scale
-            merged.data = np.concatenate([p.data for _, p in run])
-            merged.shape = (len(merged.data), *first.shape[1:])
-            out.append((run[0][0], merged))
+            out.append((run[0][0], Stored.of([p for _, p in run])))
         else:
             out.extend(run)
         run.clear()

@@ -93,11 +93,6 @@ class OnnxModel:
                         self._graphs = None
         return made
 
-    def load_sessions(self) -> None:
-        """Make both sessions now (a graph that onnxruntime cannot load fails here, not mid-edit)."""
-        self._session("encoder")
-        self._session("decoder")
-
     @classmethod
     def from_export(cls, export: Any, threads: int | None = None) -> OnnxModel:
         """From a :class:`specblur.learn.export.OnnxExport` (or anything with ``encoder`` and ``decoder`` bytes)."""
