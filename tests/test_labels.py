@@ -203,3 +203,23 @@ def test_bad_labels_are_command_line_errors_and_nothing_is_written(
 def test_missing_label_file(tmp_path: Path, capsys) -> None:
     code, err = cli_in_process(capsys, "blur", "in.wav", str(tmp_path / "o.wav"), "--labels", str(tmp_path / "no.txt"))
     assert code == 1 and "no.txt: no such file" in err
+
+
+@pytest.mark.parametrize("effect", ["blur", "repair"])
+def test_a_region_that_fails_after_others_were_written_leaves_no_out(
+    tiny_model: Path, tmp_path: Path, capsys, effect: str
+) -> None:
+    """Regions whose parts overlap are written as they are done (memory follows the regions in
+    reach); one that fails after earlier spans went out (NaN in its part) still gives one line,
+    exit 2 and no OUT, not even a temporary file."""
+    src, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    x = tone(30.0, 16000, (220.0, 330.0)).astype(np.float64)
+    x[int(25.05 * 16000)] = np.nan
+    sf.write(src, x, 16000, subtype="FLOAT")
+    text = "".join(f"{1 + 0.5 * k:.3f}\t{1.2 + 0.5 * k:.3f}\t{effect}\n" for k in range(49))
+    lab = _write_labels(tmp_path / "l.txt", text)
+    code, err = cli_in_process(capsys, effect, str(src), str(out), "-m", "tiny", "--labels", str(lab))
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "NaN or infinite" in lines[0] and "in.wav" in lines[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "l.txt"]
