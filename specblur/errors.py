@@ -42,3 +42,10 @@ class ChecksumError(CheckpointError):
 
 class CodesError(SpecblurError):
     """A code file is malformed, of another version, or belongs to another model."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line for a user (its first line, at most 200 characters; its
+    type where it has no message): what a library below says, quoted inside specblur's own."""
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

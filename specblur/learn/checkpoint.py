@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from specblur.config import Config
-from specblur.errors import CheckpointError
+from specblur.errors import CheckpointError, first_line
 from specblur.files import atomic_write_bytes
 from specblur.learn.model import VQVAE2
 from specblur.priors.naive_bayes import LevelPrior
@@ -135,7 +135,7 @@ def load(path: Path | str) -> LoadedModel:
         ) from exc
     except Exception as exc:  # torch raises many kinds for truncated or foreign files
         raise CheckpointError(
-            f"{path}: corrupt or truncated checkpoint ({_first_line(exc)}); retrain or re-copy it"
+            f"{path}: corrupt or truncated checkpoint ({first_line(exc)}); retrain or re-copy it"
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a specblur checkpoint")
@@ -152,7 +152,7 @@ def load(path: Path | str) -> LoadedModel:
         state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
         model.load_state_dict(state, strict=True)
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{path}: does not match its config ({_first_line(exc)})") from exc
+        raise CheckpointError(f"{path}: does not match its config ({first_line(exc)})") from exc
     model.eval()
     digest = model_hash(model)
     if digest != payload.get("model_hash"):
@@ -161,7 +161,7 @@ def load(path: Path | str) -> LoadedModel:
         prior = {level: LevelPrior.from_arrays(data, data) for level, data in (payload.get("prior") or {}).items()}
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(
-            f"{path}: malformed prior ({_first_line(exc)}); refit it with 'specblur fit-prior'"
+            f"{path}: malformed prior ({first_line(exc)}); refit it with 'specblur fit-prior'"
         ) from exc
     for level, p in prior.items():
         expected = getattr(config.model, level).num_codes if level in ("top", "bottom") else None
@@ -196,11 +196,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, torch.Tensor):
         return value.item()
     return value
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 def _prior_tensors(prior: LevelPrior) -> dict[str, Any]:

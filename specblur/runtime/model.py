@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from specblur.config import Config
-from specblur.errors import CheckpointError
+from specblur.errors import CheckpointError, first_line
 from specblur.priors.naive_bayes import LevelPrior
 from specblur.version import __version__
 
@@ -214,7 +214,7 @@ class _Members:
             try:
                 array = self._archive[key]
             except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-                raise CheckpointError(f"{self._path}: corrupt or truncated model file ({_first_line(exc)})") from exc
+                raise CheckpointError(f"{self._path}: corrupt or truncated model file ({first_line(exc)})") from exc
             if _member_digest(key, array) != self._digests[key]:
                 raise CheckpointError(f"{self._path}: {key} does not match its recorded hash; the file is damaged")
             self._cache[key] = array
@@ -233,7 +233,7 @@ class _LevelPriors(_LazyLevels):
         try:
             prior = LevelPrior.from_arrays(self._scalars[level], tables)
         except Exception as exc:
-            raise CheckpointError(f"{self._path}: the {level} prior does not load ({_first_line(exc)})") from exc
+            raise CheckpointError(f"{self._path}: the {level} prior does not load ({first_line(exc)})") from exc
         if prior.num_codes != self._num_codes[level]:
             raise CheckpointError(f"{self._path}: prior for level {level!r} does not match the model")
         return prior
@@ -303,7 +303,7 @@ def load(path: Path | str) -> RuntimeModel:
     except KeyError as exc:
         raise CheckpointError(f"{path}: not a specblur model file") from exc
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise CheckpointError(f"{path}: corrupt or truncated model file ({_first_line(exc)}); re-copy it") from exc
+        raise CheckpointError(f"{path}: corrupt or truncated model file ({first_line(exc)}); re-copy it") from exc
     try:
         meta = json.loads(meta_bytes.tobytes().decode())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -321,7 +321,7 @@ def load(path: Path | str) -> RuntimeModel:
         try:
             arrays = {key: archive[key] for key in archive.files if key != "meta"}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise CheckpointError(f"{path}: corrupt or truncated model file ({_first_line(exc)}); re-copy it") from exc
+            raise CheckpointError(f"{path}: corrupt or truncated model file ({first_line(exc)}); re-copy it") from exc
         if _digest(meta, arrays) != meta.get("content_sha256"):
             raise CheckpointError(damaged)
         members: Any = arrays
@@ -342,7 +342,7 @@ def load(path: Path | str) -> RuntimeModel:
     except CheckpointError:
         raise
     except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
-        raise CheckpointError(f"{path}: does not load ({_first_line(exc)}); export the model again") from exc
+        raise CheckpointError(f"{path}: does not load ({first_line(exc)}); export the model again") from exc
     if engine.onnx.hash != meta.get("model_hash"):
         raise CheckpointError(f"{path}: its graphs belong to another model than its record says")
     num_codes = {level: getattr(engine.config.model, level).num_codes for level in ("top", "bottom")}
@@ -366,8 +366,3 @@ def load(path: Path | str) -> RuntimeModel:
         prior_nn,
         str(meta.get("default_prior") or "naive-bayes"),
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from specblur.config import Config
-from specblur.errors import CheckpointError
+from specblur.errors import CheckpointError, first_line
 from specblur.runtime.session import default_threads, session
 
 FORMAT = "specblur-onnx"
@@ -84,9 +84,8 @@ class OnnxModel:
                     try:
                         made = session(self._graphs[role], self.threads)
                     except Exception as exc:  # onnxruntime raises its own kinds for damaged graphs
-                        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                         raise CheckpointError(
-                            f"{self.origin}: the {role} does not load ({line}); export the model again"
+                            f"{self.origin}: the {role} does not load ({first_line(exc)}); export the model again"
                         ) from exc
                     self._sessions[role] = made
                     if len(self._sessions) == 2:
