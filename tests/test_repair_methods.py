@@ -53,7 +53,7 @@ def hole(seconds: float) -> tuple[int, int, str]:
     return a, b, f"{a / RATE:.6f}-{b / RATE:.6f}"
 
 
-@pytest.mark.parametrize("seconds", [0.032, 0.3])
+@pytest.mark.parametrize("seconds", [0.032, 0.08, 0.3])
 def test_auto_fills_a_dropout_at_the_original_level(seconds: float, tmp_path: Path, capsys) -> None:
     x = recording()
     a, b, span = hole(seconds)
@@ -72,13 +72,20 @@ def test_auto_fills_a_dropout_at_the_original_level(seconds: float, tmp_path: Pa
 
 @pytest.mark.parametrize(
     ("seconds", "by_length", "expected"),
-    [(0.016, "ar", "ar"), (0.03, "ar", "ar"), (0.3, "auto", "envelope"), (1.0, "auto", "envelope")],
+    [
+        (0.016, "ar", "ar"),
+        (0.03, "ar", "ar"),
+        (0.08, "auto", "hybrid"),
+        (0.3, "auto", "envelope"),
+        (1.0, "auto", "envelope"),
+    ],
 )
 def test_auto_picks_as_documented_and_says_so(
     seconds: float, by_length: str, expected: str, tmp_path: Path, capsys
 ) -> None:
-    """Short holes: ``ar``. Longer ones: settled on the audio (``by_length`` is ``auto`` again); the
-    held chord has no stretch that stands out, so ``envelope`` (a loop gets ``match``: below)."""
+    """Short holes: ``ar`` (nothing searched). Longer ones: settled on the audio
+    (``by_length`` is ``auto`` again); the held chord has no stretch that stands out, so ``hybrid``
+    up to 100 ms and ``envelope`` beyond (a loop gets ``match``: below)."""
     from specblur.edit.effects import repair
 
     assert repair.choose(seconds, None) == by_length

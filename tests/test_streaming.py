@@ -719,7 +719,9 @@ def test_a_long_repair_reads_only_its_span_and_context(tiny_model: Path, tmp_pat
     assert [p.method for p in held.parts] == [p.method for p in edit.parts] == ["envelope"]
 
 
-@pytest.mark.parametrize("how", [{"amount": 0.5}, {"freq": (1000.0, 4000.0), "method": "interpolate"}])
+@pytest.mark.parametrize(
+    "how", [{"amount": 0.5}, {"freq": (1000.0, 4000.0), "method": "interpolate"}, {"method": "hybrid"}]
+)
 def test_a_streamed_repair_is_the_repair_in_memory(tiny_model: Path, tmp_path: Path, monkeypatch, how) -> None:
     """A long hole streamed block by block (issue 20) writes the bytes the same repair held in memory
     does, mixed with what was there (``amount``) or in a band, in FLAC as in WAV."""

@@ -70,6 +70,7 @@ METHODS = [
     "interpolate",
     "envelope",
     "ar",
+    "hybrid",
     "match",
     "auto",
     "texture-nb",
@@ -79,7 +80,7 @@ METHODS = [
 ]
 PRIORS = {"nb": "naive-bayes", "tf": "transformer"}
 PLACEMENTS = ["loudest", "random"]
-VISQOL_FOR = ["damaged", "interpolate", "envelope", "auto", "texture-tf"]
+VISQOL_FOR = ["damaged", "interpolate", "envelope", "hybrid", "auto", "texture-tf"]
 """ViSQOL costs 5-9 s a call on the shared machine: it is run for the methods the targets and the
 auto rule compare (``auto``'s row is its chosen method's, copied: the same call, the same seed)."""
 N_FFT, HOP, N_MELS = 1024, 256, 64

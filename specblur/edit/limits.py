@@ -47,8 +47,16 @@ STEPS = Limit(1, 64, "--steps", whole=True)
 """Repair's rounds of unmasking."""
 AR_AUTO_SECONDS = 0.04
 """``auto`` repairs holes up to this long with ``ar``, longer ones with ``match`` where a stretch
-elsewhere fits closely, else ``envelope`` (measured on held-out recordings: docs/REPAIR.md)."""
-REPAIR_METHODS = ("auto", "envelope", "interpolate", "ar", "match", "texture", "model")
+elsewhere fits closely, else ``hybrid`` up to :data:`HYBRID_AUTO_SECONDS` and ``envelope`` beyond
+(measured on held-out recordings: docs/REPAIR.md)."""
+MATCH_AUTO_SECONDS = 0.04
+"""``auto`` searches for a ``match`` only for holes longer than this (a list of clicks across an hour
+is read only around each click)."""
+HYBRID_AUTO_SECONDS = 0.1
+"""``auto`` repairs holes longer than :data:`AR_AUTO_SECONDS`, up to this long, with ``hybrid`` where
+no stretch elsewhere fits closely (measured closer than ``envelope`` and ``ar`` at 48-100 ms, not at
+300 ms: docs/REPAIR.md)."""
+REPAIR_METHODS = ("auto", "envelope", "interpolate", "ar", "hybrid", "match", "texture", "model")
 """How repair fills a region (:mod:`specblur.edit.restore` and the model's fill; ``auto`` picks per
 region by a measured rule, :func:`specblur.edit.effects.repair.choose`)."""
 SCALES = {"micro": ("bottom",), "macro": ("top",), "both": ("top", "bottom")}

@@ -15,6 +15,10 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
   hole that minimise the AR prediction error of the whole stretch, the AR model re-estimated from
   the filled stretch a few times). Best for short holes; cost grows with the square of the hole. For
   a band-limited region its result replaces only the STFT cells inside the band.
+- ``hybrid``: ``ar`` and ``envelope`` together: the hole's STFT cells given, each, the louder of the
+  two fills' magnitudes (the AR fill's own spectrum, carrying the partials on from the edges, and the
+  envelope, which holds the level where the AR fill dies away towards the middle of the hole), then
+  the ``envelope`` synthesis. Measured closer than either alone on dropouts of 32-100 ms.
 - ``texture``: :func:`texture_on_envelope`: the ``envelope`` with a model-provided detail in dB
   added (zero-mean per bin over the hole, at :data:`TEXTURE_DEPTH`, the power per bin brought to the
   envelope's). Needs ``texture_db``. Measured farther than ``envelope`` on held-out recordings, so
@@ -46,11 +50,12 @@ from typing import Any
 import numpy as np
 
 from specblur import cancel
-from specblur.edit.limits import AR_AUTO_SECONDS
+from specblur.edit.limits import AR_AUTO_SECONDS, HYBRID_AUTO_SECONDS, MATCH_AUTO_SECONDS
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
 __all__ = [
     "AR_MAX_SECONDS",
+    "HYBRID_MAX_SECONDS",
     "METHODS",
     "Grid",
     "Match",
@@ -61,11 +66,13 @@ __all__ = [
     "texture_on_envelope",
 ]
 
-METHODS = ("auto", "interpolate", "envelope", "ar", "match", "texture")
+METHODS = ("auto", "interpolate", "envelope", "ar", "hybrid", "match", "texture")
 CONTEXT_FRAMES = 4  # whole frames per side averaged by ``envelope``
 WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells (8, 12: a synthetic noise floor 2.8 dB low)
 AR_MAX_SECONDS = AR_AUTO_SECONDS  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
+HYBRID_MAX_SECONDS = HYBRID_AUTO_SECONDS  # ... and ``hybrid`` beyond, up to this (where nothing is copied)
+MATCH_MIN_SECONDS = MATCH_AUTO_SECONDS  # ``auto`` searches for a ``match`` only for holes longer than this
 REFINE = 4  # rounds of iterative refinement of the fast Toeplitz solve
 AR_NOISE = False  # ar's last round adds a draw of the hole's conditional spread (see _ar_fill)
 AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)
@@ -82,6 +89,8 @@ MATCH_BANDS = 32  # mel bands of the features the candidates are compared on
 MATCH_RANGE_DB = 70.0  # features floored this far under their loudest cell
 MATCH_MAX_GAIN_DB = 12.0  # the copy's level brought to the context's, by at most this much
 AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
+HYBRID_AR_ORDER_SECONDS = 0.02  # ``hybrid``'s AR fill: order at most this, and ...
+HYBRID_AR_ITERS = 2  # ... this many rounds (its AR fill matters near the edges: see docs/REPAIR.md)
 
 
 @dataclass(frozen=True)
@@ -154,13 +163,16 @@ def choose_method(
     a band-limited region takes the AR result inside its band only); beyond, ``match`` where
     :func:`find_match` found a stretch whose surroundings resemble the hole's closely (its distance
     at most :data:`MATCH_RATIO` of the median candidate's: the material repeats, a loop or a bar of
-    music), else ``texture`` when the model provides one, else ``envelope``. Measured on held-out
-    recordings in ``docs/REPAIR.md``."""
+    music), else ``texture`` when the model provides one, else ``hybrid`` up to
+    :data:`HYBRID_MAX_SECONDS` and ``envelope`` beyond. Measured on held-out recordings in
+    ``docs/REPAIR.md``."""
     if hole_seconds <= AR_MAX_SECONDS:
         return "ar"
     if match is not None and match.ratio <= MATCH_RATIO:
         return "match"
-    return "texture" if texture else "envelope"
+    if texture:
+        return "texture"
+    return "hybrid" if hole_seconds <= HYBRID_MAX_SECONDS else "envelope"
 
 
 # -- the best-matching stretch elsewhere (exemplar-based inpainting) ------------------------------------
@@ -556,16 +568,19 @@ def restore_in_blocks(
     """:func:`restore` of ``n`` samples of ``channels`` that are not held in memory but read, a few
     frames at a time, by ``read(start, stop)`` (float64 ``(frames, channels)``), where ``restore``
     would fill the hole a block at a time (:data:`BLOCK_SECONDS`) with ``envelope`` or
-    ``interpolate`` (``auto``: where the hole is too long for ``ar`` and no stretch lies clear of it
-    to search for a ``match``); else ``None``. Returns the span that may differ, the method and the
-    changed samples ``(first sample, samples)``, in order, as they are made: what ``restore`` writes
-    there, the same bytes (every other sample is the input's). Memory follows a block, not ``n``."""
+    ``interpolate`` (``hybrid``: ``envelope``, as ``restore`` does in blocks; ``auto``: where the hole
+    is too long for ``ar`` and no stretch lies clear of it to search for a ``match``); else ``None``.
+    Returns the span that may differ, the method and the changed samples ``(first sample, samples)``,
+    in order, as they are made: what ``restore`` writes there, the same bytes (every other sample is
+    the input's). Memory follows a block, not ``n``."""
     h0 = max(0, int(round(hole[0] * rate)))
     h1 = min(n, int(round(hole[1] * rate)))
     if h1 <= h0:
         return None
-    if method == "auto" and (h1 - h0) / rate > AR_MAX_SECONDS and _candidates(n, rate, h0, h1) is None:
+    if method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS and _candidates(n, rate, h0, h1) is None:
         method = choose_method((h1 - h0) / rate, band)
+    if method == "hybrid":  # (in blocks, ``hybrid`` is ``envelope``, as :func:`restore` does it)
+        method = "envelope"
     if method not in ("envelope", "interpolate"):
         return None
     grid = plan(n, rate, (h0, h1), band)
@@ -802,11 +817,13 @@ def _autocorrelation(x: np.ndarray, order: int) -> np.ndarray:
     return np.pad(r, (0, max(0, order + 1 - len(r))))
 
 
-def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int, rng: np.random.Generator | None = None) -> np.ndarray:
+def _ar_fill(
+    x: np.ndarray, g0: int, g1: int, order: int, rng: np.random.Generator | None = None, iters: int | None = None
+) -> np.ndarray:
     """``x`` ((samples, channels), one stretch) with samples ``[g0, g1)`` replaced by Janssen's AR
     interpolation: one AR model for all the channels given (their autocorrelations summed), estimated
     from the whole stretch (the hole zero at first, then as last filled), the hole solved for,
-    :data:`AR_ITERS` times. With ``rng`` (and :data:`AR_NOISE`) the last round adds a draw from the
+    :data:`AR_ITERS` times (or ``iters``). With ``rng`` (and :data:`AR_NOISE`) the last round adds a draw from the
     fill's conditional spread: the solve gives the conditional *mean* of the hole under the AR model,
     which lacks what the model cannot predict (a noise floor came back 2-2.6 dB low); ``T^-1 A_g^T w``
     for white ``w`` of the model's prediction-error power has covariance ``s^2 T^-1``, the conditional
@@ -814,7 +831,8 @@ def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int, rng: np.random.Generat
     y = x.copy()
     y[g0:g1] = 0.0
     n_gap = g1 - g0
-    for step in range(AR_ITERS):
+    rounds = AR_ITERS if iters is None else iters
+    for step in range(rounds):
         # (estimating the first model from the two sides alone, without the zeroed hole, measured
         # worse: 6.2 against 5.2 dB mel LSD on 32 ms dropouts)
         r = sum(_autocorrelation(y[:, ch], order) for ch in range(y.shape[1]))
@@ -832,7 +850,7 @@ def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int, rng: np.random.Generat
         t = np.zeros(n_gap)
         t[: min(n_gap, order + 1)] = rc[: min(n_gap, order + 1)]
         t[0] *= 1.0 + 1e-9
-        if step == AR_ITERS - 1 and AR_NOISE and rng is not None:
+        if step == rounds - 1 and AR_NOISE and rng is not None:
             keep = np.r_[order:g0, g1 + order : len(y)]  # the prediction error where no hole sample enters
             for ch in range(y.shape[1]):
                 e = _convolve(y[:, ch], c)[: len(y)][keep] if len(keep) else np.zeros(1)
@@ -842,8 +860,9 @@ def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int, rng: np.random.Generat
     return y
 
 
-def _ar_order(n_gap: int, rate: int) -> int:
-    return int(min(3 * n_gap + 2, round(AR_MAX_ORDER_SECONDS * rate)))
+def _ar_order(n_gap: int, rate: int, max_seconds: float | None = None) -> int:
+    cap = AR_MAX_ORDER_SECONDS if max_seconds is None else max_seconds
+    return int(min(3 * n_gap + 2, round(cap * rate)))
 
 
 # -- entry point ---------------------------------------------------------------------------------------
@@ -866,11 +885,12 @@ def restore(
     frames of :func:`plan`'s grid, the same for every channel or (channels, bins, hole frames).
     Returns the edited copy, the half-open span of frames that may differ (every frame outside it
     is bit-identical to the input) and the method that filled it (``auto``'s choice; ``envelope``
-    where ``ar`` or ``match`` had no context to work from). ``match`` searches all of ``samples``
+    where ``ar``, ``hybrid`` or ``match`` had no context to work from, and for ``hybrid`` on a hole
+    synthesised in blocks, longer than :data:`BLOCK_SECONDS`). ``match`` searches all of ``samples``
     (the caller gives it the reach it wants, :data:`SEARCH_SECONDS` each side in the library).
     The span: the hole for ``ar`` over the whole band, the hole plus :data:`MATCH_FADE_SECONDS` each
     side for ``match`` over the whole band; the hole plus
-    :data:`CROSSFADE_SECONDS` on each side for ``envelope`` and ``texture`` (what lies outside the
+    :data:`CROSSFADE_SECONDS` on each side for ``envelope``, ``hybrid`` and ``texture`` (what lies outside the
     hole is kept, a short raised-cosine crossfade joins it to the fill); the hole plus up to the STFT
     window (:data:`WINDOW_SECONDS`) on each side for ``interpolate`` (an editor's replace re-synthesises
     every frame that touches the hole) and for ``ar`` and ``match`` with a band. ``ar`` where the hole has fewer
@@ -888,7 +908,7 @@ def restore(
     if h1 <= h0:
         raise ValueError(f"empty hole {hole} in {n / rate:.3f} s of audio")
     found = None
-    if method == "match" or (method == "auto" and (h1 - h0) / rate > AR_MAX_SECONDS):
+    if method == "match" or (method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS):
         found = find_match(x, rate, h0, h1)
     if method == "auto":
         method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None, match=found)
@@ -896,15 +916,19 @@ def restore(
         raise ValueError("method 'texture' needs the model's texture_db on the hole's grid (see plan())")
     out = x.copy()
     span = None
+    ar_filled = None
     if method == "ar":
         span = _restore_ar(x, out, rate, h0, h1, band, linked, rng)
+
     elif method == "match" and found is not None:
         filled, a0, a1 = _copy_fill(x, rate, h0, h1, found, linked)
         span = _put(x, filled, out, rate, h0, h1, band, (a0, a1))
-    if span is None:  # (``ar`` and ``match`` fall back to ``envelope`` where they have no context)
-        if method in ("ar", "match"):
-            method = "envelope"
+    if span is None:  # (``ar``, ``hybrid`` and ``match`` fall back to ``envelope`` where they have no context)
         grid = plan(n, rate, (h0, h1), band)
+        if method == "hybrid" and not _in_blocks(grid, rate):
+            ar_filled = _ar_filled(x, rate, h0, h1, linked, rng, HYBRID_AR_ORDER_SECONDS, HYBRID_AR_ITERS)
+        if method in ("ar", "match") or (method == "hybrid" and ar_filled is None):
+            method = "envelope"
         if _in_blocks(grid, rate):  # a long hole: a block at a time, in memory that follows a block
             span = _restore_blocks(x, out, rate, (h0, h1), grid, method, rng, texture_db)
             return (out[:, 0] if squeeze else out), span, method
@@ -916,6 +940,10 @@ def restore(
             tex = np.asarray(texture_db, dtype=np.float64)
             tex = np.broadcast_to(tex, env.shape) if tex.ndim == 2 else tex
             env = np.stack([texture_on_envelope(e, t) for e, t in zip(env, tex, strict=True)])
+        if method == "hybrid":  # each cell at the louder of the envelope and the AR fill's own spectrum
+            filled = np.ascontiguousarray(ar_filled[grid.start : grid.stop].T)
+            ar_power = np.abs(stft(filled, grid.n_fft, grid.hop, win)[..., grid.hole_frames]) ** 2
+            env = np.maximum(env, 10.0 * np.log10(ar_power + 1e-20))
         # the hole frames re-synthesised whole (holding the known samples outside the hole in the
         # time domain during Griffin-Lim, ``_synthesise(known=...)``, measured worse: 8.4 against
         # 5.0 dB mel LSD on 32 ms dropouts, the hard seam at the hole's edges)
@@ -949,19 +977,40 @@ def _frame_span(grid: Grid) -> tuple[int, int]:
 def _restore_ar(
     x: np.ndarray, out: np.ndarray, rate: int, h0: int, h1: int, band, linked: bool, rng: np.random.Generator
 ) -> tuple[int, int] | None:
+    filled = _ar_filled(x, rate, h0, h1, linked, rng)
+    if filled is None:
+        return None
+    return _put(x, filled, out, rate, h0, h1, band, (h0, h1))
+
+
+def _ar_filled(
+    x: np.ndarray,
+    rate: int,
+    h0: int,
+    h1: int,
+    linked: bool,
+    rng: np.random.Generator,
+    max_order_seconds: float | None = None,
+    iters: int | None = None,
+) -> np.ndarray | None:
+    """A copy of ``x`` with the hole ``[h0, h1)`` filled by :func:`_ar_fill` over the whole band (one
+    model for linked channels), the AR order at most ``max_order_seconds`` (default
+    :data:`AR_MAX_ORDER_SECONDS`) and ``iters`` rounds (default :data:`AR_ITERS`); ``None`` where the
+    hole has fewer than :data:`AR_MIN_ORDER` samples of context on a side (the file's very start or
+    end: nothing to interpolate between)."""
     n = x.shape[0]
-    order = _ar_order(h1 - h0, rate)
+    order = _ar_order(h1 - h0, rate, max_order_seconds)
     context = max(3 * order, int(0.05 * rate))
     a = max(0, h0 - context)
     b = min(n, h1 + context)
     order = min(order, h0 - a, b - h1)  # the solve needs ``order`` known samples on both sides
-    if order < AR_MIN_ORDER:  # a hole at the file's very start or end: nothing to interpolate between
+    if order < AR_MIN_ORDER:
         return None
     filled = x.copy()
     groups = [list(range(x.shape[1]))] if linked else [[ch] for ch in range(x.shape[1])]
     for g in groups:
-        filled[a:b, g] = _ar_fill(x[a:b, g], h0 - a, h1 - a, order, rng)
-    return _put(x, filled, out, rate, h0, h1, band, (h0, h1))
+        filled[a:b, g] = _ar_fill(x[a:b, g], h0 - a, h1 - a, order, rng, iters)
+    return filled
 
 
 def _put(
