@@ -89,8 +89,6 @@ MATCH_BANDS = 32  # mel bands of the features the candidates are compared on
 MATCH_RANGE_DB = 70.0  # features floored this far under their loudest cell
 MATCH_MAX_GAIN_DB = 12.0  # the copy's level brought to the context's, by at most this much
 AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
-HYBRID_AR_ORDER_SECONDS = 0.02  # ``hybrid``'s AR fill: order at most this, and ...
-HYBRID_AR_ITERS = 2  # ... this many rounds (its AR fill matters near the edges: see docs/REPAIR.md)
 
 
 @dataclass(frozen=True)
@@ -817,13 +815,11 @@ def _autocorrelation(x: np.ndarray, order: int) -> np.ndarray:
     return np.pad(r, (0, max(0, order + 1 - len(r))))
 
 
-def _ar_fill(
-    x: np.ndarray, g0: int, g1: int, order: int, rng: np.random.Generator | None = None, iters: int | None = None
-) -> np.ndarray:
+def _ar_fill(x: np.ndarray, g0: int, g1: int, order: int, rng: np.random.Generator | None = None) -> np.ndarray:
     """``x`` ((samples, channels), one stretch) with samples ``[g0, g1)`` replaced by Janssen's AR
     interpolation: one AR model for all the channels given (their autocorrelations summed), estimated
     from the whole stretch (the hole zero at first, then as last filled), the hole solved for,
-    :data:`AR_ITERS` times (or ``iters``). With ``rng`` (and :data:`AR_NOISE`) the last round adds a draw from the
+    :data:`AR_ITERS` times. With ``rng`` (and :data:`AR_NOISE`) the last round adds a draw from the
     fill's conditional spread: the solve gives the conditional *mean* of the hole under the AR model,
     which lacks what the model cannot predict (a noise floor came back 2-2.6 dB low); ``T^-1 A_g^T w``
     for white ``w`` of the model's prediction-error power has covariance ``s^2 T^-1``, the conditional
@@ -831,8 +827,7 @@ def _ar_fill(
     y = x.copy()
     y[g0:g1] = 0.0
     n_gap = g1 - g0
-    rounds = AR_ITERS if iters is None else iters
-    for step in range(rounds):
+    for step in range(AR_ITERS):
         # (estimating the first model from the two sides alone, without the zeroed hole, measured
         # worse: 6.2 against 5.2 dB mel LSD on 32 ms dropouts)
         r = sum(_autocorrelation(y[:, ch], order) for ch in range(y.shape[1]))
@@ -850,7 +845,7 @@ def _ar_fill(
         t = np.zeros(n_gap)
         t[: min(n_gap, order + 1)] = rc[: min(n_gap, order + 1)]
         t[0] *= 1.0 + 1e-9
-        if step == rounds - 1 and AR_NOISE and rng is not None:
+        if step == AR_ITERS - 1 and AR_NOISE and rng is not None:
             keep = np.r_[order:g0, g1 + order : len(y)]  # the prediction error where no hole sample enters
             for ch in range(y.shape[1]):
                 e = _convolve(y[:, ch], c)[: len(y)][keep] if len(keep) else np.zeros(1)
@@ -860,9 +855,8 @@ def _ar_fill(
     return y
 
 
-def _ar_order(n_gap: int, rate: int, max_seconds: float | None = None) -> int:
-    cap = AR_MAX_ORDER_SECONDS if max_seconds is None else max_seconds
-    return int(min(3 * n_gap + 2, round(cap * rate)))
+def _ar_order(n_gap: int, rate: int) -> int:
+    return int(min(3 * n_gap + 2, round(AR_MAX_ORDER_SECONDS * rate)))
 
 
 # -- entry point ---------------------------------------------------------------------------------------
@@ -926,7 +920,7 @@ def restore(
     if span is None:  # (``ar``, ``hybrid`` and ``match`` fall back to ``envelope`` where they have no context)
         grid = plan(n, rate, (h0, h1), band)
         if method == "hybrid" and not _in_blocks(grid, rate):
-            ar_filled = _ar_filled(x, rate, h0, h1, linked, rng, HYBRID_AR_ORDER_SECONDS, HYBRID_AR_ITERS)
+            ar_filled = _ar_filled(x, rate, h0, h1, linked, rng)
         if method in ("ar", "match") or (method == "hybrid" and ar_filled is None):
             method = "envelope"
         if _in_blocks(grid, rate):  # a long hole: a block at a time, in memory that follows a block
@@ -983,23 +977,12 @@ def _restore_ar(
     return _put(x, filled, out, rate, h0, h1, band, (h0, h1))
 
 
-def _ar_filled(
-    x: np.ndarray,
-    rate: int,
-    h0: int,
-    h1: int,
-    linked: bool,
-    rng: np.random.Generator,
-    max_order_seconds: float | None = None,
-    iters: int | None = None,
-) -> np.ndarray | None:
+def _ar_filled(x: np.ndarray, rate: int, h0: int, h1: int, linked: bool, rng: np.random.Generator) -> np.ndarray | None:
     """A copy of ``x`` with the hole ``[h0, h1)`` filled by :func:`_ar_fill` over the whole band (one
-    model for linked channels), the AR order at most ``max_order_seconds`` (default
-    :data:`AR_MAX_ORDER_SECONDS`) and ``iters`` rounds (default :data:`AR_ITERS`); ``None`` where the
-    hole has fewer than :data:`AR_MIN_ORDER` samples of context on a side (the file's very start or
-    end: nothing to interpolate between)."""
+    model for linked channels); ``None`` where the hole has fewer than :data:`AR_MIN_ORDER` samples
+    of context on a side (the file's very start or end: nothing to interpolate between)."""
     n = x.shape[0]
-    order = _ar_order(h1 - h0, rate, max_order_seconds)
+    order = _ar_order(h1 - h0, rate)
     context = max(3 * order, int(0.05 * rate))
     a = max(0, h0 - context)
     b = min(n, h1 + context)
@@ -1009,7 +992,7 @@ def _ar_filled(
     filled = x.copy()
     groups = [list(range(x.shape[1]))] if linked else [[ch] for ch in range(x.shape[1])]
     for g in groups:
-        filled[a:b, g] = _ar_fill(x[a:b, g], h0 - a, h1 - a, order, rng, iters)
+        filled[a:b, g] = _ar_fill(x[a:b, g], h0 - a, h1 - a, order, rng)
     return filled
 
 
