@@ -6,10 +6,10 @@ A 4 s 44.1 kHz clip (mono by default, the README's edit target; a held chord wit
 noise floor, generated: no files needed), a whole-band hole of 16, 32, 40, 100, 300 and 1000 ms at
 1.5 s, and a 1-4 kHz hole of 200 ms. Every method through ``specblur.repair`` as ``specblur repair``
 runs it (the bundled model loaded once): ``auto``, ``interpolate``, ``envelope``, ``ar`` and
-``hybrid`` (up to 300 ms: the AR solve grows with the hole), ``match``, ``texture`` and ``model`` with both priors. The reference, in the same run and taking
-turns with the rows: ``specblur.blur`` of the same clip at 1.0-2.0 s, 200-2000 Hz, the model's
-default prior (the README's 150 ms target is for that edit on this clip). Each cell is the best of
-``--repeat`` runs (ms). Prints a Markdown table and writes JSON.
+``hybrid`` (up to 300 ms: the AR solve grows with the hole), ``match``, ``texture`` and ``model``
+with both priors. The reference, in the same run and taking turns with the rows: ``specblur.blur``
+of the same clip at 1.0-2.0 s, 200-2000 Hz, the model's default prior (the README's 150 ms target is
+for that edit on this clip). Each cell is the best of ``--repeat`` runs (ms). Prints a Markdown table and writes JSON.
 """
 
 from __future__ import annotations

@@ -123,7 +123,18 @@ def _fill_claim(fill: dict | None) -> str:
     )
 
 
-REPAIR_COLUMNS = ("damaged", "interpolate", "envelope", "ar", "match", "auto", "texture-tf", "model-nb", "model-tf")
+REPAIR_COLUMNS = (
+    "damaged",
+    "interpolate",
+    "envelope",
+    "ar",
+    "hybrid",
+    "match",
+    "auto",
+    "texture-tf",
+    "model-nb",
+    "model-tf",
+)
 
 
 def _edits_on_held_out() -> list[str]:
