@@ -1,7 +1,8 @@
 """The figure in docs/REPAIR.md: a held-out drum loop with a 300 ms dropout, and what each repair
 method puts back (the spectrograms to look at, beside the evaluation's numbers).
 
-``python tools/repair_figure.py [--out docs/img/repair-loop.png]``
+``python tools/repair_figure.py [--out docs/img/repair-loop.png] [--source drums] [--damage dropout300]
+[--placement random] [--methods interpolate envelope auto]``
 
 The excerpt and the damage are the evaluation's own (``tools/evaluate_repair.py``: Sonic Pi's
 ``loop_amen_full``, mono at 48 kHz, the 300 ms dropout at the random placement); every method runs
@@ -31,6 +32,7 @@ def main() -> None:
     p.add_argument("--source", default="drums")
     p.add_argument("--damage", default="dropout300")
     p.add_argument("--placement", default="random")
+    p.add_argument("--methods", nargs="+", default=["interpolate", "envelope", "auto"])
     args = p.parse_args()
     import matplotlib
 
@@ -44,7 +46,7 @@ def main() -> None:
     seconds = (hole[0] / E.RATE, hole[1] / E.RATE)
     model = specblur.load_model()
     panels = [("original", x), ("damaged", damaged)]
-    for method in ("interpolate", "envelope", "auto"):
+    for method in args.methods:
         y = np.asarray(specblur.repair(damaged, E.RATE, seconds, band, model=model, method=method), dtype=np.float64)
         score = E.scores(x, y, hole, band)
         label = method
