@@ -25,7 +25,7 @@ SAMPLE_METHODS = ("envelope", "interpolate", "ar", "hybrid", "match", "auto")
 """The methods that need no model: the region is synthesised from its context alone (``auto`` as
 :func:`choose` leaves it for long holes: ``match``, ``hybrid`` or ``envelope``, decided on the audio)."""
 TEXTURE_IN_AUTO = False
-"""Whether ``auto`` uses ``texture`` on holes too long for ``ar`` (else ``envelope``); set by the
+"""Whether ``auto`` uses ``texture`` on holes too long for ``ar`` (else ``hybrid`` or ``envelope``); set by the
 measurement in docs/REPAIR.md."""
 
 
