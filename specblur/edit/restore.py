@@ -77,6 +77,7 @@ REFINE = 4  # rounds of iterative refinement of the fast Toeplitz solve
 AR_NOISE = False  # ar's last round adds a draw of the hole's conditional spread (see _ar_fill)
 AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)
 ENVELOPE_POWER = False  # envelope: the two sides interpolated in power (else in dB)
+HYBRID_LINE = False  # hybrid on interpolate's line (one frame each side) instead of the envelope (measured, off)
 TEXTURE_DEPTH = 0.5  # the model's detail, times this (0.5 measured closer than 1 everywhere: docs/REPAIR.md)
 TEXTURE_POWER = True  # the textured hole's power per bin brought to the envelope's
 CROSSFADE_SECONDS = 0.003  # known samples kept up to this far outside the hole (measured: 3 ms better than 10)
@@ -929,7 +930,8 @@ def restore(
         win = window("hann", grid.n_fft, np.float64)
         segment = np.ascontiguousarray(x[grid.start : grid.stop].T)  # (channels, samples)
         spec = stft(segment, grid.n_fft, grid.hop, win)
-        env = np.stack([envelope_db(s, grid, single=method == "interpolate") for s in spec])
+        single = method == "interpolate" or (method == "hybrid" and HYBRID_LINE)
+        env = np.stack([envelope_db(s, grid, single=single) for s in spec])
         if method == "texture":
             tex = np.asarray(texture_db, dtype=np.float64)
             tex = np.broadcast_to(tex, env.shape) if tex.ndim == 2 else tex
