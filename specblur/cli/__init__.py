@@ -601,8 +601,7 @@ def _edit_options(mode: str) -> Any:
                 "away whose surroundings best resemble the region's (a loop, a repeated bar), 'texture' puts "
                 "the model's fill on the context's envelope, 'model' is the model's fill alone (levels follow "
                 f"the decoder), 'auto' takes 'ar' up to {limits.AR_AUTO_SECONDS * 1000:g} ms and beyond "
-                f"that 'match' where one stretch fits far better than the rest (holes over "
-                f"{limits.MATCH_AUTO_SECONDS * 1000:g} ms), else 'hybrid' up to "
+                "that 'match' where one stretch fits far better than the rest, else 'hybrid' up to "
                 f"{limits.HYBRID_AUTO_SECONDS * 1000:g} ms and 'envelope' beyond (measured; docs/REPAIR.md). "
                 "-v says which it used.",
             ),

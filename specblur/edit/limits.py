@@ -48,10 +48,8 @@ STEPS = Limit(1, 64, "--steps", whole=True)
 AR_AUTO_SECONDS = 0.04
 """``auto`` repairs holes up to this long with ``ar``, longer ones with ``match`` where a stretch
 elsewhere fits closely, else ``hybrid`` up to :data:`HYBRID_AUTO_SECONDS` and ``envelope`` beyond
-(measured on held-out recordings: docs/REPAIR.md)."""
-MATCH_AUTO_SECONDS = 0.04
-"""``auto`` searches for a ``match`` only for holes longer than this (a list of clicks across an hour
-is read only around each click)."""
+(measured on held-out recordings: docs/REPAIR.md). Holes up to this long are not searched for a
+``match`` (a list of clicks across an hour is read only around each click)."""
 HYBRID_AUTO_SECONDS = 0.1
 """``auto`` repairs holes longer than :data:`AR_AUTO_SECONDS`, up to this long, with ``hybrid`` where
 no stretch elsewhere fits closely (measured closer than ``envelope`` and ``ar`` at 48-100 ms, not at

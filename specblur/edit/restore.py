@@ -18,7 +18,7 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
 - ``hybrid``: ``ar`` and ``envelope`` together: the hole's STFT cells given, each, the louder of the
   two fills' magnitudes (the AR fill's own spectrum, carrying the partials on from the edges, and the
   envelope, which holds the level where the AR fill dies away towards the middle of the hole), then
-  the ``envelope`` synthesis. Measured closer than either alone on dropouts of 32-100 ms.
+  the ``envelope`` synthesis. Measured closer than either alone on dropouts of 48-150 ms.
 - ``texture``: :func:`texture_on_envelope`: the ``envelope`` with a model-provided detail in dB
   added (zero-mean per bin over the hole, at :data:`TEXTURE_DEPTH`, the power per bin brought to the
   envelope's). Needs ``texture_db``. Measured farther than ``envelope`` on held-out recordings, so
@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from specblur import cancel
-from specblur.edit.limits import AR_AUTO_SECONDS, HYBRID_AUTO_SECONDS, MATCH_AUTO_SECONDS
+from specblur.edit.limits import AR_AUTO_SECONDS, HYBRID_AUTO_SECONDS
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
 __all__ = [
@@ -72,7 +72,6 @@ WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells (8, 12: a synthetic noise floor 2.8 dB low)
 AR_MAX_SECONDS = AR_AUTO_SECONDS  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
 HYBRID_MAX_SECONDS = HYBRID_AUTO_SECONDS  # ... and ``hybrid`` beyond, up to this (where nothing is copied)
-MATCH_MIN_SECONDS = MATCH_AUTO_SECONDS  # ``auto`` searches for a ``match`` only for holes longer than this
 REFINE = 4  # rounds of iterative refinement of the fast Toeplitz solve
 AR_NOISE = False  # ar's last round adds a draw of the hole's conditional spread (see _ar_fill)
 AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)
@@ -576,7 +575,7 @@ def restore_in_blocks(
     h1 = min(n, int(round(hole[1] * rate)))
     if h1 <= h0:
         return None
-    if method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS and _candidates(n, rate, h0, h1) is None:
+    if method == "auto" and (h1 - h0) / rate > AR_MAX_SECONDS and _candidates(n, rate, h0, h1) is None:
         method = choose_method((h1 - h0) / rate, band)
     if method == "hybrid":  # (in blocks, ``hybrid`` is ``envelope``, as :func:`restore` does it)
         method = "envelope"
@@ -903,7 +902,7 @@ def restore(
     if h1 <= h0:
         raise ValueError(f"empty hole {hole} in {n / rate:.3f} s of audio")
     found = None
-    if method == "match" or (method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS):
+    if method == "match" or (method == "auto" and (h1 - h0) / rate > AR_MAX_SECONDS):
         found = find_match(x, rate, h0, h1)
     if method == "auto":
         method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None, match=found)
@@ -914,7 +913,6 @@ def restore(
     ar_filled = None
     if method == "ar":
         span = _restore_ar(x, out, rate, h0, h1, band, linked, rng)
-
     elif method == "match" and found is not None:
         filled, a0, a1 = _copy_fill(x, rate, h0, h1, found, linked)
         span = _put(x, filled, out, rate, h0, h1, band, (a0, a1))

@@ -25,28 +25,25 @@ SAMPLE_METHODS = ("envelope", "interpolate", "ar", "hybrid", "match", "auto")
 """The methods that need no model: the region is synthesised from its context alone (``auto`` as
 :func:`choose` leaves it for long holes: ``match``, ``hybrid`` or ``envelope``, decided on the audio)."""
 TEXTURE_IN_AUTO = False
-"""Whether ``auto`` uses ``texture`` on holes too long for ``ar`` (else ``hybrid`` or ``envelope``); set by the
-measurement in docs/REPAIR.md."""
+"""Whether ``auto`` uses ``texture`` on holes too long for ``ar`` (else ``match``, ``hybrid`` or
+``envelope``); set by the measurement in docs/REPAIR.md."""
 
 
 def choose(hole_seconds: float, band: tuple[float, float] | None) -> str:
     """The method ``auto`` uses for a hole of ``hole_seconds`` as far as its length decides
-    (:func:`restore.choose_method`): ``ar`` for short holes, ``hybrid`` up to
-    :data:`restore.MATCH_MIN_SECONDS` (nothing is searched); for longer ones ``auto`` again, which
+    (:func:`restore.choose_method`): ``ar`` for short holes; for longer ones ``auto`` again, which
     :func:`restore.restore` settles on the audio (``match`` where a stretch elsewhere fits closely,
     else ``hybrid`` or ``envelope`` by the length), or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
     if hole_seconds <= restore.AR_MAX_SECONDS:
         return "ar"
-    if TEXTURE_IN_AUTO:
-        return "texture"
-    return "hybrid" if hole_seconds <= restore.MATCH_MIN_SECONDS else "auto"
+    return "texture" if TEXTURE_IN_AUTO else "auto"
 
 
 def search_seconds(method: str | None, hole_seconds: float) -> float:
     """How far either side of the hole a repair reads, beyond what the model needs: ``match`` (and
     ``auto`` on holes it may fill by ``match``) looks :data:`restore.SEARCH_SECONDS` each way."""
     method = method or "auto"
-    if method == "match" or (method == "auto" and hole_seconds > restore.MATCH_MIN_SECONDS):
+    if method == "match" or (method == "auto" and hole_seconds > restore.AR_MAX_SECONDS):
         return restore.SEARCH_SECONDS
     return 0.0
 
