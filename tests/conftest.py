@@ -160,3 +160,12 @@ class Paused:
         os.close(self._resume_w)  # EOF resumes it too, if it is still waiting
         _, err = self.proc.communicate(timeout=300)
         return self.proc.returncode, err.decode()
+
+
+def edge_taper(n: int, rate: int = 44100, seconds: float = 0.005) -> np.ndarray:
+    """Ones, with raised-cosine ramps of ``seconds`` at both ends (at most half of ``n`` each)."""
+    w = np.ones(n)
+    k = max(1, min(int(seconds * rate), n // 2))
+    ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(k) + 0.5) / k)
+    w[:k], w[n - k :] = ramp, ramp[::-1]
+    return w

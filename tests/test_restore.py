@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import frames_db
+from conftest import edge_taper, frames_db
 
 from specblur.edit import restore as R
 
@@ -28,8 +28,13 @@ def music(seconds: float = 4.0, rate: int = RATE, channels: int = 2, seed: int =
 
 
 def band_levels(x: np.ndarray, a: int, b: int, edges=(50, 300, 800, 2000, 8000)) -> np.ndarray:
-    """Level (dB) of x[a:b] in each band between ``edges``, summed over channels."""
-    spec = np.abs(np.fft.rfft(x[a:b], axis=0)) ** 2
+    """Level (dB) of x[a:b] in each band between ``edges``, summed over channels, its ends tapered
+    over 5 ms: cut off square, a 32 ms stretch of the chord reads its partials' truncation as 11-12
+    dB in 2-8 kHz, as loud as the noise floor that is the band's only content (tapered: 42-50 dB
+    under it), and a fill's level there would be the partials' phase at the hole's two edges."""
+    x = np.asarray(x)
+    taper = edge_taper(b - a).reshape((-1,) + (1,) * (x.ndim - 1))
+    spec = np.abs(np.fft.rfft(x[a:b] * taper, axis=0)) ** 2
     hz = np.fft.rfftfreq(b - a, 1 / RATE)
     return np.array(
         [
@@ -43,9 +48,7 @@ def band_levels(x: np.ndarray, a: int, b: int, edges=(50, 300, 800, 2000, 8000))
 @pytest.mark.parametrize("method", ["auto", "interpolate", "envelope", "ar", "hybrid"])
 def test_dropout_is_filled_at_the_context_level(seconds: float, method: str) -> None:
     if method == "ar" and seconds > 0.04:
-        # what auto never asks of it: at 100 ms its fill of the noise floor (2-8 kHz here) comes out
-        # about 4 dB low (an AR interpolation dies away towards the middle of a long hole)
-        pytest.skip("ar is for short holes")
+        pytest.skip("ar is for short holes (its fill dies away towards the middle of a long one)")
     if method == "hybrid" and seconds > R.HYBRID_MAX_SECONDS * 3:
         pytest.skip("hybrid is for holes up to 100 ms (its AR solve grows with the hole)")
     x = music()
@@ -55,6 +58,11 @@ def test_dropout_is_filled_at_the_context_level(seconds: float, method: str) -> 
     damaged[a:b] = 0.0
     y, _, _ = R.restore(damaged, RATE, (h0, h0 + seconds), None, method, np.random.default_rng(0))
     error = band_levels(y, a, b) - band_levels(x, a, b)
+    if method == "ar":
+        # the AR fill is the conditional mean: the partials carried on, not the noise floor, which
+        # comes back 4.2-6.0 dB low at 8, 16 and 32 ms (2-8 kHz, 9 placements of the hole): why
+        # ``auto`` takes ``ar`` only up to 20 ms, where it is the closest on real recordings
+        error = error[:3]
     assert np.abs(error).max() < 2.0, error
     assert np.abs(band_levels(damaged, a, b) - band_levels(x, a, b)).max() > 20  # it was a dropout
 
@@ -95,13 +103,19 @@ def test_hole_at_the_file_edges() -> None:
 
 
 # repair of an undamaged 100 ms region of the chord: how much it changes (measured when written, 44.1
-# kHz; band levels in four bands over 50-8000 Hz; SNR of the region's waveform against the original):
-# envelope: levels within 0.6 dB, SNR 5.9 dB; interpolate: levels within 1.2 dB, SNR 5.7 dB (the
-# spectrum stays, the phase of the vibrato partials drifts from the original's); ar: levels within
-# 0.6 dB below 2 kHz, the noise floor above 2.6 dB low, SNR 17.7 dB; hybrid (seeds 6-8 of the chord):
-# levels within 0.63-0.77 dB, SNR 7.6-7.8 dB (the envelope's 5.8-6.2: the AR fill's spectrum where it is
-# the louder, near the edges). Bounds with some margin:
-UNDAMAGED = {"envelope": (1.0, 4.0), "interpolate": (1.6, 4.0), "ar": (3.2, 14.0), "hybrid": (1.0, 6.0)}
+# kHz, seeds 6-10 of the chord; band levels in four bands over 50-8000 Hz, largest error below 2 kHz
+# and over all four; SNR of the region's waveform against the original): envelope 0.45-0.68 and
+# 0.52-0.89 dB, SNR 5.8-6.2 dB; interpolate 0.48-0.54 and 0.74-1.58 dB, SNR 5.2-5.8 dB (the spectrum
+# stays, the phase of the vibrato partials drifts from the original's); hybrid 0.66-0.79 and
+# 0.79-1.54 dB, SNR 5.4-5.8 dB (on the envelope instead of the line: 0.51-0.80, 0.62-0.87, 7.5-7.8);
+# ar 0.22-1.72 dB below 2 kHz, the 2-8 kHz noise floor 7.0-8.7 dB low (the conditional mean lacks the
+# noise), SNR 17.1-18.7 dB. Bounds with some margin (below 2 kHz, all bands, SNR):
+UNDAMAGED = {
+    "envelope": (1.0, 1.3, 5.0),
+    "interpolate": (1.0, 2.0, 4.5),
+    "hybrid": (1.2, 2.0, 4.5),
+    "ar": (2.2, 9.5, 15.0),
+}
 
 
 @pytest.mark.parametrize("method", sorted(UNDAMAGED))
@@ -110,8 +124,9 @@ def test_repair_of_an_undamaged_region_changes_little(method: str) -> None:
     hole = (1.0, 1.1)
     a, b = int(hole[0] * RATE), int(hole[1] * RATE)
     y, _, _ = R.restore(x, RATE, hole, None, method, np.random.default_rng(0))
-    max_level, min_snr = UNDAMAGED[method]
-    assert np.abs(band_levels(y, a, b) - band_levels(x, a, b)).max() < max_level
+    low, every, min_snr = UNDAMAGED[method]
+    error = np.abs(band_levels(y, a, b) - band_levels(x, a, b))
+    assert error[:3].max() < low and error.max() < every, error
     snr = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((y[a:b] - x[a:b]) ** 2))
     assert snr > min_snr
 
@@ -120,7 +135,7 @@ def test_choose_method_rule() -> None:
     assert R.choose_method(0.016) == "ar"
     assert R.choose_method(R.AR_MAX_SECONDS) == "ar"
     assert R.choose_method(R.AR_MAX_SECONDS, (1000.0, 4000.0)) == "ar"
-    assert R.choose_method(0.032) == "ar"
+    assert R.choose_method(0.024) == "hybrid" and R.choose_method(0.032, (1000.0, 4000.0)) == "hybrid"
     assert R.choose_method(0.048) == "hybrid"
     assert R.choose_method(R.HYBRID_MAX_SECONDS, (1000.0, 4000.0)) == "hybrid"
     assert R.choose_method(0.15) == "envelope"
@@ -129,6 +144,7 @@ def test_choose_method_rule() -> None:
     assert R.choose_method(0.3, match=close) == "match" and R.choose_method(0.3, match=far) == "envelope"
     assert R.choose_method(0.08, match=close) == "match" and R.choose_method(0.08, match=far) == "hybrid"
     assert R.choose_method(0.02, match=close) == "ar"  # (short holes: ar; nothing is searched)
+    assert R.AR_MAX_SECONDS < R.MATCH_MIN_SECONDS < R.HYBRID_MAX_SECONDS
     assert R.choose_method(0.3, texture=True) == "texture"
     assert R.choose_method(0.02, texture=True) == "ar"
 
@@ -216,6 +232,17 @@ def test_match_brings_back_what_the_context_does_not_hold(seconds: float) -> Non
     env, _, _ = R.restore(damaged, RATE, hole, None, "envelope", np.random.default_rng(0))
     snr_env = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((env[a:b] - x[a:b]) ** 2))
     assert snr_env < 3, snr_env
+
+
+def test_auto_searches_for_a_match_only_past_match_min_seconds() -> None:
+    """A short hole in a loop is not searched (``hybrid``), though a copy would fit; a longer one
+    is (``match``)."""
+    x = loop(4.0, seed=2)
+    short = (2.1, 2.1 + 0.9 * R.MATCH_MIN_SECONDS)
+    assert R.restore(x, RATE, short, None, "auto", np.random.default_rng(0))[2] == "hybrid"
+    assert R.restore(x, RATE, short, None, "match", np.random.default_rng(0))[2] == "match"
+    longer = (2.1, 2.1 + 1.5 * R.MATCH_MIN_SECONDS)
+    assert R.restore(x, RATE, longer, None, "auto", np.random.default_rng(0))[2] == "match"
 
 
 def test_auto_does_not_copy_when_nothing_stands_out() -> None:
@@ -421,10 +448,13 @@ def test_match_features_a_block_at_a_time_are_those_of_the_whole_stft(seconds, r
     assert np.array_equal(R._match_features(x, rate, n_fft, hop), whole)
 
 
-def test_hybrid_takes_the_louder_of_the_ar_fill_and_the_envelope_in_each_cell(monkeypatch) -> None:
-    """``hybrid``'s target, cell by cell of the hole, is the louder of the ``envelope``'s target and
-    the AR fill's own spectrum, and each of the two decides some cells (the AR fill near the edges,
-    where it carries the partials on; the envelope in the middle, where the AR fill dies away)."""
+@pytest.mark.parametrize("line", [True, False])
+def test_hybrid_takes_the_louder_of_the_ar_fill_and_the_line_in_each_cell(monkeypatch, line: bool) -> None:
+    """``hybrid``'s target, cell by cell of the hole, is the louder of ``interpolate``'s line (with
+    :data:`HYBRID_LINE` off: the ``envelope``'s target) and the AR fill's own spectrum, and each of the
+    two decides some cells (the AR fill near the edges, where it carries the partials on; the line in
+    the middle, where the AR fill dies away). Its span is ``envelope``'s (the same crossfade)."""
+    monkeypatch.setattr(R, "HYBRID_LINE", line)
     x = music(2.0, seed=7)[:, 0]
     hole = (1.0, 1.064)
     a, b = int(hole[0] * RATE), int(hole[1] * RATE)
@@ -439,6 +469,8 @@ def test_hybrid_takes_the_louder_of_the_ar_fill_and_the_envelope_in_each_cell(mo
 
     monkeypatch.setattr(R, "_synthesise", keep)
     _, span, used = R.restore(damaged, RATE, hole, None, "hybrid", np.random.default_rng(0))
+    other = "interpolate" if line else "envelope"
+    R.restore(damaged, RATE, hole, None, other, np.random.default_rng(0))
     _, span_env, _ = R.restore(damaged, RATE, hole, None, "envelope", np.random.default_rng(0))
     assert used == "hybrid" and span == span_env
     ar, _, _ = R.restore(damaged, RATE, hole, None, "ar", np.random.default_rng(0))  # (its AR fill: ar's)
@@ -447,6 +479,7 @@ def test_hybrid_takes_the_louder_of_the_ar_fill_and_the_envelope_in_each_cell(mo
     ar_db = 10 * np.log10(np.abs(R.stft(ar[grid.start : grid.stop], grid.n_fft, grid.hop, win)) ** 2 + 1e-20)
     ar_db = ar_db[:, grid.hole_frames]
     hybrid, env = targets[0][0], targets[1][0]
+    assert not np.allclose(env, targets[2][0]) if line else np.allclose(env, targets[2][0])
     assert np.allclose(hybrid, np.maximum(env, ar_db))
     from_ar = ar_db > env
     assert 0.05 < from_ar.mean() < 0.95, from_ar.mean()

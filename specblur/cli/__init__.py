@@ -596,12 +596,13 @@ def _edit_options(mode: str) -> Any:
                 "sides (magnitude and phase: a dropout comes back at the level around it), 'interpolate' is a "
                 "spectral editor's replace (each bin's level drawn straight across), 'ar' predicts the samples "
                 "from both sides (Janssen's method; short gaps), 'hybrid' gives each cell of the region the "
-                "louder of the 'ar' and 'envelope' fills and synthesises it as 'envelope' does, 'match' "
+                "louder of the 'ar' and 'interpolate' fills and synthesises it as 'envelope' does, 'match' "
                 "copies in the stretch up to 8 s "
                 "away whose surroundings best resemble the region's (a loop, a repeated bar), 'texture' puts "
                 "the model's fill on the context's envelope, 'model' is the model's fill alone (levels follow "
                 f"the decoder), 'auto' takes 'ar' up to {limits.AR_AUTO_SECONDS * 1000:g} ms and beyond "
-                "that 'match' where one stretch fits far better than the rest, else 'hybrid' up to "
+                f"that (past {limits.MATCH_AUTO_SECONDS * 1000:g} ms) 'match' where one stretch fits far "
+                "better than the rest, else 'hybrid' up to "
                 f"{limits.HYBRID_AUTO_SECONDS * 1000:g} ms and 'envelope' beyond (measured; docs/REPAIR.md). "
                 "-v says which it used.",
             ),

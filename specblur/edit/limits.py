@@ -45,15 +45,18 @@ SWEEPS = Limit(1, 50, "--sweeps", whole=True)
 """The blur's Gibbs sweeps over the region."""
 STEPS = Limit(1, 64, "--steps", whole=True)
 """Repair's rounds of unmasking."""
-AR_AUTO_SECONDS = 0.04
-"""``auto`` repairs holes up to this long with ``ar``, longer ones with ``match`` where a stretch
-elsewhere fits closely, else ``hybrid`` up to :data:`HYBRID_AUTO_SECONDS` and ``envelope`` beyond
-(measured on held-out recordings: docs/REPAIR.md). Holes up to this long are not searched for a
-``match`` (a list of clicks across an hour is read only around each click)."""
+AR_AUTO_SECONDS = 0.02
+"""``auto`` repairs holes up to this long with ``ar`` (clicks, the shortest dropouts), longer ones
+with ``match`` where a stretch elsewhere fits closely, else ``hybrid`` up to
+:data:`HYBRID_AUTO_SECONDS` and ``envelope`` beyond (measured on held-out recordings:
+docs/REPAIR.md, ``tools/sweep_repair_lengths.py``)."""
+MATCH_AUTO_SECONDS = 0.04
+"""Holes up to this long are not searched for a ``match`` by ``auto`` (a list of clicks or short
+dropouts across an hour is read only around each one)."""
 HYBRID_AUTO_SECONDS = 0.1
 """``auto`` repairs holes longer than :data:`AR_AUTO_SECONDS`, up to this long, with ``hybrid`` where
-no stretch elsewhere fits closely (measured closer than ``envelope`` and ``ar`` at 48-100 ms, not at
-300 ms: docs/REPAIR.md)."""
+no stretch elsewhere fits closely (measured closer than ``ar`` from 24 ms, even at 16 ms, and than
+``envelope`` up to 100 ms; beyond, the gain is small and the AR solve's cost grows: docs/REPAIR.md)."""
 REPAIR_METHODS = ("auto", "envelope", "interpolate", "ar", "hybrid", "match", "texture", "model")
 """How repair fills a region (:mod:`specblur.edit.restore` and the model's fill; ``auto`` picks per
 region by a measured rule, :func:`specblur.edit.effects.repair.choose`)."""

@@ -15,10 +15,12 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
   hole that minimise the AR prediction error of the whole stretch, the AR model re-estimated from
   the filled stretch a few times). Best for short holes; cost grows with the square of the hole. For
   a band-limited region its result replaces only the STFT cells inside the band.
-- ``hybrid``: ``ar`` and ``envelope`` together: the hole's STFT cells given, each, the louder of the
-  two fills' magnitudes (the AR fill's own spectrum, carrying the partials on from the edges, and the
-  envelope, which holds the level where the AR fill dies away towards the middle of the hole), then
-  the ``envelope`` synthesis. Measured closer than either alone on dropouts of 48-150 ms.
+- ``hybrid``: ``ar`` and ``interpolate`` together: the hole's STFT cells given, each, the louder of
+  the two fills' magnitudes (the AR fill's own spectrum, carrying the partials on from the edges, and
+  the line drawn across from the nearest whole frame on each side, which holds the level where the
+  AR fill dies away towards the middle of the hole), then the ``envelope`` synthesis (its 3 ms
+  crossfade included). Measured closer than either alone on dropouts of 24-100 ms; with
+  :data:`HYBRID_LINE` off, on the ``envelope`` instead (measured farther: docs/REPAIR.md).
 - ``texture``: :func:`texture_on_envelope`: the ``envelope`` with a model-provided detail in dB
   added (zero-mean per bin over the hole, at :data:`TEXTURE_DEPTH`, the power per bin brought to the
   envelope's). Needs ``texture_db``. Measured farther than ``envelope`` on held-out recordings, so
@@ -50,12 +52,13 @@ from typing import Any
 import numpy as np
 
 from specblur import cancel
-from specblur.edit.limits import AR_AUTO_SECONDS, HYBRID_AUTO_SECONDS
+from specblur.edit.limits import AR_AUTO_SECONDS, HYBRID_AUTO_SECONDS, MATCH_AUTO_SECONDS
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
 __all__ = [
     "AR_MAX_SECONDS",
     "HYBRID_MAX_SECONDS",
+    "MATCH_MIN_SECONDS",
     "METHODS",
     "Grid",
     "Match",
@@ -72,11 +75,12 @@ WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells (8, 12: a synthetic noise floor 2.8 dB low)
 AR_MAX_SECONDS = AR_AUTO_SECONDS  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
 HYBRID_MAX_SECONDS = HYBRID_AUTO_SECONDS  # ... and ``hybrid`` beyond, up to this (where nothing is copied)
+MATCH_MIN_SECONDS = MATCH_AUTO_SECONDS  # ``auto`` searches for a ``match`` only for holes longer than this
 REFINE = 4  # rounds of iterative refinement of the fast Toeplitz solve
 AR_NOISE = False  # ar's last round adds a draw of the hole's conditional spread (see _ar_fill)
 AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)
 ENVELOPE_POWER = False  # envelope: the two sides interpolated in power (else in dB)
-HYBRID_LINE = False  # hybrid on interpolate's line (one frame each side) instead of the envelope (measured, off)
+HYBRID_LINE = True  # hybrid on interpolate's line (one frame each side), not the envelope (measured: docs/REPAIR.md)
 TEXTURE_DEPTH = 0.5  # the model's detail, times this (0.5 measured closer than 1 everywhere: docs/REPAIR.md)
 TEXTURE_POWER = True  # the textured hole's power per bin brought to the envelope's
 CROSSFADE_SECONDS = 0.003  # known samples kept up to this far outside the hole (measured: 3 ms better than 10)
@@ -161,8 +165,9 @@ def choose_method(
     a band-limited region takes the AR result inside its band only); beyond, ``match`` where
     :func:`find_match` found a stretch whose surroundings resemble the hole's closely (its distance
     at most :data:`MATCH_RATIO` of the median candidate's: the material repeats, a loop or a bar of
-    music), else ``texture`` when the model provides one, else ``hybrid`` up to
-    :data:`HYBRID_MAX_SECONDS` and ``envelope`` beyond. Measured on held-out recordings in
+    music; :func:`restore` searches only holes longer than :data:`MATCH_MIN_SECONDS`), else
+    ``texture`` when the model provides one, else ``hybrid`` up to :data:`HYBRID_MAX_SECONDS` and
+    ``envelope`` beyond. Measured on held-out recordings in
     ``docs/REPAIR.md``."""
     if hole_seconds <= AR_MAX_SECONDS:
         return "ar"
@@ -575,7 +580,7 @@ def restore_in_blocks(
     h1 = min(n, int(round(hole[1] * rate)))
     if h1 <= h0:
         return None
-    if method == "auto" and (h1 - h0) / rate > AR_MAX_SECONDS and _candidates(n, rate, h0, h1) is None:
+    if method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS and _candidates(n, rate, h0, h1) is None:
         method = choose_method((h1 - h0) / rate, band)
     if method == "hybrid":  # (in blocks, ``hybrid`` is ``envelope``, as :func:`restore` does it)
         method = "envelope"
@@ -902,7 +907,7 @@ def restore(
     if h1 <= h0:
         raise ValueError(f"empty hole {hole} in {n / rate:.3f} s of audio")
     found = None
-    if method == "match" or (method == "auto" and (h1 - h0) / rate > AR_MAX_SECONDS):
+    if method == "match" or (method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS):
         found = find_match(x, rate, h0, h1)
     if method == "auto":
         method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None, match=found)

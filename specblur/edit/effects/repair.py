@@ -31,19 +31,24 @@ TEXTURE_IN_AUTO = False
 
 def choose(hole_seconds: float, band: tuple[float, float] | None) -> str:
     """The method ``auto`` uses for a hole of ``hole_seconds`` as far as its length decides
-    (:func:`restore.choose_method`): ``ar`` for short holes; for longer ones ``auto`` again, which
-    :func:`restore.restore` settles on the audio (``match`` where a stretch elsewhere fits closely,
-    else ``hybrid`` or ``envelope`` by the length), or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
+    (:func:`restore.choose_method`): ``ar`` for the shortest holes, ``hybrid`` for holes too short to
+    be searched for a ``match``; for longer ones ``auto`` again, which :func:`restore.restore` settles
+    on the audio (``match`` where a stretch elsewhere fits closely, else ``hybrid`` or ``envelope`` by
+    the length), or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
     if hole_seconds <= restore.AR_MAX_SECONDS:
         return "ar"
-    return "texture" if TEXTURE_IN_AUTO else "auto"
+    if TEXTURE_IN_AUTO:
+        return "texture"
+    if hole_seconds <= restore.MATCH_MIN_SECONDS:
+        return restore.choose_method(hole_seconds, band)
+    return "auto"
 
 
 def search_seconds(method: str | None, hole_seconds: float) -> float:
     """How far either side of the hole a repair reads, beyond what the model needs: ``match`` (and
     ``auto`` on holes it may fill by ``match``) looks :data:`restore.SEARCH_SECONDS` each way."""
     method = method or "auto"
-    if method == "match" or (method == "auto" and hole_seconds > restore.AR_MAX_SECONDS):
+    if method == "match" or (method == "auto" and hole_seconds > restore.MATCH_MIN_SECONDS):
         return restore.SEARCH_SECONDS
     return 0.0
 
