@@ -13,7 +13,8 @@ Kinds of damage (:data:`DAMAGE`): dropouts (digital silence) of 32, 100, 300 and
 (three 1 ms impulses at twice the excerpt's peak in a 16 ms region); a 200 ms burst of 1-4 kHz noise
 10 dB above the recording's level in that band (repaired with that band given).
 
-Methods: ``damaged`` (the damaged file itself), the functions of :mod:`specblur.edit.restore`
+Methods: ``original`` (the undamaged excerpt: ViSQOL's ceiling for the case, its LSD 0), ``damaged``
+(the damaged file itself), the functions of :mod:`specblur.edit.restore`
 called directly (``interpolate``: the spectral editor's replace, the baseline; ``envelope``; ``ar``,
 up to 300 ms; ``auto``), and the model's repair as it is today, through the CLI
 (``specblur repair ... --prior naive-bayes|transformer``).
@@ -66,6 +67,7 @@ SOURCES = [
 DAMAGE = ["dropout32", "dropout100", "dropout300", "dropout1000", "clicks", "noise"]
 NOISE_BAND = (1000.0, 4000.0)
 METHODS = [
+    "original",
     "damaged",
     "interpolate",
     "envelope",
@@ -80,7 +82,7 @@ METHODS = [
 ]
 PRIORS = {"nb": "naive-bayes", "tf": "transformer"}
 PLACEMENTS = ["loudest", "random"]
-VISQOL_FOR = ["damaged", "interpolate", "envelope", "hybrid", "auto", "texture-tf"]
+VISQOL_FOR = ["original", "damaged", "interpolate", "envelope", "hybrid", "auto", "texture-tf"]
 """ViSQOL costs 5-9 s a call on the shared machine: it is run for the methods the targets and the
 auto rule compare (``auto``'s row is its chosen method's, copied: the same call, the same seed)."""
 N_FFT, HOP, N_MELS = 1024, 256, 64
@@ -275,7 +277,7 @@ def main() -> None:
                 for method in args.methods:
                     if method == "ar" and hole[1] - hole[0] > 0.35 * RATE:
                         continue
-                    tagged = method + args.tag if method != "damaged" else method
+                    tagged = method + args.tag if method not in ("original", "damaged") else method
                     key = f"{placement}|{name}|{kind}|{tagged}"
                     want_visqol = not args.no_visqol and method in args.visqol_methods
                     if key in cache and ("visqol" in cache[key] or not want_visqol):
@@ -293,7 +295,7 @@ def main() -> None:
                             cache[key] = {**same, "chose": chose}
                             args.cache.write_text(json.dumps(cache))
                             continue
-                    y, ms = run_method(method, damaged, hole, band, model)
+                    y, ms = (x, 0.0) if method == "original" else run_method(method, damaged, hole, band, model)
                     row = scores(x, y, hole, band)
                     row["ms"] = ms
                     row["hole"] = [int(hole[0]), int(hole[1])]
