@@ -113,12 +113,14 @@ def repair(
     (:data:`specblur.edit.limits.REPAIR_METHODS`): ``envelope`` synthesises the region from the
     context's spectrum, ``interpolate`` draws each bin's level straight across, ``ar`` predicts the
     samples from both sides (short gaps), ``hybrid`` gives each cell of the region the louder of the
-    ``ar`` and ``envelope`` fills, ``match`` copies in the stretch elsewhere (up to 8 s either
-    side) whose surroundings best resemble the region's (a loop, a repeated bar), ``texture`` puts
-    the model's fill on the context's envelope, ``model`` is the model's fill alone (``steps`` rounds
-    of unmasking, the region brought to the decoder's image of it), ``auto`` takes ``ar`` for short
-    holes and, for longer ones, ``match`` where one stretch fits far better than the rest, else
-    ``hybrid`` up to 100 ms and ``envelope`` beyond (docs/REPAIR.md). Other arguments as for
+    ``ar`` and ``interpolate`` fills, ``declick`` mends only the samples of the clicks it finds in
+    the region, ``match`` copies in the stretch elsewhere (up to 8 s either side) whose surroundings
+    best resemble the region's (a loop, a repeated bar), ``texture`` puts the model's fill on the
+    context's envelope, ``model`` is the model's fill alone (``steps`` rounds of unmasking, the
+    region brought to the decoder's image of it), ``auto`` takes ``declick`` where it finds clicks
+    in a whole-band region of up to 50 ms, else ``ar`` for holes up to 20 ms and, for longer ones,
+    ``match`` where one stretch fits far better than the rest (holes over 40 ms), else ``hybrid`` up
+    to 100 ms and ``envelope`` beyond (docs/REPAIR.md). Other arguments as for
     :func:`blur`; this is the function ``specblur repair`` runs.
     """
     from specblur.edit.options import EditOptions

@@ -47,6 +47,13 @@ def band_levels(x: np.ndarray, a: int, b: int) -> np.ndarray:
     return np.array([10 * np.log10(spec[(hz >= lo) & (hz < hi)].sum() + 1e-20) for lo, hi in pairs])
 
 
+def add_clicks(x: np.ndarray, at: tuple[int, ...], size: float = 0.8) -> None:
+    """Clicks as a scratched record's: 1 ms, decaying over 0.2 ms, at ``size``, alternating sign."""
+    decay = size * np.exp(-np.arange(int(0.001 * RATE)) / (0.0002 * RATE))
+    for k, pos in enumerate(at):
+        x[pos : pos + len(decay)] += (-1) ** k * decay[:, None] if x.ndim == 2 else (-1) ** k * decay
+
+
 def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
     return cli_in_process(capsys, *args)
 
@@ -76,8 +83,8 @@ def test_auto_fills_a_dropout_at_the_original_level(seconds: float, tmp_path: Pa
 @pytest.mark.parametrize(
     ("seconds", "by_length", "expected"),
     [
-        (0.016, "ar", "ar"),
-        (0.03, "hybrid", "hybrid"),
+        (0.016, "auto", "ar"),
+        (0.03, "auto", "hybrid"),
         (0.08, "auto", "hybrid"),
         (0.3, "auto", "envelope"),
         (1.0, "auto", "envelope"),
@@ -86,12 +93,16 @@ def test_auto_fills_a_dropout_at_the_original_level(seconds: float, tmp_path: Pa
 def test_auto_picks_as_documented_and_says_so(
     seconds: float, by_length: str, expected: str, tmp_path: Path, capsys
 ) -> None:
-    """The shortest holes: ``ar``; up to 40 ms ``hybrid`` (nothing searched). Longer ones: settled on the audio
-    (``by_length`` is ``auto`` again); the held chord has no stretch that stands out, so ``hybrid``
-    up to 100 ms and ``envelope`` beyond (a loop gets ``match``: below)."""
+    """Whole-band regions up to 100 ms are looked at for clicks, longer ones searched for a match:
+    both settled on the audio (``by_length`` is ``auto`` again). A dropout is not clicks: the
+    shortest holes get ``ar``, up to 100 ms ``hybrid``; the held chord has no stretch that stands
+    out, so ``envelope`` beyond (a loop gets ``match``, clicks ``declick``: below). With a band (no
+    clicks looked for) the length decides up to 40 ms."""
     from specblur.edit.effects import repair
 
     assert repair.choose(seconds, None) == by_length
+    band = (1000.0, 4000.0)
+    assert repair.choose(seconds, band) == {0.016: "ar", 0.03: "hybrid"}.get(seconds, "auto")
     x = recording()
     a, b, span = hole(seconds)
     x[a:b] = 0.0
@@ -100,6 +111,27 @@ def test_auto_picks_as_documented_and_says_so(
     code, err = cli(capsys, "repair", str(src), str(tmp_path / "out.wav"), "-t", span, "-v")
     assert code == 0, err
     assert f"with method {expected}" in err, err
+
+
+def test_auto_mends_clicks_and_says_so(tmp_path: Path, capsys) -> None:
+    """Three clicks in 16 ms of a 24-bit stereo WAV: ``auto`` finds them (``-v``: ``declick``), mends
+    only their samples, and the region comes back far closer to the original than ``ar``'s fill
+    (measured when written, seeds 0-4: 27.4-28.4 dB SNR against 22.0-22.3)."""
+    x = recording(channels=2, seed=3)
+    a, b, span = hole(0.016)
+    damaged = x.copy()
+    add_clicks(damaged, (a + 90, a + 350, a + 600))
+    src = tmp_path / "in.wav"
+    sf.write(src, damaged, RATE, subtype="PCM_24")
+    snr = {}
+    for method in ("auto", "ar"):
+        out = tmp_path / f"{method}.wav"
+        code, err = cli(capsys, "repair", str(src), str(out), "-t", span, "--method", method, "-v")
+        assert code == 0, err
+        assert f"with method {'declick' if method == 'auto' else method}" in err, err
+        y = sf.read(out, dtype="float64", always_2d=True)[0]
+        snr[method] = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((y[a:b] - x[a:b]) ** 2))
+    assert snr["auto"] > 20 and snr["auto"] > snr["ar"] + 2, snr
 
 
 FORMATS = {
@@ -115,7 +147,10 @@ def test_each_method_keeps_everything_outside_its_span(method: str, fmt: str, tm
     ext, subtype, channels = FORMATS[fmt]
     x = recording(channels=channels, seed=1)
     a, b, span = hole(0.1)
-    x[a:b] = 0.0
+    if method == "declick":  # what it mends: three clicks in the region
+        add_clicks(x, (a + 500, a + 2000, b - 800))
+    else:
+        x[a:b] = 0.0
     src, out = tmp_path / f"in.{ext}", tmp_path / f"out.{ext}"
     sf.write(src, x, RATE, subtype=subtype)
     before = src.read_bytes()
@@ -136,7 +171,7 @@ def test_each_method_keeps_everything_outside_its_span(method: str, fmt: str, tm
     assert len(changed), "nothing was filled"
     # the span that may change: the hole and one STFT window (40 ms) each side for the classical
     # methods; the model's fill re-synthesises the encoded part around the region (up to 0.5 s)
-    margin = int((0.5 if method == "model" else 0.045) * RATE)
+    margin = int((0.5 if method == "model" else 0.0 if method == "declick" else 0.045) * RATE)
     assert changed[0] >= a - margin and changed[-1] < b + margin, (changed[0], changed[-1], a, b)
     if ext == "wav":  # the bytes themselves: the header and every sample outside the span
         frame_bytes = channels * (2 if subtype == "PCM_16" else 3)

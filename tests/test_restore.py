@@ -151,7 +151,8 @@ def test_choose_method_rule() -> None:
 
 def test_bad_method_names_the_choices() -> None:
     x = music(1.0)
-    with pytest.raises(ValueError, match="choose one of: auto, interpolate, envelope, ar, hybrid, match, texture"):
+    choices = "auto, interpolate, envelope, ar, hybrid, declick, match, texture"
+    with pytest.raises(ValueError, match=f"choose one of: {choices}"):
         R.restore(x, RATE, (0.4, 0.5), None, "magic", np.random.default_rng(0))
     with pytest.raises(ValueError, match="texture_db"):
         R.restore(x, RATE, (0.4, 0.5), None, "texture", np.random.default_rng(0))
@@ -487,3 +488,68 @@ def test_hybrid_takes_the_louder_of_the_ar_fill_and_the_line_in_each_cell(monkey
     edges = from_ar[:, [0, -1]].mean()
     middle = from_ar[:, len(grid.hole_frames) // 2].mean()
     assert edges > middle, (edges, middle)
+
+
+def clicks_in(x: np.ndarray, at: list[int], size: float = 0.8) -> np.ndarray:
+    """``x`` with clicks as a scratched record's: 1 ms, decaying over 0.2 ms, alternating sign."""
+    y = x.copy()
+    decay = size * np.exp(-np.arange(int(0.001 * RATE)) / (0.0002 * RATE))
+    for k, pos in enumerate(at):
+        y[pos : pos + len(decay)] += (-1) ** k * (decay[:, None] if y.ndim == 2 else decay)
+    return y
+
+
+# measured when written (the chord, seeds 0-4, three clicks in 16 ms): ``declick`` 22.7-25.6 dB SNR
+# of the region against the original, ``ar`` over the whole region 18.8-19.1 dB
+@pytest.mark.parametrize("seed", [0, 3])
+def test_auto_mends_only_the_clicks(seed: int) -> None:
+    x = music(2.0, seed=seed)
+    a, b = int(1.0 * RATE), int(1.016 * RATE)
+    at = [a + 100, a + 350, a + 600]
+    damaged = clicks_in(x, at)
+    y, (s0, s1), used = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "auto", np.random.default_rng(0))
+    assert used == "declick"
+    runs = R.find_clicks(damaged, RATE, a, b)
+    assert len(runs) == 3 and all(lo <= p < hi for (lo, hi), p in zip(runs, at, strict=True))
+    assert (s0, s1) == (runs[0][0], runs[-1][1])
+    mended = np.zeros(len(x), dtype=bool)
+    for lo, hi in runs:
+        mended[lo:hi] = True
+    assert np.array_equal(y[~mended], damaged[~mended])  # between the clicks too: the input's own samples
+    snr = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((y[a:b] - x[a:b]) ** 2))
+    ar, _, _ = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "ar", np.random.default_rng(0))
+    snr_ar = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((ar[a:b] - x[a:b]) ** 2))
+    assert snr > 21 and snr > snr_ar + 2, (snr, snr_ar)
+
+
+def test_declick_on_a_long_region_and_one_channel() -> None:
+    """``--method declick`` looks at any length (a block at a time): four clicks over 0.4 s of mono."""
+    x = music(2.0, channels=1, seed=5)[:, 0]
+    a, b = int(0.8 * RATE), int(1.2 * RATE)
+    at = [a + 1000, a + 6000, a + 9000, b - 2000]
+    damaged = clicks_in(x, at)
+    y, _, used = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "declick", np.random.default_rng(0))
+    assert used == "declick" and y.shape == x.shape
+    for p in at:
+        near = slice(p - 50, p + 100)
+        assert np.sqrt(np.mean((y[near] - x[near]) ** 2)) < 0.1 * np.sqrt(np.mean((damaged[near] - x[near]) ** 2))
+
+
+@pytest.mark.parametrize("floor", [0.0, 1e-5])
+def test_a_dropout_is_not_clicks(floor: float) -> None:
+    """Digital silence, or a near-silent stretch (a dropout whose edges alone the prediction errors
+    mark), is not taken for clicks: ``auto`` fills it as a dropout."""
+    x = music(2.0, seed=2)
+    a, b = int(1.0 * RATE), int(1.016 * RATE)
+    damaged = x.copy()
+    damaged[a:b] = floor * np.random.default_rng(0).standard_normal((b - a, 2))
+    assert R.find_clicks(damaged, RATE, a, b) is None
+    assert R.restore(damaged, RATE, (a / RATE, b / RATE), None, "auto", np.random.default_rng(0))[2] == "ar"
+
+
+def test_declick_where_there_are_none_changes_nothing() -> None:
+    x = music(2.0, seed=4)
+    for hole in ((0.5, 0.516), (1.0, 1.1), (1.2, 1.6)):
+        assert R.find_clicks(x, RATE, int(hole[0] * RATE), int(hole[1] * RATE)) is None
+        y, (s0, s1), used = R.restore(x, RATE, hole, None, "declick", np.random.default_rng(0))
+        assert used == "declick" and np.array_equal(y, x) and s0 >= s1

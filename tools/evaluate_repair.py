@@ -73,6 +73,7 @@ METHODS = [
     "envelope",
     "ar",
     "hybrid",
+    "declick",
     "match",
     "auto",
     "texture-nb",
@@ -82,7 +83,7 @@ METHODS = [
 ]
 PRIORS = {"nb": "naive-bayes", "tf": "transformer"}
 PLACEMENTS = ["loudest", "random"]
-VISQOL_FOR = ["original", "damaged", "interpolate", "envelope", "hybrid", "auto", "texture-tf"]
+VISQOL_FOR = ["original", "damaged", "interpolate", "envelope", "hybrid", "declick", "auto", "texture-tf"]
 """ViSQOL costs 5-9 s a call on the shared machine: it is run for the methods the targets and the
 auto rule compare (``auto``'s row is its chosen method's, copied: the same call, the same seed)."""
 N_FFT, HOP, N_MELS = 1024, 256, 64
@@ -288,8 +289,14 @@ def main() -> None:
 
                         chose = repair.choose((hole[1] - hole[0]) / RATE, band)
                         if chose == "auto":  # (settled on the audio: the library's search sees the excerpt)
+                            seconds = (hole[1] - hole[0]) / RATE
                             found = R.find_match(damaged[:, None], RATE, hole[0], hole[1])
-                            chose = R.choose_method((hole[1] - hole[0]) / RATE, band, match=found)
+                            if seconds <= R.MATCH_MIN_SECONDS:
+                                found = None
+                            clicks = None
+                            if band is None and seconds <= R.DECLICK_MAX_SECONDS:
+                                clicks = R.find_clicks(damaged[:, None], RATE, hole[0], hole[1])
+                            chose = R.choose_method(seconds, band, match=found, clicks=clicks)
                         same = cache.get(f"{placement}|{name}|{kind}|{chose}{args.tag}")
                         if same is not None and ("visqol" in same or not want_visqol):
                             cache[key] = {**same, "chose": chose}

@@ -21,6 +21,12 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
   AR fill dies away towards the middle of the hole), then the ``envelope`` synthesis (its 3 ms
   crossfade included). Measured closer than either alone on dropouts of 24-100 ms; with
   :data:`HYBRID_LINE` off, on the ``envelope`` instead (measured farther: docs/REPAIR.md).
+- ``declick``: :func:`find_clicks` marks the samples of each click in the region (what the signal's
+  own AR prediction, forward and backward, both fail to predict), and only those are replaced, by
+  Janssen's AR interpolation from the samples around them, the clicks near one another solved
+  together (:func:`_ar_fill_many`); every other sample stays the input's. ``auto`` takes it for
+  whole-band regions up to :data:`DECLICK_MAX_SECONDS` where clicks are found (a dropout is not
+  clicks: digital silence, or a region far quieter than its surroundings between the marks).
 - ``texture``: :func:`texture_on_envelope`: the ``envelope`` with a model-provided detail in dB
   added (zero-mean per bin over the hole, at :data:`TEXTURE_DEPTH`, the power per bin brought to the
   envelope's). Needs ``texture_db``. Measured farther than ``envelope`` on held-out recordings, so
@@ -29,7 +35,8 @@ change applied in dB to what the hole holds. Methods (:data:`METHODS`):
   best resemble the hole's (:func:`find_match`) copied in, at the context's level, with short
   crossfades. What a user does by hand with copy and paste in a loop or a repeated bar; it brings
   back onsets and notes that no context on either side holds, where the material repeats.
-- ``auto``: :func:`choose_method` (``match`` only where the best candidate stands out clearly).
+- ``auto``: :func:`choose_method` (``declick`` only where clicks are found, ``match`` only where the
+  best candidate stands out clearly).
 
 The single entry point is :func:`restore`; :func:`plan` gives the STFT grid a model-side texture
 must be computed on. The STFT methods restore each channel from its own context (that keeps the
@@ -52,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from specblur import cancel
-from specblur.edit.limits import AR_AUTO_SECONDS, HYBRID_AUTO_SECONDS, MATCH_AUTO_SECONDS
+from specblur.edit.limits import AR_AUTO_SECONDS, DECLICK_AUTO_SECONDS, HYBRID_AUTO_SECONDS, MATCH_AUTO_SECONDS
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
 __all__ = [
@@ -64,12 +71,13 @@ __all__ = [
     "Match",
     "find_match",
     "choose_method",
+    "find_clicks",
     "plan",
     "restore",
     "texture_on_envelope",
 ]
 
-METHODS = ("auto", "interpolate", "envelope", "ar", "hybrid", "match", "texture")
+METHODS = ("auto", "interpolate", "envelope", "ar", "hybrid", "declick", "match", "texture")
 CONTEXT_FRAMES = 4  # whole frames per side averaged by ``envelope``
 WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells (8, 12: a synthetic noise floor 2.8 dB low)
@@ -93,6 +101,16 @@ MATCH_BANDS = 32  # mel bands of the features the candidates are compared on
 MATCH_RANGE_DB = 70.0  # features floored this far under their loudest cell
 MATCH_MAX_GAIN_DB = 12.0  # the copy's level brought to the context's, by at most this much
 AR_MAX_ORDER_SECONDS = 0.04  # AR order: 3 x the hole + 2 (Janssen), at most this
+DECLICK_MAX_SECONDS = DECLICK_AUTO_SECONDS  # ``auto`` looks for clicks in whole-band regions up to this long
+DECLICK_ORDER_SECONDS = 0.001  # the AR model whose prediction error shows a click (about 44 at 44.1 kHz)
+DECLICK_CONTEXT_SECONDS = 0.02  # ... fitted to this much either side of each block of the region
+DECLICK_BLOCK_SECONDS = 0.05  # the region is looked at for clicks this much at a time
+DECLICK_SIGMAS = 6.0  # a click's samples: both prediction errors beyond this many robust deviations
+DECLICK_PAD_SECONDS = 0.0003  # each click's samples widened by this much each side
+DECLICK_MIN_SECONDS = 0.001  # each run at least this long from its onset (a click's decay the errors miss)
+DECLICK_TAIL = False  # a run goes on to where the forward error settles (else: where both errors are beyond)
+DECLICK_MAX_SHARE = 0.5  # more of the region than this marked: not clicks (a dropout, a burst)
+DECLICK_QUIET = 0.01  # the region between the marks 20 dB under its surroundings: a dropout, not clicks
 
 
 @dataclass(frozen=True)
@@ -160,8 +178,11 @@ def choose_method(
     band: tuple[float, float] | None = None,
     texture: bool = False,
     match: Match | None = None,
+    clicks: list[tuple[int, int]] | None = None,
 ) -> str:
-    """The method ``auto`` uses: ``ar`` for holes up to :data:`AR_MAX_SECONDS` (whole band or not:
+    """The method ``auto`` uses: ``declick`` where :func:`find_clicks` found clicks in the region
+    (``clicks``, whole band, up to :data:`DECLICK_MAX_SECONDS`); else ``ar`` for holes up to
+    :data:`AR_MAX_SECONDS` (whole band or not:
     a band-limited region takes the AR result inside its band only); beyond, ``match`` where
     :func:`find_match` found a stretch whose surroundings resemble the hole's closely (its distance
     at most :data:`MATCH_RATIO` of the median candidate's: the material repeats, a loop or a bar of
@@ -169,6 +190,8 @@ def choose_method(
     ``texture`` when the model provides one, else ``hybrid`` up to :data:`HYBRID_MAX_SECONDS` and
     ``envelope`` beyond. Measured on held-out recordings in
     ``docs/REPAIR.md``."""
+    if clicks:
+        return "declick"
     if hole_seconds <= AR_MAX_SECONDS:
         return "ar"
     if match is not None and match.ratio <= MATCH_RATIO:
@@ -864,6 +887,164 @@ def _ar_order(n_gap: int, rate: int) -> int:
     return int(min(3 * n_gap + 2, round(AR_MAX_ORDER_SECONDS * rate)))
 
 
+# -- clicks ------------------------------------------------------------------------------------------
+
+
+def find_clicks(x: np.ndarray, rate: int, h0: int, h1: int) -> list[tuple[int, int]] | None:
+    """The clicks in samples ``[h0, h1)`` of ``x`` ((samples, channels)), as half-open runs of samples
+    (every channel's together), or ``None`` where there are none or the region is not clicks.
+
+    The region is looked at :data:`DECLICK_BLOCK_SECONDS` at a time. For each block an AR model of
+    order :data:`DECLICK_ORDER_SECONDS` is fitted to the :data:`DECLICK_CONTEXT_SECONDS` on either
+    side of it (all channels together; each channel clipped to 4 robust deviations first, so that a
+    click nearby does not teach the model its own decay); a sample is a click's onset where both its
+    forward and its backward prediction error exceed :data:`DECLICK_SIGMAS` robust deviations of the
+    forward error on those sides (1.4826 x the median absolute error): what the signal's own past
+    and future both fail to predict (each error alone smears a click over the model's order). A run
+    is a cluster of such samples (with :data:`DECLICK_TAIL`, on to where the forward error settles:
+    measured farther), widened by :data:`DECLICK_PAD_SECONDS`; runs closer than the order merge. Not clicks: more
+    than :data:`DECLICK_MAX_SHARE` of the region marked, a run of digital silence in it, or the
+    region between the marks :data:`DECLICK_QUIET` in power under the samples around it (a dropout,
+    whose edges alone the errors would mark)."""
+    n = x.shape[0]
+    order = max(AR_MIN_ORDER, int(round(DECLICK_ORDER_SECONDS * rate)))
+    context = max(4 * order, int(round(DECLICK_CONTEXT_SECONDS * rate)))
+    if h1 <= h0 or n < 4 * order:
+        return None
+    silent = np.all(x[h0:h1] == 0.0, axis=1).astype(np.int8)
+    if silent.any():  # the longest run of exact zeros in every channel
+        edges = np.diff(np.r_[0, silent, 0])
+        if int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max()) >= order:
+            return None
+    block = max(order, int(round(DECLICK_BLOCK_SECONDS * rate)))
+    onset = np.zeros(n, dtype=bool)  # both errors beyond: a click's own samples
+    after = np.zeros(n, dtype=bool)  # the forward error beyond: a click and the order after it
+    for s0 in range(h0, h1, block):
+        s1 = min(h1, s0 + block)
+        sides = [p for p in (x[max(0, s0 - context) : s0], x[s1 : min(n, s1 + context)]) if len(p) > 2 * order]
+        if not sides:
+            continue
+        r = np.zeros(order + 1)
+        for side in sides:
+            for ch in range(x.shape[1]):
+                v = side[:, ch]
+                limit = 4 * 1.4826 * np.median(np.abs(v)) + 1e-12
+                r += _autocorrelation(np.clip(v, -limit, limit), order)
+        if r[0] <= 0:
+            continue
+        c, _ = _levinson_durbin(r, order)
+        a, b = max(0, s0 - context), min(n, s1 + context)
+        inside = np.zeros(b - a, dtype=bool)
+        inside[s0 - a : s1 - a] = True
+        for ch in range(x.shape[1]):
+            v = x[a:b, ch]
+            forward = _convolve(v, c)[: len(v)]  # e[n] = sum_k c[k] v[n-k]
+            backward = _convolve(v[::-1], c)[: len(v)][::-1]  # the same filter run from the future
+            forward[:order] = 0.0
+            backward[len(v) - order :] = 0.0
+            valid = ~inside
+            valid[:order] = False
+            scale = 1.4826 * np.median(np.abs(forward[valid])) if valid.any() else 0.0
+            if scale <= 0:
+                continue
+            big = np.abs(forward) > DECLICK_SIGMAS * scale
+            after[a:b] |= big & inside | (big & (np.arange(a, b) >= s0))
+            onset[a:b] |= big & (np.abs(backward) > DECLICK_SIGMAS * scale) & inside
+    if not onset.any():
+        return None
+    pad = int(round(DECLICK_PAD_SECONDS * rate))
+    least = int(round(DECLICK_MIN_SECONDS * rate))
+    runs: list[tuple[int, int]] = []
+    idx = np.flatnonzero(onset)
+    breaks = np.flatnonzero(np.diff(idx) > max(1, order // 4))
+    for i, j in zip(idx[np.r_[0, breaks + 1]], idx[np.r_[breaks, len(idx) - 1]], strict=True):
+        if DECLICK_TAIL:  # from each onset to where the forward error settles
+            j = int(j)
+            while j + 1 < n and after[j + 1 : j + 1 + max(1, order // 4)].any():
+                j += 1
+        lo, hi = max(h0, int(i) - pad), min(h1, max(int(j) + 1 + pad, int(i) + least))
+        if runs and lo - runs[-1][1] <= order:
+            runs[-1] = (runs[-1][0], max(hi, runs[-1][1]))
+        else:
+            runs.append((lo, hi))
+    if sum(hi - lo for lo, hi in runs) > DECLICK_MAX_SHARE * (h1 - h0):
+        return None
+    rest = np.ones(h1 - h0, dtype=bool)
+    for lo, hi in runs:
+        rest[lo - h0 : hi - h0] = False
+    around = np.r_[x[max(0, h0 - context) : h0].ravel(), x[h1 : min(n, h1 + context)].ravel()]
+    if rest.any() and len(around):  # far quieter than around it between the marks: a dropout's edges
+        if np.mean(x[h0:h1][rest] ** 2) < DECLICK_QUIET * np.mean(around**2):
+            return None
+    return runs
+
+
+def _ar_fill_many(x: np.ndarray, missing: np.ndarray, order: int) -> np.ndarray:
+    """``x`` ((samples, channels), one stretch) with the samples ``missing`` (bool per sample, several
+    gaps, none within ``order`` of the stretch's ends) replaced by Janssen's AR interpolation solved
+    for all the gaps at once: :func:`_ar_fill`'s least squares, its matrix the AR model's Toeplitz
+    matrix restricted to the missing samples (dense: a few hundred samples for a few clicks). Solving
+    the gaps one at a time pulls each fill towards the gaps beside it, whatever they hold."""
+    y = x.copy()
+    y[missing] = 0.0
+    m = np.flatnonzero(missing)
+    lags = np.abs(m[:, None] - m[None, :])
+    for _ in range(AR_ITERS):
+        r = sum(_autocorrelation(y[:, ch], order) for ch in range(y.shape[1]))
+        if r[0] <= 0:
+            return y
+        c, _ = _levinson_durbin(r, order)
+        rc = _convolve(c, c[::-1])[order:]  # (A^T A)'s lags 0..order
+        t = np.where(lags <= order, rc[np.minimum(lags, order)], 0.0)
+        t[np.diag_indices_from(t)] *= 1.0 + 1e-9
+        rhs = np.empty((len(m), y.shape[1]))
+        for ch in range(y.shape[1]):
+            known = y[:, ch].copy()
+            known[missing] = 0.0
+            e = _convolve(known, c)[: len(known)]  # e[n] = sum_k c[k] known[n-k]
+            e[:order] = 0.0
+            rhs[:, ch] = -_convolve(e, c[::-1])[m + order]  # (A^T e) at the missing samples
+        y[m] = np.linalg.solve(t, rhs)
+    return y
+
+
+DECLICK_JOINT = 2000
+"""At most this many click samples are solved for together (a dense system); a region with more is
+solved a group of clicks at a time, each group's neighbours as the group before left them."""
+
+
+def _declick(x: np.ndarray, rate: int, runs: list[tuple[int, int]], linked: bool) -> tuple[np.ndarray, tuple[int, int]]:
+    """``x`` with each run of click samples replaced by Janssen's AR interpolation from the samples
+    around it, the runs near one another solved together (:func:`_ar_fill_many`). The span: the
+    first run's start to the last's end (every sample between the runs is the input's); no runs,
+    nothing changed (an empty span)."""
+    out = x.copy()
+    if not runs:
+        return out, (x.shape[0], 0)
+    n = x.shape[0]
+    order = _ar_order(max(hi - lo for lo, hi in runs), rate)
+    context = max(3 * order, int(0.05 * rate))
+    groups: list[list[tuple[int, int]]] = [[runs[0]]]
+    for run in runs[1:]:
+        group = groups[-1]
+        if run[0] - group[-1][1] <= 2 * context and sum(h - lo for lo, h in group) + run[1] - run[0] <= DECLICK_JOINT:
+            group.append(run)
+        else:
+            groups.append([run])
+    channel_groups = [list(range(x.shape[1]))] if linked else [[ch] for ch in range(x.shape[1])]
+    for group in groups:
+        a, b = max(0, group[0][0] - context), min(n, group[-1][1] + context)
+        k = min(order, group[0][0] - a, b - group[-1][1])
+        if k < AR_MIN_ORDER:
+            continue  # (no context at the file's very ends: left as it is)
+        missing = np.zeros(b - a, dtype=bool)
+        for lo, hi in group:
+            missing[lo - a : hi - a] = True
+        for g in channel_groups:
+            out[a:b, g] = _ar_fill_many(out[a:b, g], missing, k)
+    return out, (runs[0][0], runs[-1][1])
+
+
 # -- entry point ---------------------------------------------------------------------------------------
 
 
@@ -887,7 +1068,9 @@ def restore(
     where ``ar``, ``hybrid`` or ``match`` had no context to work from, and for ``hybrid`` on a hole
     synthesised in blocks, longer than :data:`BLOCK_SECONDS`). ``match`` searches all of ``samples``
     (the caller gives it the reach it wants, :data:`SEARCH_SECONDS` each side in the library).
-    The span: the hole for ``ar`` over the whole band, the hole plus :data:`MATCH_FADE_SECONDS` each
+    The span: for ``declick``, the first click's first sample to the last's last (empty, start past
+    stop, where none was found: nothing changed); the hole for ``ar`` over the whole band, the hole
+    plus :data:`MATCH_FADE_SECONDS` each
     side for ``match`` over the whole band; the hole plus
     :data:`CROSSFADE_SECONDS` on each side for ``envelope``, ``hybrid`` and ``texture`` (what lies outside the
     hole is kept, a short raised-cosine crossfade joins it to the fill); the hole plus up to the STFT
@@ -909,8 +1092,14 @@ def restore(
     found = None
     if method == "match" or (method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS):
         found = find_match(x, rate, h0, h1)
+    clicks = None
+    if method == "declick" or (method == "auto" and band is None and (h1 - h0) / rate <= DECLICK_MAX_SECONDS):
+        clicks = find_clicks(x, rate, h0, h1)
     if method == "auto":
-        method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None, match=found)
+        method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None, match=found, clicks=clicks)
+    if method == "declick":  # only the clicks' samples, each from the samples around it (none found: unchanged)
+        out, span = _declick(x, rate, clicks or [], linked)
+        return (out[:, 0] if squeeze else out), span, method
     if method == "texture" and texture_db is None:
         raise ValueError("method 'texture' needs the model's texture_db on the hole's grid (see plan())")
     out = x.copy()

@@ -21,7 +21,7 @@ from specblur.edit.effects.base import Effect, decoded
 from specblur.edit.limits import STEPS
 from specblur.edit.region import band_centres
 
-SAMPLE_METHODS = ("envelope", "interpolate", "ar", "hybrid", "match", "auto")
+SAMPLE_METHODS = ("envelope", "interpolate", "ar", "hybrid", "declick", "match", "auto")
 """The methods that need no model: the region is synthesised from its context alone (``auto`` as
 :func:`choose` leaves it for long holes: ``match``, ``hybrid`` or ``envelope``, decided on the audio)."""
 TEXTURE_IN_AUTO = False
@@ -31,10 +31,13 @@ TEXTURE_IN_AUTO = False
 
 def choose(hole_seconds: float, band: tuple[float, float] | None) -> str:
     """The method ``auto`` uses for a hole of ``hole_seconds`` as far as its length decides
-    (:func:`restore.choose_method`): ``ar`` for the shortest holes, ``hybrid`` for holes too short to
-    be searched for a ``match``; for longer ones ``auto`` again, which :func:`restore.restore` settles
-    on the audio (``match`` where a stretch elsewhere fits closely, else ``hybrid`` or ``envelope`` by
-    the length), or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
+    (:func:`restore.choose_method`): ``auto`` again for whole-band regions short enough to be looked
+    at for clicks and for holes long enough to be searched for a ``match``, which
+    :func:`restore.restore` settles on the audio (``declick`` where it finds clicks; ``match`` where a
+    stretch elsewhere fits closely; else by the length); ``ar`` for the shortest holes with a band,
+    ``hybrid`` for holes too short to be searched, or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
+    if band is None and hole_seconds <= restore.DECLICK_MAX_SECONDS:
+        return "auto"
     if hole_seconds <= restore.AR_MAX_SECONDS:
         return "ar"
     if TEXTURE_IN_AUTO:
