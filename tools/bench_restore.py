@@ -4,12 +4,13 @@
 
 A 4 s 44.1 kHz clip (mono by default, the README's edit target; a held chord with vibrato and a
 noise floor, generated: no files needed), a whole-band hole of 16, 32, 40, 100, 300 and 1000 ms at
-1.5 s, and a 1-4 kHz hole of 200 ms. Every method through ``specblur.repair`` as ``specblur repair``
-runs it (the bundled model loaded once): ``auto``, ``interpolate``, ``envelope``, ``ar`` and
-``hybrid`` (up to 300 ms: the AR solve grows with the hole), ``match``, ``texture`` and ``model``
-with both priors. The reference, in the same run and taking turns with the rows: ``specblur.blur``
-of the same clip at 1.0-2.0 s, 200-2000 Hz, the model's default prior (the README's 150 ms target is
-for that edit on this clip). Each cell is the best of ``--repeat`` runs (ms). Prints a Markdown table and writes JSON.
+1.5 s, a 1-4 kHz hole of 200 ms, and a 16 ms hole holding three clicks (the clip with them added).
+Every method through ``specblur.repair`` as ``specblur repair`` runs it (the bundled model loaded
+once): ``auto``, ``interpolate``, ``envelope``, ``ar`` and ``hybrid`` (up to 300 ms: the AR solve
+grows with the hole), ``declick``, ``match``, ``texture`` and ``model`` with both priors. The
+reference, in the same run and taking turns with the rows: ``specblur.blur`` of the same clip at
+1.0-2.0 s, 200-2000 Hz, the model's default prior (the README's 150 ms target is for that edit on
+this clip). Each cell is the best of ``--repeat`` runs (ms). Prints a Markdown table and writes JSON.
 """
 
 from __future__ import annotations
@@ -26,13 +27,23 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 RATE = 44100
-HOLES = [(16, None), (32, None), (40, None), (100, None), (300, None), (1000, None), (200, (1000.0, 4000.0))]
+HOLES = [
+    (16, None),
+    (32, None),
+    (40, None),
+    (100, None),
+    (300, None),
+    (1000, None),
+    (200, (1000.0, 4000.0)),
+    (16, "clicks"),
+]
 METHODS = [
     ("auto", None),
     ("interpolate", None),
     ("envelope", None),
     ("ar", None),
     ("hybrid", None),
+    ("declick", None),
     ("match", None),
     ("texture", "naive-bayes"),
     ("texture", "transformer"),
@@ -87,22 +98,29 @@ def main() -> None:
     head = f"| hole | {' | '.join(names)} | blur (reference) |"
     lines = [head, "|---|" + "---:|" * (len(names) + 1)]
     print(head, flush=True)
-    for ms, band in HOLES:
-        row: dict = {"hole_ms": ms, "band": band}
+    clicked = x.copy()
+    decay = 0.8 * np.exp(-np.arange(int(0.001 * RATE)) / (0.0002 * RATE))
+    for k, at in enumerate((1.502, 1.508, 1.5135)):
+        pos = int(at * RATE)
+        clicked[pos : pos + len(decay)] += (-1) ** k * (decay if clicked.ndim == 1 else decay[:, None])
+    for ms, where in HOLES:
+        band = None if where == "clicks" else where
+        audio = clicked if where == "clicks" else x
+        row: dict = {"hole_ms": ms, "band": band, "clicks": where == "clicks"}
         for method, prior in METHODS:
             if method in ("ar", "hybrid") and ms > 300:
                 continue
             hole = (1.5, 1.5 + ms / 1000)
             row[label(method, prior)] = best_ms(
-                lambda h=hole, b=band, m=method, pr=prior: specblur.repair(
-                    x, RATE, h, b, model=model, method=m, prior=pr
+                lambda h=hole, b=band, m=method, pr=prior, a=audio: specblur.repair(
+                    a, RATE, h, b, model=model, method=m, prior=pr
                 ),
                 args.repeat,
             )
         row["blur"] = reference()
         refs.append(row["blur"])
         rows.append(row)
-        name = f"{ms} ms" + (" (1-4 kHz)" if band else "")
+        name = f"{ms} ms" + (" (1-4 kHz)" if band else "") + (", three clicks" if where == "clicks" else "")
         cells = " | ".join(f"{row[n]:.0f}" if n in row else "-" for n in names)
         lines.append(f"| {name} | {cells} | {row['blur']:.0f} |")
         print(lines[-1], flush=True)
