@@ -143,6 +143,15 @@ def test_auto_mends_clicks_and_says_so(tmp_path: Path, capsys) -> None:
     assert snr["auto"] > 20 and snr["auto"] > snr["ar"] + 2, snr
 
 
+def test_declick_where_there_are_none_leaves_the_file_and_says_so(tmp_path: Path, capsys) -> None:
+    src, out = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(src, recording(channels=2, seed=4), RATE, subtype="PCM_16")
+    code, err = cli(capsys, "repair", str(src), str(out), "-t", "1.0-1.02", "--method", "declick", "-v")
+    assert code == 0, err
+    assert "with method declick (no clicks found: nothing changed)" in err, err
+    assert out.read_bytes() == src.read_bytes()
+
+
 FORMATS = {
     "wav16": ("wav", "PCM_16", 1),
     "flac": ("flac", "PCM_16", 1),
