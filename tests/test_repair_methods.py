@@ -97,12 +97,12 @@ def test_auto_picks_as_documented_and_says_so(
     both settled on the audio (``by_length`` is ``auto`` again). A dropout is not clicks: the
     shortest holes get ``ar``, up to 100 ms ``hybrid``; the held chord has no stretch that stands
     out, so ``envelope`` beyond (a loop gets ``match``, clicks ``declick``: below). With a band (no
-    clicks looked for) the length decides up to 40 ms."""
+    clicks looked for) the length decides up to 20 ms."""
     from specblur.edit.effects import repair
 
     assert repair.choose(seconds, None) == by_length
     band = (1000.0, 4000.0)
-    assert repair.choose(seconds, band) == {0.016: "ar", 0.03: "hybrid"}.get(seconds, "auto")
+    assert repair.choose(seconds, band) == ("ar" if seconds <= limits.AR_AUTO_SECONDS else "auto")
     x = recording()
     a, b, span = hole(seconds)
     x[a:b] = 0.0

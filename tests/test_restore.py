@@ -144,7 +144,7 @@ def test_choose_method_rule() -> None:
     assert R.choose_method(0.3, match=close) == "match" and R.choose_method(0.3, match=far) == "envelope"
     assert R.choose_method(0.08, match=close) == "match" and R.choose_method(0.08, match=far) == "hybrid"
     assert R.choose_method(0.02, match=close) == "ar"  # (short holes: ar; nothing is searched)
-    assert R.AR_MAX_SECONDS < R.MATCH_MIN_SECONDS < R.HYBRID_MAX_SECONDS
+    assert R.AR_MAX_SECONDS == R.MATCH_MIN_SECONDS < R.HYBRID_MAX_SECONDS
     assert R.choose_method(0.3, texture=True) == "texture"
     assert R.choose_method(0.02, texture=True) == "ar"
 
@@ -236,11 +236,11 @@ def test_match_brings_back_what_the_context_does_not_hold(seconds: float) -> Non
 
 
 def test_auto_searches_for_a_match_only_past_match_min_seconds() -> None:
-    """A short hole in a loop is not searched (``hybrid``), though a copy would fit; a longer one
-    is (``match``)."""
+    """A hole short enough for ``ar`` in a loop is not searched, though a copy would fit; a longer
+    one is (``match``), from 20 ms."""
     x = loop(4.0, seed=2)
     short = (2.1, 2.1 + 0.9 * R.MATCH_MIN_SECONDS)
-    assert R.restore(x, RATE, short, None, "auto", np.random.default_rng(0))[2] == "hybrid"
+    assert R.restore(x, RATE, short, None, "auto", np.random.default_rng(0))[2] == "ar"
     assert R.restore(x, RATE, short, None, "match", np.random.default_rng(0))[2] == "match"
     longer = (2.1, 2.1 + 1.5 * R.MATCH_MIN_SECONDS)
     assert R.restore(x, RATE, longer, None, "auto", np.random.default_rng(0))[2] == "match"

@@ -605,7 +605,7 @@ def _edit_options(mode: str) -> Any:
                 f"the decoder), 'auto' takes 'declick' where it finds clicks in a region of up to "
                 f"{limits.DECLICK_AUTO_SECONDS * 1000:g} ms (whole band), else "
                 f"'ar' up to {limits.AR_AUTO_SECONDS * 1000:g} ms and beyond "
-                f"that (past {limits.MATCH_AUTO_SECONDS * 1000:g} ms) 'match' where one stretch fits far "
+                "that 'match' where one stretch fits far "
                 "better than the rest, else 'hybrid' up to "
                 f"{limits.HYBRID_AUTO_SECONDS * 1000:g} ms and 'envelope' beyond (measured; docs/REPAIR.md). "
                 "-v says which it used.",

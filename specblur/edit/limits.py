@@ -50,13 +50,11 @@ DECLICK_AUTO_SECONDS = 0.05
 only their samples (``declick``; measured: docs/REPAIR.md; in clean material it finds some in 8%
 of 16 ms regions, 18% of 50 ms and 36% of 100 ms ones: drum hits, plosives)."""
 AR_AUTO_SECONDS = 0.02
-"""``auto`` repairs holes up to this long with ``ar`` (clicks, the shortest dropouts), longer ones
-with ``match`` where a stretch elsewhere fits closely, else ``hybrid`` up to
-:data:`HYBRID_AUTO_SECONDS` and ``envelope`` beyond (measured on held-out recordings:
-docs/REPAIR.md, ``tools/sweep_repair_lengths.py``)."""
-MATCH_AUTO_SECONDS = 0.04
-"""Holes up to this long are not searched for a ``match`` by ``auto`` (a list of clicks or short
-dropouts across an hour is read only around each one)."""
+"""``auto`` repairs holes up to this long with ``ar`` (the shortest dropouts; nothing is searched,
+so a list of short holes across an hour is read only around each one), longer ones with ``match``
+where a stretch elsewhere fits closely, else ``hybrid`` up to :data:`HYBRID_AUTO_SECONDS` and
+``envelope`` beyond (measured on held-out recordings: docs/REPAIR.md,
+``tools/sweep_repair_lengths.py``)."""
 HYBRID_AUTO_SECONDS = 0.1
 """``auto`` repairs holes longer than :data:`AR_AUTO_SECONDS`, up to this long, with ``hybrid`` where
 no stretch elsewhere fits closely (measured closer than ``ar`` from 24 ms, even at 16 ms, and than

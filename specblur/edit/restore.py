@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from specblur import cancel
-from specblur.edit.limits import AR_AUTO_SECONDS, DECLICK_AUTO_SECONDS, HYBRID_AUTO_SECONDS, MATCH_AUTO_SECONDS
+from specblur.edit.limits import AR_AUTO_SECONDS, DECLICK_AUTO_SECONDS, HYBRID_AUTO_SECONDS
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
 __all__ = [
@@ -83,7 +83,7 @@ WINDOW_SECONDS = 0.04  # STFT window (hop a quarter of it)
 GL_ITERS = 16  # Griffin-Lim iterations on the hole's cells (8, 12: a synthetic noise floor 2.8 dB low)
 AR_MAX_SECONDS = AR_AUTO_SECONDS  # ``auto`` uses ``ar`` up to this hole length (measured: see docs/REPAIR.md)
 HYBRID_MAX_SECONDS = HYBRID_AUTO_SECONDS  # ... and ``hybrid`` beyond, up to this (where nothing is copied)
-MATCH_MIN_SECONDS = MATCH_AUTO_SECONDS  # ``auto`` searches for a ``match`` only for holes longer than this
+MATCH_MIN_SECONDS = AR_AUTO_SECONDS  # ``auto`` searches for a ``match`` only for holes longer than this
 REFINE = 4  # rounds of iterative refinement of the fast Toeplitz solve
 AR_NOISE = False  # ar's last round adds a draw of the hole's conditional spread (see _ar_fill)
 AR_ITERS = 3  # rounds of Janssen (2: a third faster, but see docs/REPAIR.md)

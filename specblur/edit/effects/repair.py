@@ -35,16 +35,12 @@ def choose(hole_seconds: float, band: tuple[float, float] | None) -> str:
     at for clicks and for holes long enough to be searched for a ``match``, which
     :func:`restore.restore` settles on the audio (``declick`` where it finds clicks; ``match`` where a
     stretch elsewhere fits closely; else by the length); ``ar`` for the shortest holes with a band,
-    ``hybrid`` for holes too short to be searched, or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
+    or ``texture`` with :data:`TEXTURE_IN_AUTO`."""
     if band is None and hole_seconds <= restore.DECLICK_MAX_SECONDS:
         return "auto"
     if hole_seconds <= restore.AR_MAX_SECONDS:
         return "ar"
-    if TEXTURE_IN_AUTO:
-        return "texture"
-    if hole_seconds <= restore.MATCH_MIN_SECONDS:
-        return restore.choose_method(hole_seconds, band)
-    return "auto"
+    return "texture" if TEXTURE_IN_AUTO else "auto"
 
 
 def search_seconds(method: str | None, hole_seconds: float) -> float:
