@@ -119,7 +119,7 @@ def repair(
     context's envelope, ``model`` is the model's fill alone (``steps`` rounds of unmasking, the
     region brought to the decoder's image of it), ``auto`` takes ``declick`` where it finds clicks
     in a whole-band region of up to 50 ms, else ``ar`` for holes up to 20 ms and, for longer ones,
-    ``match`` where one stretch fits far better than the rest (holes over 40 ms), else ``hybrid`` up
+    ``match`` where one stretch fits far better than the rest (holes over 20 ms), else ``hybrid`` up
     to 100 ms and ``envelope`` beyond (docs/REPAIR.md). Other arguments as for
     :func:`blur`; this is the function ``specblur repair`` runs.
     """
