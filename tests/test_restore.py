@@ -553,3 +553,16 @@ def test_declick_where_there_are_none_changes_nothing() -> None:
         assert R.find_clicks(x, RATE, int(hole[0] * RATE), int(hole[1] * RATE)) is None
         y, (s0, s1), used = R.restore(x, RATE, hole, None, "declick", np.random.default_rng(0))
         assert used == "declick" and np.array_equal(y, x) and s0 >= s1
+
+
+def test_declick_with_a_band_changes_only_that_band() -> None:
+    x = music(2.0, seed=1)
+    a, b = int(1.0 * RATE), int(1.016 * RATE)
+    damaged = clicks_in(x, [a + 100, a + 350, a + 600])
+    band = (1000.0, 4000.0)
+    y, (s0, s1), used = R.restore(damaged, RATE, (a / RATE, b / RATE), band, "declick", np.random.default_rng(0))
+    assert used == "declick" and np.array_equal(y[:s0], damaged[:s0]) and np.array_equal(y[s1:], damaged[s1:])
+    change = np.abs(np.fft.rfft(y[s0:s1] - damaged[s0:s1], axis=0)) ** 2
+    hz = np.fft.rfftfreq(s1 - s0, 1 / RATE)
+    inside = (hz >= band[0]) & (hz <= band[1])
+    assert change[~inside].sum() < 0.1 * change[inside].sum()

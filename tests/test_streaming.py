@@ -740,6 +740,39 @@ def test_a_streamed_repair_is_the_repair_in_memory(tiny_model: Path, tmp_path: P
     assert np.array_equal(a, b) and not np.array_equal(a, sf.read(src)[0])
 
 
+@pytest.mark.parametrize("linked", [True, False])
+def test_a_streamed_declick_is_the_declick_in_memory(tiny_model: Path, tmp_path: Path, monkeypatch, linked) -> None:
+    """``--method declick`` over 11 s (clicks found a chunk at a time, each group mended from the
+    stretch read around it) writes the bytes the same declick held in memory does, the clicks gone."""
+    import specblur
+    from specblur.edit.effects import repair
+
+    x = sf.read(_long(tmp_path / "notes.wav", 20.0), always_2d=True)[0]
+    decay = 0.7 * np.exp(-np.arange(16) / 3.2)  # 1 ms at 16 kHz
+    sounding = [p for p in range(4 * 16000, 15 * 16000) if np.abs(x[p - 400 : p + 400]).min(axis=0).max() > 0]
+    at = np.sort(np.random.default_rng(1).choice(sounding, 40, replace=False))  # (not in the pauses'
+    # digital silence: no signal there to predict a click from, and a run of zeros is a dropout's)
+    for k, pos in enumerate(at):
+        x[pos : pos + 16, k % 2] += (-1) ** k * decay  # a click in one channel or the other
+    src = tmp_path / "in.wav"
+    sf.write(src, np.clip(x, -1, 1), 16000, subtype="PCM_16")
+    made = []
+    real = repair.Repair.streamed
+    monkeypatch.setattr(repair.Repair, "streamed", lambda self, *args: made.append(real(self, *args)) or made[-1])
+    how = {"method": "declick", "linked": linked, "model": str(tiny_model), "time": (4.0, 15.0)}
+    streamed = specblur.repair_file(src, tmp_path / "streamed.wav", **how)
+    monkeypatch.setattr(repair.Repair, "streamed", lambda self, *args: None)
+    held = specblur.repair_file(src, tmp_path / "held.wav", **how)
+    assert len(made) == 1 and made[0] is not None and streamed.result.span == held.result.span
+    assert (tmp_path / "streamed.wav").read_bytes() == (tmp_path / "held.wav").read_bytes()
+    y, damaged = sf.read(tmp_path / "held.wav", always_2d=True)[0], sf.read(src, always_2d=True)[0]
+    clean = sf.read(tmp_path / "notes.wav", always_2d=True)[0]
+    near = np.zeros(len(y), dtype=bool)
+    for pos in at:
+        near[pos - 8 : pos + 24] = True
+    assert np.sqrt(np.mean((y[near] - clean[near]) ** 2)) < 0.2 * np.sqrt(np.mean((damaged[near] - clean[near]) ** 2))
+
+
 def test_a_streamed_repair_refuses_samples_that_are_not_finite(tiny_model: Path, tmp_path: Path) -> None:
     """A long hole streams, but the part it works on is checked first, as a part held in memory is:
     a NaN in it is named, and nothing is written."""

@@ -108,7 +108,7 @@ DECLICK_BLOCK_SECONDS = 0.05  # the region is looked at for clicks this much at 
 DECLICK_SIGMAS = 6.0  # a click's samples: both prediction errors beyond this many robust deviations
 DECLICK_PAD_SECONDS = 0.0003  # each click's samples widened by this much each side
 DECLICK_MIN_SECONDS = 0.001  # each run at least this long from its onset (a click's decay the errors miss)
-DECLICK_TAIL = False  # a run goes on to where the forward error settles (else: where both errors are beyond)
+DECLICK_CHUNK_BLOCKS = 40  # clicks are decided (and a long region read) this many blocks at a time
 DECLICK_MAX_SHARE = 0.5  # more of the region than this marked: not clicks (a dropout, a burst)
 DECLICK_QUIET = 0.01  # the region between the marks 20 dB under its surroundings: a dropout, not clicks
 
@@ -590,12 +590,15 @@ def restore_in_blocks(
     band: tuple[float, float] | None,
     method: str,
     rng: np.random.Generator,
+    linked: bool = True,
 ) -> tuple[tuple[int, int], str, Iterator[tuple[int, np.ndarray]]] | None:
     """:func:`restore` of ``n`` samples of ``channels`` that are not held in memory but read, a few
     frames at a time, by ``read(start, stop)`` (float64 ``(frames, channels)``), where ``restore``
     would fill the hole a block at a time (:data:`BLOCK_SECONDS`) with ``envelope`` or
     ``interpolate`` (``hybrid``: ``envelope``, as ``restore`` does in blocks; ``auto``: where the hole
-    is too long for ``ar`` and no stretch lies clear of it to search for a ``match``); else ``None``.
+    is too long for ``ar`` and no stretch lies clear of it to search for a ``match``), and for
+    ``declick`` on a whole-band region longer than a block (its clicks found first, reading a chunk
+    at a time, then each group of them mended from the stretch read around it); else ``None``.
     Returns the span that may differ, the method and the changed samples ``(first sample, samples)``,
     in order, as they are made: what ``restore`` writes there, the same bytes (every other sample is
     the input's). Memory follows a block, not ``n``."""
@@ -603,6 +606,12 @@ def restore_in_blocks(
     h1 = min(n, int(round(hole[1] * rate)))
     if h1 <= h0:
         return None
+    if method == "declick" and band is None and (h1 - h0) / rate > BLOCK_SECONDS:
+        samples = _Read(read, n, channels)
+        runs = find_clicks(samples, rate, h0, h1)  # (read once here, a chunk at a time: the span first)
+        if not runs:
+            return (0, 0), method, iter(())
+        return (runs[0][0], runs[-1][1]), method, _declick_parts(samples, rate, runs, linked)
     if method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS and _candidates(n, rate, h0, h1) is None:
         method = choose_method((h1 - h0) / rate, band)
     if method == "hybrid":  # (in blocks, ``hybrid`` is ``envelope``, as :func:`restore` does it)
@@ -890,54 +899,75 @@ def _ar_order(n_gap: int, rate: int) -> int:
 # -- clicks ------------------------------------------------------------------------------------------
 
 
-def find_clicks(x: np.ndarray, rate: int, h0: int, h1: int) -> list[tuple[int, int]] | None:
-    """The clicks in samples ``[h0, h1)`` of ``x`` ((samples, channels)), as half-open runs of samples
-    (every channel's together), or ``None`` where there are none or the region is not clicks.
+def find_clicks(x: Any, rate: int, h0: int, h1: int) -> list[tuple[int, int]] | None:
+    """The clicks in samples ``[h0, h1)`` of ``x`` ((samples, channels): an array, or samples read as
+    they are sliced), as half-open runs of samples (every channel's together), or ``None`` where
+    there are none or the region is not clicks.
 
     The region is looked at :data:`DECLICK_BLOCK_SECONDS` at a time. For each block an AR model of
     order :data:`DECLICK_ORDER_SECONDS` is fitted to the :data:`DECLICK_CONTEXT_SECONDS` on either
     side of it (all channels together; each channel clipped to 4 robust deviations first, so that a
-    click nearby does not teach the model its own decay); a sample is a click's onset where both its
+    click nearby does not teach the model its own decay); a sample is a click's where both its
     forward and its backward prediction error exceed :data:`DECLICK_SIGMAS` robust deviations of the
     forward error on those sides (1.4826 x the median absolute error): what the signal's own past
     and future both fail to predict (each error alone smears a click over the model's order). A run
-    is a cluster of such samples (with :data:`DECLICK_TAIL`, on to where the forward error settles:
-    measured farther), widened by :data:`DECLICK_PAD_SECONDS`; runs closer than the order merge. Not clicks: more
-    than :data:`DECLICK_MAX_SHARE` of the region marked, a run of digital silence in it, or the
-    region between the marks :data:`DECLICK_QUIET` in power under the samples around it (a dropout,
-    whose edges alone the errors would mark)."""
+    is a cluster of such samples, widened by :data:`DECLICK_PAD_SECONDS` and to at least
+    :data:`DECLICK_MIN_SECONDS` from its first sample; runs closer than the order merge. Not clicks:
+    a block holding a run of digital silence (a dropout, or a pause); and, decided a chunk of
+    :data:`DECLICK_CHUNK_BLOCKS` blocks (about 2 s) at a time so that a long region is read a chunk
+    at a time, a chunk where more than :data:`DECLICK_MAX_SHARE` of it is marked or where between
+    the marks it is :data:`DECLICK_QUIET` in power under the samples around it (a dropout whose edges
+    alone the errors would mark)."""
     n = x.shape[0]
     order = max(AR_MIN_ORDER, int(round(DECLICK_ORDER_SECONDS * rate)))
     context = max(4 * order, int(round(DECLICK_CONTEXT_SECONDS * rate)))
     if h1 <= h0 or n < 4 * order:
         return None
-    silent = np.all(x[h0:h1] == 0.0, axis=1).astype(np.int8)
-    if silent.any():  # the longest run of exact zeros in every channel
-        edges = np.diff(np.r_[0, silent, 0])
-        if int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max()) >= order:
-            return None
     block = max(order, int(round(DECLICK_BLOCK_SECONDS * rate)))
-    onset = np.zeros(n, dtype=bool)  # both errors beyond: a click's own samples
-    after = np.zeros(n, dtype=bool)  # the forward error beyond: a click and the order after it
+    runs: list[tuple[int, int]] = []
+    for c0 in range(h0, h1, block * DECLICK_CHUNK_BLOCKS):
+        c1 = min(h1, c0 + block * DECLICK_CHUNK_BLOCKS)
+        for lo, hi in _chunk_clicks(x, n, rate, c0, c1, order, context, block):
+            if runs and lo - runs[-1][1] <= order:
+                runs[-1] = (runs[-1][0], max(hi, runs[-1][1]))
+            else:
+                runs.append((lo, hi))
+    return runs or None
+
+
+def _chunk_clicks(x: Any, n: int, rate: int, h0: int, h1: int, order: int, context: int, block: int) -> list:
+    """:func:`find_clicks` of one chunk ``[h0, h1)``: its runs, or none where it is not clicks."""
+    a, b = max(0, h0 - context), min(n, h1 + context)
+    stretch = np.asarray(x[a:b], dtype=np.float64)  # the chunk and the context its blocks fit to
+    region = stretch[h0 - a : h1 - a]
+    onset = np.zeros(b - a, dtype=bool)  # both errors beyond: a click's own samples
     for s0 in range(h0, h1, block):
         s1 = min(h1, s0 + block)
-        sides = [p for p in (x[max(0, s0 - context) : s0], x[s1 : min(n, s1 + context)]) if len(p) > 2 * order]
+        silent = np.all(stretch[s0 - a : s1 - a] == 0.0, axis=1).astype(np.int8)
+        if silent.any():  # a run of exact zeros in every channel: a dropout (or a pause), not clicks
+            edges = np.diff(np.r_[0, silent, 0])
+            if int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max()) >= order:
+                continue
+        left = stretch[max(0, s0 - context - a) : s0 - a]
+        right = stretch[s1 - a : min(b, s1 + context) - a]
+        sides = [side for side in (left, right) if len(side) > 2 * order]
         if not sides:
             continue
         r = np.zeros(order + 1)
         for side in sides:
-            for ch in range(x.shape[1]):
+            for ch in range(side.shape[1]):
                 v = side[:, ch]
                 limit = 4 * 1.4826 * np.median(np.abs(v)) + 1e-12
                 r += _autocorrelation(np.clip(v, -limit, limit), order)
         if r[0] <= 0:
             continue
         c, _ = _levinson_durbin(r, order)
-        a, b = max(0, s0 - context), min(n, s1 + context)
-        inside = np.zeros(b - a, dtype=bool)
-        inside[s0 - a : s1 - a] = True
-        for ch in range(x.shape[1]):
-            v = x[a:b, ch]
+        u0, u1 = max(0, s0 - context), min(n, s1 + context)
+        around = np.concatenate([left, stretch[s0 - a : s1 - a], right])  # samples [u0, u1)
+        inside = np.zeros(u1 - u0, dtype=bool)
+        inside[s0 - u0 : s1 - u0] = True
+        for ch in range(around.shape[1]):
+            v = around[:, ch]
             forward = _convolve(v, c)[: len(v)]  # e[n] = sum_k c[k] v[n-k]
             backward = _convolve(v[::-1], c)[: len(v)][::-1]  # the same filter run from the future
             forward[:order] = 0.0
@@ -947,35 +977,30 @@ def find_clicks(x: np.ndarray, rate: int, h0: int, h1: int) -> list[tuple[int, i
             scale = 1.4826 * np.median(np.abs(forward[valid])) if valid.any() else 0.0
             if scale <= 0:
                 continue
-            big = np.abs(forward) > DECLICK_SIGMAS * scale
-            after[a:b] |= big & inside | (big & (np.arange(a, b) >= s0))
-            onset[a:b] |= big & (np.abs(backward) > DECLICK_SIGMAS * scale) & inside
+            big = (np.abs(forward) > DECLICK_SIGMAS * scale) & (np.abs(backward) > DECLICK_SIGMAS * scale)
+            onset[s0 - a : s1 - a] |= big[inside]
     if not onset.any():
-        return None
+        return []
     pad = int(round(DECLICK_PAD_SECONDS * rate))
     least = int(round(DECLICK_MIN_SECONDS * rate))
     runs: list[tuple[int, int]] = []
-    idx = np.flatnonzero(onset)
+    idx = np.flatnonzero(onset) + a
     breaks = np.flatnonzero(np.diff(idx) > max(1, order // 4))
     for i, j in zip(idx[np.r_[0, breaks + 1]], idx[np.r_[breaks, len(idx) - 1]], strict=True):
-        if DECLICK_TAIL:  # from each onset to where the forward error settles
-            j = int(j)
-            while j + 1 < n and after[j + 1 : j + 1 + max(1, order // 4)].any():
-                j += 1
         lo, hi = max(h0, int(i) - pad), min(h1, max(int(j) + 1 + pad, int(i) + least))
         if runs and lo - runs[-1][1] <= order:
             runs[-1] = (runs[-1][0], max(hi, runs[-1][1]))
         else:
             runs.append((lo, hi))
     if sum(hi - lo for lo, hi in runs) > DECLICK_MAX_SHARE * (h1 - h0):
-        return None
+        return []
     rest = np.ones(h1 - h0, dtype=bool)
     for lo, hi in runs:
         rest[lo - h0 : hi - h0] = False
-    around = np.r_[x[max(0, h0 - context) : h0].ravel(), x[h1 : min(n, h1 + context)].ravel()]
-    if rest.any() and len(around):  # far quieter than around it between the marks: a dropout's edges
-        if np.mean(x[h0:h1][rest] ** 2) < DECLICK_QUIET * np.mean(around**2):
-            return None
+    sides = np.r_[stretch[: h0 - a].ravel(), stretch[h1 - a :].ravel()]
+    if rest.any() and len(sides):  # far quieter than around it between the marks: a dropout's edges
+        if np.mean(region[rest] ** 2) < DECLICK_QUIET * np.mean(sides**2):
+            return []
     return runs
 
 
@@ -1014,13 +1039,22 @@ solved a group of clicks at a time, each group's neighbours as the group before 
 
 
 def _declick(x: np.ndarray, rate: int, runs: list[tuple[int, int]], linked: bool) -> tuple[np.ndarray, tuple[int, int]]:
-    """``x`` with each run of click samples replaced by Janssen's AR interpolation from the samples
-    around it, the runs near one another solved together (:func:`_ar_fill_many`). The span: the
-    first run's start to the last's end (every sample between the runs is the input's); no runs,
-    nothing changed (an empty span)."""
+    """``x`` with each run of click samples replaced (:func:`_declick_parts`). The span: the first
+    run's start to the last's end (every sample between the runs is the input's); no runs, nothing
+    changed (an empty span)."""
     out = x.copy()
     if not runs:
         return out, (x.shape[0], 0)
+    for lo, filled in _declick_parts(x, rate, runs, linked):
+        out[lo : lo + len(filled)] = filled
+    return out, (runs[0][0], runs[-1][1])
+
+
+def _declick_parts(x: Any, rate: int, runs: list[tuple[int, int]], linked: bool) -> Iterator[tuple[int, np.ndarray]]:
+    """Each run of click samples of ``x`` (an array, or samples read as they are sliced) replaced by
+    Janssen's AR interpolation from the samples around it, the runs near one another solved together
+    (:func:`_ar_fill_many`), as ``(first sample, samples)`` in order: the stretch each group is solved
+    in is read once, with the runs before it already filled where it reaches them."""
     n = x.shape[0]
     order = _ar_order(max(hi - lo for lo, hi in runs), rate)
     context = max(3 * order, int(0.05 * rate))
@@ -1032,17 +1066,26 @@ def _declick(x: np.ndarray, rate: int, runs: list[tuple[int, int]], linked: bool
         else:
             groups.append([run])
     channel_groups = [list(range(x.shape[1]))] if linked else [[ch] for ch in range(x.shape[1])]
+    done: list[tuple[int, np.ndarray]] = []  # the filled runs a later stretch may still reach
     for group in groups:
         a, b = max(0, group[0][0] - context), min(n, group[-1][1] + context)
+        done = [(lo, f) for lo, f in done if lo + len(f) > a]
         k = min(order, group[0][0] - a, b - group[-1][1])
         if k < AR_MIN_ORDER:
             continue  # (no context at the file's very ends: left as it is)
+        stretch = np.array(x[a:b], dtype=np.float64)
+        for lo, filled in done:
+            s0, s1 = max(lo, a), min(lo + len(filled), b)
+            stretch[s0 - a : s1 - a] = filled[s0 - lo : s1 - lo]
         missing = np.zeros(b - a, dtype=bool)
         for lo, hi in group:
             missing[lo - a : hi - a] = True
         for g in channel_groups:
-            out[a:b, g] = _ar_fill_many(out[a:b, g], missing, k)
-    return out, (runs[0][0], runs[-1][1])
+            stretch[:, g] = _ar_fill_many(stretch[:, g], missing, k)
+        for lo, hi in group:
+            filled = stretch[lo - a : hi - a].copy()
+            done.append((lo, filled))
+            yield lo, filled
 
 
 # -- entry point ---------------------------------------------------------------------------------------
@@ -1099,6 +1142,9 @@ def restore(
         method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None, match=found, clicks=clicks)
     if method == "declick":  # only the clicks' samples, each from the samples around it (none found: unchanged)
         out, span = _declick(x, rate, clicks or [], linked)
+        if band is not None and clicks:  # (with a band: only the fill's STFT cells inside it)
+            filled, out = out, x.copy()
+            span = _put(x, filled, out, rate, h0, h1, band, span)
         return (out[:, 0] if squeeze else out), span, method
     if method == "texture" and texture_db is None:
         raise ValueError("method 'texture' needs the model's texture_db on the hole's grid (see plan())")

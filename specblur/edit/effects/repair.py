@@ -90,7 +90,8 @@ class Repair(Effect):
         def span_read(start: int, stop: int) -> np.ndarray:
             return read(where.start + start, where.start + stop)
 
-        made = restore.restore_in_blocks(span_read, n, channels, rate, _hole_in(where, rate), where.band, method, rng)
+        hole = _hole_in(where, rate)
+        made = restore.restore_in_blocks(span_read, n, channels, rate, hole, where.band, method, rng, options.linked)
         if made is None:
             return None
         (s0, s1), used, parts = made
