@@ -107,6 +107,7 @@ DECLICK_CONTEXT_SECONDS = 0.02  # ... fitted to this much either side of each bl
 DECLICK_BLOCK_SECONDS = 0.05  # the region is looked at for clicks this much at a time
 DECLICK_SIGMAS = 6.0  # a click's samples: both prediction errors beyond this many robust deviations
 DECLICK_PAD_SECONDS = 0.0003  # each click's samples widened by this much each side
+DECLICK_MAX_RUN_SECONDS = 0.01  # a run longer than this is a transient, not a click: left as it is
 DECLICK_MIN_SECONDS = 0.001  # each run at least this long from its onset (a click's decay the errors miss)
 DECLICK_CHUNK_BLOCKS = 40  # clicks are decided (and a long region read) this many blocks at a time
 DECLICK_MAX_SHARE = 0.5  # more of the region than this marked: not clicks (a dropout, a burst)
@@ -912,7 +913,8 @@ def find_clicks(x: Any, rate: int, h0: int, h1: int) -> list[tuple[int, int]] | 
     forward error on those sides (1.4826 x the median absolute error): what the signal's own past
     and future both fail to predict (each error alone smears a click over the model's order). A run
     is a cluster of such samples, widened by :data:`DECLICK_PAD_SECONDS` and to at least
-    :data:`DECLICK_MIN_SECONDS` from its first sample; runs closer than the order merge. Not clicks:
+    :data:`DECLICK_MIN_SECONDS` from its first sample; runs closer than the order merge, and a run
+    longer than :data:`DECLICK_MAX_RUN_SECONDS` is left (a transient). Not clicks:
     a block holding a run of digital silence (a dropout, or a pause); and, decided a chunk of
     :data:`DECLICK_CHUNK_BLOCKS` blocks (about 2 s) at a time so that a long region is read a chunk
     at a time, a chunk where more than :data:`DECLICK_MAX_SHARE` of it is marked or where between
@@ -932,6 +934,8 @@ def find_clicks(x: Any, rate: int, h0: int, h1: int) -> list[tuple[int, int]] | 
                 runs[-1] = (runs[-1][0], max(hi, runs[-1][1]))
             else:
                 runs.append((lo, hi))
+    longest = int(round(DECLICK_MAX_RUN_SECONDS * rate))
+    runs = [(lo, hi) for lo, hi in runs if hi - lo <= longest]  # (longer: a transient, not a click)
     return runs or None
 
 
@@ -1056,20 +1060,23 @@ def _declick_parts(x: Any, rate: int, runs: list[tuple[int, int]], linked: bool)
     (:func:`_ar_fill_many`), as ``(first sample, samples)`` in order: the stretch each group is solved
     in is read once, with the runs before it already filled where it reaches them."""
     n = x.shape[0]
-    order = _ar_order(max(hi - lo for lo, hi in runs), rate)
-    context = max(3 * order, int(0.05 * rate))
+    near = int(0.1 * rate)  # runs this close are solved together
     groups: list[list[tuple[int, int]]] = [[runs[0]]]
     for run in runs[1:]:
         group = groups[-1]
-        if run[0] - group[-1][1] <= 2 * context and sum(h - lo for lo, h in group) + run[1] - run[0] <= DECLICK_JOINT:
+        if run[0] - group[-1][1] <= near and sum(h - lo for lo, h in group) + run[1] - run[0] <= DECLICK_JOINT:
             group.append(run)
         else:
             groups.append([run])
     channel_groups = [list(range(x.shape[1]))] if linked else [[ch] for ch in range(x.shape[1])]
     done: list[tuple[int, np.ndarray]] = []  # the filled runs a later stretch may still reach
+    later = 0  # the first run not yet filled
     for group in groups:
+        order = _ar_order(max(hi - lo for lo, hi in group), rate)
+        context = max(3 * order, int(0.05 * rate))
         a, b = max(0, group[0][0] - context), min(n, group[-1][1] + context)
         done = [(lo, f) for lo, f in done if lo + len(f) > a]
+        later += len(group)
         k = min(order, group[0][0] - a, b - group[-1][1])
         if k < AR_MIN_ORDER:
             continue  # (no context at the file's very ends: left as it is)
@@ -1078,8 +1085,8 @@ def _declick_parts(x: Any, rate: int, runs: list[tuple[int, int]], linked: bool)
             s0, s1 = max(lo, a), min(lo + len(filled), b)
             stretch[s0 - a : s1 - a] = filled[s0 - lo : s1 - lo]
         missing = np.zeros(b - a, dtype=bool)
-        for lo, hi in group:
-            missing[lo - a : hi - a] = True
+        for lo, hi in [*group, *(r for r in runs[later:] if r[0] < b)]:  # (later clicks it reaches: gaps too)
+            missing[max(lo, a) - a : min(hi, b) - a] = True
         for g in channel_groups:
             stretch[:, g] = _ar_fill_many(stretch[:, g], missing, k)
         for lo, hi in group:
