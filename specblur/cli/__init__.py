@@ -644,8 +644,7 @@ def _describe_part(src: str, part: Any) -> None:
     if part.method in SAMPLE_METHODS:
         (t0, t1), band = part.hole, part.band
         where = "" if band is None else f", {band[0]:.0f}-{band[1]:.0f} Hz"
-        span = getattr(part, "span", None)
-        none = " (no clicks found: nothing changed)" if part.method == "declick" and span == (0, 0) else ""
+        none = " (no clicks found: nothing changed)" if part.method == "declick" and part.span == (0, 0) else ""
         click.echo(f"{src}: repaired {t0:.3f}-{t1:.3f} s{where} with method {part.method}{none}", err=True)
         return
     how = f" (method {part.method})" if part.method else ""
