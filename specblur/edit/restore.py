@@ -112,7 +112,7 @@ DECLICK_MIN_SECONDS = 0.001  # each run at least this long from its onset (a cli
 DECLICK_CHUNK_BLOCKS = 40  # clicks are decided (and a long region read) this many blocks at a time
 DECLICK_MAX_SHARE = 0.5  # more of the region than this marked: not clicks (a dropout, a burst)
 DECLICK_QUIET = 0.01  # the region between the marks 20 dB under its surroundings: a dropout, not clicks
-DECLICK_JOINT = 2000  # at most this many click samples solved for together (a dense system)
+DECLICK_JOINT = 500  # at most this many click samples solved together (dense: memory goes as its square)
 
 
 @dataclass(frozen=True)
@@ -1043,7 +1043,9 @@ def _ar_fill_many(x: np.ndarray, missing: np.ndarray, order: int) -> np.ndarray:
         if c is None:
             return y
         rc, rhs = _ar_normal_equations(y, m, c)
-        t = np.where(lags <= order, rc[np.minimum(lags, order)], 0.0)
+        lag_values = np.zeros(int(m[-1] - m[0]) + 1)  # (A^T A)'s lags, zero beyond the order
+        lag_values[: min(len(lag_values), order + 1)] = rc[: min(len(lag_values), order + 1)]
+        t = lag_values[lags]
         t[np.diag_indices_from(t)] *= 1.0 + 1e-9
         y[m] = np.linalg.solve(t, rhs)
     return y
