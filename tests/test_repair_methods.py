@@ -152,6 +152,33 @@ def test_declick_where_there_are_none_leaves_the_file_and_says_so(tmp_path: Path
     assert out.read_bytes() == src.read_bytes()
 
 
+
+def test_declick_without_time_mends_the_whole_file(tmp_path: Path, capsys) -> None:
+    """``repair IN OUT --method declick`` with no ``--time`` looks at the whole file (a crackly record
+    from end to end): the same bytes as ``-t 0-END``, clicks near both ends mended; any other method
+    still needs ``--time`` (a one-line error saying so)."""
+    x = recording(seconds=3.0, channels=2, seed=5)
+    damaged = x.copy()
+    at = (int(0.2 * RATE), int(1.5 * RATE), int(2.8 * RATE))
+    add_clicks(damaged, at)
+    src = tmp_path / "in.wav"
+    sf.write(src, damaged, RATE, subtype="PCM_16")
+    whole, spanned = tmp_path / "whole.wav", tmp_path / "spanned.wav"
+    code, err = cli(capsys, "repair", str(src), str(whole), "--method", "declick")
+    assert code == 0 and err == "", err
+    code, err = cli(capsys, "repair", str(src), str(spanned), "--method", "declick", "-t", "0-3")
+    assert code == 0, err
+    assert whole.read_bytes() == spanned.read_bytes()
+    y = sf.read(whole, dtype="float64", always_2d=True)[0]
+    for c in at:
+        near = slice(c - 50, c + int(0.0015 * RATE))
+        before = np.sqrt(np.mean((damaged[near] - x[near]) ** 2))
+        after = np.sqrt(np.mean((y[near] - x[near]) ** 2))
+        assert after < before / 5, (c, before, after)
+    code, err = cli(capsys, "repair", str(src), str(tmp_path / "o.wav"), "--method", "ar")
+    assert code == 1 and "repair needs --time" in err and "declick" in err and err.count("\n") == 1
+
+
 FORMATS = {
     "wav16": ("wav", "PCM_16", 1),
     "flac": ("flac", "PCM_16", 1),

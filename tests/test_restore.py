@@ -510,10 +510,11 @@ def test_auto_mends_only_the_clicks(seed: int) -> None:
     y, (s0, s1), used = R.restore(damaged, RATE, (a / RATE, b / RATE), None, "auto", np.random.default_rng(0))
     assert used == "declick"
     runs = R.find_clicks(damaged, RATE, a, b)
-    assert len(runs) == 3 and all(lo <= p < hi for (lo, hi), p in zip(runs, at, strict=True))
+    assert len(runs) == 3 and all(lo <= p < hi for (lo, hi, _), p in zip(runs, at, strict=True))
+    assert all(chans == (0, 1) for _, _, chans in runs)  # (in both channels: both mended)
     assert (s0, s1) == (runs[0][0], runs[-1][1])
     mended = np.zeros(len(x), dtype=bool)
-    for lo, hi in runs:
+    for lo, hi, _ in runs:
         mended[lo:hi] = True
     assert np.array_equal(y[~mended], damaged[~mended])  # between the clicks too: the input's own samples
     snr = 10 * np.log10(np.sum(x[a:b] ** 2) / np.sum((y[a:b] - x[a:b]) ** 2))
@@ -533,6 +534,39 @@ def test_declick_on_a_long_region_and_one_channel() -> None:
     for p in at:
         near = slice(p - 50, p + 100)
         assert np.sqrt(np.mean((y[near] - x[near]) ** 2)) < 0.1 * np.sqrt(np.mean((damaged[near] - x[near]) ** 2))
+
+
+@pytest.mark.parametrize("linked", [True, False])
+def test_declick_mends_only_the_channel_a_click_is_in(linked: bool) -> None:
+    """A click in one channel of a stereo recording (as often on a record) is mended there; the other
+    channel keeps every sample (an AR fill of a clean channel is damage: on an hour of loud music with
+    clicks in one channel, the clean channel's error over each click was 0.013 median, 0.089 at the
+    90th percentile, when both were filled)."""
+    x = music(2.0, seed=6)
+    at = [int(0.7 * RATE), int(1.1 * RATE), int(1.45 * RATE)]
+    damaged = x.copy()
+    damaged[:, 1] = clicks_in(x[:, 1], at)
+    y, _, used = R.restore(damaged, RATE, (0.5, 1.6), None, "declick", np.random.default_rng(0), linked=linked)
+    runs = R.find_clicks(damaged, RATE, int(0.5 * RATE), int(1.6 * RATE))
+    assert used == "declick" and [chans for _, _, chans in runs] == [(1,)] * 3
+    assert np.array_equal(y[:, 0], damaged[:, 0])
+    for p in at:
+        near = slice(p - 50, p + 100)
+        assert np.sqrt(np.mean((y[near, 1] - x[near, 1]) ** 2)) < 0.1 * np.sqrt(
+            np.mean((damaged[near, 1] - x[near, 1]) ** 2)
+        )
+
+
+def test_a_run_is_confirmed_only_where_the_model_around_it_fails() -> None:
+    """The second look (:func:`restore._confirmed`): a click's run stays a click under the model fitted
+    right around it; the same span of the undamaged recording does not."""
+    x = music(1.0, seed=7)
+    p = int(0.5 * RATE)
+    damaged = clicks_in(x, [p])
+    order, context = int(0.001 * RATE), int(0.02 * RATE)
+    lo, hi = p - 13, p + 57
+    assert R._confirmed(damaged, 0, lo, hi, (0, 1), order, context)
+    assert not R._confirmed(x, 0, lo, hi, (0, 1), order, context)
 
 
 @pytest.mark.parametrize("floor", [0.0, 1e-5])

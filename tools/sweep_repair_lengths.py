@@ -76,7 +76,7 @@ def false_clicks(per_source: int) -> None:
                 row = counts.setdefault(n, [0, []])
                 row[0] += 1
                 if runs:
-                    row[1].append(sum(b - a for a, b in runs) / n)
+                    row[1].append(sum(run[1] - run[0] for run in runs) / n)
     print("| clean region | clicks found | share marked: median / largest |")
     print("|---:|---:|---|")
     for n, (total, shares) in sorted(counts.items()):

@@ -474,7 +474,11 @@ def _edit_options(mode: str) -> Any:
             "time_spec",
             metavar="START-END",
             help="Seconds or m:ss (1.0-2.0, 1:02-1:04.5, -2.5, 1.0-)."
-            + ("  [default: the whole file]" if mode == "blur" else "  [required, unless --labels]"),
+            + (
+                "  [default: the whole file]"
+                if mode == "blur"
+                else "  [required, unless --labels; with --method declick the default is the whole file]"
+            ),
         ),
         click.option(
             "-F",
@@ -597,8 +601,8 @@ def _edit_options(mode: str) -> Any:
                 "spectral editor's replace (each bin's level drawn straight across), 'ar' predicts the samples "
                 "from both sides (Janssen's method; short gaps), 'hybrid' gives each cell of the region the "
                 "louder of the 'ar' and 'interpolate' fills and synthesises it as 'envelope' does, 'declick' finds "
-                "the clicks in the region and mends only their samples (as 'ar' does, from the samples "
-                "around them), 'match' "
+                "the clicks in the region (the whole file without --time) and mends only their samples (as "
+                "'ar' does, from the samples around them), 'match' "
                 "copies in the stretch up to 8 s "
                 "away whose surroundings best resemble the region's (a loop, a repeated bar), 'texture' puts "
                 "the model's fill on the context's envelope, 'model' is the model's fill alone (levels follow "
@@ -720,8 +724,11 @@ def _edit(
             {"time": label.time, "freq": label.freq, "name": f"{labels_file}:{label.line}"}
             for label in labels.read(labels_file)
         ]
-    elif mode == "repair" and time_spec is None:
-        raise UsageError("repair needs --time: the span to fill from around it, e.g. --time 1.0-1.2")
+    elif mode == "repair" and time_spec is None and method != "declick":  # (declick: the whole file)
+        raise UsageError(
+            "repair needs --time: the span to fill from around it, e.g. --time 1.0-1.2"
+            " (--method declick alone works on the whole file)"
+        )
     time, freq = _parse_region(time_spec, freq_spec)
     from specblur.edit.options import EditOptions
 
