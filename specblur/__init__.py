@@ -114,8 +114,9 @@ def repair(
     context's spectrum, ``interpolate`` draws each bin's level straight across, ``ar`` predicts the
     samples from both sides (short gaps), ``hybrid`` gives each cell of the region the louder of the
     ``ar`` and ``interpolate`` fills, ``declick`` mends only the samples of the clicks it finds in
-    the region (in the channels they are in; ``time=None``: the whole of ``audio``), ``match`` copies in the stretch elsewhere (up to 8 s either side) whose surroundings
-    best resemble the region's (a loop, a repeated bar), ``texture`` puts the model's fill on the
+    the region (in the channels they are in; ``time=None``: the whole of ``audio``), ``match``
+    copies in the stretch elsewhere (up to 8 s either side) whose surroundings best resemble the
+    region's (a loop, a repeated bar), ``texture`` puts the model's fill on the
     context's envelope, ``model`` is the model's fill alone (``steps`` rounds of unmasking, the
     region brought to the decoder's image of it), ``auto`` takes ``declick`` where it finds clicks
     in a whole-band region of up to 50 ms, else ``ar`` for holes up to 20 ms and, for longer ones,

@@ -152,7 +152,6 @@ def test_declick_where_there_are_none_leaves_the_file_and_says_so(tmp_path: Path
     assert out.read_bytes() == src.read_bytes()
 
 
-
 def test_declick_without_time_mends_the_whole_file(tmp_path: Path, capsys) -> None:
     """``repair IN OUT --method declick`` with no ``--time`` looks at the whole file (a crackly record
     from end to end): the same bytes as ``-t 0-END``, clicks near both ends mended; any other method

@@ -920,3 +920,33 @@ def test_regions_whose_parts_overlap_stream_in_file_order_with_the_bytes_of_a_gr
     assert arrivals[0][0] <= len(regions) - 10
     largest = max(n for _, _, n in arrivals)
     assert largest < (wheres[-1].stop - wheres[0].start) // 4  # pieces of the group, never the group whole
+
+
+@pytest.mark.parametrize("method", ["declick", "envelope"])
+def test_a_streamed_repair_reports_its_progress_as_it_goes(tiny_model: Path, tmp_path: Path, method: str) -> None:
+    """A long repair made as it is read counts its progress in pieces of 2 s of the region (a
+    declick: the first half by the chunks looked at for clicks, the second by the clicks mended), so
+    the command line's bar moves instead of jumping from 0 to 1 at the end."""
+    import specblur
+
+    x = sf.read(_long(tmp_path / "notes.wav", 20.0), always_2d=True)[0]
+    decay = 0.7 * np.exp(-np.arange(16) / 3.2)
+    for k, pos in enumerate(range(5 * 16000, 15 * 16000, 8000)):
+        if np.abs(x[pos - 400 : pos + 400]).min(axis=0).max() > 0:
+            x[pos : pos + 16, k % 2] += decay
+    src = tmp_path / "in.wav"
+    sf.write(src, np.clip(x, -1, 1), 16000, subtype="PCM_16")
+    calls: list[tuple[int, int]] = []
+    specblur.repair_file(
+        src,
+        tmp_path / "out.wav",
+        (4.0, 16.0),
+        model=str(tiny_model),
+        method=method,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    total = calls[0][1]
+    assert total >= 6 and calls[0] == (0, total) and calls[-1] == (total, total), calls  # (12 s and context)
+    done = [d for d, t in calls]
+    assert all(t == total for _, t in calls) and done == sorted(done)
+    assert len({d for d in done if 0 < d < total}) >= 3, calls

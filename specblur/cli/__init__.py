@@ -808,9 +808,9 @@ def _edit(
             save(plot, result.views[0], first.regions, spec_cfg, cell, first.hole, first.band, rows_hz)
 
     if loaded is not None:
-        # here, a file at a time: one file (its long regions show their tiles), --energy (each file's
-        # row measures this process), or one job
-        bar = _Bar("tiles" if len(pairs) == 1 else "files", quiet)
+        # here, a file at a time: one file (its long regions show their tiles, a long repair its 2 s
+        # blocks), --energy (each file's row measures this process), or one job
+        bar = _Bar(("tiles" if mode == "blur" else "blocks") if len(pairs) == 1 else "files", quiet)
         try:
             for n, (src, dst) in enumerate(pairs):
                 each = bar.update if len(pairs) == 1 else None

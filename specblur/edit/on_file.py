@@ -6,7 +6,7 @@ a long repair a block at a time (:meth:`specblur.edit.effects.base.Effect.stream
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,9 @@ PATCH_FRAMES = 1 << 16
 """A changed span held in memory (a region not edited in tiles: a long repair, say) is written in
 pieces of this many frames, so that what converting it to the file's encoding takes follows a piece,
 not the span (the bytes are the same: each sample is encoded on its own)."""
+STREAM_UNIT_SECONDS = 2.0
+"""A long edit made as it is read (a repair's long hole, a declick of a whole record) counts its
+progress in pieces of this much of the file."""
 
 
 @dataclass
@@ -193,7 +196,8 @@ def blur_file_regions(
         # a long edit that an effect makes without holding it (a repair's long hole): read and
         # written as it is made, one block at a time, memory following a block (not with a picture:
         # that is drawn from the whole part)
-        filled: dict[int, tuple[tuple[int, int], str, Iterator[tuple[int, np.ndarray]]]] = {}
+        filled: dict[int, Any] = {}  # (specblur.edit.restore.Streamed)
+        units: dict[int, int] = {}  # the pieces a streamed edit's progress is counted in
         for k, (i, *rest) in enumerate(members):
             job, where = planned[i][1], planned[i][2]
             effect = EFFECTS[job["options"].effect]
@@ -203,7 +207,10 @@ def blur_file_regions(
             made = effect.streamed(source.read_span, head.channels, head.sample_rate, where, method, job["options"])
             if made is not None:
                 filled[k] = made
-        total = sum(len(tiled[k]) if k in tiled else len(members[k]) for k in range(len(groups)))
+                units[k] = max(1, round((where.stop - where.start) / head.sample_rate / STREAM_UNIT_SECONDS))
+        total = sum(
+            units[k] if k in filled else len(tiled[k]) if k in tiled else len(members[k]) for k in range(len(groups))
+        )
         count = _Counter(progress, total)
         parts: list[BlurResult | None] = [None] * len(planned)
         clipped = 0
@@ -218,9 +225,11 @@ def blur_file_regions(
             for k in range(len(groups)):
                 if k in filled:
                     i = members[k][0]
-                    for start, patch in _filled(source, head, planned[i], filled.pop(k), parts, i):
+                    made = filled.pop(k)
+                    made.progress = count.share(units[k])
+                    for start, patch in _filled(source, head, planned[i], made, parts, i):
                         yield fitted(start, patch)
-                    count.step()
+                    made.report(1.0)
                 elif k in tiled:
                     i = members[k][0]
                     streamed = _streamed(
@@ -415,12 +424,26 @@ class _Counter:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
+    def share(self, units: int) -> Callable[[float], None]:
+        """A callback for a piece of work counted as ``units``: given the share of it done (0 to 1),
+        it moves the count on to match."""
+        base = self.done
+
+        def report(share: float) -> None:
+            done = base + int(share * units)
+            if done > self.done:
+                self.done = done
+                if self.progress is not None:
+                    self.progress(self.done, self.total)
+
+        return report
+
 
 def _filled(
     source: audio.Source,
     head: Any,
     planned: tuple[str | None, dict[str, Any], Any],
-    made: tuple[tuple[int, int], str, Iterator[tuple[int, np.ndarray]]],
+    made: Any,
     parts: list[BlurResult | None],
     index: int,
 ) -> Iterator[tuple[int, np.ndarray]]:
@@ -432,10 +455,9 @@ def _filled(
     _, _, where = planned
     for lo in range(where.start, where.stop, audio.BLOCK_FRAMES):
         check_finite(source.read_span(lo, min(where.stop, lo + audio.BLOCK_FRAMES)), lo, head.sample_rate)
-    span, method, patches = made
-    yield from patches
+    yield from made
     samples = np.zeros((0, head.channels))
-    parts[index] = BlurResult(samples, where.regions, float("nan"), span, [], method, where.hole, where.band)
+    parts[index] = BlurResult(samples, where.regions, float("nan"), made.span, [], made.method, where.hole, where.band)
 
 
 def _streamed(

@@ -69,6 +69,7 @@ __all__ = [
     "METHODS",
     "Grid",
     "Match",
+    "Streamed",
     "find_match",
     "choose_method",
     "find_clicks",
@@ -590,6 +591,30 @@ class _Read:
         return np.asarray(self.read(start, stop), dtype=np.float64)
 
 
+class Streamed:
+    """A fill made as it is read (:func:`restore_in_blocks`): iterating it gives the changed samples
+    ``(first sample, samples)`` in order, the same bytes :func:`restore` writes there. ``span``: the
+    samples that may differ (``declick``'s is the region until its clicks are found, which iterating
+    does first; then theirs, or empty, ``(0, 0)``, where there are none); ``method``: how it is done.
+    ``progress``, if set before iterating, is called with the share of the work done (0 to 1) as it
+    goes. Iterate once."""
+
+    def __init__(
+        self, span: tuple[int, int], method: str, make: Callable[[Streamed], Iterator[tuple[int, np.ndarray]]]
+    ) -> None:
+        self.span, self.method = span, method
+        self.progress: Callable[[float], None] | None = None
+        self._make = make
+
+    def report(self, share: float) -> None:
+        """Say that ``share`` (0 to 1) of the work is done (to ``progress``, if set)."""
+        if self.progress is not None:
+            self.progress(min(1.0, max(0.0, share)))
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        return self._make(self)
+
+
 def restore_in_blocks(
     read: Callable[[int, int], np.ndarray],
     n: int,
@@ -600,7 +625,7 @@ def restore_in_blocks(
     method: str,
     rng: np.random.Generator,
     linked: bool = True,
-) -> tuple[tuple[int, int], str, Iterator[tuple[int, np.ndarray]]] | None:
+) -> Streamed | None:
     """:func:`restore` of ``n`` samples of ``channels`` that are not held in memory but read, a few
     frames at a time, by ``read(start, stop)`` (float64 ``(frames, channels)``), where ``restore``
     would fill the hole a block at a time (:data:`BLOCK_SECONDS`) with ``envelope`` or
@@ -608,19 +633,28 @@ def restore_in_blocks(
     is too long for ``ar`` and no stretch lies clear of it to search for a ``match``), and for
     ``declick`` on a whole-band region longer than a block (its clicks found first, reading a chunk
     at a time, then each group of them mended from the stretch read around it); else ``None``.
-    Returns the span that may differ, the method and the changed samples ``(first sample, samples)``,
-    in order, as they are made: what ``restore`` writes there, the same bytes (every other sample is
-    the input's). Memory follows a block, not ``n``."""
+    Returns the fill as a :class:`Streamed`: the changed samples in order as they are made, what
+    ``restore`` writes there, the same bytes (every other sample is the input's), the span that may
+    differ and the method; its progress is reported by the blocks made (``declick``: the first half
+    by the chunks looked at for clicks, the second by the clicks mended). Memory follows a block,
+    not ``n``."""
     h0 = max(0, int(round(hole[0] * rate)))
     h1 = min(n, int(round(hole[1] * rate)))
     if h1 <= h0:
         return None
     if method == "declick" and band is None and (h1 - h0) / rate > BLOCK_SECONDS:
-        samples = _Read(read, n, channels)
-        runs = find_clicks(samples, rate, h0, h1)  # (read once here, a chunk at a time: the span first)
-        if not runs:
-            return (0, 0), method, iter(())
-        return (runs[0][0], runs[-1][1]), method, _declick_parts(samples, rate, runs, linked)
+
+        def mended(made: Streamed) -> Iterator[tuple[int, np.ndarray]]:
+            samples = _Read(read, n, channels)
+            # the clicks found first (read once, a chunk at a time), then mended from around them
+            runs = find_clicks(samples, rate, h0, h1, progress=lambda share: made.report(0.5 * share))
+            made.span = (runs[0][0], runs[-1][1]) if runs else (0, 0)
+            for lo, filled in _declick_parts(samples, rate, runs or [], linked):
+                yield lo, filled
+                made.report(0.5 + 0.5 * (lo + len(filled) - h0) / (h1 - h0))
+            made.report(1.0)
+
+        return Streamed((h0, h1), method, mended)
     if method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS and _candidates(n, rate, h0, h1) is None:
         method = choose_method((h1 - h0) / rate, band)
     if method == "hybrid":  # (in blocks, ``hybrid`` is ``envelope``, as :func:`restore` does it)
@@ -631,8 +665,14 @@ def restore_in_blocks(
     if not _in_blocks(grid, rate):
         return None
     s0, s1 = _blocks_span(grid, rate, (h0, h1), method)
-    parts = _blocks(_Read(read, n, channels), rate, (h0, h1), grid, method, rng)
-    return (grid.start + s0, grid.start + s1), method, parts
+    span = (grid.start + s0, grid.start + s1)
+
+    def blocks(made: Streamed) -> Iterator[tuple[int, np.ndarray]]:
+        for start, part in _blocks(_Read(read, n, channels), rate, (h0, h1), grid, method, rng):
+            yield start, part
+            made.report((start + len(part) - span[0]) / (span[1] - span[0]))
+
+    return Streamed(span, method, blocks)
 
 
 def _restore_blocks(
@@ -930,7 +970,9 @@ def _ar_order(n_gap: int, rate: int) -> int:
 # -- clicks ------------------------------------------------------------------------------------------
 
 
-def find_clicks(x: Any, rate: int, h0: int, h1: int) -> list[Run] | None:
+def find_clicks(
+    x: Any, rate: int, h0: int, h1: int, progress: Callable[[float], None] | None = None
+) -> list[Run] | None:
     """The clicks in samples ``[h0, h1)`` of ``x`` ((samples, channels): an array, or samples read as
     they are sliced), as runs ``(lo, hi, channels)``: the half-open span of samples and the channels
     the click was found in (only those are mended), or ``None`` where there are none or the region
@@ -945,14 +987,15 @@ def find_clicks(x: Any, rate: int, h0: int, h1: int) -> list[Run] | None:
     and future both fail to predict (each error alone smears a click over the model's order). A run
     is a cluster of such samples, started where the forward error first rose (up to the order before,
     :data:`DECLICK_ONSET`: a click's first samples are predictable backward from its decay), widened
-    by :data:`DECLICK_PAD_SECONDS` and to at least
-    :data:`DECLICK_MIN_SECONDS` from its first sample; runs closer than the order merge; each run is
-    checked again under a model fitted right around it (:func:`_confirmed`), and a run longer than :data:`DECLICK_MAX_RUN_SECONDS` is left (a transient). Not clicks:
-    a block holding a run of digital silence (a dropout, or a pause); and, decided a chunk of
+    by :data:`DECLICK_PAD_SECONDS` and to at least :data:`DECLICK_MIN_SECONDS` from its first
+    sample; runs closer than the order merge; each run is checked again under a model fitted right
+    around it (:func:`_confirmed`), and a run longer than :data:`DECLICK_MAX_RUN_SECONDS` is left (a
+    transient). Not clicks: a block holding a run of digital silence (a dropout, or a pause); and, decided a chunk of
     :data:`DECLICK_CHUNK_BLOCKS` blocks (about 2 s) at a time so that a long region is read a chunk
     at a time, a chunk where more than :data:`DECLICK_MAX_SHARE` of it is marked or where between
     the marks it is :data:`DECLICK_QUIET` in power under the samples around it (a dropout whose edges
-    alone the errors would mark)."""
+    alone the errors would mark). ``progress``, if given, is called with the share of the region
+    looked at after each chunk."""
     n = x.shape[0]
     order = max(AR_MIN_ORDER, int(round(DECLICK_ORDER_SECONDS * rate)))
     context = max(4 * order, int(round(DECLICK_CONTEXT_SECONDS * rate)))
@@ -967,6 +1010,8 @@ def find_clicks(x: Any, rate: int, h0: int, h1: int) -> list[Run] | None:
                 runs[-1] = (runs[-1][0], max(hi, runs[-1][1]), tuple(sorted({*runs[-1][2], *chans})))
             else:
                 runs.append((lo, hi, chans))
+        if progress is not None:
+            progress((c1 - h0) / (h1 - h0))
     longest = int(round(DECLICK_MAX_RUN_SECONDS * rate))
     runs = [run for run in runs if run[1] - run[0] <= longest]  # (longer: a transient, not a click)
     return runs or None
@@ -1132,6 +1177,8 @@ def _declick_parts(x: Any, rate: int, runs: list[Run], linked: bool) -> Iterator
     ``linked``: one AR model for all the channels, else one each), as ``(first sample, samples)`` in
     order: the stretch each group is solved in is read once, with the runs before it already filled
     where it reaches them."""
+    if not runs:
+        return
     n = x.shape[0]
     near = int(0.1 * rate)  # runs this close are solved together
     groups: list[list[Run]] = [[runs[0]]]

@@ -77,14 +77,14 @@ class Effect:
         and the way it was done; ``None`` (the default) where this edit draws codes."""
         return None
 
-    def streamed(
-        self, read: Any, channels: int, rate: int, where: Any, method: str | None, options: Any
-    ) -> tuple[tuple[int, int], str, Any] | None:
+    def streamed(self, read: Any, channels: int, rate: int, where: Any, method: str | None, options: Any) -> Any:
         """For an effect that can do a long edit without holding it: what :meth:`synthesise` would
         make of the samples ``[where.start, where.stop)``, read as they are needed by ``read(start,
-        stop)`` (frames of the file): the span of the file that may differ, the way it was done and
-        the changed samples ``(first frame of the file, samples)``, in order, as they are made (the
-        same bytes); ``None`` (the default) where the edit is done in memory."""
+        stop)`` (frames of the file), as a :class:`specblur.edit.restore.Streamed`: iterated, the
+        changed samples ``(first frame of the file, samples)``, in order, as they are made (the same
+        bytes), its ``span`` of the file that may differ (final once iterated), its ``method`` and,
+        as it goes, the share done to its ``progress``; ``None`` (the default) where the edit is
+        done in memory."""
         return None
 
     def uses_codes(self, method: str | None) -> bool:

@@ -81,7 +81,8 @@ class Repair(Effect):
         """A hole that :func:`restore.restore` fills a block at a time (``envelope``, ``interpolate``,
         ``auto`` with nothing to copy from: :func:`restore.restore_in_blocks`), read and written a
         block at a time: what :meth:`synthesise` makes, the same bytes, in memory that follows a
-        block, not the span (a 10-minute span works as a 10-second one)."""
+        block, not the span (a 10-minute span works as a 10-second one); a
+        :class:`restore.Streamed` in the file's samples."""
         if method not in SAMPLE_METHODS or options.amount == 0:
             return None
         n = where.stop - where.start
@@ -94,18 +95,23 @@ class Repair(Effect):
         made = restore.restore_in_blocks(span_read, n, channels, rate, hole, where.band, method, rng, options.linked)
         if made is None:
             return None
-        (s0, s1), used, parts = made
 
-        def mixed() -> Any:
-            for start, filled in parts:
+        def in_file(span: tuple[int, int]) -> tuple[int, int]:
+            return (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
+
+        def mixed(outer: restore.Streamed) -> Any:
+            made.progress = outer.report
+            for start, filled in made:
+                outer.span = in_file(made.span)
                 if options.amount < 1:  # (as restored mixes them)
                     x = span_read(start, start + len(filled))
                     filled -= x
                     filled *= options.amount
                     filled += x
                 yield where.start + start, filled
+            outer.span = in_file(made.span)
 
-        return (where.start + s0, where.start + s1), used, mixed()
+        return restore.Streamed(in_file(made.span), made.method, mixed)
 
     def from_codes(self, model, after, pixel, segment, rate, where, method, options, members, key):
         """``texture``: the decoder's image of the filled codes as detail on the context's envelope."""
