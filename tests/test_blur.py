@@ -194,6 +194,25 @@ def test_working_on_the_region_only_matches_the_whole_file(tiny_model: Path) -> 
     assert np.sqrt(np.mean((edit_full - edit_cropped) ** 2)) < 0.01 * np.sqrt(np.mean(edit_full**2))
 
 
+def test_an_edit_in_place_is_the_edit_of_a_copy(tiny_model: Path) -> None:
+    """``edit_segment(in_place=True)`` (what a tile worker asks, one copy of the part fewer) writes the
+    edit into the part given and gives it back, the same samples as the edit of a copy; the picture's
+    path (``keep_views``) still works on a copy, as it reads the input after."""
+    loaded = specblur.load_model(checkpoint.load(tiny_model))
+    rate = 22050
+    x = tone(6.0, rate, (220.0, 445.0, 1200.0), channels=2, seed=7).astype(np.float64)
+    where = plan.plan(loaded, len(x), rate, (2.0, 4.0), (200, 4000))
+    part = x[where.start : where.stop].copy()
+    copied = segment.edit_segment(loaded, part.copy(), rate, where, EditOptions(seed=3))
+    in_place = segment.edit_segment(loaded, part, rate, where, EditOptions(seed=3), in_place=True)
+    assert in_place.samples is part and np.array_equal(part, copied.samples)
+    assert not np.array_equal(part, x[where.start : where.stop])
+    part = x[where.start : where.stop].copy()
+    viewed = segment.edit_segment(loaded, part, rate, where, EditOptions(seed=3), keep_views=True, in_place=True)
+    assert viewed.samples is not part and np.array_equal(part, x[where.start : where.stop])
+    assert np.array_equal(viewed.samples, copied.samples)
+
+
 def test_python_api(tiny_model: Path) -> None:
     import specblur
     from specblur.errors import UsageError

@@ -95,11 +95,15 @@ def edit_segment(
     options: EditOptions,
     keep_views: bool = False,
     key: tuple[int, ...] = (),
+    in_place: bool = False,
 ) -> BlurResult:
     """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``,
     with ``options`` (the effect, its prior and settings); see :mod:`specblur.edit.effects`. ``key``
     is added to the seed for the random draws (a tile of a long region, :mod:`specblur.edit.tiles`,
-    gives its number).
+    gives its number). ``in_place``: the edit is written into ``segment`` itself (the result's
+    samples are ``segment``), for a caller that no longer needs the input (a tile: one copy of the
+    part fewer in memory while it is edited); for the change path only (a blur), not with
+    ``keep_views``.
 
     Returns the edited segment; its ``span`` is in the file's samples. With ``options.linked`` the
     channels are edited together, one draw of codes from their mean magnitude and one change applied
@@ -127,7 +131,7 @@ def edit_segment(
     fine = regions[-1]
     centres = band_centres(spec_cfg)
     top_hz = min(spec_cfg.f_max, rate / 2)
-    out = np.array(segment, copy=True)
+    out = segment if in_place and not keep_views else np.array(segment, copy=True)
     changed = total = 0
     span = (len(segment), 0)
     views = []

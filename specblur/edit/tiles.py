@@ -208,14 +208,17 @@ def run_tile(
     after: Tile | None,
     keep_views: bool = False,
     give_back: bool = True,
+    in_place: bool = False,
 ) -> TileResult:
     """Edit tile ``tile`` (``after``: the next one, or ``None``): ``segment`` holds the input frames
     ``[where.start, where.stop)`` of its plan ``where``. What a worker runs. ``keep_views``: also
     give the spectrograms :class:`Picture` draws (the edit is the same). ``give_back``: hand the
-    memory the tile freed back to the system (:func:`_give_back`)."""
+    memory the tile freed back to the system (:func:`_give_back`). ``in_place``: ``segment`` is the
+    tile's own (read for it alone, not a view of anything kept): the edit is written into it, one
+    copy of the part fewer in memory (not with ``keep_views``, which reads the input after)."""
     from specblur.edit.segment import _magnitude, edit_segment
 
-    part = edit_segment(loaded, segment, rate, where, options, keep_views=keep_views, key=(tile.index,))
+    part = edit_segment(loaded, segment, rate, where, options, keep_views, (tile.index,), in_place=in_place)
     view = None
     if keep_views and part.views:
         model = loaded.model
@@ -327,7 +330,8 @@ def run_in_order(
     tile's frames are let go as soon as they are written: memory follows the tiles in flight. (With
     one tile read ahead of the workers, and the frames of the tile last written held while the next
     was waited for, a 5-minute whole-file blur in process peaked at 285-291 MB, transformer, and 304
-    MB, Naive Bayes; without, 260-270 and 281-298 MB, in the same time.) Whatever stops the caller
+    MB, Naive Bayes; without, 260-270 and 281-298 MB, in the same time.) Each prepared tile's frames
+    are its own (read for it): it is edited in place (``run_tile(in_place=True)``). Whatever stops the caller
     (an error, Ctrl-C, a :mod:`specblur.cancel` stop) stops the tiles in flight at their next step,
     and nothing they made is given back.
     """
@@ -335,7 +339,7 @@ def run_in_order(
     views: dict[str, bool] = {"keep_views": True} if keep_views else {}
     if n == 1:
         for tile, segment, where, after in prepared:
-            yield run_tile(loaded, segment, rate, where, options, tile, after, **views)
+            yield run_tile(loaded, segment, rate, where, options, tile, after, **views, in_place=True)
         return
     views["give_back"] = False  # (see _give_back)
     threads = max(1, (os.cpu_count() or 1) // n)
@@ -349,7 +353,7 @@ def run_in_order(
     def work(tile: Tile, segment: np.ndarray, where: Any, after: Tile | None) -> TileResult:
         ours.add(threading.get_ident())
         with cancel.watching(stop):
-            result = run_tile(model, segment, rate, where, options, tile, after, **views)
+            result = run_tile(model, segment, rate, where, options, tile, after, **views, in_place=True)
         if tile.index % GIVE_BACK_EVERY == GIVE_BACK_EVERY - 1:
             _give_back()
         return result
