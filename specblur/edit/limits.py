@@ -48,7 +48,7 @@ STEPS = Limit(1, 64, "--steps", whole=True)
 DECLICK_AUTO_SECONDS = 0.05
 """``auto`` looks for clicks in whole-band regions up to this long and, where it finds them, mends
 only their samples (``declick``; measured: docs/REPAIR.md; in clean material it finds some in 8%
-of 16 ms regions, 18% of 50 ms and 36% of 100 ms ones: drum hits, plosives)."""
+of 16 ms regions, 6% of 50 ms and 7% of 100 ms ones: drum hits, plosives)."""
 AR_AUTO_SECONDS = 0.02
 """``auto`` repairs holes up to this long with ``ar`` (the shortest dropouts; nothing is searched,
 so a list of short holes across an hour is read only around each one), longer ones with ``match``

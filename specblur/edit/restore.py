@@ -652,7 +652,6 @@ def restore_in_blocks(
             for lo, filled in _declick_parts(samples, rate, runs or [], linked):
                 yield lo, filled
                 made.report(0.5 + 0.5 * (lo + len(filled) - h0) / (h1 - h0))
-            made.report(1.0)
 
         return Streamed((h0, h1), method, mended)
     if method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS and _candidates(n, rate, h0, h1) is None:
@@ -1017,6 +1016,34 @@ def find_clicks(
     return runs or None
 
 
+def _click_model(sides: tuple[np.ndarray, ...], order: int) -> np.ndarray | None:
+    """The prediction-error filter of ``order`` that :func:`find_clicks` predicts with, fitted to the
+    ``sides`` longer than twice the order (all channels together), each channel clipped to 4 robust
+    deviations first so that a click nearby does not teach the model its own decay; ``None`` where
+    nothing is left to fit (too short, or silent)."""
+    r = np.zeros(order + 1)
+    for side in sides:
+        if len(side) > 2 * order:
+            for ch in range(side.shape[1]):
+                v = side[:, ch]
+                limit = 4 * 1.4826 * np.median(np.abs(v)) + 1e-12
+                r += _autocorrelation(np.clip(v, -limit, limit), order)
+    if r[0] <= 0:
+        return None
+    return _levinson_durbin(r, order)[0]
+
+
+def _prediction_errors(v: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The forward and backward prediction errors of ``v`` (one channel) under the filter ``c``,
+    zero where the filter would reach past ``v``'s ends."""
+    order = len(c) - 1
+    forward = _convolve(v, c)[: len(v)]  # e[n] = sum_k c[k] v[n-k]
+    backward = _convolve(v[::-1], c)[: len(v)][::-1]  # the same filter run from the future
+    forward[:order] = 0.0
+    backward[len(v) - order :] = 0.0
+    return forward, backward
+
+
 def _chunk_clicks(x: Any, n: int, rate: int, h0: int, h1: int, order: int, context: int, block: int) -> list:
     """:func:`find_clicks` of one chunk ``[h0, h1)``: its runs, or none where it is not clicks."""
     a, b = max(0, h0 - context), min(n, h1 + context)
@@ -1033,28 +1060,15 @@ def _chunk_clicks(x: Any, n: int, rate: int, h0: int, h1: int, order: int, conte
                 continue
         left = stretch[max(0, s0 - context - a) : s0 - a]
         right = stretch[s1 - a : min(b, s1 + context) - a]
-        sides = [side for side in (left, right) if len(side) > 2 * order]
-        if not sides:
+        c = _click_model((left, right), order)
+        if c is None:
             continue
-        r = np.zeros(order + 1)
-        for side in sides:
-            for ch in range(side.shape[1]):
-                v = side[:, ch]
-                limit = 4 * 1.4826 * np.median(np.abs(v)) + 1e-12
-                r += _autocorrelation(np.clip(v, -limit, limit), order)
-        if r[0] <= 0:
-            continue
-        c, _ = _levinson_durbin(r, order)
         u0, u1 = max(0, s0 - context), min(n, s1 + context)
         around = stretch[u0 - a : u1 - a]
         inside = np.zeros(u1 - u0, dtype=bool)
         inside[s0 - u0 : s1 - u0] = True
         for ch in range(around.shape[1]):
-            v = around[:, ch]
-            forward = _convolve(v, c)[: len(v)]  # e[n] = sum_k c[k] v[n-k]
-            backward = _convolve(v[::-1], c)[: len(v)][::-1]  # the same filter run from the future
-            forward[:order] = 0.0
-            backward[len(v) - order :] = 0.0
+            forward, backward = _prediction_errors(around[:, ch], c)
             valid = ~inside
             valid[:order] = False
             scale = 1.4826 * np.median(np.abs(forward[valid])) if valid.any() else 0.0
@@ -1106,22 +1120,15 @@ def _confirmed(stretch: np.ndarray, a: int, lo: int, hi: int, chans: tuple[int, 
     u0, u1 = max(0, lo - context - a), min(len(stretch), hi + context - a)
     v = stretch[u0:u1]
     r0, r1 = lo - a - u0, hi - a - u0  # the run within ``v``
-    r = np.zeros(order + 1)
-    for side in (v[:r0], v[r1:]):
-        if len(side) > 2 * order:
-            for ch in range(v.shape[1]):
-                limit = 4 * 1.4826 * np.median(np.abs(side[:, ch])) + 1e-12
-                r += _autocorrelation(np.clip(side[:, ch], -limit, limit), order)
-    if r[0] <= 0:
+    c = _click_model((v[:r0], v[r1:]), order)
+    if c is None:
         return True  # (nothing around it to predict from: as the block's test said)
-    c, _ = _levinson_durbin(r, order)
     valid = np.ones(len(v), dtype=bool)
     valid[:order] = False
     valid[len(v) - order :] = False
     valid[r0:r1] = False
     for ch in chans:
-        forward = _convolve(v[:, ch], c)[: len(v)]
-        backward = _convolve(v[::-1, ch], c)[: len(v)][::-1]
+        forward, backward = _prediction_errors(v[:, ch], c)
         scale = 1.4826 * np.median(np.abs(forward[valid])) if valid.any() else 0.0
         both = np.minimum(np.abs(forward[r0:r1]), np.abs(backward[r0:r1]))
         if scale <= 0 or both.max() > DECLICK_CONFIRM_SIGMAS * scale:

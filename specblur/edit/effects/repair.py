@@ -102,14 +102,13 @@ class Repair(Effect):
         def mixed(outer: restore.Streamed) -> Any:
             made.progress = outer.report
             for start, filled in made:
-                outer.span = in_file(made.span)
                 if options.amount < 1:  # (as restored mixes them)
                     x = span_read(start, start + len(filled))
                     filled -= x
                     filled *= options.amount
                     filled += x
                 yield where.start + start, filled
-            outer.span = in_file(made.span)
+            outer.span = in_file(made.span)  # (final once made is: a declick's, its clicks')
 
         return restore.Streamed(in_file(made.span), made.method, mixed)
 
