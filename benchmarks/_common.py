@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -107,6 +108,24 @@ def time_commands(cmds: dict[str, list[str]], repeat: int, check: bool = True, w
             run(cmd, check=check)
             times[name].append(time.perf_counter() - t)
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def time_commands_cpu(cmds: dict, repeat: int) -> dict:
+    """Like :func:`time_commands` (no warm-up): per command, the median wall seconds and the median
+    CPU seconds (user + system) of the command and every process it waited for, so ``cpu / wall``
+    is how many cores it kept busy."""
+    times: dict = {name: ([], []) for name in cmds}
+    for _ in range(repeat):
+        for name, cmd in cmds.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            run(cmd)
+            wall = time.perf_counter() - t
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            times[name][0].append(wall)
+            times[name][1].append(cpu)
+    return {name: (statistics.median(w), statistics.median(c)) for name, (w, c) in times.items()}
 
 
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float]:

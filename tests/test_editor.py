@@ -186,6 +186,31 @@ def test_a_chain_of_edits_with_different_settings_is_printed_exactly(running: S.
     assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
 
 
+def test_repair_methods_are_chosen_reported_and_printed(running: S.Server, tmp_path: Path, capsys) -> None:
+    """The page's repair method reaches the edit: what each region was filled with is in the
+    history (``auto``'s pick too), the printed commands carry ``--method`` and write the export."""
+    assert api(running, "/api/state")["methods"] == list(S.REPAIR_METHODS)
+    region = {"mode": "repair", "freq": [500, 4000]}
+    api(running, "/api/apply", {**region, "time": [0.5, 0.55], "method": "ar"})
+    api(running, "/api/apply", {**region, "time": [1.2, 1.5], "method": "interpolate"})
+    state = api(running, "/api/apply", {**region, "time": [2.0, 2.4]})
+    assert [e["snapped"][0]["method"] for e in state["entries"]] == ["ar", "interpolate", "envelope"]
+    assert [e["regions"][0].split(" ")[:2] for e in state["entries"]] == [
+        ["repair", "(ar)"], ["repair", "(interpolate)"], ["repair", "2-2.4"]
+    ]  # fmt: skip
+    command = state["command"]
+    assert "--method ar" in command and "--method interpolate" in command and command.count("--method") == 2
+    api(running, "/api/export", {})
+    run_printed(capsys, command, tmp_path / "out.wav", tmp_path)
+    assert (tmp_path / "out.wav").read_bytes() == (tmp_path / "cli.wav").read_bytes()
+    # the method is what fills: the same region and seed filled by interpolation is another fill
+    session = running.session
+    by_auto = session.read("after", 0, session.head.frames)
+    api(running, "/api/undo", {})
+    api(running, "/api/apply", {**region, "time": [2.0, 2.4], "method": "interpolate"})
+    assert not np.array_equal(session.read("after", 0, session.head.frames), by_auto)
+
+
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
 def test_the_printed_commands_give_a_flacs_export_byte_for_byte(
     tiny_model: Path, tmp_path: Path, capsys, subtype: str
@@ -290,6 +315,8 @@ def test_token_host_origin_and_paths(running: S.Server) -> None:
         ("/api/apply", '{"time": [0, 1], "seed": -1}', {}, 400, "seed: give a whole number"),
         ("/api/apply", '{"time": [0, 1], "mode": "sharpen"}', {}, 400, "mode: use blur or repair"),
         ("/api/apply", '{"time": [0, 1], "prior": "x"}', {}, 400, "prior: use naive-bayes or transformer"),
+        ("/api/apply", '{"time": [0, 1], "mode": "repair", "method": "x"}', {}, 400, "method: use auto, envelope, "),
+        ("/api/apply", '{"time": [0, 1], "method": "ar"}', {}, 400, "method: only repair has methods"),
         ("/api/apply", '{"time": [9, 10]}', {}, 400, "--time starts at 9 s but the file lasts 3 s"),
         ("/api/plan", '{"time": [0, 1], "freq": [20000, null]}', {}, 400, "--freq starts at 20000 Hz"),
         ("/api/apply", "x" * (S.MAX_BODY + 1), {}, 413, "the most accepted is"),

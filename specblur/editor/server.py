@@ -24,6 +24,7 @@ Ctrl-C and SIGTERM stop it within about a second whatever is running.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import math
@@ -48,7 +49,7 @@ from specblur import audio, container, labels, priors
 from specblur.cancel import Stopped, watching
 from specblur.edit import on_file, plan, segment, tiles
 from specblur.edit.effects import EFFECTS
-from specblur.edit.limits import AMOUNT, SCALES, TEMPERATURE
+from specblur.edit.limits import AMOUNT, REPAIR_METHODS, SCALES, TEMPERATURE
 from specblur.edit.options import EditOptions
 from specblur.edit.region import band_centres
 from specblur.errors import AudioError, SpecblurError, UsageError
@@ -141,6 +142,9 @@ class Options:
     prior: str | None = None
     temperature: float = 1.0
     text: str = ""
+    method: str | None = None
+    """Repair's method (:data:`specblur.edit.limits.REPAIR_METHODS`; ``auto`` unless asked); None for
+    the other effects."""
 
     def edit_options(self) -> EditOptions:
         """The library's options for this edit (the effect's default rounds and feather)."""
@@ -151,11 +155,12 @@ class Options:
             seed=self.seed,
             scale=self.scale,
             prior=self.prior,
+            method=self.method,
         )
 
     def shared(self) -> tuple:
         """What must agree for regions to run in one ``--labels`` call."""
-        return (self.mode, self.strength, self.seed, self.scale, self.prior, self.temperature)
+        return (self.mode, self.strength, self.seed, self.scale, self.prior, self.temperature, self.method)
 
     def flags(self) -> list[str]:
         """Command-line options other than the region, the defaults left out."""
@@ -170,6 +175,8 @@ class Options:
             out += ["--scale", self.scale]
         if self.prior:
             out += ["--prior", self.prior]
+        if self.method and self.method != "auto":
+            out += ["--method", self.method]
         return out
 
     def region_flags(self) -> list[str]:
@@ -184,7 +191,8 @@ class Options:
         band = f"{0 if low is None else _decimal(low, 3)}-{'top' if high is None else _decimal(high, 3)} Hz"
         extra = f", amount {self.strength:g}" if self.strength != 1 else ""
         span = f"{_decimal(self.time[0])}-{_decimal(self.time[1])} s"
-        return f"{self.mode} {span}, {band}{extra}, seed {self.seed}, {self.scale}"
+        method = f" ({self.method})" if self.method and self.method != "auto" else ""
+        return f"{self.mode}{method} {span}, {band}{extra}, seed {self.seed}, {self.scale}"
 
     def label_text(self) -> str:
         return self.text or " ".join([self.mode, *self.flags()])
@@ -232,6 +240,13 @@ def parse_options(body: Any, with_region: bool = True) -> Options:
     prior = body.get("prior") or None
     if prior is not None and prior not in priors.NAMES:
         raise RequestError(400, f"prior: use {' or '.join(priors.NAMES)}")
+    method = body.get("method") or None
+    if method is not None and mode != "repair":
+        raise RequestError(400, "method: only repair has methods")
+    if mode == "repair":
+        method = method or "auto"
+        if method not in REPAIR_METHODS:
+            raise RequestError(400, f"method: use {', '.join(REPAIR_METHODS)}")
     seed = body.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise RequestError(400, "seed: give a whole number from 0 to 4294967295")
@@ -249,6 +264,7 @@ def parse_options(body: Any, with_region: bool = True) -> Options:
         scale=scale,
         prior=prior,
         temperature=_number(body, "temperature", 1.0, TEMPERATURE.low, TEMPERATURE.high),
+        method=method,
     )
 
 
@@ -1162,6 +1178,7 @@ class Session:
                     {"name": name, "help": effect.help, "default_scale": effect.default_scale}
                     for name, effect in EFFECTS.items()
                 ],
+                "methods": list(REPAIR_METHODS),
                 "limits": {"temperature": [TEMPERATURE.low, TEMPERATURE.high], "amount": [AMOUNT.low, AMOUNT.high]},
                 "image": {
                     "width": self.columns,
@@ -1649,15 +1666,10 @@ class Handler(BaseHTTPRequestHandler):
             base = parse_options(body, with_region=False)
             name = str(body.get("name") or "labels")[:200]
             regions = [
-                Options(
-                    base.mode,
-                    (round(lab.start, 6), round(lab.end, 6)),
-                    (None if lab.low is None else round(lab.low, 3), None if lab.high is None else round(lab.high, 3)),
-                    base.strength,
-                    base.seed,
-                    base.scale,
-                    base.prior,
-                    base.temperature,
+                dataclasses.replace(
+                    base,
+                    time=(round(lab.start, 6), round(lab.end, 6)),
+                    freq=tuple(None if f is None else round(f, 3) for f in (lab.low, lab.high)),
                 )
                 for lab in labels.parse(body["text"], name)
             ]

@@ -74,6 +74,7 @@ function settings() {
   const seed = Number($("seed").value);
   return {
     mode: $("mode").value,
+    method: $("mode").value === "repair" ? $("method").value : null,
     strength: Number($("strength").value),
     seed: Number.isInteger(seed) && seed >= 0 ? seed : 0,
     scale: $("scale").value,
@@ -1117,7 +1118,9 @@ function render() {
   list.textContent = "";
   s.entries.forEach((entry, i) => {
     const li = document.createElement("li");
-    const what = entry.name ? `${entry.name}: ${entry.regions.length} regions` : entry.regions.join("; ");
+    // a repair says how each region was filled (what auto picked)
+    const how = (r, k) => (r.startsWith("repair") && entry.snapped[k] && entry.snapped[k].method ? `${r} [${entry.snapped[k].method}]` : r);
+    const what = entry.name ? `${entry.name}: ${entry.regions.length} regions` : entry.regions.map(how).join("; ");
     li.textContent = `${entry.preview ? "preview: " : ""}${what} (${entry.ms} ms)`;
     if (!entry.applied) li.className = "undone";
     if (entry.preview) li.className = "preview";
@@ -1277,6 +1280,7 @@ $("load-labels").addEventListener("change", (event) => {
 
 $("mode").addEventListener("change", () => {
   $("scale").value = $("mode").selectedOptions[0].dataset.scale; // each effect's own default
+  $("method-box").hidden = $("mode").value !== "repair";
   snap();
 });
 $("scale").addEventListener("change", snap);
@@ -1356,6 +1360,14 @@ async function start() {
       option.dataset.scale = effect.default_scale;
       $("mode").appendChild(option);
     }
+    $("method").replaceChildren();
+    for (const name of state.methods) {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = name;
+      $("method").appendChild(option);
+    }
+    $("method-box").hidden = $("mode").value !== "repair";
     [$("temperature").min, $("temperature").max] = state.limits.temperature;
     [$("strength").min, $("strength").max] = state.limits.amount;
     for (const name of state.model.priors) {
