@@ -439,6 +439,14 @@ class _Counter:
         return report
 
 
+def check_finite_span(read: Callable[[int, int], np.ndarray], start: int, stop: int, rate: int) -> None:
+    """:func:`~specblur.edit.segment.check_finite` of the file's frames ``[start, stop)``, read by
+    ``read(lo, hi)`` a block at a time (what a long edit made as it is read checks first, as
+    :func:`~specblur.edit.segment.edit_segment` checks the part it is given)."""
+    for lo in range(start, stop, audio.BLOCK_FRAMES):
+        check_finite(read(lo, min(stop, lo + audio.BLOCK_FRAMES)), lo, rate)
+
+
 def _filled(
     source: audio.Source,
     head: Any,
@@ -453,8 +461,7 @@ def _filled(
     checks the part it is given), then the effect's samples as they come; its result is put in
     ``parts[index]`` once they are all made."""
     _, _, where = planned
-    for lo in range(where.start, where.stop, audio.BLOCK_FRAMES):
-        check_finite(source.read_span(lo, min(where.stop, lo + audio.BLOCK_FRAMES)), lo, head.sample_rate)
+    check_finite_span(source.read_span, where.start, where.stop, head.sample_rate)
     yield from made
     samples = np.zeros((0, head.channels))
     parts[index] = BlurResult(samples, where.regions, float("nan"), made.span, [], made.method, where.hole, where.band)

@@ -1003,6 +1003,7 @@ def find_clicks(
     block = max(order, int(round(DECLICK_BLOCK_SECONDS * rate)))
     runs: list[tuple[int, int]] = []
     for c0 in range(h0, h1, block * DECLICK_CHUNK_BLOCKS):
+        cancel.check()  # (the editor's Cancel, between two chunks)
         c1 = min(h1, c0 + block * DECLICK_CHUNK_BLOCKS)
         for lo, hi, chans in _chunk_clicks(x, n, rate, c0, c1, order, context, block):
             if runs and lo - runs[-1][1] <= order:

@@ -941,8 +941,14 @@ class Session:
             alone = _alone(spans)
             cuts = [tiles.tiles(w.hole, head.sample_rate) if lg and al else None
                     for w, lg, al in zip(wheres, long, alone, strict=True)]  # fmt: skip
-            total = sum(len(cut) if cut else 1 for cut in cuts)
-            unit = "tiles" if any(cuts) else "regions"
+            try:
+                streams = [self._streamed(o, w) if al and not cut else None
+                           for o, w, al, cut in zip(regions, wheres, alone, cuts, strict=True)]  # fmt: skip
+            except SpecblurError as exc:
+                raise UsageError(str(exc)) from None
+            units = [len(cut) if cut else made[1] if made else 1 for cut, made in zip(cuts, streams, strict=True)]
+            total = sum(units)
+            unit = "tiles" if any(cuts) else "blocks" if any(streams) else "regions"
             self.progress = {"task": task, "done": 0, "total": total, "unit": unit}
             # the step's changed samples, stored as the file stores them (what a command writes) as soon
             # as no region still to come reads them (on_file.InTurn: memory follows the regions in
@@ -952,7 +958,7 @@ class Session:
             # Cancel (or a stop) also ends the region or tile in flight, at its next step
             with watching(self.cancel):
                 try:
-                    self._apply_each(regions, wheres, cuts, name, turns, snapped, patches, total, unit)
+                    self._apply_each(regions, wheres, cuts, streams, name, turns, snapped, patches, total, unit)
                 except Stopped:
                     done = self.progress["done"]
                     raise Cancelled(f"cancelled after {done} of {total} {unit}; nothing changed") from None
@@ -973,6 +979,7 @@ class Session:
         regions: list[Options],
         wheres: list[Any],
         cuts: list[Any],
+        streams: list[Any],
         name: str,
         turns: on_file.InTurn,
         snapped: list[dict[str, Any]],
@@ -980,7 +987,8 @@ class Session:
         total: int,
         unit: str,
     ) -> None:
-        """:meth:`apply`'s work, region by region (a long one tile by tile): the edited spans go to
+        """:meth:`apply`'s work, region by region (a long blur tile by tile, a long repair as its
+        fill is made, :meth:`_streamed`): the edited spans go to
         ``turns`` and, stored, to ``patches`` once no later region reads them (a tiled region's
         patches at once), what each region became to ``snapped``; :attr:`progress` counts the units
         done."""
@@ -1004,6 +1012,14 @@ class Session:
                         {**_describe(where.regions[-1]), "changed_codes": float(np.mean(changed)),
                          "method": parts[0].method, "tiles": len(cut)}
                     )  # fmt: skip
+                    continue
+                if streams[index] is not None:
+                    made, units = streams[index]
+                    self._stream(made, units, where, patches)
+                    done += units
+                    for start, piece in turns.done(index):
+                        patches.append((start, Stored(self._stored(piece), head.subtype)))
+                    snapped.append({**_describe(where.regions[-1]), "changed_codes": None, "method": made.method})
                     continue
                 buffer = self.read("after", where.start, where.stop)
                 turns.over(buffer, where.start)
@@ -1030,6 +1046,42 @@ class Session:
             snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
             done += 1
             self.progress = {"task": task, "done": done, "total": total, "unit": unit}
+
+    def _streamed(self, options: Options, where: Any) -> tuple[Any, int] | None:
+        """A region whose effect makes it as it reads (a repair's long hole, a declick of a long
+        stretch: :meth:`specblur.edit.effects.base.Effect.streamed`, as the command line streams
+        it), with the units its progress counts (blocks of
+        :data:`specblur.edit.on_file.STREAM_UNIT_SECONDS`); ``None`` for an edit made in memory.
+        Only for a region alone in its step: it reads the applied steps' samples, not this step's."""
+        opts = options.edit_options()
+        effect = EFFECTS[options.mode]
+        head = self.head
+        made = effect.streamed(
+            lambda a, b: self.read("after", a, b), head.channels, head.sample_rate, where,
+            effect.method(opts, where), opts,
+        )  # fmt: skip
+        if made is None:
+            return None
+        return made, max(1, round((where.stop - where.start) / head.sample_rate / on_file.STREAM_UNIT_SECONDS))
+
+    def _stream(self, made: Any, units: int, where: Any, patches: list[tuple[int, Stored]]) -> None:
+        """One streamed region's patches, stored as they come (memory follows a block, not the
+        region), its progress counted in ``units``; Cancel stops it between two blocks, or within
+        one at its next step."""
+        head = self.head
+        on_file.check_finite_span(lambda a, b: self.read("after", a, b), where.start, where.stop, head.sample_rate)
+        base = self.progress["done"]
+
+        def report(share: float) -> None:
+            self.progress = {**self.progress, "done": base + int(share * units)}
+
+        made.progress = report
+        for start, patch in made:
+            if self.cancel.is_set() or self.stopping.is_set():
+                done, total = self.progress["done"], self.progress["total"]
+                raise Cancelled(f"cancelled after {done} of {total} blocks; nothing changed")
+            patches.append((start, Stored(self._stored(patch), head.subtype)))
+        self.progress = {**self.progress, "done": base + units}
 
     def _tiles(self, options: Options, opts: EditOptions, cut: list[Any], turns: on_file.InTurn, parts: list) -> Any:
         """The tiles' results of one long region, in order (as :func:`specblur.edit.on_file.blur_file_regions`
