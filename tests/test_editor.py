@@ -853,6 +853,16 @@ def _steady(seconds: float, rate: int) -> np.ndarray:
     return np.stack([x, 0.7 * x], axis=1)
 
 
+def _export_is_the_commands(srv: S.Server, command: str, tmp_path: Path, capsys, src: Path) -> None:
+    """Export, then run the one printed command (writing ``cli.wav``): the same bytes, not IN's."""
+    out = Path(api(srv, "/api/export", {})["out"])
+    args = command.split()[1:]
+    args[2] = str(tmp_path / "cli.wav")
+    code, err = cli_in_process(capsys, *args)
+    assert code == 0, (err, command)
+    assert out.read_bytes() == (tmp_path / "cli.wav").read_bytes() != src.read_bytes()
+
+
 def test_a_long_region_is_edited_in_tiles_with_progress_cancel_and_the_command_lines_bytes(
     tiny_model: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
@@ -904,12 +914,7 @@ def test_a_long_region_is_edited_in_tiles_with_progress_cancel_and_the_command_l
         assert all(isinstance(p, S.Stored) and p.data.dtype == np.int16 for _, p in session.entries[0].patches)
         command = state["command"]
         assert command.startswith("specblur blur ") and "--seed 3" in command
-        out = Path(api(srv, "/api/export", {})["out"])
-        args = command.split()[1:]
-        args[2] = str(tmp_path / "cli.wav")
-        code, err = cli_in_process(capsys, *args)
-        assert code == 0, (err, command)
-        assert out.read_bytes() == (tmp_path / "cli.wav").read_bytes() != src.read_bytes()
+        _export_is_the_commands(srv, command, tmp_path, capsys, src)
         # the same region beside another one in one step: --labels edits neither in tiles, nor does the editor
         api(srv, "/api/undo", {})
         both = {"regions": [region, {"time": [2.0, 2.5]}], "seed": 3}
@@ -989,12 +994,7 @@ def test_a_long_repair_streams_with_progress_cancel_and_the_command_lines_bytes(
         assert 0 < longest[0] <= BLOCK_FRAMES < 29 * rate
         command = state["command"]
         assert f"--method {method}" in command
-        out = Path(api(srv, "/api/export", {})["out"])
-        args = command.split()[1:]
-        args[2] = str(tmp_path / "cli.wav")
-        code, err = cli_in_process(capsys, *args)
-        assert code == 0, (err, command)
-        assert out.read_bytes() == (tmp_path / "cli.wav").read_bytes() != src.read_bytes()
+        _export_is_the_commands(srv, command, tmp_path, capsys, src)
     finally:
         go.set()
         srv.shutdown()
