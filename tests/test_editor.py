@@ -189,7 +189,8 @@ def test_a_chain_of_edits_with_different_settings_is_printed_exactly(running: S.
 def test_repair_methods_are_chosen_reported_and_printed(running: S.Server, tmp_path: Path, capsys) -> None:
     """The page's repair method reaches the edit: what each region was filled with is in the
     history (``auto``'s pick too), the printed commands carry ``--method`` and write the export."""
-    assert api(running, "/api/state")["methods"] == list(S.REPAIR_METHODS)
+    state = api(running, "/api/state")
+    assert state["methods"] == list(S.REPAIR_METHODS) and state["model_methods"] == ["texture", "model"]
     region = {"mode": "repair", "freq": [500, 4000]}
     api(running, "/api/apply", {**region, "time": [0.5, 0.55], "method": "ar"})
     api(running, "/api/apply", {**region, "time": [1.2, 1.5], "method": "interpolate"})

@@ -217,15 +217,22 @@ def test_errors_show_on_the_page_and_labels_load(browser, served, tmp_path: Path
     good = tmp_path / "good.txt"
     good.write_text("0.2\t0.6\ta\n\\\t100\t1000\n2.0\t2.5\tb\n")
     expect(page.locator("#method-box")).to_be_hidden()  # blur has no methods
+    assert page.locator("#prior").is_enabled() and page.locator("#temperature").is_enabled()
     page.locator("#mode").select_option("repair")
     expect(page.locator("#method-box")).to_be_visible()
     assert page.locator("#method option").all_inner_texts() == list(S.REPAIR_METHODS)
+    # the prior and temperature are for the methods that draw codes only
+    assert page.locator("#prior").is_disabled() and page.locator("#temperature").is_disabled()  # auto
+    page.locator("#method").select_option("texture")
+    assert page.locator("#prior").is_enabled() and page.locator("#temperature").is_enabled()
+    page.locator("#temperature").fill("1.5")
     page.locator("#method").select_option("interpolate")
+    assert page.locator("#prior").is_disabled() and page.locator("#temperature").is_disabled()
     page.locator("#load-labels").set_input_files(str(good))
     expect(page.locator("#status")).to_contain_text("applied 2 regions of good.txt")
     expect(page.locator("#history li")).to_have_count(1)
     command = page.locator("#command").input_value()
-    assert "specblur repair" in command and "--method interpolate" in command
+    assert "specblur repair" in command and "--method interpolate" in command and "-T" not in command
     assert [r["method"] for r in srv.session.entries[0].snapped] == ["interpolate", "interpolate"]
     assert [e for e in errors if "400" not in e] == []  # nothing but the refused label file
     page.close()

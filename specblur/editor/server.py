@@ -1231,6 +1231,8 @@ class Session:
                     for name, effect in EFFECTS.items()
                 ],
                 "methods": list(REPAIR_METHODS),
+                # the methods that draw codes (the prior and temperature matter only to them)
+                "model_methods": [m for m in REPAIR_METHODS if EFFECTS["repair"].uses_codes(m)],
                 "limits": {"temperature": [TEMPERATURE.low, TEMPERATURE.high], "amount": [AMOUNT.low, AMOUNT.high]},
                 "image": {
                     "width": self.columns,

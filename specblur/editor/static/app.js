@@ -78,8 +78,8 @@ function settings() {
     strength: Number($("strength").value),
     seed: Number.isInteger(seed) && seed >= 0 ? seed : 0,
     scale: $("scale").value,
-    prior: $("prior").value || null,
-    temperature: Number($("temperature").value) || 1,
+    prior: ($("prior").disabled ? "" : $("prior").value) || null, // (off: not the method's concern)
+    temperature: ($("temperature").disabled ? 1 : Number($("temperature").value)) || 1,
   };
 }
 
@@ -1278,9 +1278,21 @@ $("load-labels").addEventListener("change", (event) => {
   });
 });
 
+// repair's methods that draw no codes take no prior or temperature: those controls are off for them
+function methodShown() {
+  const repair = $("mode").value === "repair";
+  $("method-box").hidden = !repair;
+  const off = repair && !app.state.model_methods.includes($("method").value);
+  for (const id of ["prior", "temperature"]) {
+    $(id).disabled = off;
+    $(id).title = off ? `repair's ${$("method").value} draws no codes: no prior or temperature` : "";
+  }
+}
+$("method").addEventListener("change", methodShown);
+
 $("mode").addEventListener("change", () => {
   $("scale").value = $("mode").selectedOptions[0].dataset.scale; // each effect's own default
-  $("method-box").hidden = $("mode").value !== "repair";
+  methodShown();
   snap();
 });
 $("scale").addEventListener("change", snap);
@@ -1367,7 +1379,6 @@ async function start() {
       option.textContent = name;
       $("method").appendChild(option);
     }
-    $("method-box").hidden = $("mode").value !== "repair";
     [$("temperature").min, $("temperature").max] = state.limits.temperature;
     [$("strength").min, $("strength").max] = state.limits.amount;
     for (const name of state.model.priors) {
@@ -1377,6 +1388,7 @@ async function start() {
       $("prior").appendChild(option);
     }
     app.state = state;
+    methodShown();
     app.view = { t0: 0, t1: state.seconds, b0: 0, b1: state.model.bands };
     app.pix = { before: emptyPicture(), after: emptyPicture() };
     app.ready = 0;
