@@ -461,6 +461,9 @@ def _range(limit: Any) -> click.ParamType:
     return click.FloatRange(limit.low, high)
 
 
+REPAIR_CODES_ONLY = " Repair: only with --method texture or model (the other methods draw no codes)."
+
+
 def _edit_options(mode: str) -> Any:
     """The options ``blur`` and ``repair`` share, and each one's own."""
     from specblur import priors
@@ -502,7 +505,8 @@ def _edit_options(mode: str) -> Any:
             type=_range(limits.TEMPERATURE),
             default=1.0,
             show_default=True,
-            help="Temperature: times the prior's calibrated temperature; higher draws stray further from the original.",
+            help="Temperature: times the prior's calibrated temperature; higher draws stray further from the original."
+            + (REPAIR_CODES_ONLY if mode == "repair" else ""),
         ),
         click.option(
             "-a",
@@ -517,7 +521,9 @@ def _edit_options(mode: str) -> Any:
         click.option(
             "--prior",
             type=click.Choice(priors.NAMES),
-            help="The model of code statistics that redraws the codes.  [default: the model's, see its card]",
+            help="The model of code statistics that redraws the codes."
+            + (REPAIR_CODES_ONLY if mode == "repair" else "")
+            + "  [default: the model's, see its card]",
         ),
         click.option(
             "--unlinked",
