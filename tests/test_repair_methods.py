@@ -80,6 +80,26 @@ def test_auto_fills_a_dropout_at_the_original_level(seconds: float, tmp_path: Pa
     assert np.abs(error).max() < 2.0, error
 
 
+@pytest.mark.parametrize(("method", "draws_codes"), [("auto", False), ("envelope", False), ("texture", True)])
+def test_the_prior_and_temperature_reach_only_the_methods_that_draw_codes(
+    method: str, draws_codes: bool, tmp_path: Path, capsys
+) -> None:
+    """As ``repair --help`` says: -T and --prior change what ``texture`` (and ``model``) write, and
+    nothing the other methods write."""
+    x = recording()
+    a, b, span = hole(0.1)
+    x[a:b] = 0.0
+    src = tmp_path / "in.wav"
+    sf.write(src, x, RATE, subtype="PCM_16")
+    outs = []
+    for extra in ([], ["-T", "3", "--prior", "naive-bayes"]):
+        out = tmp_path / f"out{len(outs)}.wav"
+        code, err = cli(capsys, "repair", str(src), str(out), "-t", span, "--method", method, *extra)
+        assert code == 0, err
+        outs.append(out.read_bytes())
+    assert (outs[0] != outs[1]) == draws_codes
+
+
 @pytest.mark.parametrize(
     ("seconds", "by_length", "expected"),
     [
