@@ -1119,7 +1119,10 @@ function render() {
   s.entries.forEach((entry, i) => {
     const li = document.createElement("li");
     // a repair says how each region was filled (what auto picked)
-    const how = (r, k) => (r.startsWith("repair") && entry.snapped[k] && entry.snapped[k].method ? `${r} [${entry.snapped[k].method}]` : r);
+    const how = (r, k) => {
+      const used = r.startsWith("repair") && entry.snapped[k] ? entry.snapped[k].method : null;
+      return used ? `${r} [${used}]` : r;
+    };
     const what = entry.name ? `${entry.name}: ${entry.regions.length} regions` : entry.regions.map(how).join("; ");
     li.textContent = `${entry.preview ? "preview: " : ""}${what} (${entry.ms} ms)`;
     if (!entry.applied) li.className = "undone";
