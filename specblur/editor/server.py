@@ -1,19 +1,21 @@
 """The editor's session and its local HTTP server (standard library only, no torch).
 
-:class:`Session` never holds IN whole: it reads the samples each edit needs from the file and keeps a
-stack of edits, each the samples it left (rounded to IN's sample type, as a command writes them, and
-held in that type), so the current samples are IN's with the applied edits laid over them; undo and
-redo move a position, and memory follows the edits. Each Apply runs
+:class:`Session` never holds IN whole: it reads the samples each edit needs from the file and keeps
+a stack of edits, each the samples it left (rounded to IN's sample type, as a command writes them,
+and held in that type), so the current samples are IN's with the applied edits laid over them; undo
+and redo move a position, and memory follows the edits. Each Apply runs
 :func:`specblur.edit.on_file.edit_in_place` (the function ``specblur blur --labels`` runs for each
 region), or for a long blur the command line's tiles (:mod:`specblur.edit.tiles`), one at a time,
-reporting each and stopping between two on Cancel. The picture (the model's log-mel image and each
-column's waveform peaks) is made by a background worker in blocks from the start when the file opens
-(the page draws each as it arrives and works meanwhile) and, after each change, again only for the
-columns the change touched (a wide change in the background too); every column carries the tick at
-which it was made, and the page asks for the columns newer than the tick it holds. Export patches
-the changed spans into IN's bytes with :func:`specblur.audio.write_patches`, as the command line
-does: format kept, every byte outside the spans the input's, written atomically, never over IN, and
-never over a file this editor did not write.
+reporting each and stopping between two on Cancel, or for a long repair the fill the command line
+streams (:meth:`specblur.edit.effects.base.Effect.streamed`), a block at a time. The picture (the
+model's log-mel image and each column's waveform peaks) is made by a background worker in blocks
+from the start when the file opens (the page draws each as it arrives and works meanwhile) and,
+after each change, again only for the columns the change touched (a wide change in the background
+too); every column carries the tick at which it was made, and the page asks for the columns newer
+than the tick it holds. Export patches the changed spans into IN's bytes with
+:func:`specblur.audio.write_patches`, as the command line does: format kept, every byte outside the
+spans the input's, written atomically, never over IN, and never over a file this editor did not
+write.
 
 :func:`serve` runs a :class:`http.server.ThreadingHTTPServer` on 127.0.0.1 that serves the page's
 three files and a small JSON API. Every API call needs the random token printed in the URL; every
