@@ -875,8 +875,8 @@ def _edit(
 @_model_option()
 @click.option("-f", "--force", is_flag=True, help="Let Export replace an existing OUT.")
 def edit(input: str, out: str | None, port: int | None, no_browser: bool, model: str | None, force: bool) -> None:
-    """Edit IN in the browser: see its spectrogram, drag a region, apply blur or repair, listen
-    before/after, undo, export OUT.
+    """Edit IN in the browser: see its spectrogram, drag a region, apply blur or repair (by any of
+    repair's --method choices), listen before/after, undo, export OUT.
 
     Starts a local web server on 127.0.0.1 and prints its URL (with a random token that the page's
     requests must carry), then opens the browser. The page shows the equivalent 'specblur blur' /

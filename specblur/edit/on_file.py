@@ -29,7 +29,13 @@ pieces of this many frames, so that what converting it to the file's encoding ta
 not the span (the bytes are the same: each sample is encoded on its own)."""
 STREAM_UNIT_SECONDS = 2.0
 """A long edit made as it is read (a repair's long hole, a declick of a whole record) counts its
-progress in pieces of this much of the file."""
+progress in pieces of this much of the file (:func:`stream_units`)."""
+
+
+def stream_units(where: Any, rate: int) -> int:
+    """The pieces of :data:`STREAM_UNIT_SECONDS` a streamed edit of plan ``where`` counts its
+    progress in (at least one)."""
+    return max(1, round((where.stop - where.start) / rate / STREAM_UNIT_SECONDS))
 
 
 @dataclass
@@ -207,7 +213,7 @@ def blur_file_regions(
             made = effect.streamed(source.read_span, head.channels, head.sample_rate, where, method, job["options"])
             if made is not None:
                 filled[k] = made
-                units[k] = max(1, round((where.stop - where.start) / head.sample_rate / STREAM_UNIT_SECONDS))
+                units[k] = stream_units(where, head.sample_rate)
         total = sum(
             units[k] if k in filled else len(tiled[k]) if k in tiled else len(members[k]) for k in range(len(groups))
         )

@@ -1001,20 +1001,28 @@ def find_clicks(
     if h1 <= h0 or n < 4 * order:
         return None
     block = max(order, int(round(DECLICK_BLOCK_SECONDS * rate)))
-    runs: list[tuple[int, int]] = []
+    runs: list[Run] = []
     for c0 in range(h0, h1, block * DECLICK_CHUNK_BLOCKS):
         cancel.check()  # (the editor's Cancel, between two chunks)
         c1 = min(h1, c0 + block * DECLICK_CHUNK_BLOCKS)
         for lo, hi, chans in _chunk_clicks(x, n, rate, c0, c1, order, context, block):
-            if runs and lo - runs[-1][1] <= order:
-                runs[-1] = (runs[-1][0], max(hi, runs[-1][1]), tuple(sorted({*runs[-1][2], *chans})))
-            else:
-                runs.append((lo, hi, chans))
+            _add_run(runs, (lo, hi, chans), order)
         if progress is not None:
             progress((c1 - h0) / (h1 - h0))
     longest = int(round(DECLICK_MAX_RUN_SECONDS * rate))
     runs = [run for run in runs if run[1] - run[0] <= longest]  # (longer: a transient, not a click)
     return runs or None
+
+
+def _add_run(runs: list[Run], run: Run, gap: int) -> None:
+    """Append ``run`` to ``runs`` (in order), merged into the last one where it starts within
+    ``gap`` samples of that one's end (their channels together)."""
+    lo, hi, chans = run
+    if runs and lo - runs[-1][1] <= gap:
+        last = runs[-1]
+        runs[-1] = (last[0], max(hi, last[1]), tuple(sorted({*last[2], *chans})))
+    else:
+        runs.append(run)
 
 
 def _click_model(sides: tuple[np.ndarray, ...], order: int) -> np.ndarray | None:
@@ -1091,10 +1099,7 @@ def _chunk_clicks(x: Any, n: int, rate: int, h0: int, h1: int, order: int, conte
             back = rise[max(0, i - a - order) : i - a + 1]
             i = max(h0, i - len(back) + 1 + int(np.argmax(back)))
         lo, hi = max(h0, int(i) - pad), min(h1, max(int(j) + 1 + pad, int(i) + least))
-        if runs and lo - runs[-1][1] <= order:
-            runs[-1] = (runs[-1][0], max(hi, runs[-1][1]), tuple(sorted({*runs[-1][2], *chans})))
-        else:
-            runs.append((lo, hi, chans))
+        _add_run(runs, (lo, hi, chans), order)
     if DECLICK_CONFIRM:
         runs = [run for run in runs if _confirmed(stretch, a, *run, order, context)]
     if not runs or sum(run[1] - run[0] for run in runs) > DECLICK_MAX_SHARE * (h1 - h0):

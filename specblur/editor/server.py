@@ -1052,8 +1052,8 @@ class Session:
     def _streamed(self, options: Options, where: Any) -> tuple[Any, int] | None:
         """A region whose effect makes it as it reads (a repair's long hole, a declick of a long
         stretch: :meth:`specblur.edit.effects.base.Effect.streamed`, as the command line streams
-        it), with the units its progress counts (blocks of
-        :data:`specblur.edit.on_file.STREAM_UNIT_SECONDS`); ``None`` for an edit made in memory.
+        it), with the units its progress counts (:func:`specblur.edit.on_file.stream_units`);
+        ``None`` for an edit made in memory.
         Only for a region alone in its step: it reads the applied steps' samples, not this step's."""
         opts = options.edit_options()
         effect = EFFECTS[options.mode]
@@ -1064,7 +1064,7 @@ class Session:
         )  # fmt: skip
         if made is None:
             return None
-        return made, max(1, round((where.stop - where.start) / head.sample_rate / on_file.STREAM_UNIT_SECONDS))
+        return made, on_file.stream_units(where, head.sample_rate)
 
     def _stream(self, made: Any, units: int, where: Any, patches: list[tuple[int, Stored]]) -> None:
         """One streamed region's patches, stored as they come (memory follows a block, not the
