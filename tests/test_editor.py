@@ -991,6 +991,8 @@ def test_a_long_repair_streams_with_progress_cancel_and_the_command_lines_bytes(
         session.apply([S.parse_options(region)])
         state = api(srv, "/api/state")
         assert state["entries"][0]["snapped"][0]["method"] == method
+        clicks = len(range(int(0.7 * rate), len(x) - rate, int(0.45 * rate)))  # what declick says it mended
+        assert state["entries"][0]["snapped"][0]["clicks"] == (clicks if method == "declick" else None)
         # read a piece at a time (the check for samples that are not finite: a block), never whole
         assert 0 < longest[0] <= BLOCK_FRAMES < 29 * rate
         command = state["command"]

@@ -161,6 +161,8 @@ def test_auto_mends_clicks_and_says_so(tmp_path: Path, capsys) -> None:
     sf.write(src, damaged, RATE, subtype="PCM_24")
     snr = snr_of_methods(capsys, src, x, (a, b), span, {"auto": "declick", "ar": "ar"})
     assert snr["auto"] > 20 and snr["auto"] > snr["ar"] + 2, snr
+    code, err = cli(capsys, "repair", str(src), str(tmp_path / "o.wav"), "-t", span, "-v")
+    assert code == 0 and "with method declick: 3 clicks mended" in err, err
 
 
 def test_declick_where_there_are_none_leaves_the_file_and_says_so(tmp_path: Path, capsys) -> None:
@@ -185,8 +187,8 @@ def test_declick_without_time_mends_the_whole_file(tmp_path: Path, capsys) -> No
     whole, spanned = tmp_path / "whole.wav", tmp_path / "spanned.wav"
     code, err = cli(capsys, "repair", str(src), str(whole), "--method", "declick")
     assert code == 0 and err == "", err
-    code, err = cli(capsys, "repair", str(src), str(spanned), "--method", "declick", "-t", "0-3")
-    assert code == 0, err
+    code, err = cli(capsys, "repair", str(src), str(spanned), "--method", "declick", "-t", "0-3", "-v")
+    assert code == 0 and "with method declick: 3 clicks mended" in err, err  # (found a chunk at a time)
     assert whole.read_bytes() == spanned.read_bytes()
     y = sf.read(whole, dtype="float64", always_2d=True)[0]
     for c in at:

@@ -618,7 +618,7 @@ def _edit_options(mode: str) -> Any:
                 "that 'match' where one stretch fits far "
                 "better than the rest, else 'hybrid' up to "
                 f"{limits.HYBRID_AUTO_SECONDS * 1000:g} ms and 'envelope' beyond (measured; docs/REPAIR.md). "
-                "-v says which it used.",
+                "-v says which it used (declick: how many clicks it mended).",
             ),
             click.option(
                 "--steps",
@@ -654,8 +654,11 @@ def _describe_part(src: str, part: Any) -> None:
     if part.method in SAMPLE_METHODS:
         (t0, t1), band = part.hole, part.band
         where = "" if band is None else f", {band[0]:.0f}-{band[1]:.0f} Hz"
-        none = " (no clicks found: nothing changed)" if part.method == "declick" and part.span == (0, 0) else ""
-        click.echo(f"{src}: repaired {t0:.3f}-{t1:.3f} s{where} with method {part.method}{none}", err=True)
+        found = ""
+        if part.method == "declick":
+            n = part.clicks or 0
+            found = f": {n:,} click{'s' if n != 1 else ''} mended" if n else " (no clicks found: nothing changed)"
+        click.echo(f"{src}: repaired {t0:.3f}-{t1:.3f} s{where} with method {part.method}{found}", err=True)
         return
     how = f" (method {part.method})" if part.method else ""
     for region in part.regions:

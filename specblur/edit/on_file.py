@@ -470,7 +470,9 @@ def _filled(
     check_finite_span(source.read_span, where.start, where.stop, head.sample_rate)
     yield from made
     samples = np.zeros((0, head.channels))
-    parts[index] = BlurResult(samples, where.regions, float("nan"), made.span, [], made.method, where.hole, where.band)
+    parts[index] = BlurResult(
+        samples, where.regions, float("nan"), made.span, [], made.method, where.hole, where.band, clicks=made.clicks
+    )
 
 
 def _streamed(

@@ -597,12 +597,14 @@ class Streamed:
     samples that may differ (``declick``'s is the region until its clicks are found, which iterating
     does first; then theirs, or empty, ``(0, 0)``, where there are none); ``method``: how it is done.
     ``progress``, if set before iterating, is called with the share of the work done (0 to 1) as it
-    goes. Iterate once."""
+    goes. ``clicks``: for ``declick``, how many clicks it mends, once it has found them (else
+    ``None``). Iterate once."""
 
     def __init__(
         self, span: tuple[int, int], method: str, make: Callable[[Streamed], Iterator[tuple[int, np.ndarray]]]
     ) -> None:
         self.span, self.method = span, method
+        self.clicks: int | None = None
         self.progress: Callable[[float], None] | None = None
         self._make = make
 
@@ -649,6 +651,7 @@ def restore_in_blocks(
             # the clicks found first (read once, a chunk at a time), then mended from around them
             runs = find_clicks(samples, rate, h0, h1, progress=lambda share: made.report(0.5 * share))
             made.span = (runs[0][0], runs[-1][1]) if runs else (0, 0)
+            made.clicks = len(runs or [])
             for lo, filled in _declick_parts(samples, rate, runs or [], linked):
                 yield lo, filled
                 made.report(0.5 + 0.5 * (lo + len(filled) - h0) / (h1 - h0))
@@ -1241,6 +1244,7 @@ def restore(
     rng: np.random.Generator,
     linked: bool = True,
     texture_db: np.ndarray | None = None,
+    mended: list[Run] | None = None,
 ) -> tuple[np.ndarray, tuple[int, int], str]:
     """Fill ``hole`` (seconds) of ``samples`` ((frames, channels) float64) from its context.
 
@@ -1261,6 +1265,8 @@ def restore(
     window (:data:`WINDOW_SECONDS`) on each side for ``interpolate`` (an editor's replace re-synthesises
     every frame that touches the hole) and for ``ar`` and ``match`` with a band. ``ar`` where the hole has fewer
     than :data:`AR_MIN_ORDER` samples of context on a side (the file's ends) does ``envelope``.
+    ``mended``: a list that the clicks ``declick`` mended are put in (one run of samples each), for
+    a count.
     """
     if method not in METHODS:
         raise ValueError(f"unknown repair method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -1283,6 +1289,8 @@ def restore(
         method = choose_method((h1 - h0) / rate, band, texture=texture_db is not None, match=found, clicks=clicks)
     if method == "declick":  # only the clicks' samples, each from the samples around it (none found: unchanged)
         out, span = _declick(x, rate, clicks or [], linked)
+        if mended is not None:
+            mended.extend(clicks or [])
         if band is not None and clicks:  # (with a band: only the fill's STFT cells inside it)
             filled, out = out, x.copy()
             span = _put(x, filled, out, rate, h0, h1, band, span)

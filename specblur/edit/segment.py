@@ -45,6 +45,8 @@ class BlurResult:
     """The band asked for (Hz; ``None``: the whole band), before snapping to code cells."""
     extent: Any = None
     """Where the edit may change the sound (:func:`specblur.edit.plan.extent`), for ``-v``."""
+    clicks: int | None = None
+    """How many clicks a ``declick`` repair found and mended (``None``: another edit)."""
 
 
 def _magnitude(model: Any, segment: np.ndarray, members: list[int], rate: int) -> np.ndarray:
@@ -115,7 +117,7 @@ def edit_segment(
     check_finite(segment, where.start, rate)
     synthesised = effect.synthesise(segment, rate, where, method, options, key)
     if synthesised is not None:  # done from the samples alone, no codes drawn
-        out, span, method = synthesised
+        out, span, method, clicks = synthesised
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
         views = []
         if keep_views:  # the spectrograms before and after
@@ -123,7 +125,7 @@ def edit_segment(
             model = loaded.model
             image = model.spectrogram.features_from_magnitude(_magnitude(model, segment, every, rate))[None, None]
             views.append(_view(model, out, every, rate, where, image, None, None, np.zeros(image.shape[-2:])))
-        return BlurResult(out, where.regions, float("nan"), span, views, method, where.hole, where.band)
+        return BlurResult(out, where.regions, float("nan"), span, views, method, where.hole, where.band, clicks=clicks)
     model = loaded.model
     spec_cfg = model.config.spectrogram
     regions = [shift(r, where.frame0, model.cell[r.level]) for r in where.regions]

@@ -1021,7 +1021,10 @@ class Session:
                     done += units
                     for start, piece in turns.done(index):
                         patches.append((start, Stored(self._stored(piece), head.subtype)))
-                    snapped.append({**_describe(where.regions[-1]), "changed_codes": None, "method": made.method})
+                    snapped.append(
+                        {**_describe(where.regions[-1]), "changed_codes": None, "method": made.method,
+                         "clicks": made.clicks}
+                    )  # fmt: skip
                     continue
                 buffer = self.read("after", where.start, where.stop)
                 turns.over(buffer, where.start)
@@ -1045,7 +1048,10 @@ class Session:
             for start, piece in turns.done(index):
                 patches.append((start, Stored(self._stored(piece), head.subtype)))
             redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
-            snapped.append({**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method})
+            snapped.append(
+                {**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method,
+                 "clicks": result.clicks}
+            )  # fmt: skip
             done += 1
             self.progress = {"task": task, "done": done, "total": total, "unit": unit}
 

@@ -71,10 +71,12 @@ class Effect:
 
     def synthesise(
         self, segment: np.ndarray, rate: int, where: Any, method: str | None, options: Any, key: tuple[int, ...]
-    ) -> tuple[np.ndarray, tuple[int, int], str] | None:
+    ) -> tuple[np.ndarray, tuple[int, int], str, int | None] | None:
         """For an effect that can work on the samples alone (no codes drawn): the edited
-        ``segment`` (the file's samples ``[where.start, where.stop)``), the span of it that may differ
-        and the way it was done; ``None`` (the default) where this edit draws codes."""
+        ``segment`` (the file's samples ``[where.start, where.stop)``), the span of it that may differ,
+        the way it was done and how many separate faults that way found and mended, where it counts
+        them (repair's ``declick``: clicks; else ``None``); ``None`` (the default) where this edit
+        draws codes."""
         return None
 
     def streamed(self, read: Any, channels: int, rate: int, where: Any, method: str | None, options: Any) -> Any:
@@ -82,9 +84,9 @@ class Effect:
         make of the samples ``[where.start, where.stop)``, read as they are needed by ``read(start,
         stop)`` (frames of the file), as a :class:`specblur.edit.restore.Streamed`: iterated, the
         changed samples ``(first frame of the file, samples)``, in order, as they are made (the same
-        bytes), its ``span`` of the file that may differ (final once iterated), its ``method`` and,
-        as it goes, the share done to its ``progress``; ``None`` (the default) where the edit is
-        done in memory."""
+        bytes), its ``span`` of the file that may differ (final once iterated), its ``method``, its
+        ``clicks`` (as :meth:`synthesise` counts them, once iterated) and, as it goes, the share
+        done to its ``progress``; ``None`` (the default) where the edit is done in memory."""
         return None
 
     def uses_codes(self, method: str | None) -> bool:

@@ -109,6 +109,7 @@ class Repair(Effect):
                     filled += x
                 yield where.start + start, filled
             outer.span = in_file(made.span)  # (final once made is: a declick's, its clicks')
+            outer.clicks = made.clicks
 
         return restore.Streamed(in_file(made.span), made.method, mixed)
 
@@ -120,7 +121,7 @@ class Repair(Effect):
         grid = restore.plan(len(segment), rate, (round(hole[0] * rate), round(hole[1] * rate)), where.band)
         centres = band_centres(model.config.spectrogram)
         detail = texture_db(model, after, pixel, grid, rate, centres)
-        edited, span, _ = restored(segment, rate, hole, where.band, method, options, members, key, detail)
+        edited, span, _, _ = restored(segment, rate, hole, where.band, method, options, members, key, detail)
         return edited, span
 
     def redraw(self, prior, maps, inside, weight, rng, rounds, temperature, context, levels) -> np.ndarray:
@@ -171,24 +172,27 @@ def restored(
     members: list[int],
     group: tuple[int, ...],
     detail: np.ndarray | None = None,
-) -> tuple[np.ndarray, tuple[int, int], str]:
+) -> tuple[np.ndarray, tuple[int, int], str, int | None]:
     """``members``' channels of ``segment`` with the hole filled by ``method`` of
     :mod:`specblur.edit.restore` (``--amount`` mixes the fill with what was there); the other
-    channels as they were. Returns them, the span (in the segment) that may differ and the method
-    that filled it (``auto``'s choice). Where every channel is filled, the restored copy is returned
-    as it is (a long span is held twice, not four times: the segment and its copy)."""
+    channels as they were. Returns them, the span (in the segment) that may differ, the method
+    that filled it (``auto``'s choice) and, for ``declick``, how many clicks it mended (else
+    ``None``). Where every channel is filled, the restored copy is returned as it is (a long span is
+    held twice, not four times: the segment and its copy)."""
     if options.amount == 0:
-        return np.array(segment, copy=True), (len(segment), 0), method
+        return np.array(segment, copy=True), (len(segment), 0), method, None
     every = list(members) == list(range(segment.shape[1]))
     x = np.asarray(segment if every else segment[:, members], dtype=np.float64)
     rng = np.random.default_rng([options.seed, *group])
-    filled, span, used = restore.restore(x, rate, hole, band, method, rng, options.linked, detail)
+    mended: list[restore.Run] = []
+    filled, span, used = restore.restore(x, rate, hole, band, method, rng, options.linked, detail, mended)
+    clicks = len(mended) if used == "declick" else None
     if options.amount < 1:  # x + amount * (filled - x), in place
         filled -= x
         filled *= options.amount
         filled += x
     if every:
-        return filled.astype(segment.dtype, copy=False), span, used
+        return filled.astype(segment.dtype, copy=False), span, used, clicks
     out = np.array(segment, copy=True)
     out[:, members] = filled.astype(out.dtype)
-    return out, span, used
+    return out, span, used, clicks

@@ -1118,10 +1118,12 @@ function render() {
   list.textContent = "";
   s.entries.forEach((entry, i) => {
     const li = document.createElement("li");
-    // a repair says how each region was filled (what auto picked)
+    // a repair says how each region was filled (what auto picked; declick: how many clicks)
     const how = (r, k) => {
-      const used = r.startsWith("repair") && entry.snapped[k] ? entry.snapped[k].method : null;
-      return used ? `${r} [${used}]` : r;
+      const part = r.startsWith("repair") && entry.snapped[k] ? entry.snapped[k] : null;
+      if (!part || !part.method) return r;
+      const clicks = part.method === "declick" && part.clicks !== null && part.clicks !== undefined;
+      return clicks ? `${r} [declick: ${part.clicks} click${part.clicks === 1 ? "" : "s"}]` : `${r} [${part.method}]`;
     };
     const what = entry.name ? `${entry.name}: ${entry.regions.length} regions` : entry.regions.map(how).join("; ");
     li.textContent = `${entry.preview ? "preview: " : ""}${what} (${entry.ms} ms)`;
