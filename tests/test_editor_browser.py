@@ -234,6 +234,18 @@ def test_errors_show_on_the_page_and_labels_load(browser, served, tmp_path: Path
     command = page.locator("#command").input_value()
     assert "specblur repair" in command and "--method interpolate" in command and "-T" not in command
     assert [r["method"] for r in srv.session.entries[0].snapped] == ["interpolate", "interpolate"]
+    # a declick of a typed selection: the edit list says how many clicks it mended
+    page.locator("#method").select_option("declick")
+    for field, value in (("#t-start", "0.2"), ("#t-end", "2.6")):
+        page.locator(field).fill(value)
+        page.locator(field).dispatch_event("change")
+    expect(page.locator("#apply")).to_be_enabled()
+    page.locator("#apply").click()
+    expect(page.locator("#history li")).to_have_count(2)
+    part = srv.session.entries[1].snapped[0]
+    assert part["method"] == "declick" and isinstance(part["clicks"], int)
+    n = part["clicks"]
+    expect(page.locator("#history li").nth(1)).to_contain_text(f"[declick: {n} click{'' if n == 1 else 's'}]")
     assert [e for e in errors if "400" not in e] == []  # nothing but the refused label file
     page.close()
 
