@@ -13,7 +13,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -146,6 +146,7 @@ class Source:
     def __init__(self, name: str | Path) -> None:
         self.name = str(name)
         self.label = "stdin" if self.name == "-" else self.name
+        self._info: Info | None = None  # (read by libsndfile: its length probed once)
         self.path = self.name
         if self.name == "-":
             self.path, self.size, self._spooled = _spool_stdin()
@@ -170,11 +171,50 @@ class Source:
         if layout is not None:
             promised = layout.promised_frames if layout.truncated else None
             return Info(layout.frames, layout.sample_rate, layout.channels, layout.format, layout.subtype, promised)
+        if self._info is not None:
+            return self._info
         try:
             with self.soundfile() as f:
-                return Info(f.frames, f.samplerate, f.channels, f.format, f.subtype)
+                head = Info(f.frames, f.samplerate, f.channels, f.format, f.subtype)
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
             raise AudioError(f"{self.label}: cannot read audio ({_reason(exc)}); give a WAV, FLAC or OGG file") from exc
+        there = self._decodable(head.frames, head.sample_rate)
+        if there < head.frames:  # what is there is what is edited and written; the header's count is said
+            head = replace(head, frames=there, promised_frames=head.frames)
+        self._info = head
+        return head
+
+    def _decodable(self, frames: int, rate: int) -> int:
+        """The frames a file read by libsndfile really holds, at most its header's ``frames``. A
+        compressed stream's count comes from its last page or frame, which can promise more than
+        decodes (an OGG of Battle for Wesnoth's music: 5,806 frames more), and a file cut short
+        (a download stopped) promises all of it. The end is probed, a second back from what the
+        header says (then 8, 64... seconds back while nothing reads there), so a whole file is not
+        decoded to learn it; where the decoder fails there (a FLAC cut mid-frame loses its sync), it
+        is read through, a block at a time, up to where it fails."""
+        back = max(1, rate)
+        try:
+            with self.soundfile() as f:
+                while True:
+                    start = max(0, frames - back)
+                    f.seek(start)
+                    got = len(f.read(frames - start, dtype="int16", always_2d=True))
+                    if got or start == 0:
+                        return start + got
+                    back *= 8
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
+            pass
+        count = 0
+        try:
+            with self.soundfile() as f:
+                while count < frames:
+                    got = len(f.read(min(1024, frames - count), dtype="int16", always_2d=True))
+                    if not got:
+                        break
+                    count += got
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
+            pass
+        return count
 
     def read_span(self, start: int, stop: int) -> np.ndarray:
         """Samples ``[start, stop)`` as float64 ``(frames, channels)``; the rest is not read."""

@@ -201,6 +201,71 @@ def test_truncated_wav_warns_and_keeps_what_is_there(tiny_model: Path, tmp_path:
     assert np.array_equal(after[11000:], kept[11000:])  # beyond the span: feather + window
 
 
+def _decodes(path: Path) -> np.ndarray:
+    """What libsndfile decodes of ``path`` read straight through, a little at a time, up to where it
+    ends or fails."""
+    blocks = []
+    try:
+        with sf.SoundFile(path) as f:
+            while len(block := f.read(1024, dtype="float64", always_2d=True)):
+                blocks.append(block)
+    except (sf.LibsndfileError, RuntimeError):
+        pass
+    return np.concatenate(blocks)
+
+
+def test_flac_cut_short_warns_and_keeps_what_decodes(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    """A FLAC cut mid-stream (a download stopped) is edited as a cut WAV is: one warning, then the
+    frames that decode (it used to fail with 'cannot write (flac decoder lost sync)', exit 2)."""
+    full = tmp_path / "full.flac"
+    sf.write(full, tone(2.0, 16000, (300.0, 2200.0)), 16000, subtype="PCM_16")
+    src = tmp_path / "cut.flac"
+    src.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.6)])
+    there = _decodes(src)
+    assert 0.3 * 32000 < len(there) < 32000
+    out = tmp_path / "out.flac"
+    code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny", "-t", "0.1-0.2")
+    assert code == 0, err
+    assert "cut.flac: the audio ends early: its header promises 2.000 s" in err and err.count("\n") == 1, err
+    after = sf.read(out, dtype="float64", always_2d=True)[0]  # (up to a block short: where the decoder fails
+    # depends on how much is asked of it at once)
+    assert len(there) - 1024 <= len(after) <= len(there) and np.array_equal(after[11000:], there[11000 : len(after)])
+
+
+def _ogg_crc(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if crc & 0x80000000 else (crc << 1) & 0xFFFFFFFF
+    return crc
+
+
+def test_an_ogg_that_promises_more_than_it_holds_is_edited_whole(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    """An OGG whose last page says it ends later than its audio does (libsndfile counts frames from
+    that page; one of Battle for Wesnoth's tracks promises 5,806 frames more than decode): a whole-file
+    blur used to stop with 'the file changed while being read'. It is edited, what decodes of it,
+    with a warning."""
+    import struct
+
+    src = tmp_path / "in.ogg"
+    sf.write(src, tone(6.0, 16000, (300.0, 2200.0)), 16000, format="OGG", subtype="VORBIS")  # (several pages)
+    data = src.read_bytes()
+    at = data.rfind(b"OggS")  # the last page: its granule position 5,000 frames on, its checksum made again
+    page = bytearray(data[at:])
+    struct.pack_into("<q", page, 6, struct.unpack_from("<q", page, 6)[0] + 5000)
+    struct.pack_into("<I", page, 22, 0)
+    struct.pack_into("<I", page, 22, _ogg_crc(bytes(page)))
+    src.write_bytes(data[:at] + bytes(page))
+    promised, there = sf.info(src).frames, len(_decodes(src))
+    assert promised > there + 4000
+    out = tmp_path / "out.ogg"
+    code, err = cli(capsys, "blur", str(src), str(out), "-m", "tiny")
+    assert code == 0, err
+    assert f"in.ogg: the audio ends early: its header promises {promised / 16000:.3f} s" in err, err
+    assert err.count("\n") == 1 and sf.info(out).frames == there
+
+
 def test_ogg_vorbis_keeps_its_format(tiny_model: Path, tmp_path: Path, capsys) -> None:
     """Lossy OGG cannot be bit-identical (it is re-encoded); it keeps format, rate and length."""
     src = tmp_path / "in.ogg"

@@ -169,9 +169,10 @@ def blur_file_regions(
         source = audio.Source(src)
         head = source.info()
         audio.check_output_name(dst, head, name)
-        if head.truncated:
+        if head.truncated:  # (a stream decoded by libsndfile may also just promise a little more than it holds)
+            what = "file cut short" if source.layout is not None else "the audio ends early"
             warnings.append(
-                f"{name}: file cut short: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
+                f"{name}: {what}: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
                 f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
             )
         planned = []
