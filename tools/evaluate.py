@@ -2,7 +2,7 @@
 
 ``recon``: how well the VQ-VAE reconstructs, and how it uses its codebooks::
 
-    python tools/evaluate.py recon DATA... [--model default] [--seconds 4] [--max-files 300]
+    python tools/evaluate.py recon DATA... [--model default] [--seconds 4] [--offset 0] [--max-files 300]
 
 log-spectral distance (dB) on the model's mel image and on linear STFT bins (the mel image mapped
 back through the filterbank's pseudo-inverse), spectral convergence on linear magnitudes, each over
@@ -141,7 +141,8 @@ def recon(args: argparse.Namespace) -> dict:
     for path in files:
         sound = audio.read(path)
         wave = torch.from_numpy(np.asarray(resample_torch(audio.to_mono(sound.samples), sound.sample_rate, rate)))
-        wave = wave[: int(args.seconds * rate)].float()
+        skip = int(args.offset * rate) if len(wave) >= int((args.offset + args.seconds) * rate) else 0
+        wave = wave[skip : skip + int(args.seconds * rate)].float()  # (a file too short for the offset: its start)
         if len(wave) < model.config.spectrogram.n_fft:
             continue
         wave = _alter(wave, rate, args, files, path, rng)
@@ -186,6 +187,7 @@ def recon(args: argparse.Namespace) -> dict:
     result = {
         "files": len(tops),
         "seconds_each": args.seconds,
+        "offset": args.offset,
         **{f"lsd_{k}_db" if not k.startswith("sc") else k: float(np.nanmean(v)) for k, v in sums.items() if v},
         "perplexity_top": ppl_top,
         "perplexity_bottom": ppl_bottom,
@@ -370,6 +372,9 @@ def main() -> None:
     r = sub.add_parser("recon", help="reconstruction, codebook usage and prior metrics")
     r.add_argument("data", nargs="+")
     r.add_argument("--seconds", type=float, default=4.0, help="evaluate the first S seconds of each file")
+    r.add_argument(
+        "--offset", type=float, default=0.0, help="start that far into each file long enough (past a track's intro)"
+    )
     r.add_argument("--max-files", type=int, default=300)
     r.add_argument("--heldout", action="store_true", help="only the held-out split of DATA")
     r.add_argument("--gain-db", type=float, default=0.0, help="alter each file by this gain first")
