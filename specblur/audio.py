@@ -664,9 +664,14 @@ def write_blocks(
     sys.stdout.buffer.flush()
 
 
+def clips(subtype: str) -> bool:
+    """Whether a file of this sample type stores integers, which cannot go beyond full scale."""
+    return subtype.startswith("PCM") or subtype in ("ULAW", "ALAW")
+
+
 def fit_subtype(samples: np.ndarray, subtype: str) -> np.ndarray:
     """Clip to [-1, 1] for integer subtypes (libsndfile would wrap around); floats pass as they are."""
-    if subtype.startswith("PCM") or subtype in ("ULAW", "ALAW"):
+    if clips(subtype):
         return np.clip(samples, -1.0, 1.0)
     return samples
 

@@ -249,6 +249,37 @@ def test_the_printed_commands_give_a_flacs_export_byte_for_byte(
     check("--labels take.labels.txt")
 
 
+def test_edits_of_a_loud_file_are_held_under_full_scale_as_the_command_line_holds_them(
+    tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    """A 16-bit file at full scale whose blur goes over it: the editor holds the overs under full
+    scale as the command line does (short dips in gain, not clipping), so the printed commands still
+    write the export byte for byte: one edit, then a second overlapping it."""
+    import specblur
+    from specblur.edit import segment
+
+    t = np.arange(int(2.0 * 16000)) / 16000
+    x = np.clip(6 * np.sin(2 * np.pi * 200 * t) * np.sin(2 * np.pi * 0.5 * t + 0.3), -1, 1)
+    src = tmp_path / "loud.wav"
+    sf.write(src, np.stack([x, 0.8 * x], axis=1), 16000, subtype="PCM_16")
+    decoded = sf.read(src, always_2d=True)[0]
+    made = segment.blur(specblur.load_model("tiny"), decoded, 16000, time=(0.3, 1.0), temperature=4.0, seed=1)
+    assert np.abs(made.samples).max() > 1.05  # the edit goes over: what this test is about
+    session = S.Session(src, tmp_path / "out.wav", "tiny")
+    out = session.out
+    for step, region in enumerate(({"time": [0.3, 1.0], "temperature": 4, "seed": 1},
+                                   {"time": [0.8, 1.6], "temperature": 4, "seed": 2})):  # fmt: skip
+        session.apply([S.parse_options(region)])
+        command = session.command()
+        session.export()
+        run_printed(capsys, command, out, tmp_path, f"cli{step}.wav")
+        assert out.read_bytes() == (tmp_path / f"cli{step}.wav").read_bytes()
+    y = sf.read(out, always_2d=True)[0]
+    clipped = np.clip(made.samples, -1, 1)
+    first = slice(int(0.35 * 16000), int(0.75 * 16000))  # (the first edit only)
+    assert np.abs(y).max() <= 1.0 and not np.allclose(y[first], clipped[first], atol=2 / 32768)
+
+
 def test_a_lossy_file_has_no_exact_command_and_says_so(tiny_model: Path, tmp_path: Path) -> None:
     """OGG Vorbis: each command re-encodes (lossy), so the box says that no command gives the export."""
     src = tmp_path / "take.ogg"

@@ -148,22 +148,38 @@ def _clipped_input() -> np.ndarray:
 
 
 def test_clipped_input_is_edited_with_a_warning(tiny_model: Path, tmp_path: Path, capsys) -> None:
-    """An integer file cannot hold the edit's overshoot past full scale: those samples are clipped,
-    and one warning line counts them (as many as the library's edit puts past +-1)."""
+    """An integer file cannot hold the edit's overshoot past full scale: those samples are held under
+    it by short dips in gain (specblur.edit.overs), not clipped, and one warning line counts them (as
+    many as the library's edit puts past +-1) and says how deep the dips go."""
     import specblur
-    from specblur.edit import segment
+    from specblur.edit import overs, segment
 
     x = _clipped_input()
     src = _write(tmp_path / "loud.wav", x)
     decoded = sf.read(src, dtype="float64", always_2d=True)[0]
     edit = segment.blur(specblur.load_model("tiny"), decoded, 16000, time=(0.3, 1.0), temperature=4.0).samples
-    over = int(np.sum(np.abs(edit) > 1.0))
-    assert over > 0
+    over = np.flatnonzero(np.abs(edit[:, 0]) > 1.0)
+    assert len(over) > 0
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "out.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4")
     assert code == 0
-    assert err.splitlines() == [f"specblur: warning: {src}: {over} edited samples clipped at full scale"], err
+    deepest = 20 * np.log10(1 / np.abs(edit).max())
+    assert err.splitlines() == [
+        f"specblur: warning: {src}: {len(over)} edited samples were over full scale: held under it by dips in "
+        f"gain of up to {deepest:.1f} dB, {1000 * overs.REACH_SECONDS:g} ms each side, not clipped"
+    ], err
     y = sf.read(tmp_path / "out.wav", dtype="float64")[0]
     assert len(y) == len(x) and np.abs(y).max() <= 1.0
+    reach = int(round(overs.REACH_SECONDS * 16000))
+    near = np.zeros(len(x), dtype=bool)
+    for at in over:
+        near[max(0, at - reach) : at + reach + 1] = True
+    step = 1 / 32768
+    assert np.abs(y[~near] - edit[~near, 0]).max() <= step  # beyond the dips: the edit as made
+    # near the overs: brought down, not squared off (clipping keeps every sample under full scale as it
+    # was and flattens the overs to +-1; the dips lower the samples around them too)
+    under = near & (np.abs(edit[:, 0]) < 0.99)
+    assert np.all(np.abs(y[under]) <= np.abs(edit[under, 0]) + step)
+    assert np.mean(np.abs(y[under]) < np.abs(edit[under, 0]) - 2 * step) > 0.5
     code, err = cli(capsys, "blur", str(src), str(tmp_path / "q.wav"), "-m", "tiny", "-t", "0.3-1", "-T", "4", "-q")
     assert code == 0 and err == ""  # -q silences warnings
     assert (tmp_path / "q.wav").read_bytes() == (tmp_path / "out.wav").read_bytes()

@@ -17,6 +17,7 @@ from specblur.edit import tiles
 from specblur.edit.effects import EFFECTS
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
+from specblur.edit.overs import REACH_SECONDS, Held
 from specblur.edit.plan import extent, plan
 from specblur.edit.segment import BlurResult, check_finite, edit_segment
 from specblur.edit.tiles import Progress
@@ -168,6 +169,7 @@ def blur_file_regions(
         opts = make_options(options, **changes)
         source = audio.Source(src)
         head = source.info()
+        opts = opts.replace(full_scale=audio.clips(head.subtype))  # (overs held under full scale, not clipped)
         audio.check_output_name(dst, head, name)
         if head.truncated:  # (a stream decoded by libsndfile may also just promise a little more than it holds)
             what = "file cut short" if source.layout is not None else "the audio ends early"
@@ -262,6 +264,12 @@ def blur_file_regions(
         if result.changed_codes == 0:
             where = f"{label}: " if label else ""
             warnings.append(f"{name}: {where}the prior kept every code of the region; raise --temperature to change it")
+    held = sum((r.held for _, r in done), Held())
+    if held.frames:
+        warnings.append(
+            f"{name}: {held.frames} edited samples were over full scale: held under it by dips in gain of up "
+            f"to {20 * np.log10(held.gain):.1f} dB, {1000 * REACH_SECONDS:g} ms each side, not clipped"
+        )
     if clipped:
         warnings.append(f"{name}: {clipped} edited samples clipped at full scale")
     spans = [r.span for _, r in done if r.span[1] > r.span[0]]
@@ -472,7 +480,16 @@ def _filled(
     yield from made
     samples = np.zeros((0, head.channels))
     parts[index] = BlurResult(
-        samples, where.regions, float("nan"), made.span, [], made.method, where.hole, where.band, clicks=made.clicks
+        samples,
+        where.regions,
+        float("nan"),
+        made.span,
+        [],
+        made.method,
+        where.hole,
+        where.band,
+        clicks=made.clicks,
+        held=made.held,
     )
 
 
@@ -528,5 +545,6 @@ def _streamed(
         hole=whole.hole,
         band=whole.band,
         extent=extent(loaded, whole),
+        held=sum((p.held for p in done), Held()),
         views=[picture.view()] if picture is not None else [],
     )

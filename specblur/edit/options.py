@@ -44,6 +44,11 @@ class EditOptions:
     method: str | None = None
     """Repair only: how the region is filled, one of :data:`specblur.edit.limits.REPAIR_METHODS`
     (``None``: ``auto``)."""
+    full_scale: bool = False
+    """The edit goes to a file stored in integers (PCM, mu-law, A-law): edited samples over full
+    scale are held under it by short gain dips (:mod:`specblur.edit.overs`), not clipped. Set by
+    the file layer from the file's sample type (:func:`specblur.audio.clips`), never a user's
+    setting; off for arrays and float files, which keep what the edit made."""
 
     def __post_init__(self) -> None:
         if self.effect not in EFFECTS:

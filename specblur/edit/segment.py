@@ -13,6 +13,7 @@ from specblur import cancel, priors
 from specblur.edit.effects import EFFECTS
 from specblur.edit.options import EditOptions
 from specblur.edit.options import options as make_options
+from specblur.edit.overs import Held, hold_under
 from specblur.edit.plan import Plan, brush, extent, plan, reach, shift
 from specblur.edit.region import Region, band_centres
 from specblur.errors import AudioError
@@ -47,6 +48,8 @@ class BlurResult:
     """Where the edit may change the sound (:func:`specblur.edit.plan.extent`), for ``-v``."""
     clicks: int | None = None
     """How many clicks a ``declick`` repair found and mended (``None``: another edit)."""
+    held: Held = Held()
+    """The edited samples that were over full scale and held under it (``options.full_scale``)."""
 
 
 def _magnitude(model: Any, segment: np.ndarray, members: list[int], rate: int) -> np.ndarray:
@@ -118,6 +121,7 @@ def edit_segment(
     synthesised = effect.synthesise(segment, rate, where, method, options, key)
     if synthesised is not None:  # done from the samples alone, no codes drawn
         out, span, method, clicks = synthesised
+        held = hold_under(out, rate, *span) if options.full_scale else Held()
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
         views = []
         if keep_views:  # the spectrograms before and after
@@ -125,7 +129,9 @@ def edit_segment(
             model = loaded.model
             image = model.spectrogram.features_from_magnitude(_magnitude(model, segment, every, rate))[None, None]
             views.append(_view(model, out, every, rate, where, image, None, None, np.zeros(image.shape[-2:])))
-        return BlurResult(out, where.regions, float("nan"), span, views, method, where.hole, where.band, clicks=clicks)
+        return BlurResult(
+            out, where.regions, float("nan"), span, views, method, where.hole, where.band, clicks=clicks, held=held
+        )
     model = loaded.model
     spec_cfg = model.config.spectrogram
     regions = [shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
@@ -194,9 +200,12 @@ def edit_segment(
             # encoder's gain is what the model saw, not what is heard)
             seen = image if gain == 1 else model.spectrogram.features_from_magnitude(heard)[None, None]
             views.append(_view(model, out, members, rate, where, seen, codes, new, change_db))
+    held = hold_under(out, rate, *span) if options.full_scale else Held()
     span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
     reach = extent(loaded, where)
-    return BlurResult(out, where.regions, changed / max(total, 1), span, views, method, where.hole, where.band, reach)
+    return BlurResult(
+        out, where.regions, changed / max(total, 1), span, views, method, where.hole, where.band, reach, held=held
+    )
 
 
 def _near(model: Any, regions: list[Region], sigma: tuple[float, float], rate: int) -> slice:

@@ -507,6 +507,11 @@ class Session:
             "so no command line gives this export exactly",
         )
 
+    def _edit_options(self, options: Options) -> EditOptions:
+        """The library's options for an edit of this file: the page's, with edited samples over
+        full scale held under it where the file stores integers, as the command line does."""
+        return options.edit_options().replace(full_scale=audio.clips(self.head.subtype))
+
     def _stored(self, samples: np.ndarray) -> np.ndarray:
         """``samples`` as the file would store them and read them back (what a command writes between steps)."""
         fitted = audio.fit_subtype(samples, self.head.subtype)
@@ -1001,7 +1006,7 @@ class Session:
             if self.cancel.is_set() or self.stopping.is_set():
                 raise Cancelled(f"cancelled after {done} of {total} {unit}; nothing changed")
             try:
-                opts = options.edit_options()
+                opts = self._edit_options(options)
                 if cut:
                     parts = []
                     for start, patch in tiles.assemble(self._tiles(options, opts, cut, turns, parts), cut):
@@ -1061,7 +1066,7 @@ class Session:
         it), with the units its progress counts (:func:`specblur.edit.on_file.stream_units`);
         ``None`` for an edit made in memory.
         Only for a region alone in its step: it reads the applied steps' samples, not this step's."""
-        opts = options.edit_options()
+        opts = self._edit_options(options)
         effect = EFFECTS[options.mode]
         head = self.head
         made = effect.streamed(
