@@ -257,6 +257,28 @@ def test_auto_does_not_copy_when_nothing_stands_out() -> None:
     assert R.restore(x, RATE, (1.5, 1.8), None, "auto", np.random.default_rng(0))[2] == "envelope"
 
 
+def test_auto_does_not_copy_a_stretch_that_must_be_brought_up_or_down() -> None:
+    """The same loop fading out (a decay, a swell): a bar away fits nearly as well as in the steady
+    loop, but sits at another level. Copying another moment of a fade and bringing it to the hole's
+    level lost to the context fills on held-out material (docs/REPAIR.md: 49 copies on the broad set,
+    1.02 dB farther on average), so ``auto`` copies only a stretch as loud as the hole's
+    surroundings (within MATCH_LEVEL_DB), and ``--method match`` still copies it."""
+    steady = loop(4.0, seed=2)
+    fading = steady * np.exp(-np.arange(len(steady)) / (1.2 * RATE))[:, None]  # -3.6 dB per half-second bar
+    hole = (2.1, 2.25)
+    a, b = int(hole[0] * RATE), int(hole[1] * RATE)
+    found = {}
+    for name, x in (("steady", steady), ("fading", fading)):
+        damaged = x.copy()
+        damaged[a:b] = 0.0
+        found[name] = R.find_match(damaged, RATE, a, b)
+        assert found[name] is not None and found[name].ratio <= R.MATCH_RATIO, (name, found[name])
+        used = R.restore(damaged, RATE, hole, None, "auto", np.random.default_rng(0))[2]
+        assert used == ("match" if name == "steady" else "hybrid" if b - a <= 0.1 * RATE else "envelope"), name
+        assert R.restore(damaged, RATE, hole, None, "match", np.random.default_rng(0))[2] == "match"
+    assert abs(found["steady"].level_db) < 0.2 and abs(found["fading"].level_db) > 2.0, found
+
+
 def test_match_with_a_band_changes_only_that_band() -> None:
     x = loop(seed=2)
     a, b = int(2.1 * RATE), int(2.3 * RATE)

@@ -99,6 +99,7 @@ SEARCH_SECONDS = 8.0  # ``match`` looks this far either side of the hole for a s
 MATCH_CONTEXT_SECONDS = 0.3  # the context on each side that a candidate's surroundings must resemble
 MATCH_FADE_SECONDS = 0.01  # the copy joins the known samples with a raised-cosine crossfade this long
 MATCH_RATIO = 0.45  # ``auto`` copies when the best candidate's distance is at most this share of the median
+MATCH_LEVEL_DB = 0.75  # ... and its surroundings' level is within this of the hole's (a repeat comes back as loud)
 MATCH_BANDS = 32  # mel bands of the features the candidates are compared on
 MATCH_RANGE_DB = 70.0  # features floored this far under their loudest cell
 MATCH_MAX_GAIN_DB = 12.0  # the copy's level brought to the context's, by at most this much
@@ -197,7 +198,10 @@ def choose_method(
     a band-limited region takes the AR result inside its band only); beyond, ``match`` where
     :func:`find_match` found a stretch whose surroundings resemble the hole's closely (its distance
     at most :data:`MATCH_RATIO` of the median candidate's: the material repeats, a loop or a bar of
-    music; :func:`restore` searches only holes longer than :data:`MATCH_MIN_SECONDS`), else
+    music; :func:`restore` searches only holes longer than :data:`MATCH_MIN_SECONDS`) and whose
+    surroundings are as loud as the hole's, within :data:`MATCH_LEVEL_DB` (a repeat comes back at
+    its level; a stretch that needs bringing up or down is another moment of a decay or a swell,
+    and copying it lost to the fills below on held-out material), else
     ``texture`` when the model provides one, else ``hybrid`` up to :data:`HYBRID_MAX_SECONDS` and
     ``envelope`` beyond. Measured on held-out recordings in
     ``docs/REPAIR.md``."""
@@ -205,7 +209,7 @@ def choose_method(
         return "declick"
     if hole_seconds <= AR_MAX_SECONDS:
         return "ar"
-    if match is not None and match.ratio <= MATCH_RATIO:
+    if match is not None and match.ratio <= MATCH_RATIO and abs(match.level_db) <= MATCH_LEVEL_DB:
         return "match"
     if texture:
         return "texture"
@@ -219,12 +223,15 @@ def choose_method(
 class Match:
     """Where :func:`find_match` found the stretch to copy into a hole: ``shift`` samples away (the
     hole's samples ``[h0, h1)`` are taken from ``[h0 + shift, h1 + shift)``), its surroundings'
-    ``distance`` to the hole's (RMS dB over the features) and ``ratio``, that distance over the median
-    candidate's (low: the material repeats; near 1: nothing stands out)."""
+    ``distance`` to the hole's (RMS dB over the features), ``ratio``, that distance over the median
+    candidate's (low: the material repeats; near 1: nothing stands out), and ``level_db``, how much
+    louder the hole's surroundings are than the stretch's (what the copy is brought up by, within
+    :data:`MATCH_MAX_GAIN_DB`; 0 for an exact repeat)."""
 
     shift: int
     distance: float
     ratio: float
+    level_db: float = 0.0
 
 
 FEATURE_FRAMES = 512
@@ -331,7 +338,22 @@ def find_match(x: np.ndarray, rate: int, h0: int, h1: int) -> Match | None:
             dot = np.einsum("oec,ec->o", cand, ref)
             norms = np.sqrt(np.einsum("oec,oec->o", cand, cand) * np.sum(ref * ref))
             shift = int(offsets[int(np.argmax(dot / (norms + 1e-20)))])
-    return Match(shift, float(dist[best]), float(dist[best]) / max(median, 1e-9))
+    level = 10.0 * np.log10(max(float(_context_power_ratio(x, rate, h0, h1, shift, linked=True)[0]), 1e-30))
+    return Match(shift, float(dist[best]), float(dist[best]) / max(median, 1e-9), float(level))
+
+
+def _context_power_ratio(x: np.ndarray, rate: int, h0: int, h1: int, shift: int, linked: bool) -> np.ndarray:
+    """The power of the hole's surroundings (:data:`MATCH_CONTEXT_SECONDS` each side) over the power
+    of the same samples ``shift`` away, per channel (``linked``: one, of the channels' mean power)."""
+    n = x.shape[0]
+    c = int(MATCH_CONTEXT_SECONDS * rate)
+    near = np.r_[np.arange(max(0, h0 - c), h0), np.arange(h1, min(n, h1 + c))]
+    near = near[(near + shift >= 0) & (near + shift < n)]
+    here = x[near] ** 2
+    there = x[near + shift] ** 2
+    if linked:
+        here, there = here.mean(axis=1, keepdims=True), there.mean(axis=1, keepdims=True)
+    return here.mean(axis=0) / np.maximum(there.mean(axis=0), 1e-30)
 
 
 def _copy_fill(x: np.ndarray, rate: int, h0: int, h1: int, found: Match, linked: bool) -> tuple[np.ndarray, int, int]:
@@ -344,14 +366,7 @@ def _copy_fill(x: np.ndarray, rate: int, h0: int, h1: int, found: Match, linked:
     fade = int(MATCH_FADE_SECONDS * rate)
     a0 = max(0, h0 - fade, -s)
     a1 = min(n, h1 + fade, n - s)
-    c = int(MATCH_CONTEXT_SECONDS * rate)
-    near = np.r_[np.arange(max(0, h0 - c), h0), np.arange(h1, min(n, h1 + c))]
-    near = near[(near + s >= 0) & (near + s < n)]
-    here = x[near] ** 2
-    there = x[near + s] ** 2
-    if linked:
-        here, there = here.mean(axis=1, keepdims=True), there.mean(axis=1, keepdims=True)
-    ratio = here.mean(axis=0) / np.maximum(there.mean(axis=0), 1e-30)
+    ratio = _context_power_ratio(x, rate, h0, h1, s, linked)
     limit = 10.0 ** (MATCH_MAX_GAIN_DB / 10.0)
     gain = np.sqrt(np.clip(ratio, 1.0 / limit, limit))
     weight = np.ones(a1 - a0)
