@@ -184,6 +184,16 @@ class Source:
         self._info = head
         return head
 
+    def shortfall(self) -> str | None:
+        """What to tell a user whose file holds less than its header promises (``None``: it holds
+        all of it): a file cut short, or a compressed stream that decodes to less than it says."""
+        head = self.info()
+        if not head.truncated:
+            return None
+        what = "file cut short" if self.layout is not None else "the audio ends early"
+        promised = head.promised_frames / head.sample_rate  # type: ignore[operator]
+        return f"{what}: its header promises {promised:.3f} s, it holds {head.frames / head.sample_rate:.3f} s"
+
     def _decodable(self, frames: int, rate: int) -> int:
         """The frames a file read by libsndfile really holds, at most its header's ``frames``. A
         compressed stream's count comes from its last page or frame, which can promise more than

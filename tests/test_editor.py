@@ -280,6 +280,20 @@ def test_edits_of_a_loud_file_are_held_under_full_scale_as_the_command_line_hold
     assert np.abs(y).max() <= 1.0 and not np.allclose(y[first], clipped[first], atol=2 / 32768)
 
 
+def test_a_file_that_holds_less_than_its_header_promises_says_so(tiny_model: Path, tmp_path: Path) -> None:
+    """A WAV cut short opens, and the page is told what the command line warns: the header's length
+    and what is there, which is what is edited; a whole file says nothing."""
+    full = tmp_path / "full.wav"
+    sf.write(full, B.tone(2.0, 16000, 1), 16000, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: 44 + 2 * 20000])
+    session = S.Session(cut, tmp_path / "o.wav", "tiny")
+    state = session.state()
+    assert state["short"] == "file cut short: its header promises 2.000 s, it holds 1.250 s"
+    assert state["frames"] == 20000
+    assert S.Session(full, tmp_path / "p.wav", "tiny").state()["short"] is None
+
+
 def test_a_lossy_file_has_no_exact_command_and_says_so(tiny_model: Path, tmp_path: Path) -> None:
     """OGG Vorbis: each command re-encodes (lossy), so the box says that no command gives the export."""
     src = tmp_path / "take.ogg"

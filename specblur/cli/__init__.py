@@ -893,6 +893,9 @@ def edit(input: str, out: str | None, port: int | None, no_browser: bool, model:
         from specblur.editor import server
 
     session = server.Session(input, out, loaded, force=force, model_arg=model)
+    short = session.source.shortfall()
+    if short is not None:
+        click.echo(f"specblur: warning: {input}: {short}; editing what is there", err=True)
     http = server.open_server(port, session)
     import threading
 

@@ -171,12 +171,9 @@ def blur_file_regions(
         head = source.info()
         opts = opts.replace(full_scale=audio.clips(head.subtype))  # (overs held under full scale, not clipped)
         audio.check_output_name(dst, head, name)
-        if head.truncated:  # (a stream decoded by libsndfile may also just promise a little more than it holds)
-            what = "file cut short" if source.layout is not None else "the audio ends early"
-            warnings.append(
-                f"{name}: {what}: its header promises {head.promised_frames / head.sample_rate:.3f} s, "
-                f"it holds {head.frames / head.sample_rate:.3f} s; processing what is there"
-            )
+        short = source.shortfall()
+        if short is not None:
+            warnings.append(f"{name}: {short}; processing what is there")
         planned = []
         for item in regions:
             own = {k: v for k, v in item.items() if k not in ("name", "time", "freq")}

@@ -1219,6 +1219,7 @@ class Session:
             return {
                 "file": self.path.name,
                 "path": str(self.path),
+                "short": self.source.shortfall(),  # (a file holding less than its header promises)
                 "out": str(self.out),
                 "rate": head.sample_rate,
                 "channels": head.channels,

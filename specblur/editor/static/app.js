@@ -1367,7 +1367,8 @@ async function start() {
     const state = await (await api("/api/state")).json();
     $("file").textContent =
       `${state.path}: ${state.seconds.toFixed(3)} s, ${state.rate} Hz, ${state.channels} ch, ` +
-      `${state.format} ${state.subtype}; model ${state.model.name}`;
+      `${state.format} ${state.subtype}; model ${state.model.name}` +
+      (state.short ? ` (${state.short}: editing what is there)` : "");
     $("mode").replaceChildren();
     for (const effect of state.effects) {
       const option = document.createElement("option");
