@@ -476,18 +476,8 @@ def _filled(
     check_finite_span(source.read_span, where.start, where.stop, head.sample_rate)
     yield from made
     samples = np.zeros((0, head.channels))
-    parts[index] = BlurResult(
-        samples,
-        where.regions,
-        float("nan"),
-        made.span,
-        [],
-        made.method,
-        where.hole,
-        where.band,
-        clicks=made.clicks,
-        held=made.held,
-    )
+    done = {"method": made.method, "hole": where.hole, "band": where.band, "clicks": made.clicks, "held": made.held}
+    parts[index] = BlurResult(samples, where.regions, float("nan"), made.span, [], **done)
 
 
 def _streamed(
