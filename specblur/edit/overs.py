@@ -12,11 +12,16 @@ distance, 8 files) from the edit as made, where this module's dips put it 0.2-2.
 Each sample over full scale gets a dip: the gain that brings it to full scale, at the sample itself,
 rising back to 1 along a raised cosine over :data:`REACH_SECONDS` each side; where dips meet, the
 lower gain holds. One gain for all channels (the stereo image holds). It is applied only to the
-samples given, never beyond: a region's changed span, a tile of a long one, a block of a long fill,
-each cut the same way whatever face runs the edit (the command line, the editor, a batch), so they
-all write the same bytes; the input outside the edit stays as it was. Only files stored in integers
-get it (:attr:`specblur.edit.options.EditOptions.full_scale`): a float file keeps what the edit made,
-as does the array form of the Python API.
+samples given, never beyond: an edit's changed span (:func:`specblur.edit.segment.edit_segment`), a
+region's in memory or a tile's of a long one, cut the same way whatever face runs the edit (the
+command line, the editor, a batch), so they all write the same bytes; the input outside the edit stays
+as it was. Edits that draw codes get it (the blur; repair's ``texture`` and ``model``); a repair's
+fill from the context alone (``auto``, ``envelope``, ``declick``...) does not, since a long one is cut
+into blocks differently in memory and when streamed, and the dips would differ where an over lies
+near a cut: such fills stayed under full scale on all 225 real files tried, and are clipped (with
+the warning) if not. Only files stored in integers get it
+(:attr:`specblur.edit.options.EditOptions.full_scale`): a float file keeps what the edit made, as
+does the array form of the Python API.
 """
 
 from __future__ import annotations

@@ -60,7 +60,6 @@ import numpy as np
 
 from specblur import cancel
 from specblur.edit.limits import AR_AUTO_SECONDS, DECLICK_AUTO_SECONDS, HYBRID_AUTO_SECONDS
-from specblur.edit.overs import Held
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
 __all__ = [
@@ -614,15 +613,13 @@ class Streamed:
     does first; then theirs, or empty, ``(0, 0)``, where there are none); ``method``: how it is done.
     ``progress``, if set before iterating, is called with the share of the work done (0 to 1) as it
     goes. ``clicks``: for ``declick``, how many clicks it mends, once it has found them (else
-    ``None``); ``held``: what of it was over full scale and held under it, once iterated (see
-    :mod:`specblur.edit.overs`; set by the caller that does so). Iterate once."""
+    ``None``). Iterate once."""
 
     def __init__(
         self, span: tuple[int, int], method: str, make: Callable[[Streamed], Iterator[tuple[int, np.ndarray]]]
     ) -> None:
         self.span, self.method = span, method
         self.clicks: int | None = None
-        self.held = Held()
         self.progress: Callable[[float], None] | None = None
         self._make = make
 

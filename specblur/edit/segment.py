@@ -120,8 +120,10 @@ def edit_segment(
     check_finite(segment, where.start, rate)
     synthesised = effect.synthesise(segment, rate, where, method, options, key)
     if synthesised is not None:  # done from the samples alone, no codes drawn
+        # (no dips here: a fill from the context is cut into blocks differently in memory and when
+        # streamed, and the dips would then differ where an over lies near a cut; such fills kept
+        # under full scale on every real file tried, docs/EFFECT.md, and are clipped if not)
         out, span, method, clicks = synthesised
-        held = hold_under(out, rate, *span) if options.full_scale else Held()
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
         views = []
         if keep_views:  # the spectrograms before and after
@@ -129,9 +131,7 @@ def edit_segment(
             model = loaded.model
             image = model.spectrogram.features_from_magnitude(_magnitude(model, segment, every, rate))[None, None]
             views.append(_view(model, out, every, rate, where, image, None, None, np.zeros(image.shape[-2:])))
-        return BlurResult(
-            out, where.regions, float("nan"), span, views, method, where.hole, where.band, clicks=clicks, held=held
-        )
+        return BlurResult(out, where.regions, float("nan"), span, views, method, where.hole, where.band, clicks=clicks)
     model = loaded.model
     spec_cfg = model.config.spectrogram
     regions = [shift(r, where.frame0, model.cell[r.level]) for r in where.regions]

@@ -19,7 +19,6 @@ import numpy as np
 from specblur.edit import restore
 from specblur.edit.effects.base import Effect, decoded
 from specblur.edit.limits import STEPS
-from specblur.edit.overs import hold_under
 from specblur.edit.region import band_centres
 
 SAMPLE_METHODS = ("envelope", "interpolate", "ar", "hybrid", "declick", "match", "auto")
@@ -108,8 +107,6 @@ class Repair(Effect):
                     filled -= x
                     filled *= options.amount
                     filled += x
-                if options.full_scale:  # (a block at a time, as edit_segment does a region)
-                    outer.held += hold_under(filled, rate)
                 yield where.start + start, filled
             outer.span = in_file(made.span)  # (final once made is: a declick's, its clicks')
             outer.clicks = made.clicks
