@@ -250,6 +250,28 @@ def test_errors_show_on_the_page_and_labels_load(browser, served, tmp_path: Path
     page.close()
 
 
+def test_a_file_cut_short_says_so_on_the_page(browser, tiny_model: Path, tmp_path: Path) -> None:
+    """The page's file line says what the command line warns of a file that holds less than its header
+    promises (here a WAV cut short), and the picture is of what is there."""
+    full = tmp_path / "full.wav"
+    sf.write(full, B.tone(2.0, 22050, 2), 22050, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: 44 + 4 * 33075])  # 1.5 of its 2 s
+    srv = _serve(S.Session(cut, tmp_path / "o.wav", "tiny"))
+    try:
+        page, errors = _page(browser)
+        page.goto(srv.url)
+        expect(page.locator("#file")).to_contain_text("cut.wav: 1.500 s")
+        expect(page.locator("#file")).to_contain_text(
+            "(file cut short: its header promises 2.000 s, it holds 1.500 s: editing what is there)"
+        )
+        assert errors == []
+        page.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 # -- issue 22: a picture you can trust, the gestures of a spectral editor ----------------------------
 
 
