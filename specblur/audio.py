@@ -191,7 +191,7 @@ class Source:
         if not head.truncated:
             return None
         what = "file cut short" if self.layout is not None else "the audio ends early"
-        promised = head.promised_frames / head.sample_rate  # type: ignore[operator]
+        promised = (head.promised_frames or head.frames) / head.sample_rate
         return f"{what}: its header promises {promised:.3f} s, it holds {head.frames / head.sample_rate:.3f} s"
 
     def _decodable(self, frames: int, rate: int) -> int:
@@ -200,31 +200,26 @@ class Source:
         decodes (an OGG of Battle for Wesnoth's music: 5,806 frames more), and a file cut short
         (a download stopped) promises all of it. The end is probed, a second back from what the
         header says (then 8, 64... seconds back while nothing reads there), so a whole file is not
-        decoded to learn it; where the decoder fails there (a FLAC cut mid-frame loses its sync), it
-        is read through, a block at a time, up to where it fails."""
+        decoded to learn it; where the decoder cannot seek there (a FLAC cut mid-frame loses its
+        sync), it is read through from the start. Either way a little at a time (memory follows a
+        block, not the shortfall), up to where the decoder stops or fails."""
         back = max(1, rate)
         try:
             with self.soundfile() as f:
                 while True:
                     start = max(0, frames - back)
                     f.seek(start)
-                    got = len(f.read(frames - start, dtype="int16", always_2d=True))
+                    got = _readable(f, frames - start)
                     if got or start == 0:
                         return start + got
                     back *= 8
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
             pass
-        count = 0
         try:
             with self.soundfile() as f:
-                while count < frames:
-                    got = len(f.read(min(1024, frames - count), dtype="int16", always_2d=True))
-                    if not got:
-                        break
-                    count += got
+                return _readable(f, frames)
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
-            pass
-        return count
+            return 0
 
     def read_span(self, start: int, stop: int) -> np.ndarray:
         """Samples ``[start, stop)`` as float64 ``(frames, channels)``; the rest is not read."""
@@ -258,6 +253,21 @@ class Source:
         return Audio(
             self.read_span(0, head.frames).astype(dtype, copy=False), head.sample_rate, head.format, head.subtype
         )
+
+
+def _readable(f: sf.SoundFile, most: int) -> int:
+    """How many of the next ``most`` frames of ``f`` decode, read 1,024 at a time (a FLAC decoder
+    that loses its sync drops the whole read it fails in) up to where it stops or fails."""
+    count = 0
+    try:
+        while count < most:
+            got = len(f.read(min(1024, most - count), dtype="int16", always_2d=True))
+            if not got:
+                break
+            count += got
+    except (sf.LibsndfileError, RuntimeError):
+        pass
+    return count
 
 
 class _Spooled:
