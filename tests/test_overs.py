@@ -57,3 +57,46 @@ def test_nothing_over_leaves_the_samples_and_outside_the_span_is_not_touched() -
     mono = x[:, 0].copy()  # a mono array: the same dips
     assert overs.hold_under(mono, RATE).frames == int(np.sum(np.abs(x[:, 0]) > 1.0))
     assert np.abs(mono).max() <= 1.0
+
+
+def test_the_dips_are_the_same_taken_an_over_at_a_time_or_a_step_at_a_time() -> None:
+    """A loud file's thousands of overs take the gain a step of the dip at a time; a few, an over at a
+    time: both give the same gain to the bit (the lowest dip wins where they meet, edges clipped)."""
+    rng = np.random.default_rng(3)
+    n, reach = 5000, 20
+    for count in (5, 41, 42, 900):
+        idx = np.sort(rng.choice(n, count, replace=False))
+        idx[0] = 0  # (dips cut at both ends)
+        idx[-1] = n - 1
+        floor = rng.uniform(0.3, 0.99, count)
+        by_over = np.ones(n)
+        shape = 0.5 + 0.5 * np.cos(np.pi * np.arange(reach + 1) / (reach + 1))
+        for at, f in zip(idx, floor, strict=True):
+            for step in range(-reach, reach + 1):
+                if 0 <= at + step < n:
+                    by_over[at + step] = min(by_over[at + step], 1.0 - (1.0 - f) * shape[abs(step)])
+        assert np.array_equal(overs._gain(idx, floor, n, reach), by_over), count
+
+
+def test_the_plot_draws_the_output_as_written_after_its_dips() -> None:
+    """``--plot``'s "after" is the output's own spectrogram: drawn once the dips have held it under
+    full scale, not from the edit before them."""
+    import specblur
+    from specblur.edit import segment
+    from specblur.edit.options import options as make_options
+
+    loaded = specblur.load_model()
+    rate = 44100
+    t = np.arange(2 * rate) / rate
+    x = sum(np.sin(2 * np.pi * 220 * k * t) / k**2 for k in range(1, 12, 2))
+    x = 0.99 * x / np.abs(x).max()
+    span = (0.5, 1.5)
+    result = segment.blur(loaded, x, rate, time=span, full_scale=True, keep_views=True)
+    assert result.held.frames > 0, "the blur of a tone at full scale went over nowhere: nothing to test"
+    where = segment.plan(loaded, len(x), rate, span, (None, None), make_options(None, full_scale=True))
+    out = result.samples[where.start : where.stop, None]
+    model = loaded.model
+    heard = segment._magnitude(model, out, [0], rate)
+    after = model.spectrogram.to_db(model.spectrogram.features_from_magnitude(heard))
+    view = result.views[0]["after_db"]
+    np.testing.assert_allclose(view, after[:, : view.shape[1]], atol=1e-9)

@@ -142,7 +142,7 @@ def edit_segment(
     out = segment if in_place and not keep_views else np.array(segment, copy=True)
     changed = total = 0
     span = (len(segment), 0)
-    views = []
+    pending = []  # what --plot draws of each channel group, drawn once the output is final
     channels = segment.shape[1]
     groups = [list(range(channels))] if options.linked and channels > 1 else [[c] for c in range(channels)]
     near = _near(model, regions, where.sigma, rate)
@@ -199,8 +199,10 @@ def edit_segment(
             # (the picture's "before" is the input at its own level, as "after" is the output's: the
             # encoder's gain is what the model saw, not what is heard)
             seen = image if gain == 1 else model.spectrogram.features_from_magnitude(heard)[None, None]
-            views.append(_view(model, out, members, rate, where, seen, codes, new, change_db))
+            pending.append((members, seen, codes, new, change_db))
     held = hold_under(out, rate, *span) if options.full_scale else Held()
+    # the pictures drawn from the output as written: after the dips that hold it under full scale
+    views = [_view(model, out, m, rate, where, seen, c, n, d) for m, seen, c, n, d in pending]
     span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
     reach = extent(loaded, where)
     return BlurResult(
