@@ -622,3 +622,29 @@ def test_declick_with_a_band_changes_only_that_band() -> None:
     hz = np.fft.rfftfreq(s1 - s0, 1 / RATE)
     inside = (hz >= band[0]) & (hz <= band[1])
     assert change[~inside].sum() < 0.1 * change[inside].sum()
+
+
+def test_the_lift_tried_raises_a_fill_of_bursts_towards_their_power_and_leaves_a_steady_noise(monkeypatch) -> None:
+    """``LIFT`` (measured, not kept: docs/REPAIR.md) reads on the context how far a line between the
+    hole's edges falls under the power of stretches as long as the hole: little for a steady noise,
+    several dB for bursts whose power is carried by their loud moments; with it on, the fill is
+    louder, and nothing outside the span moves."""
+    rate = 16000
+    rng = np.random.default_rng(0)
+    n = 8 * rate
+    noise = rng.standard_normal(n)
+    bursts = noise * (0.1 + (np.sin(2 * np.pi * 3 * np.arange(n) / rate) > 0.6))
+    h0, h1 = 4 * rate, int(4.3 * rate)
+    grid = R.plan(n, rate, (h0, h1), None)
+    assert R._lift_db(noise[:, None], rate, h0, h1, grid, False).max() < 1.5
+    assert R._lift_db(bursts[:, None], rate, h0, h1, grid, False).max() > 3.0
+    damaged = bursts.copy()
+    damaged[h0:h1] = 0.0
+    hole = (h0 / rate, h1 / rate)
+    plain, _, _ = R.restore(damaged, rate, hole, None, "envelope", np.random.default_rng(0))
+    monkeypatch.setattr(R, "LIFT", True)
+    lifted, span, _ = R.restore(damaged, rate, hole, None, "envelope", np.random.default_rng(0))
+    assert np.mean(lifted[h0:h1] ** 2) > 1.5 * np.mean(plain[h0:h1] ** 2)
+    assert np.array_equal(lifted[: span[0]], damaged[: span[0]]) and np.array_equal(
+        lifted[span[1] :], damaged[span[1] :]
+    )

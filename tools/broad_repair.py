@@ -69,7 +69,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path, default=Path("docs/eval/repair_broad.json"))
     p.add_argument("--per-track", type=int, default=2)
+    p.add_argument("--only", nargs="*", default=KINDS, help="damage kinds")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variant: constants of specblur.edit.restore set (e.g. LIFT=1); give it its own --json",
+    )
     args = p.parse_args()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        old = getattr(R, key)
+        setattr(R, key, value.lower() in ("1", "true") if isinstance(old, bool) else type(old)(float(value)))
     cases = []
     chosen = sources(args.per_track)
     print(f"{len(chosen)} excerpts", flush=True)
@@ -77,7 +89,7 @@ def main() -> None:
         x = E.excerpt(path, start)
         if np.sqrt(np.mean(x**2)) < 1e-4:
             continue  # (silence: nothing to repair)
-        for kind in KINDS:
+        for kind in args.only:
             if kind == "dropout1000" and len(x) < 2.5 * E.RATE:
                 continue
             y, hole, band = E.damage(x, kind, 90000 + 100 * si + KINDS.index(kind), "random")
@@ -95,7 +107,7 @@ def main() -> None:
           " every band within 2 dB: interpolate / auto |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
     table = {}
-    for kind in KINDS:
+    for kind in args.only:
         rows = [c for c in cases if c["kind"] == kind]
         if not rows:
             continue
@@ -113,7 +125,7 @@ def main() -> None:
         cells = " | ".join(f"{lsd[m].mean():.2f} / {level[m].mean():.1f}" for m in ["damaged", *METHODS])
         print(f"| {kind} | {len(rows)} | {cells} | {gain.mean():+.2f} ({lo:+.2f} to {hi:+.2f}) | "
               f"{np.mean(gain > 0):.0%} | {within['interpolate']} / {within['auto']} |")  # fmt: skip
-    args.json.write_text(json.dumps({"table": table, "cases": cases}, indent=1) + "\n")
+    args.json.write_text(json.dumps({"set": args.set, "table": table, "cases": cases}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -118,6 +118,10 @@ DECLICK_ONSET = True  # a run starts where the forward error first rose (the bac
 DECLICK_CONFIRM = True  # each run checked again under a model fitted right around it (measured: docs/REPAIR.md)
 DECLICK_CONFIRM_SIGMAS = 6.0  # ... where both errors reach this many robust deviations
 DECLICK_JOINT = 500  # at most this many click samples solved together (dense: memory goes as its square)
+LIFT = False  # the fill raised by the gap its prediction shows on the context (_lift_db): tried, not kept (REPAIR.md)
+LIFT_CONTEXT_SECONDS = 2.0  # ... measured on at most this much context either side of the hole
+LIFT_MAX_DB = 6.0  # ... by at most this much (and never lowered)
+LIFT_SHAPE = True  # ... 0 at the hole's edges, the most in its middle (a half sine)
 
 
 Run = tuple[int, int, tuple[int, ...]]
@@ -429,6 +433,72 @@ def texture_on_envelope(env_db: np.ndarray, texture_db: np.ndarray) -> np.ndarra
         out_power = np.mean(10.0 ** ((out - ref) / 10.0), axis=1, keepdims=True)
         out -= 10.0 * np.log10(out_power / env_power)
     return out
+
+
+def _band_edges(bins_hz: np.ndarray) -> np.ndarray:
+    """Bin indices where the third-octave bands the lift is measured in start (the first from bin 0)."""
+    edges = [0]
+    f = 100.0
+    while True:
+        i = int(np.searchsorted(bins_hz, f))
+        if i >= len(bins_hz) - 1:
+            break
+        if i > edges[-1]:
+            edges.append(i)
+        f *= 2.0 ** (1.0 / 3.0)
+    return np.asarray(edges)
+
+
+def _lift_db(x: np.ndarray, rate: int, h0: int, h1: int, grid: Grid, single: bool) -> np.ndarray | None:
+    """How far the envelope's prediction falls under the power that stretches as long as the hole
+    really hold, measured on the context: (bins, hole frames) dB to add to the envelope, or None.
+
+    Every stretch of the hole's length in up to :data:`LIFT_CONTEXT_SECONDS` either side is
+    predicted as the envelope predicts the hole (a line in dB between the power means of the
+    :data:`CONTEXT_FRAMES` frames each side, one frame with ``single``), raised by ``c`` times a
+    half sine over the stretch (0 at its edges); ``c`` per third-octave band is the lift that brings
+    the predictions' power over each stretch to the stretch's own, averaged in dB over the stretches
+    (three rounds of a fixed point), kept within 0 and :data:`LIFT_MAX_DB`. The channels' powers are
+    summed (one lift for every channel)."""
+    m = len(grid.hole_frames)
+    k = 1 if single else CONTEXT_FRAMES
+    n_fft, hop = grid.n_fft, grid.hop
+    reach = int(LIFT_CONTEXT_SECONDS * rate)
+    need = (m + 2 * k) * hop + n_fft
+    win = window("hann", n_fft, np.float64)
+    edges = _band_edges(grid.bins_hz)
+    shape = np.sin(np.pi * (np.arange(m) + 0.5) / m) if LIFT_SHAPE else np.ones(m)
+    w = (np.arange(m) + 1.0) / (m + 1.0)
+    # stretches, each: true power mean (bands,), left and right dB (bands,)
+    trues, lefts, rights = [], [], []
+    for a, b in ((max(0, h0 - reach), h0), (h1, min(x.shape[0], h1 + reach))):
+        if b - a < need:
+            continue
+        seg = np.ascontiguousarray(x[a:b].T)
+        power = (np.abs(stft(seg, n_fft, hop, win)) ** 2).sum(axis=0)
+        power = power[:, n_fft // (2 * hop) + 1 : power.shape[1] - n_fft // (2 * hop) - 1]  # whole frames
+        bands = np.add.reduceat(power, edges, axis=0) + 1e-20  # (bands, frames)
+        n_pos = bands.shape[1] - m - 2 * k + 1
+        if n_pos < 1:
+            continue
+        c = np.cumsum(np.pad(bands, ((0, 0), (1, 0))), axis=1)
+        p = np.arange(n_pos)
+        trues.append((c[:, p + k + m] - c[:, p + k]) / m)
+        lefts.append(10 * np.log10((c[:, p + k] - c[:, p]) / k))
+        rights.append(10 * np.log10((c[:, p + 2 * k + m] - c[:, p + k + m]) / k))
+    if not trues:
+        return None
+    true_db = 10 * np.log10(np.concatenate(trues, axis=1))  # (bands, stretches)
+    left, right = np.concatenate(lefts, axis=1), np.concatenate(rights, axis=1)
+    line = left[..., None] * (1 - w) + right[..., None] * w  # (bands, stretches, m)
+    lift = np.zeros(len(edges))
+    for _ in range(3):
+        pred = line + lift[:, None, None] * shape
+        top = pred.max(axis=2)
+        pred_db = top + 10 * np.log10(np.mean(10 ** ((pred - top[..., None]) / 10), axis=2))
+        lift = np.clip(lift + np.mean(true_db - pred_db, axis=1), 0.0, LIFT_MAX_DB)
+    per_bin = np.repeat(lift, np.diff(np.append(edges, len(grid.bins_hz))))
+    return per_bin[:, None] * shape[None, :]
 
 
 # -- phase -------------------------------------------------------------------------------------------
@@ -1334,6 +1404,10 @@ def restore(
         spec = stft(segment, grid.n_fft, grid.hop, win)
         single = method == "interpolate" or (method == "hybrid" and HYBRID_LINE)
         env = np.stack([envelope_db(s, grid, single=single) for s in spec])
+        if LIFT and method in ("envelope", "hybrid"):
+            lift = _lift_db(x, rate, h0, h1, grid, single)
+            if lift is not None:
+                env = env + lift
         if method == "texture":
             tex = np.asarray(texture_db, dtype=np.float64)
             tex = np.broadcast_to(tex, env.shape) if tex.ndim == 2 else tex
