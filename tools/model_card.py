@@ -174,6 +174,26 @@ def _edits_on_held_out() -> list[str]:
                     cells.append(cell + (f" / {r['visqol']:.2f}" if "visqol" in r else ""))
                 out.append(f"| {kind} | " + " | ".join(cells) + " |")
             out.append("")
+    oracle = root / "oracle_fill.json"
+    if oracle.exists():
+        rows = [r for r in json.loads(oracle.read_text())["table"] if r["set"] == "broad"]
+        fills = ["interpolate", "auto", "steady-log", "steady-power", "smooth-0.2s"]
+        out += [
+            "Where the limit is (`tools/oracle_fill.py`, `docs/eval/oracle_fill.json`): fills that know the lost",
+            "audio, on the broad held-out set's dropouts (`tools/broad_repair.py`): each band held at its true mean",
+            "dB (`steady-log`) or true power (`steady-power`), or the original smoothed over 0.2 s (`smooth-0.2s`);",
+            "mel LSD (dB) / holes with every band within 2 dB of the original's level:",
+            "",
+            "| dropout | " + " | ".join(fills) + " |",
+            "|---" * (len(fills) + 1) + "|",
+        ]
+        for kind in dict.fromkeys(r["damage"] for r in rows):
+            got = {r["fill"]: r for r in rows if r["damage"] == kind}
+            cells = [
+                f"{got[f]['lsd']:.2f} / {got[f]['within_2db']} of {got[f]['n']}" if f in got else "-" for f in fills
+            ]
+            out.append(f"| {kind} | " + " | ".join(cells) + " |")
+        out.append("")
     blur = root / "blur-transformer.md"
     if blur.exists():
         out += ["Blur (`tools/evaluate_blur.py`, `docs/eval/blur.md`):", "", *blur.read_text().strip().splitlines()]
