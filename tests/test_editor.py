@@ -123,14 +123,15 @@ def test_apply_undo_redo_export_match_the_command_line(running: S.Server, stereo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.wav", "out.wav", "take.wav"]  # no temporary left
 
 
-def run_printed(capsys, command: str, out: Path, into: Path, name: str = "cli.wav") -> None:
+def run_printed(capsys, command: str, out: Path, into: Path, name: str = "cli.wav") -> str:
     """Run the command box's text with the real CLI (in ``into``, where its step files and the label
-    file are), writing ``into / name`` instead of OUT."""
+    file are), writing ``into / name`` instead of OUT; returns what the commands wrote to stderr."""
     import shlex
 
     assert not command.startswith("#"), command
     for old in [into / name, *into.glob("step*")]:
         old.unlink(missing_ok=True)
+    errors = []
     for line in command.split(" && \\\n"):
         line = line.split("\n#")[0].split("    # ")[0]
         args = shlex.split(line)
@@ -139,6 +140,8 @@ def run_printed(capsys, command: str, out: Path, into: Path, name: str = "cli.wa
         args = [str(into / a) if a.startswith("step") or a.endswith(".labels.txt") else a for a in args]
         code, err = cli_in_process(capsys, *args)
         assert code == 0, err
+        errors.append(err)
+    return "".join(errors)
 
 
 def test_labels_round_trip_through_the_cli(running: S.Server, stereo: Path, tmp_path: Path, capsys) -> None:
@@ -272,8 +275,14 @@ def test_edits_of_a_loud_file_are_held_under_full_scale_as_the_command_line_hold
         session.apply([S.parse_options(region)])
         command = session.command()
         session.export()
-        run_printed(capsys, command, out, tmp_path, f"cli{step}.wav")
+        err = run_printed(capsys, command, out, tmp_path, f"cli{step}.wav")
         assert out.read_bytes() == (tmp_path / f"cli{step}.wav").read_bytes()
+        # the page is told what was held, in the command line's numbers
+        held = session.state()["entries"][-1]["snapped"][0]["held"]
+        assert held["frames"] > 0 and held["db"] < 0
+        said = f"{held['frames']} edited samples were over full scale: held under it by dips in gain of up to "
+        said += f"{held['db']:.1f} dB"
+        assert said in err, err
     y = sf.read(out, always_2d=True)[0]
     clipped = np.clip(made.samples, -1, 1)
     first = slice(int(0.35 * 16000), int(0.75 * 16000))  # (the first edit only)

@@ -272,6 +272,32 @@ def test_a_file_cut_short_says_so_on_the_page(browser, tiny_model: Path, tmp_pat
         srv.server_close()
 
 
+def test_the_edit_list_says_what_was_held_under_full_scale(browser, tiny_model: Path, tmp_path: Path) -> None:
+    """A blur of a 16-bit file at full scale goes over it: the page's edit list says how many samples
+    were held under it and the deepest dip, the command line's numbers (as it says a declick's count)."""
+    t = np.arange(int(2.0 * 16000)) / 16000
+    x = np.clip(6 * np.sin(2 * np.pi * 200 * t) * np.sin(2 * np.pi * 0.5 * t + 0.3), -1, 1)
+    src = tmp_path / "loud.wav"
+    sf.write(src, np.stack([x, 0.8 * x], axis=1), 16000, subtype="PCM_16")
+    session = S.Session(src, tmp_path / "o.wav", "tiny")
+    session.apply([S.parse_options({"time": [0.3, 1.0], "temperature": 4, "seed": 1})])
+    held = session.entries[0].snapped[0]["held"]
+    assert held and held["frames"] > 0, "the blur went over nowhere: nothing to show"
+    srv = _serve(session)
+    try:
+        page, errors = _page(browser)
+        page.goto(srv.url)
+        expect(page.locator("#history li")).to_have_count(1)
+        expect(page.locator("#history li").first).to_contain_text(
+            f"[{held['frames']} over full scale: held by dips of up to {held['db']:.1f} dB]"
+        )
+        assert errors == []
+        page.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 # -- issue 22: a picture you can trust, the gestures of a spectral editor ----------------------------
 
 

@@ -53,6 +53,7 @@ from specblur.edit import on_file, plan, segment, tiles
 from specblur.edit.effects import EFFECTS
 from specblur.edit.limits import AMOUNT, REPAIR_METHODS, SCALES, TEMPERATURE
 from specblur.edit.options import EditOptions
+from specblur.edit.overs import Held
 from specblur.edit.region import band_centres
 from specblur.errors import AudioError, SpecblurError, UsageError
 from specblur.runtime import loader
@@ -1017,7 +1018,8 @@ class Session:
                     changed = [p.changed_codes for p in parts]
                     snapped.append(
                         {**_describe(where.regions[-1]), "changed_codes": float(np.mean(changed)),
-                         "method": parts[0].method, "tiles": len(cut)}
+                         "method": parts[0].method, "tiles": len(cut),
+                         "held": _held(sum((p.held for p in parts), Held()))}
                     )  # fmt: skip
                     continue
                 if streams[index] is not None:
@@ -1055,7 +1057,7 @@ class Session:
             redrawn = None if math.isnan(result.changed_codes) else result.changed_codes  # no codes: a fill
             snapped.append(
                 {**_describe(result.regions[-1]), "changed_codes": redrawn, "method": result.method,
-                 "clicks": result.clicks}
+                 "clicks": result.clicks, "held": _held(result.held)}
             )  # fmt: skip
             done += 1
             self.progress = {"task": task, "done": done, "total": total, "unit": unit}
@@ -1375,6 +1377,12 @@ def _content_id(path: Path) -> tuple[int, int, str] | None:
     except OSError as exc:
         raise RequestError(409, f"{path}: cannot read it ({exc.strerror or exc})") from None
     return (st.st_size, st.st_mtime_ns, digest.hexdigest())
+
+
+def _held(held: Held) -> dict[str, float] | None:
+    """What the page says of edited samples held under full scale (as the command line's warning
+    does): how many, and the deepest dip in dB; ``None`` where nothing went over."""
+    return {"frames": held.frames, "db": round(20 * math.log10(held.gain), 1)} if held.frames else None
 
 
 def _describe(region: Any) -> dict[str, Any]:

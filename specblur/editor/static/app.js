@@ -1118,12 +1118,16 @@ function render() {
   list.textContent = "";
   s.entries.forEach((entry, i) => {
     const li = document.createElement("li");
-    // a repair says how each region was filled (what auto picked; declick: how many clicks)
+    // a repair says how each region was filled (what auto picked; declick: how many clicks); any
+    // edit, what was held under full scale (as the command line warns)
     const how = (r, k) => {
-      const part = r.startsWith("repair") && entry.snapped[k] ? entry.snapped[k] : null;
-      if (!part || !part.method) return r;
+      const part = entry.snapped[k] || null;
+      const dips = part && part.held ? `held by dips of up to ${part.held.db.toFixed(1)} dB` : "";
+      const held = dips ? ` [${part.held.frames} over full scale: ${dips}]` : "";
+      if (!r.startsWith("repair") || !part || !part.method) return r + held;
       const clicks = part.method === "declick" && part.clicks !== null && part.clicks !== undefined;
-      return clicks ? `${r} [declick: ${part.clicks} click${part.clicks === 1 ? "" : "s"}]` : `${r} [${part.method}]`;
+      const made = clicks ? `[declick: ${part.clicks} click${part.clicks === 1 ? "" : "s"}]` : `[${part.method}]`;
+      return `${r} ${made}${held}`;
     };
     const what = entry.name ? `${entry.name}: ${entry.regions.length} regions` : entry.regions.map(how).join("; ");
     li.textContent = `${entry.preview ? "preview: " : ""}${what} (${entry.ms} ms)`;
