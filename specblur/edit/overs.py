@@ -49,10 +49,14 @@ class Held:
         return Held(self.frames + other.frames, min(self.gain, other.gain))
 
 
-def hold_under(samples: np.ndarray, rate: int, lo: int = 0, hi: int | None = None) -> Held:
+def hold_under(
+    samples: np.ndarray, rate: int, lo: int = 0, hi: int | None = None, counted: tuple[int, int] | None = None
+) -> Held:
     """Bring frames ``[lo, hi)`` of ``samples`` (``(frames, channels)`` float) within full scale
     (at most 1.0 in magnitude), in place, by the dips described above; frames outside ``[lo, hi)``
-    are neither changed nor looked at. Returns what was held (nothing: ``samples`` untouched)."""
+    are neither changed nor looked at. Returns what was held (nothing: ``samples`` untouched):
+    with ``counted``, only the overs and the gain in frames ``[counted[0], counted[1])`` of
+    ``samples`` (a tile of a long edit: the frames the output takes from it, each counted once)."""
     hi = len(samples) if hi is None else hi
     if hi <= lo:
         return Held()
@@ -69,7 +73,13 @@ def hold_under(samples: np.ndarray, rate: int, lo: int = 0, hi: int | None = Non
     else:
         part[touched] *= gain[touched]
     part[overs] = np.clip(part[overs], -1.0, 1.0)  # (x * (1 / x) can round a hair above 1)
-    return Held(len(overs), float(gain.min()))
+    if counted is None:
+        return Held(len(overs), float(gain.min()))
+    c0, c1 = max(0, counted[0] - lo), min(len(part), counted[1] - lo)
+    if c1 <= c0:
+        return Held()
+    inside = int(np.count_nonzero((overs >= c0) & (overs < c1)))
+    return Held(inside, float(gain[c0:c1].min())) if inside else Held()
 
 
 def _gain(overs: np.ndarray, floor: np.ndarray, n: int, reach: int) -> np.ndarray:

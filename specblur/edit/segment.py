@@ -101,6 +101,7 @@ def edit_segment(
     keep_views: bool = False,
     key: tuple[int, ...] = (),
     in_place: bool = False,
+    counted: tuple[int | None, int | None] = (None, None),
 ) -> BlurResult:
     """Edit ``segment`` = the file's samples ``[where.start, where.stop)``, ``(frames, channels)``,
     with ``options`` (the effect, its prior and settings); see :mod:`specblur.edit.effects`. ``key``
@@ -108,7 +109,8 @@ def edit_segment(
     gives its number). ``in_place``: the edit is written into ``segment`` itself (the result's
     samples are ``segment``), for a caller that no longer needs the input (a tile: one copy of the
     part fewer in memory while it is edited); for the change path only (a blur), not with
-    ``keep_views``.
+    ``keep_views``. ``counted``: the file's frames whose overs the result's ``held`` counts (a tile:
+    those the output takes from it; ``None``: no bound on that side).
 
     Returns the edited segment; its ``span`` is in the file's samples. With ``options.linked`` the
     channels are edited together, one draw of codes from their mean magnitude and one change applied
@@ -200,7 +202,11 @@ def edit_segment(
             # encoder's gain is what the model saw, not what is heard)
             seen = image if gain == 1 else model.spectrogram.features_from_magnitude(heard)[None, None]
             pending.append((members, seen, codes, new, change_db))
-    held = hold_under(out, rate, *span) if options.full_scale else Held()
+    held = Held()
+    if options.full_scale:
+        first = where.start if counted[0] is None else counted[0]
+        last = where.stop if counted[1] is None else counted[1]
+        held = hold_under(out, rate, *span, counted=(first - where.start, last - where.start))
     # the pictures drawn from the output as written: after the dips that hold it under full scale
     views = [_view(model, out, m, rate, where, seen, c, n, d) for m, seen, c, n, d in pending]
     span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)

@@ -218,7 +218,15 @@ def run_tile(
     copy of the part fewer in memory (not with ``keep_views``, which reads the input after)."""
     from specblur.edit.segment import _magnitude, edit_segment
 
-    part = edit_segment(loaded, segment, rate, where, options, keep_views, (tile.index,), in_place=in_place)
+    # the overs the tile counts: in the frames the output takes from it, its incoming crossfade left
+    # to the tile before (which gives the frames it crossfades from): each output frame counted once
+    counted = (
+        None if tile.keep[0] is None else tile.keep[0] + tile.fade,
+        None if tile.keep[1] is None else tile.keep[1] + (after.fade if after is not None else 0),
+    )
+    part = edit_segment(
+        loaded, segment, rate, where, options, keep_views, (tile.index,), in_place=in_place, counted=counted
+    )
     view = None
     if keep_views and part.views:
         model = loaded.model
