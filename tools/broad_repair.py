@@ -70,18 +70,9 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=Path("docs/eval/repair_broad.json"))
     p.add_argument("--per-track", type=int, default=2)
     p.add_argument("--only", nargs="*", default=KINDS, help="damage kinds")
-    p.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a variant: constants of specblur.edit.restore set (e.g. LIFT=1); give it its own --json",
-    )
+    E.add_set_argument(p, "give it its own --json")
     args = p.parse_args()
-    for item in args.set:
-        key, _, value = item.partition("=")
-        old = getattr(R, key)
-        setattr(R, key, value.lower() in ("1", "true") if isinstance(old, bool) else type(old)(float(value)))
+    E.apply_sets(args.set)
     cases = []
     chosen = sources(args.per_track)
     print(f"{len(chosen)} excerpts", flush=True)

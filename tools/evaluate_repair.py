@@ -229,6 +229,25 @@ def run_method(method: str, damaged: np.ndarray, hole: tuple[int, int], band, mo
     return np.asarray(y, dtype=np.float64), 1000 * (time.perf_counter() - t0)
 
 
+def add_set_argument(p: argparse.ArgumentParser, note: str) -> None:
+    """``--set NAME=VALUE ...``: a variant, constants of :mod:`specblur.edit.restore` set (see :func:`apply_sets`)."""
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"a variant: constants of specblur.edit.restore set (e.g. TEXTURE_DEPTH=0.5, LIFT=1); {note}",
+    )
+
+
+def apply_sets(items: list[str]) -> None:
+    """Set each ``NAME=VALUE`` constant of :mod:`specblur.edit.restore`, in the type it has (a flag: 1 or true)."""
+    for item in items:
+        key, _, value = item.partition("=")
+        old = getattr(R, key)
+        setattr(R, key, value.lower() in ("1", "true") if isinstance(old, bool) else type(old)(float(value)))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "specblur" / "evaluate_repair_lib.json")
@@ -238,22 +257,13 @@ def main() -> None:
     p.add_argument("--methods", nargs="*", default=METHODS)
     p.add_argument("--placements", nargs="*", default=PLACEMENTS)
     p.add_argument("--sources", nargs="*", default=None, help="source names (default: all)")
-    p.add_argument(
-        "--set",
-        nargs="*",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a variant: constants of specblur.edit.restore set (e.g. TEXTURE_DEPTH=0.5); give it a --tag",
-    )
+    add_set_argument(p, "give it a --tag")
     p.add_argument("--tag", default="", help="appended to the method names of a variant's rows")
     p.add_argument("--no-visqol", action="store_true")
     p.add_argument("--visqol-methods", nargs="*", default=VISQOL_FOR)
     p.add_argument("--no-report", action="store_true")
     args = p.parse_args()
-    for item in args.set:
-        key, _, value = item.partition("=")
-        old = getattr(R, key)
-        setattr(R, key, value.lower() in ("1", "true") if isinstance(old, bool) else type(old)(float(value)))
+    apply_sets(args.set)
     import specblur
 
     model = specblur.load_model()
