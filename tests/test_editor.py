@@ -289,6 +289,26 @@ def test_edits_of_a_loud_file_are_held_under_full_scale_as_the_command_line_hold
     assert np.abs(y).max() <= 1.0 and not np.allclose(y[first], clipped[first], atol=2 / 32768)
 
 
+def test_a_repair_of_a_loud_master_is_held_under_full_scale_as_the_command_line_holds_it(
+    tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    """A dropout in a 16-bit master limited against full scale: its fill from the context goes over,
+    and the editor holds it under as the command line does, so the printed command writes the export
+    byte for byte, and the edit list has the command line's count."""
+    x = 0.99 * np.tanh(4 * np.random.default_rng(7).standard_normal((3 * 16000, 2)))
+    x[int(1.5 * 16000) : int(1.55 * 16000)] = 0.0
+    src = tmp_path / "loud.wav"
+    sf.write(src, x, 16000, subtype="PCM_16")
+    session = S.Session(src, tmp_path / "out.wav", "tiny")
+    session.apply([S.parse_options({"mode": "repair", "time": [1.5, 1.55]})])
+    command = session.command()
+    session.export()
+    err = run_printed(capsys, command, session.out, tmp_path)
+    assert session.out.read_bytes() == (tmp_path / "cli.wav").read_bytes()
+    held = session.state()["entries"][-1]["snapped"][0]["held"]
+    assert held and f"{held['frames']} edited samples were over full scale" in err, (held, err)
+
+
 def test_a_file_that_holds_less_than_its_header_promises_says_so(tiny_model: Path, tmp_path: Path) -> None:
     """A WAV cut short opens, and the page is told what the command line warns: the header's length
     and what is there, which is what is edited; a whole file says nothing."""

@@ -100,3 +100,70 @@ def test_the_plot_draws_the_output_as_written_after_its_dips() -> None:
     after = model.spectrogram.to_db(model.spectrogram.features_from_magnitude(heard))
     view = result.views[0]["after_db"]
     np.testing.assert_allclose(view, after[:, : view.shape[1]], atol=1e-9)
+
+
+def _limited(seconds: float, rate: int) -> np.ndarray:
+    """A master limited hard against full scale (noise through tanh): a fill of it with its own
+    spectrum but not its limiting goes well over full scale."""
+    x = np.random.default_rng(7).standard_normal((int(seconds * rate), 2))
+    return 0.99 * np.tanh(4 * x)
+
+
+def test_a_repair_filled_in_memory_is_held_under_full_scale(tmp_path, capsys) -> None:
+    """A short dropout in a loud 16-bit master, filled from its context (``hybrid``): the fill goes
+    over full scale and is held under it by the dips, not clipped; the samples outside the fill's span
+    keep their bytes, and ``--plot`` (in memory too) writes the same bytes."""
+    import soundfile as sf
+    from conftest import cli_in_process
+
+    rate = 44100
+    x = _limited(3.0, rate)
+    x[int(1.5 * rate) : int(1.55 * rate)] = 0.0
+    src = tmp_path / "loud.wav"
+    sf.write(src, x, rate, subtype="PCM_16")
+    code, err = cli_in_process(capsys, "repair", str(src), str(tmp_path / "a.wav"), "-t", "1.5-1.55")
+    assert code == 0 and "held under it by dips in gain" in err and "clipped" not in err.replace("not clipped", ""), err
+    code, err2 = cli_in_process(
+        capsys, "repair", str(src), str(tmp_path / "b.wav"), "-t", "1.5-1.55", "--plot", str(tmp_path / "p.png")
+    )
+    assert code == 0 and err2 == err
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    y = sf.read(tmp_path / "a.wav", always_2d=True, dtype="int16")[0]
+    before = sf.read(src, always_2d=True, dtype="int16")[0]
+    changed = np.flatnonzero(np.any(y != before, axis=1))
+    assert changed[0] >= int(1.5 * rate) - int(0.01 * rate) and changed[-1] < int(1.55 * rate) + int(0.01 * rate)
+    # the same fill of the same samples as made (a float file keeps it): each over is brought to full
+    # scale and the samples around it come down with it (a dip), where clipping would leave them
+    floats = tmp_path / "loud.f.wav"
+    sf.write(floats, before / 32768.0, rate, subtype="FLOAT")
+    code, err = cli_in_process(capsys, "repair", str(floats), str(tmp_path / "f.wav"), "-t", "1.5-1.55")
+    assert code == 0 and err == "", err
+    made = sf.read(tmp_path / "f.wav", always_2d=True)[0]
+    peak = np.abs(made).max(axis=1)
+    over = np.flatnonzero(peak > 1.0)
+    assert len(over) > 10, "the fill went over too little to tell dips from clipping"
+    near = np.unique(np.concatenate([over + k for k in range(-20, 21) if k]))
+    near = near[(peak[near] <= 1.0) & (peak[near] > 0.3)]
+    ratio = np.abs(y[near] / 32768.0).max(axis=1) / peak[near]
+    assert np.median(ratio) < 0.97, np.median(ratio)
+
+
+def test_a_long_repair_streamed_is_clipped_the_same_way_in_memory(tmp_path, capsys) -> None:
+    """A 3 s dropout of the same master is filled a block at a time, streamed; in memory (``--plot``)
+    its blocks are cut otherwise, so it is clipped (with the count), not dipped, and both ways write
+    the same bytes."""
+    import soundfile as sf
+    from conftest import cli_in_process
+
+    rate = 16000
+    x = _limited(8.0, rate)
+    x[2 * rate : 5 * rate] = 0.0
+    src = tmp_path / "loud.wav"
+    sf.write(src, x, rate, subtype="PCM_16")
+    code, err = cli_in_process(capsys, "repair", str(src), str(tmp_path / "a.wav"), "-t", "2-5")
+    assert code == 0 and "edited samples clipped at full scale" in err, err
+    code, err2 = cli_in_process(
+        capsys, "repair", str(src), str(tmp_path / "b.wav"), "-t", "2-5", "--plot", str(tmp_path / "p.png")
+    )
+    assert code == 0 and err2 == err
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()

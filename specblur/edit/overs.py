@@ -15,11 +15,12 @@ lower gain holds. One gain for all channels (the stereo image holds). It is appl
 samples given, never beyond: an edit's changed span (:func:`specblur.edit.segment.edit_segment`), a
 region's in memory or a tile's of a long one, cut the same way whatever face runs the edit (the
 command line, the editor, a batch), so they all write the same bytes; the input outside the edit stays
-as it was. Edits that draw codes get it (the blur; repair's ``texture`` and ``model``); a repair's
-fill from the context alone (``auto``, ``envelope``, ``declick``...) does not, since a long one is cut
-into blocks differently in memory and when streamed, and the dips would differ where an over lies
-near a cut: such fills stayed under full scale on all 225 real files tried, and are clipped (with
-the warning) if not. Only files stored in integers get it
+as it was. Edits that draw codes get it (the blur; repair's ``texture`` and ``model``), and a
+repair's fill from the context alone (``auto``, ``envelope``, ``declick``...) where every face makes
+it in memory (:meth:`specblur.edit.effects.base.Effect.made_in_memory`); a hole filled a block at a
+time when streamed (over 2 s) is not, since in memory its blocks are cut otherwise and the dips
+would differ where an over lies near a cut: it is clipped, with the warning. Only files stored in
+integers get it
 (:attr:`specblur.edit.options.EditOptions.full_scale`): a float file keeps what the edit made, as
 does the array form of the Python API.
 """

@@ -727,9 +727,10 @@ def restore_in_blocks(
     not ``n``."""
     h0 = max(0, int(round(hole[0] * rate)))
     h1 = min(n, int(round(hole[1] * rate)))
-    if h1 <= h0:
+    method = _block_method(n, rate, h0, h1, band, method)
+    if method is None:
         return None
-    if method == "declick" and band is None and (h1 - h0) / rate > BLOCK_SECONDS:
+    if method == "declick":
 
         def mended(made: Streamed) -> Iterator[tuple[int, np.ndarray]]:
             samples = _Read(read, n, channels)
@@ -742,15 +743,7 @@ def restore_in_blocks(
                 made.report(0.5 + 0.5 * (lo + len(filled) - h0) / (h1 - h0))
 
         return Streamed((h0, h1), method, mended)
-    if method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS and _candidates(n, rate, h0, h1) is None:
-        method = choose_method((h1 - h0) / rate, band)
-    if method == "hybrid":  # (in blocks, ``hybrid`` is ``envelope``, as :func:`restore` does it)
-        method = "envelope"
-    if method not in ("envelope", "interpolate"):
-        return None
     grid = plan(n, rate, (h0, h1), band)
-    if not _in_blocks(grid, rate):
-        return None
     s0, s1 = _blocks_span(grid, rate, (h0, h1), method)
     span = (grid.start + s0, grid.start + s1)
 
@@ -760,6 +753,31 @@ def restore_in_blocks(
             made.report((start + len(part) - span[0]) / (span[1] - span[0]))
 
     return Streamed(span, method, blocks)
+
+
+def _block_method(n: int, rate: int, h0: int, h1: int, band: tuple[float, float] | None, method: str) -> str | None:
+    """The method :func:`restore_in_blocks` fills hole ``[h0, h1)`` of ``n`` samples with, a block at
+    a time (``declick``, ``envelope`` or ``interpolate``), or ``None`` where it is done in memory.
+    Decided from the sizes alone, before any audio is read."""
+    if h1 <= h0:
+        return None
+    if method == "declick":
+        return method if band is None and (h1 - h0) / rate > BLOCK_SECONDS else None
+    if method == "auto" and (h1 - h0) / rate > MATCH_MIN_SECONDS and _candidates(n, rate, h0, h1) is None:
+        method = choose_method((h1 - h0) / rate, band)
+    if method == "hybrid":  # (in blocks, ``hybrid`` is ``envelope``, as :func:`restore` does it)
+        method = "envelope"
+    if method not in ("envelope", "interpolate"):
+        return None
+    return method if _in_blocks(plan(n, rate, (h0, h1), band), rate) else None
+
+
+def made_in_blocks(n: int, rate: int, hole: tuple[float, float], band: tuple[float, float] | None, method: str) -> bool:
+    """Whether :func:`restore_in_blocks` streams the fill of ``hole`` (s) of ``n`` samples (else
+    every face makes it in memory, as :func:`restore` does)."""
+    h0 = max(0, int(round(hole[0] * rate)))
+    h1 = min(n, int(round(hole[1] * rate)))
+    return _block_method(n, rate, h0, h1, band, method) is not None
 
 
 def _restore_blocks(

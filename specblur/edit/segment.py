@@ -122,10 +122,16 @@ def edit_segment(
     check_finite(segment, where.start, rate)
     synthesised = effect.synthesise(segment, rate, where, method, options, key)
     if synthesised is not None:  # done from the samples alone, no codes drawn
-        # (no dips here: a fill from the context is cut into blocks differently in memory and when
-        # streamed, and the dips would then differ where an over lies near a cut; such fills kept
-        # under full scale on every real file tried, docs/EFFECT.md, and are clipped if not)
+        asked = method
         out, span, method, clicks = synthesised
+        # held under full scale where every face makes this fill in memory; a fill that is streamed
+        # a block at a time when it can be (a long hole) is not: in memory (--plot, the editor's
+        # steps of several regions) its blocks are cut otherwise, and the dips would differ where an
+        # over lies near a cut; it is clipped, with the warning's count
+        held = Held()
+        if options.full_scale and span[0] < span[1] and effect.made_in_memory(rate, where, asked):
+            out = np.array(out, copy=True) if out is segment else out
+            held = hold_under(out, rate, *span, counted=_counted(counted, where))
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
         views = []
         if keep_views:  # the spectrograms before and after
@@ -133,7 +139,9 @@ def edit_segment(
             model = loaded.model
             image = model.spectrogram.features_from_magnitude(_magnitude(model, segment, every, rate))[None, None]
             views.append(_view(model, out, every, rate, where, image, None, None, np.zeros(image.shape[-2:])))
-        return BlurResult(out, where.regions, float("nan"), span, views, method, where.hole, where.band, clicks=clicks)
+        return BlurResult(
+            out, where.regions, float("nan"), span, views, method, where.hole, where.band, clicks=clicks, held=held
+        )
     model = loaded.model
     spec_cfg = model.config.spectrogram
     regions = [shift(r, where.frame0, model.cell[r.level]) for r in where.regions]
@@ -202,11 +210,7 @@ def edit_segment(
             # encoder's gain is what the model saw, not what is heard)
             seen = image if gain == 1 else model.spectrogram.features_from_magnitude(heard)[None, None]
             pending.append((members, seen, codes, new, change_db))
-    held = Held()
-    if options.full_scale:
-        first = where.start if counted[0] is None else counted[0]
-        last = where.stop if counted[1] is None else counted[1]
-        held = hold_under(out, rate, *span, counted=(first - where.start, last - where.start))
+    held = hold_under(out, rate, *span, counted=_counted(counted, where)) if options.full_scale else Held()
     # the pictures drawn from the output as written: after the dips that hold it under full scale
     views = [_view(model, out, m, rate, where, seen, c, n, d) for m, seen, c, n, d in pending]
     span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
@@ -225,6 +229,13 @@ def _near(model: Any, regions: list[Region], sigma: tuple[float, float], rate: i
     lo = max(0, lo)
     per_frame = spec_cfg.hop_length * rate / spec_cfg.sample_rate
     return slice(int(round(lo * per_frame)), int(round(hi * per_frame)))
+
+
+def _counted(counted: tuple[int | None, int | None], where: Plan) -> tuple[int, int]:
+    """``counted`` (the file's frames, ``None``: no bound) in the segment's frames."""
+    first = where.start if counted[0] is None else counted[0]
+    last = where.stop if counted[1] is None else counted[1]
+    return first - where.start, last - where.start
 
 
 def _view(

@@ -77,6 +77,13 @@ class Repair(Effect):
         every = list(range(segment.shape[1]))
         return restored(segment, rate, _hole_in(where, rate), where.band, method, options, every, (0, *key))
 
+    def made_in_memory(self, rate, where, method):
+        """Every classical fill but those :meth:`streamed` makes a block at a time."""
+        hole = _hole_in(where, rate)
+        return method in SAMPLE_METHODS and not restore.made_in_blocks(
+            where.stop - where.start, rate, hole, where.band, method
+        )
+
     def streamed(self, read, channels, rate, where, method, options):
         """A hole that :func:`restore.restore` fills a block at a time (``envelope``, ``interpolate``,
         ``auto`` with nothing to copy from: :func:`restore.restore_in_blocks`), read and written a
