@@ -289,18 +289,20 @@ def test_edits_of_a_loud_file_are_held_under_full_scale_as_the_command_line_hold
     assert np.abs(y).max() <= 1.0 and not np.allclose(y[first], clipped[first], atol=2 / 32768)
 
 
+@pytest.mark.parametrize("hole", [(1.5, 1.55), (0.5, 2.8)], ids=["in memory", "streamed a block at a time"])
 def test_a_repair_of_a_loud_master_is_held_under_full_scale_as_the_command_line_holds_it(
-    tiny_model: Path, tmp_path: Path, capsys
+    tiny_model: Path, tmp_path: Path, capsys, hole
 ) -> None:
     """A dropout in a 16-bit master limited against full scale: its fill from the context goes over,
     and the editor holds it under as the command line does, so the printed command writes the export
-    byte for byte, and the edit list has the command line's count."""
-    x = 0.99 * np.tanh(4 * np.random.default_rng(7).standard_normal((3 * 16000, 2)))
-    x[int(1.5 * 16000) : int(1.55 * 16000)] = 0.0
+    byte for byte, and the edit list has the command line's count (a short hole made in memory; a
+    long one streamed a block at a time, in the editor as on the command line)."""
+    x = 0.99 * np.tanh(4 * np.random.default_rng(7).standard_normal((4 * 16000, 2)))
+    x[int(hole[0] * 16000) : int(hole[1] * 16000)] = 0.0
     src = tmp_path / "loud.wav"
     sf.write(src, x, 16000, subtype="PCM_16")
     session = S.Session(src, tmp_path / "out.wav", "tiny")
-    session.apply([S.parse_options({"mode": "repair", "time": [1.5, 1.55]})])
+    session.apply([S.parse_options({"mode": "repair", "time": list(hole)})])
     command = session.command()
     session.export()
     err = run_printed(capsys, command, session.out, tmp_path)

@@ -148,10 +148,10 @@ def test_a_repair_filled_in_memory_is_held_under_full_scale(tmp_path, capsys) ->
     assert np.median(ratio) < 0.97, np.median(ratio)
 
 
-def test_a_long_repair_streamed_is_clipped_the_same_way_in_memory(tmp_path, capsys) -> None:
-    """A 3 s dropout of the same master is filled a block at a time, streamed; in memory (``--plot``)
-    its blocks are cut otherwise, so it is clipped (with the count), not dipped, and both ways write
-    the same bytes."""
+def test_a_long_repair_streamed_is_held_as_the_same_fill_made_in_memory(tmp_path, capsys) -> None:
+    """A 3 s dropout of the same master is filled a block at a time and streamed (memory follows a
+    block); its patches are held under full scale as they come, the same numbers as the whole fill
+    held in memory (``--plot`` makes it so): the same bytes, the same warning."""
     import soundfile as sf
     from conftest import cli_in_process
 
@@ -160,10 +160,33 @@ def test_a_long_repair_streamed_is_clipped_the_same_way_in_memory(tmp_path, caps
     x[2 * rate : 5 * rate] = 0.0
     src = tmp_path / "loud.wav"
     sf.write(src, x, rate, subtype="PCM_16")
-    code, err = cli_in_process(capsys, "repair", str(src), str(tmp_path / "a.wav"), "-t", "2-5")
-    assert code == 0 and "edited samples clipped at full scale" in err, err
+    code, err = cli_in_process(capsys, "repair", str(src), str(tmp_path / "a.wav"), "-t", "2-5", "-v")
+    assert code == 0 and "held under it by dips in gain" in err and "edited samples clipped" not in err, err
     code, err2 = cli_in_process(
-        capsys, "repair", str(src), str(tmp_path / "b.wav"), "-t", "2-5", "--plot", str(tmp_path / "p.png")
+        capsys, "repair", str(src), str(tmp_path / "b.wav"), "-t", "2-5", "-v", "--plot", str(tmp_path / "p.png")
     )
     assert code == 0 and err2 == err
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    y = sf.read(tmp_path / "a.wav", always_2d=True)[0]
+    assert np.array_equal(y[: int(1.99 * rate)], sf.read(src, always_2d=True)[0][: int(1.99 * rate)])
+
+
+def test_a_span_given_as_patches_is_held_as_the_whole_span_is() -> None:
+    """:class:`overs.HeldStream` (a long fill streamed a block at a time) gives the same samples, to
+    the bit, and the same count and deepest dip, as :func:`overs.hold_under` of the whole span, however
+    the span is cut into patches (patches shorter than a dip's reach, longer, one sample)."""
+    rng = np.random.default_rng(5)
+    for trial, cuts in enumerate(([1000], [7, 300, 301, 2500], list(range(1, 3000, 37)), [1, 2, 3, 1500])):
+        x = rng.standard_normal((3000, 2)) * (0.45 if trial % 2 else 0.3)
+        whole = x.copy()
+        held = overs.hold_under(whole, RATE)
+        assert held.frames > 0
+        bounds = [0, *cuts, len(x)]
+        patches = ((a, x[a:b].copy()) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        stream = overs.HeldStream(patches, RATE)
+        got = list(stream)
+        assert got[0][0] == 0
+        for (a, part), (b, _) in zip(got, got[1:], strict=False):
+            assert b == a + len(part)
+        assert np.array_equal(np.concatenate([p for _, p in got]), whole), trial
+        assert stream.held == held, (stream.held, held)

@@ -477,6 +477,7 @@ def _filled(
     yield from made
     samples = np.zeros((0, head.channels))
     done = {"method": made.method, "hole": where.hole, "band": where.band, "clicks": made.clicks}
+    done["held"] = made.held or Held()
     parts[index] = BlurResult(samples, where.regions, float("nan"), made.span, [], **done)
 
 

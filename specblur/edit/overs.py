@@ -16,17 +16,18 @@ samples given, never beyond: an edit's changed span (:func:`specblur.edit.segmen
 region's in memory or a tile's of a long one, cut the same way whatever face runs the edit (the
 command line, the editor, a batch), so they all write the same bytes; the input outside the edit stays
 as it was. Edits that draw codes get it (the blur; repair's ``texture`` and ``model``), and a
-repair's fill from the context alone (``auto``, ``envelope``, ``declick``...) where every face makes
-it in memory (:meth:`specblur.edit.effects.base.Effect.made_in_memory`); a hole filled a block at a
-time when streamed (over 2 s) is not, since in memory its blocks are cut otherwise and the dips
-would differ where an over lies near a cut: it is clipped, with the warning. Only files stored in
-integers get it
+repair's fill from the context alone (``auto``, ``envelope``, ``declick``...), in memory and, a long
+fill made a block at a time, as it is streamed (:class:`HeldStream`: the same numbers); but a long
+``declick`` streamed, whose patches are the clicks' alone (a dip would reach the unread samples
+between them): it is clipped, with the warning
+(:meth:`specblur.edit.effects.base.Effect.holds_overs`). Only files stored in integers get it
 (:attr:`specblur.edit.options.EditOptions.full_scale`): a float file keeps what the edit made, as
 does the array form of the Python API.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,3 +104,67 @@ def _gain(overs: np.ndarray, floor: np.ndarray, n: int, reach: int) -> np.ndarra
         at = at[keep]
         gain[at] = np.minimum(gain[at], 1.0 - depth[keep] * shape[abs(step)])
     return gain
+
+
+class HeldStream:
+    """:func:`hold_under` of a span given as patches, for an edit made as it is read (a long fill
+    streamed a block at a time): iterating it gives the same patches' samples held under full scale,
+    the same numbers as :func:`hold_under` of the whole span gives (each sample's gain is the lowest
+    of the dips of the overs within :data:`REACH_SECONDS` of it, all of which are known once the
+    patches have reached that far past it). ``patches``: ``(first frame, samples (frames,
+    channels))``, in order, each starting where the one before ended (they cover the span). Once
+    iterated, :attr:`held` is what was held. The samples are held back by up to the dips' reach
+    (plus a patch): memory follows a patch."""
+
+    def __init__(self, patches: Iterator[tuple[int, np.ndarray]], rate: int) -> None:
+        self._patches = patches
+        self._reach = max(1, int(round(REACH_SECONDS * rate)))
+        self.held = Held()
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        reach = self._reach
+        pending: np.ndarray | None = None  # samples not yet given, from frame ``start``
+        start = 0
+        past = np.zeros(0)  # the peaks of the last ``reach`` frames given (their overs dip what follows)
+        for first, samples in self._patches:
+            samples = np.asarray(samples, dtype=np.float64)
+            if pending is None:
+                pending, start = samples, first
+            else:
+                if first != start + len(pending):
+                    raise ValueError(f"patch at frame {first}: the span's patches must follow one another")
+                pending = np.concatenate([pending, samples])
+            ready = len(pending) - reach  # the frames whose every over in reach is known
+            if ready > 0:
+                given, pending = pending[:ready], pending[ready:]
+                before, past = past, np.concatenate([past, _peaks(given)])[-reach:]  # (peaks before the dips)
+                yield start, self._give(given, before, pending)
+                start += ready
+        if pending is not None and len(pending):
+            yield start, self._give(pending, past, pending[:0])
+
+    def _give(self, part: np.ndarray, past: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """``part`` held in place, its gain from the overs of the frames before (``past``'s peaks),
+        of ``part`` and of the frames after it (``after``, not yet given)."""
+        peak = np.concatenate([past, _peaks(part), _peaks(after)])
+        overs = np.flatnonzero(peak > 1.0)
+        if not len(overs):
+            return part
+        lo = len(past)
+        gain = _gain(overs, 1.0 / peak[overs], len(peak), self._reach)[lo : lo + len(part)]
+        touched = gain < 1.0
+        if part.ndim == 2:
+            part[touched] *= gain[touched, None]
+        else:
+            part[touched] *= gain[touched]
+        mine = overs[(overs >= lo) & (overs < lo + len(part))] - lo
+        part[mine] = np.clip(part[mine], -1.0, 1.0)
+        if len(mine):
+            self.held = self.held + Held(len(mine), float(gain.min()))
+        elif touched.any():
+            self.held = Held(self.held.frames, min(self.held.gain, float(gain.min())))
+        return part
+
+
+def _peaks(samples: np.ndarray) -> np.ndarray:
+    return np.abs(samples).max(axis=1) if samples.ndim == 2 else np.abs(samples)

@@ -124,12 +124,10 @@ def edit_segment(
     if synthesised is not None:  # done from the samples alone, no codes drawn
         asked = method
         out, span, method, clicks = synthesised
-        # held under full scale where every face makes this fill in memory; a fill that is streamed
-        # a block at a time when it can be (a long hole) is not: in memory (--plot, the editor's
-        # steps of several regions) its blocks are cut otherwise, and the dips would differ where an
-        # over lies near a cut; it is clipped, with the warning's count
+        # held under full scale where every face holds it the same way (streamed, a long fill is
+        # held as its patches come: the same numbers); a long declick is clipped, with the count
         held = Held()
-        if options.full_scale and span[0] < span[1] and effect.made_in_memory(rate, where, asked):
+        if options.full_scale and span[0] < span[1] and effect.holds_overs(rate, where, asked):
             out = np.array(out, copy=True) if out is segment else out
             held = hold_under(out, rate, *span, counted=_counted(counted, where))
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)

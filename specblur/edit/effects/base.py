@@ -89,10 +89,10 @@ class Effect:
         done to its ``progress``; ``None`` (the default) where the edit is done in memory."""
         return None
 
-    def made_in_memory(self, rate: int, where: Any, method: str | None) -> bool:
-        """Whether what :meth:`synthesise` makes of this region is what every face writes (the
-        command line, a batch, the editor), never :meth:`streamed` in its place: such an edit can be
-        held under full scale in memory, and all faces write the same bytes. False by default."""
+    def holds_overs(self, rate: int, where: Any, method: str | None) -> bool:
+        """Whether what :meth:`synthesise` makes of this region is held under full scale
+        (:mod:`specblur.edit.overs`): where every face that writes it, in memory or :meth:`streamed`,
+        holds it the same way, so that they all write the same bytes. False by default."""
         return False
 
     def uses_codes(self, method: str | None) -> bool:

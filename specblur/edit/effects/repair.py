@@ -19,6 +19,7 @@ import numpy as np
 from specblur.edit import restore
 from specblur.edit.effects.base import Effect, decoded
 from specblur.edit.limits import STEPS
+from specblur.edit.overs import Held, HeldStream
 from specblur.edit.region import band_centres
 
 SAMPLE_METHODS = ("envelope", "interpolate", "ar", "hybrid", "declick", "match", "auto")
@@ -77,12 +78,12 @@ class Repair(Effect):
         every = list(range(segment.shape[1]))
         return restored(segment, rate, _hole_in(where, rate), where.band, method, options, every, (0, *key))
 
-    def made_in_memory(self, rate, where, method):
-        """Every classical fill but those :meth:`streamed` makes a block at a time."""
+    def holds_overs(self, rate, where, method):
+        """Every classical fill but a long ``declick`` streamed: its patches are the clicks' alone, with
+        the samples between them unread, where a dip could reach (in memory it would dip them)."""
         hole = _hole_in(where, rate)
-        return method in SAMPLE_METHODS and not restore.made_in_blocks(
-            where.stop - where.start, rate, hole, where.band, method
-        )
+        streamed = restore.block_method(where.stop - where.start, rate, hole, where.band, method)
+        return method in SAMPLE_METHODS and streamed != "declick"
 
     def streamed(self, read, channels, rate, where, method, options):
         """A hole that :func:`restore.restore` fills a block at a time (``envelope``, ``interpolate``,
@@ -108,15 +109,23 @@ class Repair(Effect):
 
         def mixed(outer: restore.Streamed) -> Any:
             made.progress = outer.report
-            for start, filled in made:
-                if options.amount < 1:  # (as restored mixes them)
-                    x = span_read(start, start + len(filled))
-                    filled -= x
-                    filled *= options.amount
-                    filled += x
-                yield where.start + start, filled
+
+            def patches() -> Any:
+                for start, filled in made:
+                    if options.amount < 1:  # (as restored mixes them)
+                        x = span_read(start, start + len(filled))
+                        filled -= x
+                        filled *= options.amount
+                        filled += x
+                    yield where.start + start, filled
+
+            # held under full scale as edit_segment holds the same fill made in memory (its patches
+            # cover its span, one after another), but for declick's, which are the clicks' alone
+            held = HeldStream(patches(), rate) if options.full_scale and made.method != "declick" else None
+            yield from held if held is not None else patches()
             outer.span = in_file(made.span)  # (final once made is: a declick's, its clicks')
             outer.clicks = made.clicks
+            outer.held = held.held if held is not None else Held()
 
         return restore.Streamed(in_file(made.span), made.method, mixed)
 
