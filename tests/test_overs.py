@@ -190,3 +190,55 @@ def test_a_span_given_as_patches_is_held_as_the_whole_span_is() -> None:
             assert b == a + len(part)
         assert np.array_equal(np.concatenate([p for _, p in got]), whole), trial
         assert stream.held == held, (stream.held, held)
+
+
+def test_patches_with_gaps_between_them_are_held_as_the_whole_span_is() -> None:
+    """A declick's patches are its clicks' alone: with the frames between them read as they are (never
+    over full scale), :class:`overs.HeldStream` gives, besides the patches, the frames of each gap that
+    a dip reaches, and the span comes out as :func:`overs.hold_under` of all of it makes it (gaps
+    shorter than a dip's two reaches, longer, a patch of one frame)."""
+    rng = np.random.default_rng(9)
+    n = 8000
+    for layout in ([(100, 400), (450, 460), (3000, 3001), (3100, 5000), (7990, 8000)], [(0, 8000)], [(5, 9)]):
+        x = np.clip(rng.standard_normal((n, 2)) * 0.3, -1.0, 1.0)  # (what is not edited: within full scale)
+        for a, b in layout:
+            x[a:b] = rng.standard_normal((b - a, 2)) * 0.5  # (the edit: over full scale here and there)
+        lo, hi = layout[0][0], layout[-1][1]
+        whole = x.copy()
+        held = overs.hold_under(whole, RATE, lo, hi)
+        out = x.copy()
+        stream = overs.HeldStream(((a, x[a:b].copy()) for a, b in layout), RATE, read=lambda a, b, x=x: x[a:b].copy())
+        last = lo
+        for first, part in stream:
+            assert first >= last and lo <= first and first + len(part) <= hi
+            out[first : first + len(part)] = part
+            last = first + len(part)
+        assert np.array_equal(out, whole), layout
+        assert stream.held == held
+
+
+def test_a_long_declick_streamed_is_held_as_in_memory(tmp_path, capsys) -> None:
+    """``declick`` of 5 s of a master limited against full scale, with clicks: streamed, its patches
+    are the clicks' alone; the mended samples that go over are held under full scale all the same,
+    the frames between the patches that a dip reaches read and written, and ``--plot`` (the whole
+    region in memory) writes the same bytes and says the same."""
+    import soundfile as sf
+    from conftest import cli_in_process
+
+    rate = 16000
+    rng = np.random.default_rng(7)
+    t = np.arange(8 * rate) / rate
+    x = 0.99 * np.tanh(3 * (np.sin(2 * np.pi * 220 * t) + 0.3 * rng.standard_normal(len(t))))
+    x = np.stack([x, x], axis=1)
+    for at in rng.integers(int(1.2 * rate), int(5.8 * rate), 40):
+        x[at : at + 8] += 0.8 * np.sign(rng.standard_normal())
+    src = tmp_path / "clicky.wav"
+    sf.write(src, np.clip(x, -1, 1 - 2**-15), rate, subtype="PCM_16")
+    args = ("repair", str(src), "-t", "1-6", "--method", "declick")
+    code, err = cli_in_process(capsys, *args[:2], str(tmp_path / "a.wav"), *args[2:])
+    assert code == 0 and "held under it by dips in gain" in err and "edited samples clipped" not in err, err
+    code, err2 = cli_in_process(
+        capsys, *args[:2], str(tmp_path / "b.wav"), *args[2:], "--plot", str(tmp_path / "p.png")
+    )
+    assert code == 0 and err2 == err
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()

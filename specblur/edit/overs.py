@@ -17,10 +17,9 @@ region's in memory or a tile's of a long one, cut the same way whatever face run
 command line, the editor, a batch), so they all write the same bytes; the input outside the edit stays
 as it was. Edits that draw codes get it (the blur; repair's ``texture`` and ``model``), and a
 repair's fill from the context alone (``auto``, ``envelope``, ``declick``...), in memory and, a long
-fill made a block at a time, as it is streamed (:class:`HeldStream`: the same numbers); but a long
-``declick`` streamed, whose patches are the clicks' alone (a dip would reach the unread samples
-between them): it is clipped, with the warning
-(:meth:`specblur.edit.effects.base.Effect.holds_overs`). Only files stored in integers get it
+fill made a block at a time, as it is streamed (:class:`HeldStream`: the same numbers; a long
+``declick``'s patches are its clicks', and the frames between them that a dip reaches are read and
+given with them). Only files stored in integers get it
 (:attr:`specblur.edit.options.EditOptions.full_scale`): a float file keeps what the edit made, as
 does the array form of the Python API.
 """
@@ -29,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -112,12 +112,17 @@ class HeldStream:
     the same numbers as :func:`hold_under` of the whole span gives (each sample's gain is the lowest
     of the dips of the overs within :data:`REACH_SECONDS` of it, all of which are known once the
     patches have reached that far past it). ``patches``: ``(first frame, samples (frames,
-    channels))``, in order, each starting where the one before ended (they cover the span). Once
-    iterated, :attr:`held` is what was held. The samples are held back by up to the dips' reach
-    (plus a patch): memory follows a patch."""
+    channels))``, in order, each starting where the one before ended (they cover the span), or, with
+    ``read(start, stop)`` (the frames as they are, unchanged, where no patch is: never over full
+    scale), with gaps between them (a declick's patches are its clicks'): the frames of a gap that a
+    dip can reach (its first and last :data:`REACH_SECONDS`, the whole gap if it is shorter than
+    twice that) are read and given too, as the edit of the whole span held in memory would change
+    them. Once iterated, :attr:`held` is what was held. The samples are held back by up to the
+    dips' reach (plus a patch): memory follows a patch."""
 
-    def __init__(self, patches: Iterator[tuple[int, np.ndarray]], rate: int) -> None:
+    def __init__(self, patches: Iterator[tuple[int, np.ndarray]], rate: int, read: Any = None) -> None:
         self._patches = patches
+        self._read = read
         self._reach = max(1, int(round(REACH_SECONDS * rate)))
         self.held = Held()
 
@@ -131,8 +136,20 @@ class HeldStream:
             if pending is None:
                 pending, start = samples, first
             else:
-                if first != start + len(pending):
+                end = start + len(pending)
+                if first != end and (self._read is None or first < end):
                     raise ValueError(f"patch at frame {first}: the span's patches must follow one another")
+                if first - end > 2 * reach:  # a long gap: what the dips before it reach, given with them
+                    gap = np.asarray(self._read(end, end + reach), dtype=np.float64)
+                    yield start, self._give(np.concatenate([pending, gap]), past, pending[:0])
+                    # (no dip reaches across the rest; the frames it reaches before the patch, read)
+                    pending, start, past = (
+                        np.asarray(self._read(first - reach, first), dtype=np.float64),
+                        first - reach,
+                        past[:0],
+                    )
+                elif first > end:
+                    pending = np.concatenate([pending, np.asarray(self._read(end, first), dtype=np.float64)])
                 pending = np.concatenate([pending, samples])
             ready = len(pending) - reach  # the frames whose every over in reach is known
             if ready > 0:

@@ -773,17 +773,6 @@ def _block_method(n: int, rate: int, h0: int, h1: int, band: tuple[float, float]
     return method if _in_blocks(plan(n, rate, (h0, h1), band), rate) else None
 
 
-def block_method(
-    n: int, rate: int, hole: tuple[float, float], band: tuple[float, float] | None, method: str
-) -> str | None:
-    """How :func:`restore_in_blocks` streams the fill of ``hole`` (s) of ``n`` samples (``declick``,
-    ``envelope`` or ``interpolate``), or ``None`` where every face makes it in memory, as
-    :func:`restore` does."""
-    h0 = max(0, int(round(hole[0] * rate)))
-    h1 = min(n, int(round(hole[1] * rate)))
-    return _block_method(n, rate, h0, h1, band, method)
-
-
 def _restore_blocks(
     x: np.ndarray,
     out: np.ndarray,

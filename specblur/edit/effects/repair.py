@@ -79,11 +79,9 @@ class Repair(Effect):
         return restored(segment, rate, _hole_in(where, rate), where.band, method, options, every, (0, *key))
 
     def holds_overs(self, rate, where, method):
-        """Every classical fill but a long ``declick`` streamed: its patches are the clicks' alone, with
-        the samples between them unread, where a dip could reach (in memory it would dip them)."""
-        hole = _hole_in(where, rate)
-        streamed = restore.block_method(where.stop - where.start, rate, hole, where.band, method)
-        return method in SAMPLE_METHODS and streamed != "declick"
+        """Every classical fill: :meth:`streamed` holds a long one as :func:`specblur.edit.segment.edit_segment`
+        holds it in memory."""
+        return method in SAMPLE_METHODS
 
     def streamed(self, read, channels, rate, where, method, options):
         """A hole that :func:`restore.restore` fills a block at a time (``envelope``, ``interpolate``,
@@ -119,9 +117,9 @@ class Repair(Effect):
                         filled += x
                     yield where.start + start, filled
 
-            # held under full scale as edit_segment holds the same fill made in memory (its patches
-            # cover its span, one after another), but for declick's, which are the clicks' alone
-            held = HeldStream(patches(), rate) if options.full_scale and made.method != "declick" else None
+            # held under full scale as edit_segment holds the same fill made in memory (a declick's
+            # patches are its clicks': the frames between them that a dip reaches are read)
+            held = HeldStream(patches(), rate, read) if options.full_scale else None
             yield from held if held is not None else patches()
             outer.span = in_file(made.span)  # (final once made is: a declick's, its clicks')
             outer.clicks = made.clicks
