@@ -199,10 +199,11 @@ def test_patches_with_gaps_between_them_are_held_as_the_whole_span_is() -> None:
     shorter than a dip's two reaches, longer, a patch of one frame)."""
     rng = np.random.default_rng(9)
     n = 8000
-    for layout in ([(100, 400), (450, 460), (3000, 3001), (3100, 5000), (7990, 8000)], [(0, 8000)], [(5, 9)]):
+    layouts = [(100, 400), (450, 460), (3000, 3001), (3001, 3100), (3200, 5000), (7990, 8000)], [(0, 8000)], [(5, 9)]
+    for layout, scale in [(layout, scale) for layout in layouts for scale in (0.5, 0.32)]:
         x = np.clip(rng.standard_normal((n, 2)) * 0.3, -1.0, 1.0)  # (what is not edited: within full scale)
         for a, b in layout:
-            x[a:b] = rng.standard_normal((b - a, 2)) * 0.5  # (the edit: over full scale here and there)
+            x[a:b] = rng.standard_normal((b - a, 2)) * scale  # (the edit: over full scale here and there)
         lo, hi = layout[0][0], layout[-1][1]
         whole = x.copy()
         held = overs.hold_under(whole, RATE, lo, hi)

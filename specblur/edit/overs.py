@@ -140,14 +140,14 @@ class HeldStream:
                 if first != end and (self._read is None or first < end):
                     raise ValueError(f"patch at frame {first}: the span's patches must follow one another")
                 if first - end > 2 * reach:  # a long gap: what the dips before it reach, given with them
-                    gap = np.asarray(self._read(end, end + reach), dtype=np.float64)
-                    yield start, self._give(np.concatenate([pending, gap]), past, pending[:0])
-                    # (no dip reaches across the rest; the frames it reaches before the patch, read)
-                    pending, start, past = (
-                        np.asarray(self._read(first - reach, first), dtype=np.float64),
-                        first - reach,
-                        past[:0],
-                    )
+                    # (read only where a dip reaches: an over within reach of the gap, given or not)
+                    if (np.concatenate([past, _peaks(pending)])[-reach:] > 1.0).any():
+                        pending = np.concatenate([pending, np.asarray(self._read(end, end + reach), dtype=np.float64)])
+                    yield start, self._give(pending, past, pending[:0])
+                    # (no dip reaches across the rest; the frames one reaches before the patch, read)
+                    pending, start, past = samples[:0], first, past[:0]
+                    if len(samples) < reach or (_peaks(samples[:reach]) > 1.0).any():  # (short: what follows may)
+                        pending, start = np.asarray(self._read(first - reach, first), dtype=np.float64), first - reach
                 elif first > end:
                     pending = np.concatenate([pending, np.asarray(self._read(end, first), dtype=np.float64)])
                 pending = np.concatenate([pending, samples])
