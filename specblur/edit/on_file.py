@@ -476,8 +476,7 @@ def _filled(
     check_finite_span(source.read_span, where.start, where.stop, head.sample_rate)
     yield from made
     samples = np.zeros((0, head.channels))
-    done = {"method": made.method, "hole": where.hole, "band": where.band, "clicks": made.clicks}
-    done["held"] = made.held or Held()
+    done = {"method": made.method, "hole": where.hole, "band": where.band, "clicks": made.clicks, "held": made.held}
     parts[index] = BlurResult(samples, where.regions, float("nan"), made.span, [], **done)
 
 

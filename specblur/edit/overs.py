@@ -69,12 +69,7 @@ def hold_under(
         return Held()
     reach = max(1, int(round(REACH_SECONDS * rate)))
     gain = _gain(overs, 1.0 / peak[overs], len(part), reach)
-    touched = gain < 1.0
-    if part.ndim == 2:
-        part[touched] *= gain[touched, None]
-    else:
-        part[touched] *= gain[touched]
-    part[overs] = np.clip(part[overs], -1.0, 1.0)  # (x * (1 / x) can round a hair above 1)
+    _dip(part, gain, overs)
     if counted is None:
         return Held(len(overs), float(gain.min()))
     c0, c1 = max(0, counted[0] - lo), min(len(part), counted[1] - lo)
@@ -82,6 +77,15 @@ def hold_under(
         return Held()
     inside = int(np.count_nonzero((overs >= c0) & (overs < c1)))
     return Held(inside, float(gain[c0:c1].min())) if inside else Held()
+
+
+def _dip(part: np.ndarray, gain: np.ndarray, overs: np.ndarray) -> None:
+    """``part`` times ``gain`` (per frame, one for every channel), in place, its ``overs`` then
+    brought within full scale (x * (1 / x) can round a hair above 1)."""
+    touched = gain < 1.0
+    g = gain[touched]
+    part[touched] *= g[:, None] if part.ndim == 2 else g
+    part[overs] = np.clip(part[overs], -1.0, 1.0)
 
 
 def _gain(overs: np.ndarray, floor: np.ndarray, n: int, reach: int) -> np.ndarray:
@@ -169,17 +173,10 @@ class HeldStream:
             return part
         lo = len(past)
         gain = _gain(overs, 1.0 / peak[overs], len(peak), self._reach)[lo : lo + len(part)]
-        touched = gain < 1.0
-        if part.ndim == 2:
-            part[touched] *= gain[touched, None]
-        else:
-            part[touched] *= gain[touched]
         mine = overs[(overs >= lo) & (overs < lo + len(part))] - lo
-        part[mine] = np.clip(part[mine], -1.0, 1.0)
-        if len(mine):
-            self.held = self.held + Held(len(mine), float(gain.min()))
-        elif touched.any():
-            self.held = Held(self.held.frames, min(self.held.gain, float(gain.min())))
+        _dip(part, gain, mine)
+        if len(mine):  # (the deepest dip is at an over: the lowest gain over the span is at one of its overs)
+            self.held = self.held + Held(len(mine), float(gain[mine].min()))
         return part
 
 

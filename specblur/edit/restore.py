@@ -60,6 +60,7 @@ import numpy as np
 
 from specblur import cancel
 from specblur.edit.limits import AR_AUTO_SECONDS, DECLICK_AUTO_SECONDS, HYBRID_AUTO_SECONDS
+from specblur.edit.overs import Held
 from specblur.runtime.dsp import istft, mel_filterbank, stft, window
 
 __all__ = [
@@ -690,7 +691,7 @@ class Streamed:
     ) -> None:
         self.span, self.method = span, method
         self.clicks: int | None = None
-        self.held: Any = None  # (what the caller held under full scale, if it did: overs.Held)
+        self.held = Held()  # (what the caller held under full scale, if it did)
         self.progress: Callable[[float], None] | None = None
         self._make = make
 

@@ -125,10 +125,9 @@ def edit_segment(
         asked = method
         out, span, method, clicks = synthesised
         # held under full scale where every face holds it the same way (streamed, a long fill is
-        # held as its patches come: the same numbers); a long declick is clipped, with the count
+        # held as its patches come: the same numbers)
         held = Held()
         if options.full_scale and span[0] < span[1] and effect.holds_overs(rate, where, asked):
-            out = np.array(out, copy=True) if out is segment else out
             held = hold_under(out, rate, *span, counted=_counted(counted, where))
         span = (where.start + span[0], where.start + span[1]) if span[0] < span[1] else (0, 0)
         views = []

@@ -1030,7 +1030,7 @@ class Session:
                         patches.append((start, Stored(self._stored(piece), head.subtype)))
                     snapped.append(
                         {**_describe(where.regions[-1]), "changed_codes": None, "method": made.method,
-                         "clicks": made.clicks, "held": _held(made.held or Held())}
+                         "clicks": made.clicks, "held": _held(made.held)}
                     )  # fmt: skip
                     continue
                 buffer = self.read("after", where.start, where.stop)

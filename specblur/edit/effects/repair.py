@@ -19,7 +19,7 @@ import numpy as np
 from specblur.edit import restore
 from specblur.edit.effects.base import Effect, decoded
 from specblur.edit.limits import STEPS
-from specblur.edit.overs import Held, HeldStream
+from specblur.edit.overs import HeldStream
 from specblur.edit.region import band_centres
 
 SAMPLE_METHODS = ("envelope", "interpolate", "ar", "hybrid", "declick", "match", "auto")
@@ -123,7 +123,8 @@ class Repair(Effect):
             yield from held if held is not None else patches()
             outer.span = in_file(made.span)  # (final once made is: a declick's, its clicks')
             outer.clicks = made.clicks
-            outer.held = held.held if held is not None else Held()
+            if held is not None:
+                outer.held = held.held
 
         return restore.Streamed(in_file(made.span), made.method, mixed)
 
