@@ -23,6 +23,7 @@ import argparse
 import glob
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,25 @@ def sources(per_track: int) -> list[tuple[str, str, float]]:
     return out
 
 
+def broad_cases(
+    kinds: list[str], per_track: int = 2
+) -> Iterator[tuple[str, np.ndarray, list[tuple[str, np.ndarray, tuple[int, int], tuple | None]]]]:
+    """Per excerpt of :func:`sources` (silent ones skipped): its name, the undamaged excerpt and its
+    cases, (kind, damaged excerpt, hole in samples, band), the hole at a seeded random place, the 1 s
+    dropout only where the excerpt is at least 2.5 s."""
+    for si, (name, path, start) in enumerate(sources(per_track)):
+        x = E.excerpt(path, start)
+        if np.sqrt(np.mean(x**2)) < 1e-4:
+            continue  # (silence: nothing to repair)
+        cases = []
+        for kind in kinds:
+            if kind == "dropout1000" and len(x) < 2.5 * E.RATE:
+                continue
+            y, hole, band = E.damage(x, kind, 90000 + 100 * si + KINDS.index(kind), "random")
+            cases.append((kind, y, hole, band))
+        yield name, x, cases
+
+
 def interval(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
     means = [rng.choice(values, len(values)).mean() for _ in range(2000)]
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
@@ -74,16 +94,10 @@ def main() -> None:
     args = p.parse_args()
     E.apply_sets(args.set)
     cases = []
-    chosen = sources(args.per_track)
-    print(f"{len(chosen)} excerpts", flush=True)
-    for si, (name, path, start) in enumerate(chosen):
-        x = E.excerpt(path, start)
-        if np.sqrt(np.mean(x**2)) < 1e-4:
-            continue  # (silence: nothing to repair)
-        for kind in args.only:
-            if kind == "dropout1000" and len(x) < 2.5 * E.RATE:
-                continue
-            y, hole, band = E.damage(x, kind, 90000 + 100 * si + KINDS.index(kind), "random")
+    total = len(sources(args.per_track))
+    print(f"{total} excerpts", flush=True)
+    for done, (name, x, damaged) in enumerate(broad_cases(args.only, args.per_track)):
+        for kind, y, hole, band in damaged:
             sec = (hole[0] / E.RATE, hole[1] / E.RATE)
             row = {"source": name, "kind": kind, "damaged": E.scores(x, y, hole, band)}
             for method in METHODS:
@@ -92,7 +106,7 @@ def main() -> None:
                 if method == "auto":
                     row["auto_used"] = used
             cases.append(row)
-        print(f"{si + 1}/{len(chosen)} {name}", flush=True)
+        print(f"{done + 1}/{total} {name}", flush=True)
     rng = np.random.default_rng(0)
     print("| damage | cases | damaged | interpolate | envelope | auto | auto's gain (95% interval) | auto nearer |"
           " every band within 2 dB: interpolate / auto |")  # fmt: skip

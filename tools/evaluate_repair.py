@@ -39,6 +39,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -229,6 +230,27 @@ def run_method(method: str, damaged: np.ndarray, hole: tuple[int, int], band, mo
     return np.asarray(y, dtype=np.float64), 1000 * (time.perf_counter() - t0)
 
 
+def record_cases(
+    kinds: list[str], placements: list[str] = PLACEMENTS, names: list[str] | None = None
+) -> Iterator[tuple[str, str, np.ndarray, str, np.ndarray, tuple[int, int], tuple | None]]:
+    """The evaluation's cases: (placement, source name, undamaged excerpt, kind, damaged excerpt,
+    hole in samples, band), sources missing on this machine skipped (said on stderr), the 1 s
+    dropout only where the excerpt is at least 2.5 s."""
+    for placement in placements:
+        for si, (name, path, start) in enumerate(SOURCES):
+            if names and name not in names:
+                continue
+            if not os.path.exists(path):
+                print(f"skip {name}: {path} missing", file=sys.stderr)
+                continue
+            x = excerpt(path, start)
+            for kind in kinds:
+                if kind == "dropout1000" and len(x) < 2.5 * RATE:
+                    continue
+                damaged, hole, band = damage(x, kind, 1000 * si + DAMAGE.index(kind), placement)
+                yield placement, name, x, kind, damaged, hole, band
+
+
 def add_set_argument(p: argparse.ArgumentParser, note: str) -> None:
     """``--set NAME=VALUE ...``: a variant, constants of :mod:`specblur.edit.restore` set (see :func:`apply_sets`)."""
     p.add_argument(
@@ -273,60 +295,49 @@ def main() -> None:
             del cache[key]
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     kinds = args.only or DAMAGE
-    for placement in args.placements:
-        for si, (name, path, start) in enumerate(SOURCES):
-            if args.sources and name not in args.sources:
+    for placement, name, x, kind, damaged, hole, band in record_cases(kinds, args.placements, args.sources):
+        for method in args.methods:
+            if method == "ar" and hole[1] - hole[0] > 0.35 * RATE:
                 continue
-            if not os.path.exists(path):
-                print(f"skip {name}: {path} missing", file=sys.stderr)
+            tagged = method + args.tag if method not in ("original", "damaged") else method
+            key = f"{placement}|{name}|{kind}|{tagged}"
+            want_visqol = not args.no_visqol and method in args.visqol_methods
+            if key in cache and ("visqol" in cache[key] or not want_visqol):
                 continue
-            x = excerpt(path, start)
-            for kind in kinds:
-                if kind == "dropout1000" and len(x) < 2.5 * RATE:
-                    continue
-                damaged, hole, band = damage(x, kind, 1000 * si + DAMAGE.index(kind), placement)
-                for method in args.methods:
-                    if method == "ar" and hole[1] - hole[0] > 0.35 * RATE:
-                        continue
-                    tagged = method + args.tag if method not in ("original", "damaged") else method
-                    key = f"{placement}|{name}|{kind}|{tagged}"
-                    want_visqol = not args.no_visqol and method in args.visqol_methods
-                    if key in cache and ("visqol" in cache[key] or not want_visqol):
-                        continue
-                    chose = None
-                    if method == "auto":
-                        from specblur.edit.effects import repair
+            chose = None
+            if method == "auto":
+                from specblur.edit.effects import repair
 
-                        chose = repair.choose((hole[1] - hole[0]) / RATE, band)
-                        if chose == "auto":  # (settled on the audio: the library's search sees the excerpt)
-                            seconds = (hole[1] - hole[0]) / RATE
-                            found = R.find_match(damaged[:, None], RATE, hole[0], hole[1])
-                            if seconds <= R.MATCH_MIN_SECONDS:
-                                found = None
-                            clicks = None
-                            if band is None and seconds <= R.DECLICK_MAX_SECONDS:
-                                clicks = R.find_clicks(damaged[:, None], RATE, hole[0], hole[1])
-                            chose = R.choose_method(seconds, band, match=found, clicks=clicks)
-                        same = cache.get(f"{placement}|{name}|{kind}|{chose}{args.tag}")
-                        if same is not None and ("visqol" in same or not want_visqol):
-                            cache[key] = {**same, "chose": chose}
-                            args.cache.write_text(json.dumps(cache))
-                            continue
-                    y, ms = (x, 0.0) if method == "original" else run_method(method, damaged, hole, band, model)
-                    row = scores(x, y, hole, band)
-                    row["ms"] = ms
-                    row["hole"] = [int(hole[0]), int(hole[1])]
-                    if chose:
-                        row["chose"] = chose
-                    if want_visqol:
-                        row["visqol"] = visqol(x, y, hole)
-                    cache[key] = row
+                chose = repair.choose((hole[1] - hole[0]) / RATE, band)
+                if chose == "auto":  # (settled on the audio: the library's search sees the excerpt)
+                    seconds = (hole[1] - hole[0]) / RATE
+                    found = R.find_match(damaged[:, None], RATE, hole[0], hole[1])
+                    if seconds <= R.MATCH_MIN_SECONDS:
+                        found = None
+                    clicks = None
+                    if band is None and seconds <= R.DECLICK_MAX_SECONDS:
+                        clicks = R.find_clicks(damaged[:, None], RATE, hole[0], hole[1])
+                    chose = R.choose_method(seconds, band, match=found, clicks=clicks)
+                same = cache.get(f"{placement}|{name}|{kind}|{chose}{args.tag}")
+                if same is not None and ("visqol" in same or not want_visqol):
+                    cache[key] = {**same, "chose": chose}
                     args.cache.write_text(json.dumps(cache))
-                    print(
-                        f"{key}: lsd {row['lsd']:.2f} level {row['level_abs']:.2f}/{row['level_max']:.2f} "
-                        f"visqol {row.get('visqol', float('nan')):.2f} {ms:.0f} ms",
-                        flush=True,
-                    )
+                    continue
+            y, ms = (x, 0.0) if method == "original" else run_method(method, damaged, hole, band, model)
+            row = scores(x, y, hole, band)
+            row["ms"] = ms
+            row["hole"] = [int(hole[0]), int(hole[1])]
+            if chose:
+                row["chose"] = chose
+            if want_visqol:
+                row["visqol"] = visqol(x, y, hole)
+            cache[key] = row
+            args.cache.write_text(json.dumps(cache))
+            print(
+                f"{key}: lsd {row['lsd']:.2f} level {row['level_abs']:.2f}/{row['level_max']:.2f} "
+                f"visqol {row.get('visqol', float('nan')):.2f} {ms:.0f} ms",
+                flush=True,
+            )
     if not args.no_report:
         report(cache, kinds, args.json)
 

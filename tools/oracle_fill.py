@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -83,29 +84,15 @@ def oracle(name: str, r: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return o
 
 
-def cases_of(which: str) -> list[tuple[str, str, np.ndarray, str, tuple[int, int]]]:
+def cases_of(which: str) -> Iterator[tuple[str, str, np.ndarray, str, tuple[int, int]]]:
     """(placement, name, excerpt, kind, hole) of the evaluation of record or of the broad set."""
-    out = []
     if which == "record":
-        for placement in E.PLACEMENTS:
-            for si, (name, path, start) in enumerate(E.SOURCES):
-                x = E.excerpt(path, start)
-                for kind in KINDS:
-                    if kind == "dropout1000" and len(x) < 2.5 * E.RATE:
-                        continue
-                    _, hole, _ = E.damage(x, kind, 1000 * si + E.DAMAGE.index(kind), placement)
-                    out.append((placement, name, x, kind, hole))
-        return out
-    for si, (name, path, start) in enumerate(B.sources(2)):
-        x = E.excerpt(path, start)
-        if np.sqrt(np.mean(x**2)) < 1e-4:
-            continue
-        for kind in KINDS:
-            if kind == "dropout1000" and len(x) < 2.5 * E.RATE:
-                continue
-            _, hole, _ = E.damage(x, kind, 90000 + 100 * si + B.KINDS.index(kind), "random")
-            out.append(("random", name, x, kind, hole))
-    return out
+        for placement, name, x, kind, _, hole, _ in E.record_cases(KINDS):
+            yield placement, name, x, kind, hole
+        return
+    for name, x, damaged in B.broad_cases(KINDS):
+        for kind, _, hole, _ in damaged:
+            yield "random", name, x, kind, hole
 
 
 PREDICTORS = ["nearest frame", "4 frames (power)", "0.1 s (dB)", "0.25 s (dB)", "0.5 s (dB)", "1 s (dB)"]
